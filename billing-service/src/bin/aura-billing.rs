@@ -1,0 +1,4 @@
+//! The `aura-billing` service binary.
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

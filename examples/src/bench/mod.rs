@@ -1,0 +1,1 @@
+//! System benchmark suites: each prints human figures, or one JSON object with `--json`.

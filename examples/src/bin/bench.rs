@@ -1,0 +1,4 @@
+//! `bench SUITE`: system benchmarks that print figures.
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

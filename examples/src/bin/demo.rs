@@ -1,0 +1,4 @@
+//! The Aura demo.
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! Shared code for Aura's demo, voice lab and system benchmarks.
+#![allow(missing_docs)]
+
+pub mod bench;

@@ -1,0 +1,2 @@
+//! UniFFI bindings over `aura-node` for mobile apps (Kotlin, Swift, Python).
+//! A thin skin: every feature lives in the core crate.

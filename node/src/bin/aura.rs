@@ -1,0 +1,4 @@
+//! The `aura` command-line node.
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! The media plane: sealed voice frames carried as QUIC datagrams over quinn.

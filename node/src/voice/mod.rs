@@ -1,0 +1,1 @@
+//! Voice: the audio pipeline (capture, Opus, jitter buffer, mixing, playout).

@@ -1,0 +1,4 @@
+//! The `aura-relay` binary.
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

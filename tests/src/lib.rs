@@ -1,0 +1,1 @@
+//! Helpers shared by Aura's cross-crate integration tests.

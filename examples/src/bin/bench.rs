@@ -1,4 +1,30 @@
-//! `bench SUITE`: system benchmarks that print figures.
-fn main() -> anyhow::Result<()> {
-    Ok(())
+//! `bench SUITE [OPTIONS]`: system benchmarks that print figures (`--json` for one
+//! JSON object). Suites: `location`, `voice-latency`, `ledger`.
+use aura_examples::bench;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Aura system benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    suite: Suite,
+}
+
+#[derive(Subcommand)]
+enum Suite {
+    /// Location propagation latency and bandwidth in a group mesh on loopback.
+    Location(bench::location::Args),
+    /// Capture-to-playout voice latency between two nodes on loopback.
+    VoiceLatency(bench::voice_latency::Args),
+    /// Concurrent gift transfers through the real billing HTTP service.
+    Ledger(bench::ledger::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().suite {
+        Suite::Location(args) => bench::location::run(args).await,
+        Suite::VoiceLatency(args) => bench::voice_latency::run(args).await,
+        Suite::Ledger(args) => bench::ledger::run(args).await,
+    }
 }

@@ -1,0 +1,575 @@
+//! `GroupSession`: the roster, our sender key, the keys received from other
+//! members and their replay windows, tied together behind one sans-IO API.
+
+mod persist;
+mod voice;
+
+use std::collections::HashMap;
+
+use ed25519_dalek::Signature;
+use rand_core::{CryptoRng, RngCore};
+
+pub use voice::{AuthReport, Verdict, MAX_PENDING_PER_SENDER, MAX_REPORTS};
+
+use crate::envelope::KeyEnvelope;
+use crate::error::{EnvelopeError, OpenError, RosterError, SealError};
+use crate::frame::{
+    self, FrameHeader, FrameKind, DIGEST_LEN, HEADER_LEN, MAX_PAYLOAD_LEN, SIG_LEN,
+};
+use crate::identity::{Identity, MemberId};
+use crate::roster::{Applied, GroupId, InviteId, OpKind, Role, Roster, SignedOp};
+use crate::sender_key::{Lookup, OwnSenderKey, ReceiverChain, RotationPolicy, STEP};
+use voice::VoiceVerifier;
+
+/// Default number of voice frames per batch signature.
+pub const DEFAULT_VOICE_BATCH: usize = 16;
+/// Sender epochs kept per member (current and previous).
+const EPOCHS_KEPT: usize = 2;
+
+/// How far a frame's sender is authenticated at the moment it is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Authenticity {
+    /// The sender's ed25519 signature verified.
+    Verified,
+    /// Voice: decrypted under the sender's key; the batch signature will
+    /// confirm or refute it (see [`GroupSession::take_auth_reports`]).
+    Pending,
+}
+
+/// An opened frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// Sender.
+    pub sender: MemberId,
+    /// Kind.
+    pub kind: FrameKind,
+    /// Sender key epoch.
+    pub epoch: u16,
+    /// Counter.
+    pub counter: u32,
+    /// Payload (empty for `VoiceSig`).
+    pub payload: Vec<u8>,
+    /// Sender authentication status.
+    pub authenticity: Authenticity,
+}
+
+/// A sealed voice frame, plus the batch-signature frame due after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedVoice {
+    /// The voice frame.
+    pub frame: Vec<u8>,
+    /// A `VoiceSig` frame to send right after it, every K frames.
+    pub sig_frame: Option<Vec<u8>>,
+}
+
+/// Result of a rotation.
+#[derive(Clone, Debug)]
+pub struct Rotation {
+    /// New epoch.
+    pub epoch: u16,
+    /// One envelope per other current member.
+    pub envelopes: Vec<KeyEnvelope>,
+    /// Batch signature closing the old epoch's voice frames, if any.
+    pub final_sig_frame: Option<Vec<u8>>,
+}
+
+/// How the membership changed after an op.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembershipChange {
+    /// Whether the op was new.
+    pub applied: Applied,
+    /// Members now present who were not before: send them `envelope_for`.
+    pub added: Vec<MemberId>,
+    /// Members gone: their keys were dropped and a rotation is due.
+    pub removed: Vec<MemberId>,
+}
+
+/// Counters of rejected input (for logs and metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Frames opened.
+    pub opened: u64,
+    /// Frames rejected, any reason.
+    pub rejected: u64,
+    /// Of which replays.
+    pub replays: u64,
+    /// Of which decrypt failures.
+    pub decrypt_failures: u64,
+    /// Of which bad signatures.
+    pub bad_signatures: u64,
+    /// Envelopes refused.
+    pub envelopes_refused: u64,
+    /// Auth reports dropped because the queue was full.
+    pub reports_dropped: u64,
+}
+
+/// One member's view of one group.
+pub struct GroupSession {
+    identity: Identity,
+    roster: Roster,
+    policy: RotationPolicy,
+    voice_batch: usize,
+    own: OwnSenderKey,
+    rotation_due: bool,
+    peers: HashMap<MemberId, Vec<ReceiverChain>>,
+    highest_epoch: HashMap<MemberId, u16>,
+    voice_out: Vec<(u32, [u8; DIGEST_LEN])>,
+    voice_in: VoiceVerifier,
+    stats: SessionStats,
+}
+
+impl std::fmt::Debug for GroupSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupSession")
+            .field("group", &self.roster.group_id())
+            .field("me", &self.identity.member_id())
+            .field("epoch", &self.own.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupSession {
+    /// Creates a new group owned by `identity`. Returns the session and the
+    /// create op (to persist / share).
+    pub fn create<R: RngCore + CryptoRng>(
+        identity: Identity,
+        name: &str,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<(Self, SignedOp), RosterError> {
+        let (roster, op) = Roster::create(&identity, name, now)?;
+        Ok((Self::from_roster(identity, roster, now, rng), op))
+    }
+
+    /// Starts a session over an existing roster (e.g. after joining: the
+    /// admin sent the ops; build it with [`Roster::from_ops`]).
+    pub fn from_roster<R: RngCore + CryptoRng>(
+        identity: Identity,
+        roster: Roster,
+        now: u64,
+        rng: &mut R,
+    ) -> Self {
+        Self {
+            identity,
+            roster,
+            policy: RotationPolicy::default(),
+            voice_batch: DEFAULT_VOICE_BATCH,
+            own: OwnSenderKey::new(0, now, rng),
+            rotation_due: false,
+            peers: HashMap::new(),
+            highest_epoch: HashMap::new(),
+            voice_out: Vec::new(),
+            voice_in: VoiceVerifier::default(),
+            stats: SessionStats::default(),
+        }
+    }
+
+    /// Sets the rotation policy.
+    pub fn set_policy(&mut self, policy: RotationPolicy) {
+        self.policy = policy;
+    }
+
+    /// Sets K, the voice frames per batch signature (1..=64).
+    pub fn set_voice_batch(&mut self, k: usize) {
+        self.voice_batch = k.clamp(1, 64);
+    }
+
+    /// Group id.
+    pub fn group_id(&self) -> GroupId {
+        self.roster.group_id()
+    }
+
+    /// Our member id.
+    pub fn member_id(&self) -> MemberId {
+        self.identity.member_id()
+    }
+
+    /// Our identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The roster (read-only; change it through [`Self::apply_op`] / [`Self::propose`]).
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// Rejection counters.
+    pub fn stats(&self) -> SessionStats {
+        let mut s = self.stats.clone();
+        s.reports_dropped = self.voice_in.dropped_reports;
+        s
+    }
+
+    /// Our current sender key epoch.
+    pub fn epoch(&self) -> u16 {
+        self.own.epoch
+    }
+
+    fn member_set(&self) -> Vec<MemberId> {
+        self.roster.members().map(|(m, _)| m).collect()
+    }
+
+    fn after_change(&mut self, before: Vec<MemberId>, applied: Applied) -> MembershipChange {
+        let after = self.member_set();
+        let added: Vec<_> = after
+            .iter()
+            .filter(|m| before.binary_search(m).is_err())
+            .copied()
+            .collect();
+        let removed: Vec<_> = before
+            .iter()
+            .filter(|m| after.binary_search(m).is_err())
+            .copied()
+            .collect();
+        for m in &removed {
+            self.peers.remove(m);
+            self.voice_in.drop_sender(m);
+            self.rotation_due = true;
+            tracing::info!(member = %m, "member removed: keys dropped, rotation due");
+        }
+        MembershipChange {
+            applied,
+            added,
+            removed,
+        }
+    }
+
+    /// Applies a roster op received from a peer.
+    pub fn apply_op(&mut self, op: SignedOp) -> Result<MembershipChange, RosterError> {
+        let before = self.member_set();
+        let applied = self.roster.apply(op)?;
+        Ok(self.after_change(before, applied))
+    }
+
+    /// Proposes an op signed by us (applied locally; broadcast the returned op).
+    pub fn propose(
+        &mut self,
+        kind: OpKind,
+        now: u64,
+    ) -> Result<(SignedOp, MembershipChange), RosterError> {
+        let before = self.member_set();
+        let id = &self.identity;
+        let op = match kind {
+            OpKind::Add {
+                member,
+                role,
+                invite,
+            } => self.roster.add(id, member, role, invite, now)?,
+            OpKind::Remove { member } => self.roster.remove(id, member, now)?,
+            OpKind::SetRole { member, role } => self.roster.set_role(id, member, role, now)?,
+            OpKind::Leave => self.roster.leave(id, now)?,
+            OpKind::TransferOwnership { to } => self.roster.transfer_ownership(id, to, now)?,
+            OpKind::Create { .. } => return Err(RosterError::Malformed("second create")),
+        };
+        let change = self.after_change(before, Applied::New);
+        Ok((op, change))
+    }
+
+    /// Adds a member (we must be owner/admin).
+    pub fn add_member(
+        &mut self,
+        member: MemberId,
+        role: Role,
+        invite: Option<InviteId>,
+        now: u64,
+    ) -> Result<SignedOp, RosterError> {
+        let kind = OpKind::Add {
+            member,
+            role,
+            invite,
+        };
+        self.propose(kind, now).map(|(op, _)| op)
+    }
+
+    /// Removes a member (we must be owner/admin); a rotation becomes due.
+    pub fn remove_member(&mut self, member: MemberId, now: u64) -> Result<SignedOp, RosterError> {
+        self.propose(OpKind::Remove { member }, now)
+            .map(|(op, _)| op)
+    }
+
+    /// Whether we should rotate now: a member left or was removed since the
+    /// last rotation, or the policy's age/volume limit is reached.
+    pub fn needs_rotation(&self, now: u64) -> bool {
+        self.rotation_due
+            || now.saturating_sub(self.own.created_at_ms) >= self.policy.max_age_ms
+            || self.own.next_counter >= self.policy.max_frames
+    }
+
+    /// Starts a new sender key epoch and seals it to every other current member.
+    pub fn rotate<R: RngCore + CryptoRng>(
+        &mut self,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Rotation, EnvelopeError> {
+        let final_sig_frame = self.flush_voice_sig().ok().flatten();
+        let epoch = self.own.epoch.checked_add(1).ok_or(EnvelopeError::BadKey)?;
+        self.own = OwnSenderKey::new(epoch, now, rng);
+        self.rotation_due = false;
+        let me = self.member_id();
+        let share = self.own.share();
+        let group = self.group_id();
+        let mut envelopes = Vec::new();
+        for (m, _) in self.roster.members() {
+            if m != me {
+                envelopes.push(KeyEnvelope::seal(&self.identity, group, m, &share, rng)?);
+            }
+        }
+        tracing::debug!(epoch, recipients = envelopes.len(), "sender key rotated");
+        Ok(Rotation {
+            epoch,
+            envelopes,
+            final_sig_frame,
+        })
+    }
+
+    /// Seals our current key for `member` (new member, or one that asked).
+    /// Moves our chain to the next step first, so the recipient cannot read
+    /// frames we already sent.
+    pub fn envelope_for<R: RngCore + CryptoRng>(
+        &mut self,
+        member: MemberId,
+        rng: &mut R,
+    ) -> Result<KeyEnvelope, EnvelopeError> {
+        if !self.roster.is_member(&member) || member == self.member_id() {
+            return Err(EnvelopeError::RecipientNotMember);
+        }
+        let share = self.own.share_next_step();
+        KeyEnvelope::seal(&self.identity, self.group_id(), member, &share, rng)
+    }
+
+    /// Accepts a key envelope addressed to us from a current member.
+    /// Returns the epoch installed, or `None` if it was stale or known.
+    pub fn accept_envelope(&mut self, env: &KeyEnvelope) -> Result<Option<u16>, EnvelopeError> {
+        let r = self.accept_inner(env);
+        if let Err(e) = &r {
+            self.stats.envelopes_refused += 1;
+            tracing::debug!(error = %e, "key envelope refused");
+        }
+        r
+    }
+
+    fn accept_inner(&mut self, env: &KeyEnvelope) -> Result<Option<u16>, EnvelopeError> {
+        if env.group != self.group_id() {
+            return Err(EnvelopeError::WrongGroup);
+        }
+        if !self.roster.is_member(&env.sender) || env.sender == self.member_id() {
+            return Err(EnvelopeError::NotAMember);
+        }
+        let opened = env.open(&self.identity)?;
+        let chains = self.peers.entry(env.sender).or_default();
+        if chains.iter().any(|c| c.epoch == env.epoch) {
+            return Ok(None);
+        }
+        if let Some(h) = self.highest_epoch.get(&env.sender) {
+            if env.epoch < *h {
+                return Ok(None); // stale: never reinstall an old epoch
+            }
+        }
+        chains.push(ReceiverChain::new(&opened.share));
+        chains.sort_by_key(|c| c.epoch);
+        while chains.len() > EPOCHS_KEPT {
+            chains.remove(0);
+        }
+        self.highest_epoch.insert(env.sender, env.epoch);
+        Ok(Some(env.epoch))
+    }
+
+    fn header(&self, kind: FrameKind, counter: u32) -> FrameHeader {
+        FrameHeader {
+            kind,
+            room: self.group_id().room(),
+            sender: self.member_id().short_id(),
+            epoch: self.own.epoch,
+            counter,
+        }
+    }
+
+    /// Seals a location, chat or control frame (signed by us).
+    pub fn seal(
+        &mut self,
+        kind: FrameKind,
+        payload: &[u8],
+        _now: u64,
+    ) -> Result<Vec<u8>, SealError> {
+        if !kind.individually_signed() {
+            return Err(SealError::KindNotSealable);
+        }
+        if payload.len() > MAX_PAYLOAD_LEN {
+            return Err(SealError::PayloadTooLarge);
+        }
+        if !self.roster.is_member(&self.member_id()) {
+            return Err(SealError::NotAMember);
+        }
+        let group = self.group_id();
+        let (counter, key) = self.own.next().ok_or(SealError::RotationRequired)?;
+        let key = key.clone();
+        let header = self.header(kind, counter);
+        let hb = header.to_bytes();
+        let sig = self
+            .identity
+            .sign(&frame::frame_sig_message(&group, &hb, payload));
+        let mut pt = Vec::with_capacity(payload.len() + SIG_LEN);
+        pt.extend_from_slice(payload);
+        pt.extend_from_slice(&sig.to_bytes());
+        frame::seal_raw(&key, &header, &pt)
+    }
+
+    /// Seals a voice frame; every K frames also returns the batch signature.
+    pub fn seal_voice(&mut self, payload: &[u8], _now: u64) -> Result<SealedVoice, SealError> {
+        if payload.len() > MAX_PAYLOAD_LEN {
+            return Err(SealError::PayloadTooLarge);
+        }
+        if !self.roster.is_member(&self.member_id()) {
+            return Err(SealError::NotAMember);
+        }
+        let (counter, key) = self.own.next().ok_or(SealError::RotationRequired)?;
+        let key = key.clone();
+        let header = self.header(FrameKind::Voice, counter);
+        let frame = frame::seal_raw(&key, &header, payload)?;
+        self.voice_out.push((counter, frame::frame_digest(&frame)));
+        let sig_frame = if self.voice_out.len() >= self.voice_batch {
+            self.flush_voice_sig()?
+        } else {
+            None
+        };
+        Ok(SealedVoice { frame, sig_frame })
+    }
+
+    /// Emits the batch signature for voice frames not yet covered (call at
+    /// the end of a talk spurt so the last frames verify promptly).
+    pub fn flush_voice_sig(&mut self) -> Result<Option<Vec<u8>>, SealError> {
+        let Some(&(last, _)) = self.voice_out.last() else {
+            return Ok(None);
+        };
+        // Cover at most 255 consecutive counters ending at `last`.
+        let lo = last.saturating_sub(254);
+        let first = self
+            .voice_out
+            .iter()
+            .map(|(c, _)| *c)
+            .find(|c| *c >= lo)
+            .unwrap_or(last);
+        let n = (last - first + 1) as usize;
+        let mut body = Vec::with_capacity(5 + n * DIGEST_LEN + SIG_LEN);
+        body.extend_from_slice(&first.to_be_bytes());
+        body.push(n as u8);
+        let mut slots = vec![[0u8; DIGEST_LEN]; n];
+        for (c, d) in self.voice_out.drain(..) {
+            if c >= first {
+                slots[(c - first) as usize] = d;
+            }
+        }
+        for s in &slots {
+            body.extend_from_slice(s);
+        }
+        let (counter, key) = self.own.next().ok_or(SealError::RotationRequired)?;
+        let key = key.clone();
+        let header = self.header(FrameKind::VoiceSig, counter);
+        let msg = frame::voice_sig_message(&self.group_id(), &header.to_bytes(), &body);
+        body.extend_from_slice(&self.identity.sign(&msg).to_bytes());
+        frame::seal_raw(&key, &header, &body).map(Some)
+    }
+
+    /// Opens a frame from another member.
+    pub fn open(&mut self, frame: &[u8], _now: u64) -> Result<Opened, OpenError> {
+        let r = self.open_inner(frame);
+        match &r {
+            Ok(_) => self.stats.opened += 1,
+            Err(e) => {
+                self.stats.rejected += 1;
+                match e {
+                    OpenError::Replay => self.stats.replays += 1,
+                    OpenError::Decrypt => self.stats.decrypt_failures += 1,
+                    OpenError::BadSignature => self.stats.bad_signatures += 1,
+                    _ => {}
+                }
+                tracing::trace!(error = %e, "frame rejected");
+            }
+        }
+        r
+    }
+
+    fn open_inner(&mut self, bytes: &[u8]) -> Result<Opened, OpenError> {
+        let h = FrameHeader::parse(bytes)?;
+        let group = self.group_id();
+        if h.room != group.room() {
+            return Err(OpenError::UnknownGroup);
+        }
+        let sender = self
+            .roster
+            .member_by_short_id(h.sender)
+            .ok_or(OpenError::UnknownSender)?;
+        if sender == self.member_id() {
+            return Err(OpenError::OwnFrame);
+        }
+        let chain = self
+            .peers
+            .get_mut(&sender)
+            .and_then(|cs| cs.iter_mut().find(|c| c.epoch == h.epoch))
+            .ok_or(OpenError::UnknownEpoch)?;
+        chain.window.check(h.counter)?;
+        let (pt, advance) = match chain.lookup(h.counter)? {
+            Lookup::Known(k) => (frame::open_raw(k, &h, bytes)?, None),
+            Lookup::Ahead(k, adv) => (frame::open_raw(&k, &h, bytes)?, Some(adv)),
+        };
+        let hb = &bytes[..HEADER_LEN];
+        let mut batch = None;
+        let (payload, authenticity) = match h.kind {
+            FrameKind::Voice => (pt, Authenticity::Pending),
+            FrameKind::VoiceSig => {
+                let b = voice::parse_batch(&pt)?;
+                let msg = frame::voice_sig_message(&group, hb, b.body);
+                if !sender.verify_fast(&msg, &Signature::from_bytes(&b.sig)) {
+                    return Err(OpenError::BadSignature);
+                }
+                batch = Some((b.first, b.digests));
+                (Vec::new(), Authenticity::Verified)
+            }
+            _ => {
+                let split = pt.len().checked_sub(SIG_LEN).ok_or(OpenError::Malformed)?;
+                let mut sig = [0u8; SIG_LEN];
+                sig.copy_from_slice(&pt[split..]);
+                let msg = frame::frame_sig_message(&group, hb, &pt[..split]);
+                if !sender.verify_fast(&msg, &Signature::from_bytes(&sig)) {
+                    return Err(OpenError::BadSignature);
+                }
+                let mut pt = pt;
+                pt.truncate(split);
+                (pt, Authenticity::Verified)
+            }
+        };
+        if let Some(adv) = advance {
+            chain.commit(adv);
+        }
+        chain.window.commit(h.counter);
+        let mut authenticity = authenticity;
+        if h.kind == FrameKind::Voice {
+            let d = frame::frame_digest(bytes);
+            match self.voice_in.record(sender, h.epoch, h.counter, d) {
+                Some(Verdict::Forged) => return Err(OpenError::BadSignature),
+                Some(_) => authenticity = Authenticity::Verified,
+                None => {}
+            }
+        }
+        if let Some((first, digests)) = batch {
+            self.voice_in.on_batch(sender, h.epoch, first, digests);
+        }
+        Ok(Opened {
+            sender,
+            kind: h.kind,
+            epoch: h.epoch,
+            counter: h.counter,
+            payload,
+            authenticity,
+        })
+    }
+
+    /// Drains verdicts on earlier voice frames (verified, forged, unverified).
+    pub fn take_auth_reports(&mut self) -> Vec<AuthReport> {
+        self.voice_in.take_reports()
+    }
+
+    /// Frames per ratchet step (forward secrecy granularity).
+    pub const STEP_FRAMES: u32 = STEP;
+}

@@ -49,6 +49,8 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+#[cfg(feature = "test-adversary")]
+mod adversary;
 pub mod envelope;
 pub mod error;
 pub mod frame;

@@ -565,6 +565,12 @@ impl GroupSession {
         })
     }
 
+    /// The newest receiver chain held for `m` (used by the test adversary).
+    #[cfg(feature = "test-adversary")]
+    pub(crate) fn newest_chain_of(&self, m: &MemberId) -> Option<&ReceiverChain> {
+        self.peers.get(m).and_then(|c| c.last())
+    }
+
     /// Drains verdicts on earlier voice frames (verified, forged, unverified).
     pub fn take_auth_reports(&mut self) -> Vec<AuthReport> {
         self.voice_in.take_reports()

@@ -159,7 +159,10 @@ impl Invite {
         let bytes = BASE32_NOPAD
             .decode(data.as_bytes())
             .map_err(|e| match e.kind {
-                data_encoding::DecodeKind::Length => InviteError::Truncated,
+                // A cut-off text has a bad length or non-zero trailing bits.
+                data_encoding::DecodeKind::Length | data_encoding::DecodeKind::Trailing => {
+                    InviteError::Truncated
+                }
                 _ => InviteError::BadEncoding,
             })?;
         let invite = Self::from_bytes(&bytes)?;

@@ -195,6 +195,19 @@ impl ReceiverChain {
         }
     }
 
+    /// Jumps forward to a later share of the same epoch (a receiver that fell
+    /// more than [`MAX_FORWARD_STEPS`] behind); keeps the replay window.
+    /// Returns false if the share is not ahead.
+    pub(crate) fn refresh(&mut self, share: &KeyShare) -> bool {
+        if share.epoch != self.epoch || share.step <= self.hi() {
+            return false;
+        }
+        let window = std::mem::take(&mut self.window);
+        *self = Self::new(share);
+        self.window = window;
+        true
+    }
+
     fn hi(&self) -> u32 {
         self.lo + self.keys.len() as u32 - 1
     }
@@ -245,6 +258,54 @@ impl ReceiverChain {
         while self.keys.len() > REORDER_STEPS as usize + 1 {
             self.keys.pop_front();
             self.lo += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_step_keys_are_gone() {
+        let share = KeyShare {
+            epoch: 0,
+            step: 0,
+            chain: Key32([9; 32]),
+        };
+        let step0 = frame_key(&share.chain);
+        let mut r = ReceiverChain::new(&share);
+        let Ok(Lookup::Ahead(_, adv)) = r.lookup(10 * STEP) else {
+            panic!("expected forward derivation");
+        };
+        r.commit(adv);
+        assert!(matches!(r.lookup(0), Err(OpenError::TooOld)));
+        assert_eq!(r.keys.len(), REORDER_STEPS as usize + 1);
+        assert!(r.keys.iter().all(|k| *k != step0));
+        // The sender likewise keeps only the current step's chain.
+        let mut s = OwnSenderKey::from_chain(0, share.chain.clone(), 0);
+        s.next_counter = 3 * STEP;
+        let _ = s.next();
+        assert_ne!(s.share().chain, share.chain);
+        assert_ne!(s.step_key, step0);
+        assert_eq!(s.share().step, 3);
+    }
+
+    #[test]
+    fn receiver_matches_sender_across_steps() {
+        let mut s = OwnSenderKey::from_chain(2, Key32([3; 32]), 0);
+        let mut r = ReceiverChain::new(&s.share());
+        for _ in 0..(3 * STEP + 7) {
+            let (c, k) = s.next().unwrap_or_else(|| panic!("exhausted"));
+            let k = k.clone();
+            match r.lookup(c) {
+                Ok(Lookup::Known(rk)) => assert_eq!(*rk, k),
+                Ok(Lookup::Ahead(rk, adv)) => {
+                    assert_eq!(rk, k);
+                    r.commit(adv);
+                }
+                Err(e) => panic!("{e}"),
+            }
         }
     }
 }

@@ -387,10 +387,18 @@ fn replaying_attacker_rejected() {
         aura_crypto::Applied::Known
     );
     assert_eq!(g[1].roster().head_hash(), head);
-    // Replaying an old envelope after a rotation does not reinstall the old key.
+    // Replaying envelopes changes nothing, and an epoch once dropped is
+    // never reinstalled.
     let bob = g[1].member_id();
     let old_env: KeyEnvelope = g[0].envelope_for(bob, &mut rng).unwrap();
-    let r = g[0].rotate(NOW, &mut rng).unwrap();
-    assert_eq!(g[1].accept_envelope(&r.envelopes[0]).unwrap(), Some(1));
+    assert_eq!(g[1].accept_envelope(&old_env).unwrap(), Some(0));
     assert_eq!(g[1].accept_envelope(&old_env).unwrap(), None);
+    for epoch in 1..=2 {
+        let r = g[0].rotate(NOW, &mut rng).unwrap();
+        assert_eq!(g[1].accept_envelope(&r.envelopes[0]).unwrap(), Some(epoch));
+        assert_eq!(g[1].accept_envelope(&r.envelopes[0]).unwrap(), None);
+    }
+    assert_eq!(g[1].accept_envelope(&old_env).unwrap(), None);
+    let stale = g[0].seal(FrameKind::Chat, b"new", NOW).unwrap();
+    assert_eq!(g[1].open(&stale, NOW).unwrap().epoch, 2);
 }

@@ -2,6 +2,7 @@
 //! members and their replay windows, tied together behind one sans-IO API.
 
 mod persist;
+mod types;
 mod voice;
 
 use std::collections::HashMap;
@@ -9,6 +10,7 @@ use std::collections::HashMap;
 use ed25519_dalek::Signature;
 use rand_core::{CryptoRng, RngCore};
 
+pub use types::{Authenticity, MembershipChange, Opened, Rotation, SealedVoice, SessionStats};
 pub use voice::{AuthReport, Verdict, MAX_PENDING_PER_SENDER, MAX_REPORTS};
 
 use crate::envelope::KeyEnvelope;
@@ -25,83 +27,6 @@ use voice::VoiceVerifier;
 pub const DEFAULT_VOICE_BATCH: usize = 16;
 /// Sender epochs kept per member (current and previous).
 const EPOCHS_KEPT: usize = 2;
-
-/// How far a frame's sender is authenticated at the moment it is opened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Authenticity {
-    /// The sender's ed25519 signature verified.
-    Verified,
-    /// Voice: decrypted under the sender's key; the batch signature will
-    /// confirm or refute it (see [`GroupSession::take_auth_reports`]).
-    Pending,
-}
-
-/// An opened frame.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Opened {
-    /// Sender.
-    pub sender: MemberId,
-    /// Kind.
-    pub kind: FrameKind,
-    /// Sender key epoch.
-    pub epoch: u16,
-    /// Counter.
-    pub counter: u32,
-    /// Payload (empty for `VoiceSig`).
-    pub payload: Vec<u8>,
-    /// Sender authentication status.
-    pub authenticity: Authenticity,
-}
-
-/// A sealed voice frame, plus the batch-signature frame due after it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SealedVoice {
-    /// The voice frame.
-    pub frame: Vec<u8>,
-    /// A `VoiceSig` frame to send right after it, every K frames.
-    pub sig_frame: Option<Vec<u8>>,
-}
-
-/// Result of a rotation.
-#[derive(Clone, Debug)]
-pub struct Rotation {
-    /// New epoch.
-    pub epoch: u16,
-    /// One envelope per other current member.
-    pub envelopes: Vec<KeyEnvelope>,
-    /// Batch signature closing the old epoch's voice frames, if any.
-    pub final_sig_frame: Option<Vec<u8>>,
-}
-
-/// How the membership changed after an op.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MembershipChange {
-    /// Whether the op was new.
-    pub applied: Applied,
-    /// Members now present who were not before: send them `envelope_for`.
-    pub added: Vec<MemberId>,
-    /// Members gone: their keys were dropped and a rotation is due.
-    pub removed: Vec<MemberId>,
-}
-
-/// Counters of rejected input (for logs and metrics).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SessionStats {
-    /// Frames opened.
-    pub opened: u64,
-    /// Frames rejected, any reason.
-    pub rejected: u64,
-    /// Of which replays.
-    pub replays: u64,
-    /// Of which decrypt failures.
-    pub decrypt_failures: u64,
-    /// Of which bad signatures.
-    pub bad_signatures: u64,
-    /// Envelopes refused.
-    pub envelopes_refused: u64,
-    /// Auth reports dropped because the queue was full.
-    pub reports_dropped: u64,
-}
 
 /// One member's view of one group.
 pub struct GroupSession {
@@ -339,7 +264,8 @@ impl GroupSession {
     }
 
     /// Accepts a key envelope addressed to us from a current member.
-    /// Returns the epoch installed, or `None` if it was stale or known.
+    /// Returns the epoch installed (or moved forward), or `None` if it was
+    /// stale or already known.
     pub fn accept_envelope(&mut self, env: &KeyEnvelope) -> Result<Option<u16>, EnvelopeError> {
         let r = self.accept_inner(env);
         if let Err(e) = &r {
@@ -358,8 +284,8 @@ impl GroupSession {
         }
         let opened = env.open(&self.identity)?;
         let chains = self.peers.entry(env.sender).or_default();
-        if chains.iter().any(|c| c.epoch == env.epoch) {
-            return Ok(None);
+        if let Some(c) = chains.iter_mut().find(|c| c.epoch == env.epoch) {
+            return Ok(c.refresh(&opened.share).then_some(env.epoch));
         }
         if let Some(h) = self.highest_epoch.get(&env.sender) {
             if env.epoch < *h {

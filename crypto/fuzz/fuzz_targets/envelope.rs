@@ -1,0 +1,11 @@
+//! Fuzzes the key envelope decoder.
+#![no_main]
+
+use aura_crypto::KeyEnvelope;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(e) = KeyEnvelope::decode(data) {
+        assert_eq!(e.encode(), data);
+    }
+});

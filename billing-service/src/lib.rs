@@ -1,3 +1,44 @@
 //! Aura's one central service: a double-entry ledger for coins and diamonds,
 //! gifts, purchases, VIP subscriptions and daily rewards. It signs gift
 //! receipts and entitlement tokens that peers verify offline.
+//!
+//! Without the default `server` feature the crate is only what a peer needs:
+//! the [`client`], the [`api`] types and offline verification in [`signed`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), aura_billing::client::ClientError> {
+//! use aura_billing::client::BillingClient;
+//! let device = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+//! let mut c = BillingClient::new("http://127.0.0.1:8088", device)?;
+//! c.login().await?;
+//! let wallet = c.wallet().await?;
+//! println!("{} coins", wallet.coins.available);
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod client;
+#[cfg(feature = "server")]
+pub mod clock;
+pub mod ids;
+pub mod signed;
+pub mod webhook_sig;
+
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
+pub mod ledger;
+#[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod service;
+#[cfg(feature = "server")]
+pub mod storage;
+#[cfg(feature = "server")]
+pub mod test_provider;
+#[cfg(feature = "server")]
+pub mod writer;

@@ -1,0 +1,100 @@
+//! The HTTP skin: error mapping, the authentication extractors, thin
+//! handlers and the one router.
+use std::sync::Arc;
+
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+
+use crate::{
+    api::ErrorBody,
+    ids::DeviceKey,
+    service::{Service, ServiceError},
+};
+
+pub mod handlers;
+pub mod router;
+
+/// Shared state of every handler.
+pub type AppState = Arc<Service>;
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ServiceError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request".to_string()),
+            ServiceError::Unauthorized(r) => (StatusCode::UNAUTHORIZED, (*r).to_string()),
+            ServiceError::Forbidden => (StatusCode::FORBIDDEN, "forbidden".into()),
+            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found".into()),
+            ServiceError::Refused(e) => (
+                StatusCode::CONFLICT,
+                serde_json::to_value(e)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+            ),
+            ServiceError::Conflict(c) => (StatusCode::CONFLICT, (*c).to_string()),
+            ServiceError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into()),
+            ServiceError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable".into()),
+            ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal".into()),
+        };
+        (
+            status,
+            Json(ErrorBody {
+                error: code,
+                message: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+/// An authenticated device: `Authorization: Bearer <session token>`,
+/// counted against its rate limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Authed(pub DeviceKey);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        svc: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let h = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                svc.metrics.auth_failure("missing_token");
+                ServiceError::Unauthorized("missing_token")
+            })?;
+        let key = svc.authenticate(h.trim())?;
+        svc.check_rate(&key)?;
+        Ok(Authed(key))
+    }
+}
+
+/// An authenticated device listed as admin.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin(pub DeviceKey);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        svc: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Authed(k) = Authed::from_request_parts(parts, svc).await?;
+        if svc.is_admin(&k) {
+            Ok(Admin(k))
+        } else {
+            tracing::warn!(account = %k, "admin endpoint refused");
+            Err(ServiceError::Forbidden)
+        }
+    }
+}

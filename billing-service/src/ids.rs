@@ -1,0 +1,190 @@
+//! Identifiers: device keys, currencies and ledger account ids.
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Bad identifier input.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IdError {
+    /// The text is not 64 hex digits of a valid ed25519 public key.
+    #[error("not a hex ed25519 public key")]
+    BadKey,
+    /// A client-chosen id is empty, longer than 64 bytes, or has characters
+    /// other than `A-Z a-z 0-9 . _ -`.
+    #[error("id must be 1..=64 characters of A-Z a-z 0-9 . _ -")]
+    BadClientId,
+    /// An account id is not `u:<key>:<currency>` or `p:<name>:<currency>`.
+    #[error("malformed account id")]
+    BadAccount,
+}
+
+/// The two currencies of the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Currency {
+    /// Bought with money, spent on gifts.
+    Coins,
+    /// Earned by receiving gifts.
+    Diamonds,
+}
+
+impl Currency {
+    /// The name used in account ids and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Currency::Coins => "coins",
+            Currency::Diamonds => "diamonds",
+        }
+    }
+
+    /// Parses `coins` or `diamonds`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "coins" => Some(Currency::Coins),
+            "diamonds" => Some(Currency::Diamonds),
+            _ => None,
+        }
+    }
+}
+
+/// A device identity: the 32-byte ed25519 public key that is also its PeerId
+/// and its billing account.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeviceKey(pub [u8; 32]);
+
+impl DeviceKey {
+    /// Parses 64 hex digits and checks that they are a valid ed25519 point.
+    pub fn parse_hex(s: &str) -> Result<Self, IdError> {
+        let mut b = [0u8; 32];
+        hex::decode_to_slice(s, &mut b).map_err(|_| IdError::BadKey)?;
+        ed25519_dalek::VerifyingKey::from_bytes(&b).map_err(|_| IdError::BadKey)?;
+        Ok(DeviceKey(b))
+    }
+
+    /// Lower-case hex of the key.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The libp2p PeerId string of this key (the same key names the peer).
+    pub fn peer_id(&self) -> Option<String> {
+        let pk = libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0).ok()?;
+        Some(
+            libp2p_identity::PublicKey::from(pk)
+                .to_peer_id()
+                .to_string(),
+        )
+    }
+
+    /// The verifying key.
+    pub fn verifying_key(&self) -> Result<ed25519_dalek::VerifyingKey, IdError> {
+        ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| IdError::BadKey)
+    }
+}
+
+impl fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeviceKey({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Checks a client-chosen id (transfer, gift, event ids).
+pub fn check_client_id(s: &str) -> Result<(), IdError> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(IdError::BadClientId)
+    }
+}
+
+/// Well-known platform accounts.
+pub mod platform {
+    /// Where purchased coins come from (may go negative: it mirrors money paid in).
+    pub const COIN_ISSUER: &str = "p:coin_issuer:coins";
+    /// Receives the coins spent on gifts.
+    pub const GIFT_REVENUE: &str = "p:gift_revenue:coins";
+    /// Where earned diamonds come from.
+    pub const DIAMOND_ISSUER: &str = "p:diamond_issuer:diamonds";
+    /// The funded pool daily rewards are paid from (cannot go below zero).
+    pub const REWARDS: &str = "p:rewards:coins";
+    /// The counter-account of coin holds.
+    pub const HOLDS: &str = "p:holds:coins";
+}
+
+/// The ledger account id of a user's wallet in one currency.
+pub fn user_account(key: &DeviceKey, c: Currency) -> String {
+    format!("u:{}:{}", key.to_hex(), c.as_str())
+}
+
+/// Parses an account id and returns its currency and whether debits must not
+/// exceed credits (user wallets and the rewards pool).
+pub fn parse_account(id: &str) -> Result<(Currency, bool), IdError> {
+    let mut parts = id.splitn(3, ':');
+    let (Some(kind), Some(name), Some(cur)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(IdError::BadAccount);
+    };
+    let currency = Currency::parse(cur).ok_or(IdError::BadAccount)?;
+    match kind {
+        "u" => {
+            DeviceKey::parse_hex(name).map_err(|_| IdError::BadAccount)?;
+            Ok((currency, true))
+        }
+        "p" => {
+            let ok = !name.is_empty()
+                && name.len() <= 32
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            if !ok {
+                return Err(IdError::BadAccount);
+            }
+            Ok((currency, id == platform::REWARDS))
+        }
+        _ => Err(IdError::BadAccount),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_parse() {
+        let k = DeviceKey(
+            ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+                .verifying_key()
+                .to_bytes(),
+        );
+        assert_eq!(
+            parse_account(&user_account(&k, Currency::Coins)),
+            Ok((Currency::Coins, true))
+        );
+        assert_eq!(
+            parse_account(platform::COIN_ISSUER),
+            Ok((Currency::Coins, false))
+        );
+        assert_eq!(
+            parse_account(platform::REWARDS),
+            Ok((Currency::Coins, true))
+        );
+        assert!(parse_account("u:zz:coins").is_err());
+        assert!(parse_account("p:x:gold").is_err());
+        assert!(k.peer_id().is_some_and(|p| p.starts_with("12D3KooW")));
+    }
+
+    #[test]
+    fn client_ids() {
+        assert!(check_client_id("gift-1.a_b").is_ok());
+        assert!(check_client_id("").is_err());
+        assert!(check_client_id("a/b").is_err());
+        assert!(check_client_id(&"x".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! The domain layer: everything the HTTP handlers call. Handlers stay thin;
+//! the rules live here and in [`crate::ledger`].
+use std::{
+    collections::{HashMap, HashSet},
+    num::NonZeroU32,
+    sync::{Arc, Mutex, RwLock},
+};
+
+use ed25519_dalek::SigningKey;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::{
+    api::GiftItem,
+    clock::Clock,
+    config::Config,
+    ids::DeviceKey,
+    ledger::TransferError,
+    metrics::Metrics,
+    storage::{AnyStore, Storage, StoreError},
+    writer::{Ledger, LedgerError},
+};
+
+pub mod admin;
+mod auth;
+mod ops;
+pub mod payments;
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Malformed input; the text names what was wrong.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Missing, malformed, forged or expired credentials.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// Authenticated but not allowed.
+    #[error("forbidden")]
+    Forbidden,
+    /// The named thing does not exist.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// The ledger refused the transfer (no money moved).
+    #[error("refused: {0}")]
+    Refused(TransferError),
+    /// Already done (e.g. today's reward).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// Too many requests from this identity.
+    #[error("rate limited")]
+    RateLimited,
+    /// The ledger queue is full or shutting down.
+    #[error("unavailable")]
+    Unavailable,
+    /// A storage failure (details are logged, not returned).
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        ServiceError::Internal
+    }
+}
+
+impl From<LedgerError> for ServiceError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Store(e) => e.into(),
+            LedgerError::Closed | LedgerError::Overloaded => ServiceError::Unavailable,
+        }
+    }
+}
+
+/// The running service's state, shared by all handlers.
+pub struct Service {
+    /// Settings.
+    pub config: Config,
+    /// Ledger writes.
+    pub ledger: Ledger,
+    /// Reads.
+    pub store: Arc<AnyStore>,
+    /// Clock (tests move it).
+    pub clock: Clock,
+    /// Metrics.
+    pub metrics: Metrics,
+    signing_key: SigningKey,
+    session_key: [u8; 32],
+    admins: HashSet<DeviceKey>,
+    webhook_secrets: Vec<Vec<u8>>,
+    catalog: RwLock<HashMap<String, GiftItem>>,
+    used_nonces: Mutex<HashMap<[u8; 16], i64>>,
+    limiter: DefaultKeyedRateLimiter<DeviceKey>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("config", &self.config)
+            .field("backend", &self.store.backend())
+            .field("signing_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Failure to start the service.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An admin key in the settings is malformed.
+    #[error("admin key {0:?} is not a hex ed25519 key")]
+    BadAdmin(String),
+    /// Seeding the rewards pool failed.
+    #[error("seeding the rewards pool: {0}")]
+    Seed(String),
+}
+
+impl Service {
+    /// Opens the store, starts the ledger writer and seeds the rewards pool.
+    pub async fn start(
+        config: Config,
+        signing_key: SigningKey,
+        clock: Clock,
+    ) -> Result<Arc<Self>, StartError> {
+        let store = Arc::new(
+            AnyStore::open(
+                &config.database_url(),
+                config.database_schema.as_deref(),
+                config.database_max_connections,
+            )
+            .await?,
+        );
+        let metrics = Metrics::new();
+        let ledger = Ledger::start(
+            store.clone(),
+            config.commit_mode,
+            config.max_batch,
+            clock.clone(),
+            metrics.clone(),
+        );
+        let admins = config
+            .admins
+            .iter()
+            .map(|a| DeviceKey::parse_hex(a).map_err(|_| StartError::BadAdmin(a.clone())))
+            .collect::<Result<_, _>>()?;
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"aura-billing"), signing_key.as_bytes());
+        let mut session_key = [0u8; 32];
+        hk.expand(b"session-mac/v1", &mut session_key)
+            .map_err(|_| StartError::Seed("hkdf".into()))?;
+        let catalog = store
+            .gifts()
+            .await?
+            .into_iter()
+            .map(|g| (g.id.clone(), g))
+            .collect();
+        let per_s = NonZeroU32::new(config.rate_limit_per_s.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.rate_limit_burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let limiter = RateLimiter::keyed(Quota::per_second(per_s).allow_burst(burst));
+        let webhook_secrets = config
+            .webhook_secrets
+            .iter()
+            .map(|s| s.0.as_bytes().to_vec())
+            .collect();
+        let svc = Arc::new(Service {
+            config,
+            ledger,
+            store,
+            clock,
+            metrics,
+            signing_key,
+            session_key,
+            admins,
+            webhook_secrets,
+            catalog: RwLock::new(catalog),
+            used_nonces: Mutex::new(HashMap::new()),
+            limiter,
+        });
+        svc.seed_rewards_pool().await?;
+        let weak = Arc::downgrade(&svc);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                let Some(s) = weak.upgrade() else { break };
+                s.limiter.retain_recent();
+                s.limiter.shrink_to_fit();
+                s.prune_nonces();
+            }
+        });
+        Ok(svc)
+    }
+
+    /// The service's public key (hex), which verifies receipts and tokens.
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.signing_key.verifying_key().to_bytes())
+    }
+
+    /// The service's verifying key.
+    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.signing_key.verifying_key()
+    }
+
+    /// Counts a request of `key` against its rate limit.
+    pub fn check_rate(&self, key: &DeviceKey) -> Result<(), ServiceError> {
+        self.limiter.check_key(key).map_err(|_| {
+            self.metrics.rate_limited();
+            ServiceError::RateLimited
+        })
+    }
+
+    /// Whether `key` may call admin endpoints.
+    pub fn is_admin(&self, key: &DeviceKey) -> bool {
+        self.admins.contains(key)
+    }
+}

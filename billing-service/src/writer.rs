@@ -1,0 +1,188 @@
+//! The group-commit writer: one task owns all ledger writes and commits many
+//! requests' transfers in one transaction, replying to each request only
+//! after its batch is durable. `PerRequest` mode (one transaction per request,
+//! run concurrently) is kept for comparison.
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    clock::Clock,
+    ledger::{ChainOutcome, Transfer},
+    metrics::Metrics,
+    storage::{AnyStore, Storage, StoreError},
+};
+
+/// How ledger writes reach the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitMode {
+    /// One writer task, many requests per transaction (group commit).
+    #[default]
+    Batched,
+    /// One transaction per request, concurrently.
+    PerRequest,
+}
+
+impl std::str::FromStr for CommitMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "batched" => Ok(CommitMode::Batched),
+            "per-request" => Ok(CommitMode::PerRequest),
+            _ => Err(format!("commit mode {s:?}: use batched or per-request")),
+        }
+    }
+}
+
+/// A ledger write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The writer task stopped (shutting down).
+    #[error("ledger writer stopped")]
+    Closed,
+    /// Too many writes are queued.
+    #[error("ledger overloaded")]
+    Overloaded,
+}
+
+struct Job {
+    chain: Vec<Transfer>,
+    reply: oneshot::Sender<Result<ChainOutcome, LedgerError>>,
+}
+
+/// Handle to submit transfers; cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    tx: mpsc::Sender<Job>,
+    store: Arc<AnyStore>,
+    mode: CommitMode,
+    clock: Clock,
+}
+
+const QUEUE: usize = 65_536;
+
+async fn apply_retrying(
+    store: &AnyStore,
+    chains: &[Vec<Transfer>],
+    clock: &Clock,
+    sweep: bool,
+) -> Result<Vec<ChainOutcome>, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match store.apply_batch(chains, clock.now_us(), sweep).await {
+            Err(e) if e.is_retryable() && attempt < 8 => {
+                attempt += 1;
+                tracing::debug!(attempt, error = %e, "retrying ledger transaction");
+                tokio::time::sleep(Duration::from_millis(1 << attempt.min(6))).await;
+            }
+            r => return r,
+        }
+    }
+}
+
+impl Ledger {
+    /// Starts the writer task (in `Batched` mode) and returns the handle.
+    pub fn start(
+        store: Arc<AnyStore>,
+        mode: CommitMode,
+        max_batch: usize,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let s = store.clone();
+        let c = clock.clone();
+        tokio::spawn(run(s, rx, max_batch.max(1), c, metrics));
+        Ledger {
+            tx,
+            store,
+            mode,
+            clock,
+        }
+    }
+
+    /// Commits one chain of linked transfers (all or nothing) and returns its
+    /// outcome once durable.
+    pub async fn submit(&self, chain: Vec<Transfer>) -> Result<ChainOutcome, LedgerError> {
+        if self.mode == CommitMode::PerRequest {
+            let chains = [chain];
+            let mut out = apply_retrying(&self.store, &chains, &self.clock, false).await?;
+            return out.pop().ok_or(LedgerError::Closed);
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .try_send(Job { chain, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => LedgerError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => LedgerError::Closed,
+            })?;
+        rx.await.map_err(|_| LedgerError::Closed)?
+    }
+
+    /// The store behind this ledger (for reads).
+    pub fn store(&self) -> &Arc<AnyStore> {
+        &self.store
+    }
+}
+
+async fn run(
+    store: Arc<AnyStore>,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    clock: Clock,
+    metrics: Metrics,
+) {
+    let mut sweep = tokio::time::interval(Duration::from_secs(1));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
+    loop {
+        let do_sweep = tokio::select! {
+            n = rx.recv_many(&mut jobs, max_batch) => {
+                if n == 0 {
+                    break;
+                }
+                false
+            }
+            _ = sweep.tick() => true,
+        };
+        let started = std::time::Instant::now();
+        let chains: Vec<Vec<Transfer>> = jobs
+            .iter_mut()
+            .map(|j| std::mem::take(&mut j.chain))
+            .collect();
+        let result = apply_retrying(&store, &chains, &clock, do_sweep).await;
+        metrics.batch(chains.len(), started.elapsed());
+        match result {
+            Ok(outcomes) => {
+                for (job, o) in jobs.drain(..).zip(outcomes) {
+                    let _ = job.reply.send(Ok(o));
+                }
+            }
+            Err(e) if chains.len() > 1 => {
+                // Isolate the request that broke the batch: commit one by one.
+                tracing::warn!(error = %e, size = chains.len(), "batch failed; retrying singly");
+                for (job, chain) in jobs.drain(..).zip(chains) {
+                    let r =
+                        apply_retrying(&store, std::slice::from_ref(&chain), &clock, false).await;
+                    let r = r
+                        .map_err(LedgerError::from)
+                        .and_then(|mut v| v.pop().ok_or(LedgerError::Closed));
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "ledger transaction failed");
+                for job in jobs.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(LedgerError::Store(StoreError::Corrupt(e.to_string()))));
+                }
+            }
+        }
+    }
+    tracing::info!("ledger writer stopped");
+}

@@ -1,0 +1,170 @@
+//! The composed libp2p behaviour: QUIC + TCP/Noise/Yamux, Identify, Ping,
+//! Kademlia, mDNS, AutoNAT, relay client + DCUtR, gossipsub with manual
+//! validation and peer scoring, request-response for join/sync, limits.
+// The derive generates `BehaviourEvent` with one undocumented variant per field.
+#![allow(missing_docs)]
+
+use std::time::Duration;
+
+use libp2p::{
+    autonat, connection_limits, dcutr, gossipsub, identify,
+    identity::Keypair,
+    kad, mdns, memory_connection_limits, noise, ping, relay, request_response,
+    swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
+    tcp, yamux, StreamProtocol, Swarm, SwarmBuilder,
+};
+
+use crate::{
+    config::Config,
+    wire::{Request, Response, MAX_GOSSIP_BYTES, MAX_RPC_BYTES},
+    NodeError,
+};
+
+/// The join/sync protocol name.
+pub const GROUP_PROTOCOL: &str = "/aura/group/1";
+
+/// Everything the node speaks.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Connection count limits.
+    pub limits: connection_limits::Behaviour,
+    /// Refuses connections when memory is short.
+    pub memory: memory_connection_limits::Behaviour,
+    /// Relay client (reachability behind NAT).
+    pub relay: relay::client::Behaviour,
+    /// Hole punching upgrade from relayed to direct.
+    pub dcutr: dcutr::Behaviour,
+    /// Identify.
+    pub identify: identify::Behaviour,
+    /// Ping.
+    pub ping: ping::Behaviour,
+    /// Kademlia (bootstrap nodes).
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// mDNS on the LAN (off in tests).
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// AutoNAT.
+    pub autonat: autonat::Behaviour,
+    /// Group traffic.
+    pub gossipsub: gossipsub::Behaviour,
+    /// Join and sync.
+    pub rpc: request_response::cbor::Behaviour<Request, Response>,
+}
+
+/// The gossipsub topic of a group (named after the group id, so the topic
+/// reveals nothing a relay would not see in frame headers anyway).
+pub fn topic_for(group: &[u8; 32]) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("aura/g/{}", hex::encode(&group[..16])))
+}
+
+fn gossip_config(cfg: &Config) -> Result<gossipsub::Config, NodeError> {
+    gossipsub::ConfigBuilder::default()
+        .heartbeat_interval(Duration::from_millis(cfg.heartbeat_ms.max(50)))
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_GOSSIP_BYTES + 1024)
+        .message_id_fn(|m: &gossipsub::Message| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            m.data.hash(&mut h);
+            m.source.hash(&mut h);
+            m.sequence_number.hash(&mut h);
+            gossipsub::MessageId::from(h.finish().to_be_bytes().to_vec())
+        })
+        .mesh_n_low(4)
+        .mesh_n(8)
+        .mesh_n_high(16)
+        .mesh_outbound_min(2)
+        .build()
+        .map_err(|e| NodeError::Network(format!("gossipsub config: {e}")))
+}
+
+/// Peer scoring: invalid messages cost a lot, so a peer that sends garbage
+/// is graylisted quickly.
+pub(crate) fn topic_score_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_decay: 0.9,
+        // Only the invalid-message penalty matters for small groups.
+        first_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        ..Default::default()
+    }
+}
+
+/// Builds the swarm for `key` (the same ed25519 secret as the aura identity).
+pub fn build_swarm(key: Keypair, cfg: &Config) -> Result<Swarm<Behaviour>, NodeError> {
+    let net = |e: &dyn std::fmt::Display| NodeError::Network(e.to_string());
+    let gcfg = gossip_config(cfg)?;
+    let mdns_on = cfg.mdns;
+    let swarm = SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| net(&e))?
+        .with_quic()
+        .with_dns()
+        .map_err(|e| net(&e))?
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| net(&e))?
+        .with_behaviour(|key, relay| {
+            let id = key.public().to_peer_id();
+            let mut gossipsub = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gcfg,
+            )?;
+            gossipsub.with_peer_score(
+                gossipsub::PeerScoreParams::default(),
+                gossipsub::PeerScoreThresholds::default(),
+            )?;
+            let mdns = if mdns_on {
+                Some(mdns::tokio::Behaviour::new(mdns::Config::default(), id)?)
+            } else {
+                None
+            };
+            let mut kad = kad::Behaviour::new(id, kad::store::MemoryStore::new(id));
+            kad.set_mode(Some(kad::Mode::Server));
+            let codec = request_response::cbor::codec::Codec::default()
+                .set_request_size_maximum(MAX_RPC_BYTES)
+                .set_response_size_maximum(MAX_RPC_BYTES);
+            let rpc = request_response::Behaviour::with_codec(
+                codec,
+                [(
+                    StreamProtocol::new(GROUP_PROTOCOL),
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(10))
+                    .with_max_concurrent_streams(64),
+            );
+            Ok(Behaviour {
+                limits: connection_limits::Behaviour::new(
+                    connection_limits::ConnectionLimits::default()
+                        .with_max_established_per_peer(Some(4))
+                        .with_max_established(Some(256))
+                        .with_max_pending_incoming(Some(64)),
+                ),
+                memory: memory_connection_limits::Behaviour::with_max_percentage(0.9),
+                relay,
+                dcutr: dcutr::Behaviour::new(id),
+                identify: identify::Behaviour::new(identify::Config::new(
+                    "/aura/id/1".into(),
+                    key.public(),
+                )),
+                ping: ping::Behaviour::default(),
+                kad,
+                mdns: mdns.into(),
+                autonat: autonat::Behaviour::new(id, autonat::Config::default()),
+                gossipsub,
+                rpc,
+            })
+        })
+        .map_err(|e| net(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    Ok(swarm)
+}

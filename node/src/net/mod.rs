@@ -1,0 +1,6 @@
+//! The libp2p side: the composed behaviour and the swarm it runs in.
+
+mod behaviour;
+
+pub(crate) use behaviour::topic_score_params;
+pub use behaviour::{build_swarm, topic_for, Behaviour, BehaviourEvent, GROUP_PROTOCOL};

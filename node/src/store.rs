@@ -1,0 +1,260 @@
+//! The local store: `sled` behind a small API. Groups (crypto state and
+//! settings), location history with retention, chat history.
+//!
+//! Every multi-key write is one atomic sled batch, so a crash (even SIGKILL)
+//! leaves either all of it or none of it.
+
+use std::path::Path;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::location::{Fix, Geofence, Precision};
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened, read or written.
+    #[error("local store error: {0} (check the data dir is writable and not used by another aura process)")]
+    Sled(#[from] sled::Error),
+    /// A record did not decode: the store is from another version or damaged.
+    #[error("corrupt record in tree {tree}: {source}")]
+    Corrupt {
+        /// Which tree.
+        tree: &'static str,
+        /// Decoding error.
+        source: postcard::Error,
+    },
+    /// A record could not be encoded.
+    #[error("could not encode record: {0}")]
+    Encode(postcard::Error),
+}
+
+/// What the node keeps about one group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// `GroupSession::export_state()` bytes (secrets included).
+    pub session: Vec<u8>,
+    /// Whether we share our location with this group.
+    pub sharing: bool,
+    /// The precision we share at.
+    pub precision: Precision,
+    /// The group's geofences.
+    pub fences: Vec<Geofence>,
+}
+
+/// One chat message in history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRecord {
+    /// Sender member id bytes.
+    pub from: [u8; 32],
+    /// When it was sent, unix ms.
+    pub at_ms: u64,
+    /// Text.
+    pub text: String,
+}
+
+/// The node's sled database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    groups: sled::Tree,
+    locations: sled::Tree,
+    chat: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(v).map_err(StoreError::Encode)
+}
+
+fn dec<T: DeserializeOwned>(tree: &'static str, b: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(b).map_err(|source| StoreError::Corrupt { tree, source })
+}
+
+fn loc_key(group: &[u8; 32], member: &[u8; 32], at_ms: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(72);
+    k.extend_from_slice(group);
+    k.extend_from_slice(member);
+    k.extend_from_slice(&at_ms.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(500))
+            .open()?;
+        Ok(Self {
+            groups: db.open_tree("groups")?,
+            locations: db.open_tree("locations")?,
+            chat: db.open_tree("chat")?,
+            db,
+        })
+    }
+
+    /// Saves a group record.
+    pub fn put_group(&self, id: &[u8; 32], rec: &GroupRecord) -> Result<(), StoreError> {
+        self.groups.insert(id, enc(rec)?)?;
+        Ok(())
+    }
+
+    /// Loads a group record.
+    pub fn group(&self, id: &[u8; 32]) -> Result<Option<GroupRecord>, StoreError> {
+        self.groups.get(id)?.map(|b| dec("groups", &b)).transpose()
+    }
+
+    /// Deletes a group and its history (after leaving it).
+    pub fn delete_group(&self, id: &[u8; 32]) -> Result<(), StoreError> {
+        self.groups.remove(id)?;
+        for tree in [&self.locations, &self.chat] {
+            let mut batch = sled::Batch::default();
+            for kv in tree.scan_prefix(id) {
+                batch.remove(kv?.0);
+            }
+            tree.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    /// All group records.
+    pub fn groups(&self) -> Result<Vec<([u8; 32], GroupRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.groups.iter() {
+            let (k, v) = kv?;
+            let Ok(id) = <[u8; 32]>::try_from(&k[..]) else {
+                continue;
+            };
+            out.push((id, dec("groups", &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Appends location fixes of members of `group` in one atomic batch.
+    pub fn append_locations(
+        &self,
+        group: &[u8; 32],
+        fixes: &[([u8; 32], Fix)],
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (member, fix) in fixes {
+            batch.insert(loc_key(group, member, fix.at_ms), enc(fix)?);
+        }
+        self.locations.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Location history of `group`, per member, oldest first.
+    pub fn locations(&self, group: &[u8; 32]) -> Result<Vec<([u8; 32], Fix)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.locations.scan_prefix(group) {
+            let (k, v) = kv?;
+            let Ok(member) = <[u8; 32]>::try_from(&k[32..64.min(k.len())]) else {
+                continue;
+            };
+            out.push((member, dec("locations", &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Deletes location fixes older than `before_ms`; returns how many.
+    pub fn prune_locations(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in self.locations.iter() {
+            let (k, _) = kv?;
+            if k.len() == 72 {
+                let mut t = [0u8; 8];
+                t.copy_from_slice(&k[64..72]);
+                if u64::from_be_bytes(t) < before_ms {
+                    batch.remove(k);
+                    n += 1;
+                }
+            }
+        }
+        self.locations.apply_batch(batch)?;
+        Ok(n)
+    }
+
+    /// Appends a chat message to `group`'s history.
+    pub fn append_chat(&self, group: &[u8; 32], rec: &ChatRecord) -> Result<(), StoreError> {
+        let mut k = Vec::with_capacity(48);
+        k.extend_from_slice(group);
+        k.extend_from_slice(&rec.at_ms.to_be_bytes());
+        k.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        self.chat.insert(k, enc(rec)?)?;
+        Ok(())
+    }
+
+    /// Chat history of `group`, oldest first.
+    pub fn chat(&self, group: &[u8; 32]) -> Result<Vec<ChatRecord>, StoreError> {
+        self.chat
+            .scan_prefix(group)
+            .map(|kv| dec("chat", &kv?.1))
+            .collect()
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A raw tree for tools and the crash test.
+    pub fn raw_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::location::Position;
+
+    #[test]
+    fn history_roundtrip_and_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let g = [1u8; 32];
+        let fix = |t| Fix {
+            pos: Position::new(1.0, 2.0).unwrap(),
+            at_ms: t,
+            precision: Precision::Exact,
+        };
+        s.append_locations(&g, &[([2u8; 32], fix(10)), ([3u8; 32], fix(20))])
+            .unwrap();
+        s.append_locations(&[9u8; 32], &[([2u8; 32], fix(5))])
+            .unwrap();
+        assert_eq!(s.locations(&g).unwrap().len(), 2);
+        assert_eq!(s.prune_locations(15).unwrap(), 2);
+        assert_eq!(s.locations(&g).unwrap(), vec![([3u8; 32], fix(20))]);
+        s.append_chat(
+            &g,
+            &ChatRecord {
+                from: [2; 32],
+                at_ms: 1,
+                text: "hi".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(s.chat(&g).unwrap()[0].text, "hi");
+        let rec = GroupRecord {
+            session: vec![1, 2],
+            sharing: true,
+            precision: Precision::Approx1km,
+            fences: vec![],
+        };
+        s.put_group(&g, &rec).unwrap();
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.groups().unwrap()[0].1.precision, Precision::Approx1km);
+        s.delete_group(&g).unwrap();
+        assert!(s.group(&g).unwrap().is_none() && s.chat(&g).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,329 @@
+//! The commands behind the [`crate::Node`] methods.
+
+use std::sync::{Arc, Mutex};
+
+use aura_crypto::{FrameKind, GroupId, GroupSession, Hint, Invite, MemberId, OpKind, Role};
+use libp2p::{Multiaddr, PeerId};
+
+use super::{group::lock, now_ms, GroupState, NodeStats, Task};
+use crate::{
+    api::Event,
+    location::{to_gpx, Fix, Geofence, Position, Precision},
+    store::ChatRecord,
+    wire::{self, ChatMsg, ControlMsg, LocationMsg},
+    NodeError,
+};
+
+impl Task {
+    pub(crate) fn listen_addrs(&self) -> Vec<Multiaddr> {
+        self.swarm.listeners().cloned().collect()
+    }
+
+    pub(crate) fn connected_peers(&self) -> Vec<PeerId> {
+        self.swarm.connected_peers().copied().collect()
+    }
+
+    pub(crate) fn dial(&mut self, addr: Multiaddr) -> Result<(), NodeError> {
+        self.swarm
+            .dial(addr)
+            .map_err(|e| NodeError::Network(format!("dial failed: {e}")))
+    }
+
+    pub(crate) fn peer_score(&self, peer: &PeerId) -> Option<f64> {
+        self.swarm.behaviour().gossipsub.peer_score(peer)
+    }
+
+    pub(crate) fn stats(&self) -> NodeStats {
+        self.stats.clone()
+    }
+
+    pub(crate) fn create_group(&mut self, name: &str) -> Result<GroupId, NodeError> {
+        let (session, _op) = GroupSession::create(
+            self.identity.clone(),
+            name,
+            now_ms(),
+            &mut rand::rngs::OsRng,
+        )?;
+        let gid = session.group_id();
+        let mut st = GroupState::new(self, session, None);
+        st.announce = false;
+        self.install_group(st);
+        self.save_group(&gid);
+        self.emit(Event::Joined {
+            group: gid,
+            name: name.to_owned(),
+        });
+        Ok(gid)
+    }
+
+    pub(crate) fn groups(&self) -> Vec<(GroupId, String)> {
+        self.groups
+            .iter()
+            .map(|(g, s)| (*g, lock(&s.session).roster().name().to_owned()))
+            .collect()
+    }
+
+    pub(crate) fn invite(
+        &mut self,
+        gid: GroupId,
+        max_uses: u32,
+        ttl_ms: u64,
+    ) -> Result<String, NodeError> {
+        let g = self.group(&gid)?;
+        // Hints: us, then other members we know addresses of (admins first), so
+        // the invite works while we are offline.
+        let mut hints = vec![Hint {
+            peer: self.swarm.local_peer_id().to_string(),
+            addrs: self.listen_strings(),
+        }];
+        let s = lock(&g.session);
+        let mut others: Vec<(MemberId, Role)> = s
+            .roster()
+            .members()
+            .filter(|(m, _)| *m != self.identity.member_id())
+            .collect();
+        others.sort_by_key(|(_, r)| std::cmp::Reverse(*r));
+        for (m, _) in others {
+            if hints.len() >= 6 {
+                break;
+            }
+            let Ok(p) = m.peer_id() else { continue };
+            let addrs = self
+                .peer_addrs
+                .get(&p)
+                .map(|a| a.iter().take(3).map(|a| a.to_string()).collect());
+            hints.push(Hint {
+                peer: p.to_string(),
+                addrs: addrs.unwrap_or_default(),
+            });
+        }
+        let inv = Invite::create(
+            s.roster(),
+            s.identity(),
+            now_ms().saturating_add(ttl_ms),
+            max_uses,
+            hints,
+            &mut rand::rngs::OsRng,
+        )?;
+        Ok(inv.to_text()?)
+    }
+
+    pub(crate) fn members(&self, gid: GroupId) -> Result<Vec<(MemberId, Role)>, NodeError> {
+        Ok(lock(&self.group(&gid)?.session)
+            .roster()
+            .members()
+            .collect())
+    }
+
+    fn propose(&mut self, gid: GroupId, kind: OpKind) -> Result<(), NodeError> {
+        let g = self.group(&gid)?;
+        if g.removed {
+            return Err(NodeError::NotMember);
+        }
+        let session = g.session.clone();
+        let (op, change) = lock(&session).propose(kind, now_ms())?;
+        // The op goes out under our current key (everyone, including a removed
+        // member, can read that it happened); the rotation follows.
+        self.send_control(&gid, &ControlMsg::Op(op.encode()?))?;
+        self.on_membership_change(gid, change);
+        Ok(())
+    }
+
+    pub(crate) fn remove_member(
+        &mut self,
+        gid: GroupId,
+        member: MemberId,
+    ) -> Result<(), NodeError> {
+        if !lock(&self.group(&gid)?.session).roster().is_member(&member) {
+            return Err(NodeError::UnknownMember(member.to_string()));
+        }
+        self.propose(gid, OpKind::Remove { member })
+    }
+
+    pub(crate) fn set_role(
+        &mut self,
+        gid: GroupId,
+        member: MemberId,
+        role: Role,
+    ) -> Result<(), NodeError> {
+        self.propose(gid, OpKind::SetRole { member, role })
+    }
+
+    pub(crate) fn leave(&mut self, gid: GroupId) -> Result<(), NodeError> {
+        self.propose(gid, OpKind::Leave)?;
+        if let Some(g) = self.groups.remove(&gid) {
+            let _ = self.swarm.behaviour_mut().gossipsub.unsubscribe(&g.topic);
+            self.topics.remove(&g.topic.hash());
+        }
+        self.store.delete_group(&gid.0)?;
+        Ok(())
+    }
+
+    pub(crate) fn share_location(&mut self, gid: GroupId, on: bool) -> Result<(), NodeError> {
+        self.group_mut(&gid)?.sharing = on;
+        self.save_group(&gid);
+        if on {
+            if let Some(p) = self.my_pos {
+                self.publish_position(gid, p)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_precision(
+        &mut self,
+        gid: GroupId,
+        precision: Precision,
+    ) -> Result<(), NodeError> {
+        self.group_mut(&gid)?.publisher.set_precision(precision);
+        self.save_group(&gid);
+        Ok(())
+    }
+
+    fn publish_position(&mut self, gid: GroupId, pos: Position) -> Result<(), NodeError> {
+        let g = self.group_mut(&gid)?;
+        if !g.sharing || g.removed {
+            return Ok(());
+        }
+        let Some(fix) = g.publisher.on_fix(pos, now_ms()) else {
+            return Ok(());
+        };
+        self.seal_publish(
+            &gid,
+            FrameKind::Location,
+            &wire::encode(&LocationMsg::from_fix(&fix)),
+        )?;
+        self.stats.locations_published += 1;
+        Ok(())
+    }
+
+    pub(crate) fn update_position(&mut self, pos: Position) -> Result<(), NodeError> {
+        self.my_pos = Some(pos);
+        let me = self.identity.member_id();
+        let now = now_ms();
+        let gids: Vec<GroupId> = self.groups.keys().copied().collect();
+        for gid in gids {
+            // Our own fences (exact position: it is ours) and proximity to everyone.
+            let (fence_events, prox) = {
+                let Some(g) = self.groups.get_mut(&gid) else {
+                    continue;
+                };
+                let fe = g.fence_tracker.update(&g.fences, &me, &pos);
+                let prox: Vec<_> = g
+                    .last
+                    .iter()
+                    .filter_map(|(m, fix)| g.proximity.update(&pos, m, fix))
+                    .collect();
+                (fe, prox)
+            };
+            self.emit_fences(gid, fence_events);
+            for p in prox {
+                self.emit_proximity(gid, p);
+            }
+            let own = Fix {
+                pos,
+                at_ms: now,
+                precision: Precision::Exact,
+            };
+            if let Err(e) = self.store.append_locations(&gid.0, &[(me.0, own)]) {
+                tracing::warn!(error = %e, "history write failed");
+            }
+            if let Err(e) = self.publish_position(gid, pos) {
+                tracing::debug!(error = %e, "location not published");
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn add_geofence(&mut self, gid: GroupId, fence: Geofence) -> Result<(), NodeError> {
+        if !fence.shape.is_valid() || fence.name.is_empty() || fence.name.len() > 64 {
+            return Err(NodeError::BadInput(
+                "geofence needs a name (1-64 chars) and a positive radius or at least 3 vertices"
+                    .into(),
+            ));
+        }
+        let g = self.group_mut(&gid)?;
+        g.fences.retain(|f| f.name != fence.name);
+        g.fences.push(fence.clone());
+        self.save_group(&gid);
+        self.send_control(&gid, &ControlMsg::Fence(fence))
+    }
+
+    pub(crate) fn remove_geofence(&mut self, gid: GroupId, name: &str) -> Result<(), NodeError> {
+        let g = self.group_mut(&gid)?;
+        let before = g.fences.len();
+        g.fences.retain(|f| f.name != name);
+        if g.fences.len() == before {
+            return Err(NodeError::BadInput(format!(
+                "no geofence named {name:?}; see `aura geofence list`"
+            )));
+        }
+        g.fence_tracker.forget_fence(name);
+        self.save_group(&gid);
+        self.send_control(&gid, &ControlMsg::FenceRemoved(name.to_owned()))
+    }
+
+    pub(crate) fn geofences(&self, gid: GroupId) -> Result<Vec<Geofence>, NodeError> {
+        Ok(self.group(&gid)?.fences.clone())
+    }
+
+    pub(crate) fn send_chat(&mut self, gid: GroupId, text: &str) -> Result<(), NodeError> {
+        if text.is_empty() || text.len() > wire::MAX_CHAT_BYTES {
+            return Err(NodeError::BadInput(format!(
+                "chat message must be 1..={} bytes",
+                wire::MAX_CHAT_BYTES
+            )));
+        }
+        let msg = ChatMsg {
+            at_ms: now_ms(),
+            text: text.to_owned(),
+        };
+        self.seal_publish(&gid, FrameKind::Chat, &wire::encode(&msg))?;
+        let rec = ChatRecord {
+            from: self.identity.member_id().0,
+            at_ms: msg.at_ms,
+            text: msg.text,
+        };
+        self.store.append_chat(&gid.0, &rec)?;
+        Ok(())
+    }
+
+    pub(crate) fn chat_history(&self, gid: GroupId) -> Result<Vec<ChatRecord>, NodeError> {
+        self.group(&gid)?;
+        Ok(self.store.chat(&gid.0)?)
+    }
+
+    pub(crate) fn last_positions(&self, gid: GroupId) -> Result<Vec<(MemberId, Fix)>, NodeError> {
+        Ok(self
+            .group(&gid)?
+            .last
+            .iter()
+            .map(|(m, f)| (*m, *f))
+            .collect())
+    }
+
+    pub(crate) fn history_gpx(&self, gid: GroupId) -> Result<String, NodeError> {
+        self.group(&gid)?;
+        let mut tracks: std::collections::BTreeMap<[u8; 32], Vec<Fix>> = Default::default();
+        for (m, f) in self.store.locations(&gid.0)? {
+            tracks.entry(m).or_default().push(f);
+        }
+        let tracks: Vec<(String, Vec<Fix>)> = tracks
+            .into_iter()
+            .map(|(m, f)| (MemberId(m).to_string(), f))
+            .collect();
+        Ok(to_gpx(&tracks))
+    }
+
+    pub(crate) fn group_session(
+        &self,
+        gid: GroupId,
+    ) -> Result<Arc<Mutex<GroupSession>>, NodeError> {
+        Ok(self.group(&gid)?.session.clone())
+    }
+
+    pub(crate) fn set_media_addr(&mut self, gid: GroupId, addr: String) -> Result<(), NodeError> {
+        self.group_mut(&gid)?.media_addr = Some(addr.clone());
+        self.send_control(&gid, &ControlMsg::MediaAddr(addr))
+    }
+}

@@ -1,0 +1,560 @@
+//! Per-group state and the handling of group gossip: validate, open, dispatch.
+
+use std::{
+    collections::{BTreeMap, HashSet, VecDeque},
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use aura_crypto::{
+    FrameHeader, FrameKind, GroupId, GroupSession, KeyEnvelope, MemberId, MembershipChange,
+    OpenError, RosterError, SignedOp,
+};
+use libp2p::{gossipsub, PeerId};
+
+use super::{now_ms, Task};
+use crate::{
+    api::Event,
+    location::{
+        FenceEvent, FenceTracker, Fix, Geofence, ProximityEvent, ProximityTracker, Publisher,
+    },
+    net::topic_for,
+    store::{ChatRecord, GroupRecord},
+    wire::{self, ChatMsg, ControlMsg, GossipMsg, LocationMsg},
+    NodeError,
+};
+
+/// Frames/envelopes kept while waiting for a key or a roster op.
+const PENDING_MAX: usize = 128;
+
+/// One group on this node.
+pub(crate) struct GroupState {
+    pub(crate) session: Arc<Mutex<GroupSession>>,
+    pub(crate) topic: gossipsub::IdentTopic,
+    pub(crate) sharing: bool,
+    pub(crate) publisher: Publisher,
+    pub(crate) fences: Vec<Geofence>,
+    pub(crate) fence_tracker: FenceTracker<MemberId>,
+    pub(crate) proximity: ProximityTracker<MemberId>,
+    pub(crate) last: BTreeMap<MemberId, Fix>,
+    pub(crate) pending_frames: VecDeque<Vec<u8>>,
+    pub(crate) pending_envelopes: VecDeque<KeyEnvelope>,
+    pub(crate) have_keys: HashSet<MemberId>,
+    /// Keys/addresses still to announce once a topic peer is there.
+    pub(crate) announce: bool,
+    pub(crate) last_key_request_ms: u64,
+    pub(crate) removed: bool,
+    pub(crate) media_addr: Option<String>,
+}
+
+/// What to tell gossipsub about a message.
+pub(crate) enum Verdict {
+    Accept,
+    Ignore,
+    Reject(String),
+}
+
+/// Locks a session, recovering from a poisoned lock (a panic elsewhere must
+/// not take the node down).
+pub(crate) fn lock(s: &Arc<Mutex<GroupSession>>) -> MutexGuard<'_, GroupSession> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl GroupState {
+    pub(crate) fn new(task: &Task, session: GroupSession, rec: Option<&GroupRecord>) -> Self {
+        let gid = session.group_id();
+        let cfg = &task.config;
+        let precision = rec.map(|r| r.precision).unwrap_or_default();
+        Self {
+            session: Arc::new(Mutex::new(session)),
+            topic: topic_for(&gid.0),
+            sharing: rec.map(|r| r.sharing).unwrap_or(false),
+            publisher: Publisher::new(cfg.publish, precision),
+            fences: rec.map(|r| r.fences.clone()).unwrap_or_default(),
+            fence_tracker: FenceTracker::new(cfg.hysteresis_m),
+            proximity: ProximityTracker::new(cfg.proximity_m, cfg.hysteresis_m),
+            last: BTreeMap::new(),
+            pending_frames: VecDeque::new(),
+            pending_envelopes: VecDeque::new(),
+            have_keys: HashSet::new(),
+            announce: true,
+            last_key_request_ms: 0,
+            removed: false,
+            media_addr: None,
+        }
+    }
+}
+
+fn push_bounded<T>(q: &mut VecDeque<T>, v: T) {
+    if q.len() >= PENDING_MAX {
+        q.pop_front();
+    }
+    q.push_back(v);
+}
+
+impl Task {
+    pub(crate) fn group(&self, gid: &GroupId) -> Result<&GroupState, NodeError> {
+        self.groups
+            .get(gid)
+            .ok_or_else(|| NodeError::UnknownGroup(hex::encode(&gid.0[..8])))
+    }
+
+    pub(crate) fn group_mut(&mut self, gid: &GroupId) -> Result<&mut GroupState, NodeError> {
+        self.groups
+            .get_mut(gid)
+            .ok_or_else(|| NodeError::UnknownGroup(hex::encode(&gid.0[..8])))
+    }
+
+    /// Registers a group: subscribe its topic with scoring params.
+    pub(crate) fn install_group(&mut self, state: GroupState) {
+        let gid = lock(&state.session).group_id();
+        let gs = &mut self.swarm.behaviour_mut().gossipsub;
+        if let Err(e) = gs.subscribe(&state.topic) {
+            tracing::warn!(error = %e, "subscribe failed");
+        }
+        let _ = gs.set_topic_params(state.topic.clone(), crate::net::topic_score_params());
+        self.topics.insert(state.topic.hash(), gid);
+        self.groups.insert(gid, state);
+    }
+
+    pub(crate) fn save_group(&self, gid: &GroupId) {
+        let Some(g) = self.groups.get(gid) else {
+            return;
+        };
+        let session = match lock(&g.session).export_state() {
+            Ok(s) => s.to_vec(),
+            Err(e) => {
+                tracing::warn!(error = %e, "export group state failed");
+                return;
+            }
+        };
+        let rec = GroupRecord {
+            session,
+            sharing: g.sharing,
+            precision: g.publisher.precision(),
+            fences: g.fences.clone(),
+        };
+        if let Err(e) = self.store.put_group(&gid.0, &rec) {
+            tracing::warn!(error = %e, "saving group failed");
+        }
+    }
+
+    pub(crate) fn save_all(&self) {
+        for gid in self.groups.keys() {
+            self.save_group(gid);
+        }
+    }
+
+    /// Reloads groups from the store. Each rotates at once: the saved sender
+    /// counter may be behind what was sent before a crash, so never reuse it.
+    pub(crate) fn load_groups(&mut self) -> Result<(), NodeError> {
+        let now = now_ms();
+        for (_, rec) in self.store.groups()? {
+            let mut session = GroupSession::import_state(&rec.session)?;
+            if let Err(e) = session.rotate(now, &mut rand::rngs::OsRng) {
+                tracing::warn!(error = %e, "rotation after restart failed");
+            }
+            let st = GroupState::new(self, session, Some(&rec));
+            let (gid, name) = {
+                let s = lock(&st.session);
+                (s.group_id(), s.roster().name().to_owned())
+            };
+            self.install_group(st);
+            self.save_group(&gid);
+            self.emit(Event::Joined { group: gid, name });
+        }
+        Ok(())
+    }
+
+    /// Publishes raw gossip on a group's topic.
+    pub(crate) fn publish(&mut self, gid: &GroupId, msg: &GossipMsg) {
+        let Some(g) = self.groups.get(gid) else {
+            return;
+        };
+        let bytes = wire::encode(msg);
+        let n = bytes.len() as u64;
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(g.topic.clone(), bytes)
+        {
+            Ok(_) => self.stats.bytes_published += n,
+            Err(e) => tracing::debug!(error = %e, "publish failed"),
+        }
+    }
+
+    /// Seals `payload` and publishes it; rotates first when due (sending the new keys before).
+    pub(crate) fn seal_publish(
+        &mut self,
+        gid: &GroupId,
+        kind: FrameKind,
+        payload: &[u8],
+    ) -> Result<(), NodeError> {
+        let g = self.group(gid)?;
+        if g.removed {
+            return Err(NodeError::NotMember);
+        }
+        let session = g.session.clone();
+        let now = now_ms();
+        let (frame, keys) = {
+            let mut s = lock(&session);
+            let keys = if s.needs_rotation(now) {
+                let r = s.rotate(now, &mut rand::rngs::OsRng)?;
+                Some(r.envelopes.iter().map(|e| e.encode()).collect::<Vec<_>>())
+            } else {
+                None
+            };
+            (s.seal(kind, payload, now)?, keys)
+        };
+        if let Some(keys) = keys {
+            self.publish(gid, &GossipMsg::Keys(keys));
+            self.save_group(gid);
+        }
+        self.publish(gid, &GossipMsg::Frame(frame));
+        Ok(())
+    }
+
+    pub(crate) fn send_control(
+        &mut self,
+        gid: &GroupId,
+        msg: &ControlMsg,
+    ) -> Result<(), NodeError> {
+        self.seal_publish(gid, FrameKind::Control, &wire::encode(msg))
+    }
+
+    /// Validates and handles one gossip message.
+    pub(crate) fn on_gossip(&mut self, gid: GroupId, from: PeerId, data: &[u8]) -> Verdict {
+        if data.len() > wire::MAX_GOSSIP_BYTES {
+            return Verdict::Reject("oversized".into());
+        }
+        let Some(msg) = wire::decode::<GossipMsg>(data) else {
+            return Verdict::Reject("undecodable gossip".into());
+        };
+        match msg {
+            GossipMsg::Frame(frame) => self.on_frame(gid, from, &frame, true),
+            GossipMsg::Keys(list) => self.on_keys(gid, &list),
+        }
+    }
+
+    fn on_keys(&mut self, gid: GroupId, list: &[Vec<u8>]) -> Verdict {
+        let me = self.identity.member_id();
+        let mut mine = Vec::new();
+        for bytes in list {
+            let Ok(env) = KeyEnvelope::decode(bytes) else {
+                return Verdict::Reject("undecodable key envelope".into());
+            };
+            if env.group != gid || env.verify().is_err() {
+                return Verdict::Reject("forged or misaddressed key envelope".into());
+            }
+            if env.recipient == me {
+                mine.push(env);
+            }
+        }
+        for env in mine {
+            self.accept_envelope(gid, env);
+        }
+        Verdict::Accept
+    }
+
+    pub(crate) fn accept_envelope(&mut self, gid: GroupId, env: KeyEnvelope) {
+        let Some(g) = self.groups.get_mut(&gid) else {
+            return;
+        };
+        let r = lock(&g.session).accept_envelope(&env);
+        match r {
+            Ok(Some(epoch)) => {
+                g.have_keys.insert(env.sender);
+                self.emit(Event::KeysReceived {
+                    group: gid,
+                    sender: env.sender,
+                    epoch,
+                });
+                self.save_group(&gid);
+                self.retry_pending(gid);
+            }
+            Ok(None) => {}
+            Err(aura_crypto::EnvelopeError::NotAMember) => {
+                push_bounded(&mut g.pending_envelopes, env)
+            }
+            Err(e) => tracing::debug!(error = %e, "envelope refused"),
+        }
+    }
+
+    fn retry_pending(&mut self, gid: GroupId) {
+        let Some(g) = self.groups.get_mut(&gid) else {
+            return;
+        };
+        let frames: Vec<_> = g.pending_frames.drain(..).collect();
+        let envs: Vec<_> = g.pending_envelopes.drain(..).collect();
+        let me = self.swarm.local_peer_id().to_owned();
+        for f in frames {
+            let _ = self.on_frame(gid, me, &f, false);
+        }
+        for e in envs {
+            let r = self
+                .groups
+                .get(&gid)
+                .map(|g| lock(&g.session).accept_envelope(&e));
+            if let (Some(Ok(Some(epoch))), Some(g)) = (r, self.groups.get_mut(&gid)) {
+                g.have_keys.insert(e.sender);
+                self.emit(Event::KeysReceived {
+                    group: gid,
+                    sender: e.sender,
+                    epoch,
+                });
+            }
+        }
+    }
+
+    fn on_frame(&mut self, gid: GroupId, from: PeerId, frame: &[u8], fresh: bool) -> Verdict {
+        let header = match FrameHeader::parse(frame) {
+            Ok(h) => h,
+            Err(e) => return Verdict::Reject(format!("bad frame header: {e}")),
+        };
+        if header.room != gid.room() {
+            return Verdict::Reject("frame for another group".into());
+        }
+        let Some(g) = self.groups.get_mut(&gid) else {
+            return Verdict::Ignore;
+        };
+        let r = lock(&g.session).open(frame, now_ms());
+        let opened = match r {
+            Ok(o) => o,
+            Err(OpenError::UnknownSender | OpenError::UnknownEpoch | OpenError::TooFarAhead) => {
+                if fresh {
+                    self.stats.frames_unreadable += 1;
+                    push_bounded(&mut g.pending_frames, frame.to_vec());
+                }
+                return Verdict::Ignore;
+            }
+            Err(OpenError::Replay | OpenError::TooOld | OpenError::OwnFrame) => {
+                return Verdict::Ignore
+            }
+            Err(e) => return Verdict::Reject(format!("frame refused: {e}")),
+        };
+        self.stats.frames_opened += 1;
+        let sender = opened.sender;
+        match opened.kind {
+            FrameKind::Location => {
+                match wire::decode::<LocationMsg>(&opened.payload).and_then(|m| m.to_fix()) {
+                    Some(fix) => self.on_location(gid, sender, fix),
+                    None => return Verdict::Reject("bad location payload".into()),
+                }
+            }
+            FrameKind::Chat => match wire::decode::<ChatMsg>(&opened.payload) {
+                Some(m) if m.text.len() <= wire::MAX_CHAT_BYTES => {
+                    let rec = ChatRecord {
+                        from: sender.0,
+                        at_ms: m.at_ms,
+                        text: m.text.clone(),
+                    };
+                    if let Err(e) = self.store.append_chat(&gid.0, &rec) {
+                        tracing::warn!(error = %e, "chat history write failed");
+                    }
+                    self.emit(Event::Chat {
+                        group: gid,
+                        from: sender,
+                        text: m.text,
+                        at_ms: m.at_ms,
+                    });
+                }
+                _ => return Verdict::Reject("bad chat payload".into()),
+            },
+            FrameKind::Control => match wire::decode::<ControlMsg>(&opened.payload) {
+                Some(c) => self.on_control(gid, from, sender, c),
+                None => return Verdict::Reject("bad control payload".into()),
+            },
+            _ => return Verdict::Ignore,
+        }
+        Verdict::Accept
+    }
+
+    fn on_control(&mut self, gid: GroupId, from: PeerId, sender: MemberId, msg: ControlMsg) {
+        match msg {
+            ControlMsg::Op(bytes) => match SignedOp::decode(&bytes) {
+                Ok(op) => self.apply_remote_op(gid, from, op),
+                Err(e) => tracing::debug!(error = %e, "undecodable op"),
+            },
+            ControlMsg::Addrs(addrs) => {
+                if let Ok(peer) = sender.peer_id() {
+                    if peer != *self.swarm.local_peer_id() && !self.swarm.is_connected(&peer) {
+                        let addrs: Vec<libp2p::Multiaddr> = addrs
+                            .iter()
+                            .take(8)
+                            .filter_map(|a| a.parse().ok())
+                            .collect();
+                        for a in &addrs {
+                            self.swarm.add_peer_address(peer, a.clone());
+                        }
+                        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                            .addresses(addrs)
+                            .build();
+                        let _ = self.swarm.dial(opts);
+                    }
+                }
+            }
+            ControlMsg::MediaAddr(addr) => {
+                self.emit(Event::MediaAddr {
+                    group: gid,
+                    member: sender,
+                    addr,
+                });
+            }
+            ControlMsg::KeyRequest => self.send_envelope_to(gid, sender),
+            ControlMsg::Fence(fence) => {
+                if let Ok(g) = self.group_mut(&gid) {
+                    g.fences.retain(|f| f.name != fence.name);
+                    g.fences.push(fence);
+                    self.save_group(&gid);
+                }
+            }
+            ControlMsg::FenceRemoved(name) => {
+                if let Ok(g) = self.group_mut(&gid) {
+                    g.fences.retain(|f| f.name != name);
+                    g.fence_tracker.forget_fence(&name);
+                    self.save_group(&gid);
+                }
+            }
+        }
+    }
+
+    /// Publishes our key for `member` (a new member, or one that asked).
+    pub(crate) fn send_envelope_to(&mut self, gid: GroupId, member: MemberId) {
+        let Some(g) = self.groups.get(&gid) else {
+            return;
+        };
+        let env = lock(&g.session).envelope_for(member, &mut rand::rngs::OsRng);
+        match env {
+            Ok(env) => self.publish(&gid, &GossipMsg::Keys(vec![env.encode()])),
+            Err(e) => tracing::debug!(error = %e, "no envelope for member"),
+        }
+    }
+
+    pub(crate) fn apply_remote_op(&mut self, gid: GroupId, from: PeerId, op: SignedOp) {
+        let Some(g) = self.groups.get(&gid) else {
+            return;
+        };
+        let r = lock(&g.session).apply_op(op);
+        match r {
+            Ok(change) => self.on_membership_change(gid, change),
+            Err(RosterError::MissingParents(_)) => self.request_sync(gid, from),
+            Err(e) => tracing::debug!(error = %e, "roster op refused"),
+        }
+    }
+
+    /// Reacts to roster changes: keys for new members, rotation after removals.
+    pub(crate) fn on_membership_change(&mut self, gid: GroupId, change: MembershipChange) {
+        let me = self.identity.member_id();
+        for m in &change.added {
+            self.emit(Event::MemberJoined {
+                group: gid,
+                member: *m,
+            });
+            if *m != me {
+                self.send_envelope_to(gid, *m);
+            }
+        }
+        for m in &change.removed {
+            if let Some(g) = self.groups.get_mut(&gid) {
+                g.last.remove(m);
+                g.have_keys.remove(m);
+                g.fence_tracker.forget_member(m);
+                g.proximity.forget(m);
+            }
+            if *m == me {
+                if let Some(g) = self.groups.get_mut(&gid) {
+                    g.removed = true;
+                }
+                self.emit(Event::RemovedFromGroup { group: gid });
+            } else {
+                self.emit(Event::MemberLeft {
+                    group: gid,
+                    member: *m,
+                });
+            }
+        }
+        if !change.removed.is_empty() && !change.removed.contains(&me) {
+            self.rotate_now(gid);
+        }
+        if let Some(g) = self.groups.get(&gid) {
+            if !g.pending_envelopes.is_empty() || !g.pending_frames.is_empty() {
+                self.retry_pending(gid);
+            }
+        }
+        self.save_group(&gid);
+    }
+
+    pub(crate) fn rotate_now(&mut self, gid: GroupId) {
+        let Some(g) = self.groups.get(&gid) else {
+            return;
+        };
+        let r = lock(&g.session).rotate(now_ms(), &mut rand::rngs::OsRng);
+        match r {
+            Ok(rot) => {
+                let keys = rot.envelopes.iter().map(|e| e.encode()).collect();
+                self.publish(&gid, &GossipMsg::Keys(keys));
+            }
+            Err(e) => tracing::warn!(error = %e, "rotation failed"),
+        }
+    }
+
+    fn on_location(&mut self, gid: GroupId, member: MemberId, fix: Fix) {
+        if let Err(e) = self.store.append_locations(&gid.0, &[(member.0, fix)]) {
+            tracing::warn!(error = %e, "history write failed");
+        }
+        self.emit(Event::Location {
+            group: gid,
+            member,
+            fix,
+        });
+        let my_pos = self.my_pos;
+        let Some(g) = self.groups.get_mut(&gid) else {
+            return;
+        };
+        g.last.insert(member, fix);
+        let fence_events = g.fence_tracker.update(&g.fences, &member, &fix.pos);
+        let prox = my_pos.and_then(|me| g.proximity.update(&me, &member, &fix));
+        self.emit_fences(gid, fence_events);
+        if let Some(p) = prox {
+            self.emit_proximity(gid, p);
+        }
+    }
+
+    pub(crate) fn emit_fences(&self, gid: GroupId, events: Vec<FenceEvent<MemberId>>) {
+        for e in events {
+            let (fence, member, entered) = match e {
+                FenceEvent::Enter { fence, member } => (fence, member, true),
+                FenceEvent::Leave { fence, member } => (fence, member, false),
+            };
+            self.emit(Event::Geofence {
+                group: gid,
+                member,
+                fence,
+                entered,
+            });
+        }
+    }
+
+    pub(crate) fn emit_proximity(&self, gid: GroupId, p: ProximityEvent<MemberId>) {
+        self.emit(match p {
+            ProximityEvent::Near {
+                member,
+                distance_m,
+                uncertainty_m,
+            } => Event::Proximity {
+                group: gid,
+                member,
+                near: true,
+                distance_m,
+                uncertainty_m,
+            },
+            ProximityEvent::Far { member } => Event::Proximity {
+                group: gid,
+                member,
+                near: false,
+                distance_m: f64::NAN,
+                uncertainty_m: 0.0,
+            },
+        });
+    }
+}

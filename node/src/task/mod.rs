@@ -1,0 +1,180 @@
+//! The thin async shell: one tokio task owns the swarm and the group states,
+//! runs commands sent by [`crate::Node`] handles and reacts to swarm events.
+
+mod commands;
+mod group;
+mod rpc;
+mod swarm_events;
+
+use std::{
+    collections::{HashMap, VecDeque},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use aura_crypto::{GroupId, Identity};
+use futures::StreamExt;
+use libp2p::{
+    gossipsub::TopicHash, identity::Keypair, request_response::OutboundRequestId, PeerId, Swarm,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub(crate) use group::GroupState;
+
+use crate::{
+    api::{Command, Event},
+    config::Config,
+    location::Position,
+    net::{build_swarm, Behaviour},
+    store::Store,
+    NodeError,
+};
+
+/// Counters of what the node dropped or did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Gossip messages accepted.
+    pub gossip_accepted: u64,
+    /// Gossip messages rejected (malformed, oversized, wrong group, forged).
+    pub gossip_rejected: u64,
+    /// Gossip messages ignored (replays, no key yet).
+    pub gossip_ignored: u64,
+    /// Frames we could not open because we hold no key for them.
+    pub frames_unreadable: u64,
+    /// Frames opened.
+    pub frames_opened: u64,
+    /// Location updates published.
+    pub locations_published: u64,
+    /// Bytes of gossip we published.
+    pub bytes_published: u64,
+}
+
+/// A join waiting for a response.
+pub(crate) struct PendingJoin {
+    pub(crate) invite: String,
+    pub(crate) group: GroupId,
+    pub(crate) remaining: VecDeque<PeerId>,
+    pub(crate) errors: Vec<String>,
+    pub(crate) reply: oneshot::Sender<Result<GroupId, NodeError>>,
+}
+
+/// The node task's state.
+pub(crate) struct Task {
+    pub(crate) identity: Identity,
+    pub(crate) config: Config,
+    pub(crate) swarm: Swarm<Behaviour>,
+    pub(crate) store: Store,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) groups: HashMap<GroupId, GroupState>,
+    pub(crate) topics: HashMap<TopicHash, GroupId>,
+    pub(crate) joins: HashMap<OutboundRequestId, PendingJoin>,
+    pub(crate) syncs: HashMap<OutboundRequestId, GroupId>,
+    pub(crate) peer_addrs: HashMap<PeerId, Vec<libp2p::Multiaddr>>,
+    pub(crate) my_pos: Option<Position>,
+    pub(crate) stats: NodeStats,
+    pub(crate) stopping: bool,
+}
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Task {
+    pub(crate) fn new(
+        identity: Identity,
+        secret: &[u8; 32],
+        config: Config,
+        store: Store,
+        events: broadcast::Sender<Event>,
+    ) -> Result<(Self, PeerId), NodeError> {
+        let mut bytes = *secret;
+        let key = Keypair::ed25519_from_bytes(&mut bytes)
+            .map_err(|e| NodeError::Network(format!("identity key: {e}")))?;
+        let peer_id = key.public().to_peer_id();
+        let mut swarm = build_swarm(key, &config)?;
+        for addr in &config.listen {
+            let ma = addr
+                .parse()
+                .map_err(|e| NodeError::BadInput(format!("listen address {addr:?}: {e}")))?;
+            swarm
+                .listen_on(ma)
+                .map_err(|e| NodeError::Network(format!("cannot listen on {addr}: {e}")))?;
+        }
+        for relay in &config.relays {
+            let ma: libp2p::Multiaddr = relay
+                .parse()
+                .map_err(|e| NodeError::BadInput(format!("relay address {relay:?}: {e}")))?;
+            let _ = swarm.dial(ma.clone());
+            let _ = swarm.listen_on(ma.with(libp2p::multiaddr::Protocol::P2pCircuit));
+        }
+        for b in &config.bootstrap {
+            let ma: libp2p::Multiaddr = b
+                .parse()
+                .map_err(|e| NodeError::BadInput(format!("bootstrap address {b:?}: {e}")))?;
+            if let Some(libp2p::multiaddr::Protocol::P2p(p)) = ma.iter().last() {
+                swarm.behaviour_mut().kad.add_address(&p, ma.clone());
+            }
+            let _ = swarm.dial(ma);
+        }
+        if !config.bootstrap.is_empty() {
+            let _ = swarm.behaviour_mut().kad.bootstrap();
+        }
+        let mut task = Self {
+            identity,
+            config,
+            swarm,
+            store,
+            events,
+            groups: HashMap::new(),
+            topics: HashMap::new(),
+            joins: HashMap::new(),
+            syncs: HashMap::new(),
+            peer_addrs: HashMap::new(),
+            my_pos: None,
+            stats: NodeStats::default(),
+            stopping: false,
+        };
+        task.load_groups()?;
+        Ok((task, peer_id))
+    }
+
+    pub(crate) fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    pub(crate) async fn run(mut self, mut cmds: mpsc::Receiver<Command>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        let mut prune = tokio::time::interval(Duration::from_secs(3600));
+        while !self.stopping {
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    Some(cmd) => cmd(&mut self),
+                    None => break,
+                },
+                ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
+                _ = tick.tick() => self.on_tick(),
+                _ = prune.tick() => self.prune_history(),
+            }
+        }
+        self.save_all();
+        if let Err(e) = self.store.flush() {
+            tracing::warn!(error = %e, "store flush at shutdown failed");
+        }
+    }
+
+    fn prune_history(&mut self) {
+        let cutoff = now_ms().saturating_sub(self.config.retention_days * 86_400_000);
+        match self.store.prune_locations(cutoff) {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "location history retention"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "history pruning failed"),
+        }
+    }
+
+    pub(crate) fn stop(&mut self) {
+        self.stopping = true;
+    }
+}

@@ -1,0 +1,141 @@
+//! Swarm events: connections, identify, discovery, gossip validation, the tick.
+
+use libp2p::{
+    core::ConnectedPoint, gossipsub, identify, mdns, multiaddr::Protocol, swarm::SwarmEvent,
+};
+
+use super::{group::Verdict, now_ms, Task};
+use crate::{api::Event, net::BehaviourEvent};
+
+/// Re-ask for missing keys at most this often, ms.
+const KEY_REQUEST_EVERY_MS: u64 = 2_000;
+
+impl Task {
+    pub(crate) fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                let addr = match &endpoint {
+                    ConnectedPoint::Dialer { address, .. } => address,
+                    ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr,
+                };
+                let relayed = addr.iter().any(|p| p == Protocol::P2pCircuit);
+                if num_established.get() == 1 {
+                    self.emit(Event::PeerConnected {
+                        peer: peer_id,
+                        relayed,
+                    });
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.emit(Event::PeerDisconnected { peer: peer_id });
+            }
+            SwarmEvent::Behaviour(b) => self.on_behaviour(b),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour(&mut self, ev: BehaviourEvent) {
+        match ev {
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => {
+                let verdict = match self.topics.get(&message.topic).copied() {
+                    Some(gid) => self.on_gossip(gid, propagation_source, &message.data),
+                    None => Verdict::Ignore,
+                };
+                let acceptance = match verdict {
+                    Verdict::Accept => {
+                        self.stats.gossip_accepted += 1;
+                        gossipsub::MessageAcceptance::Accept
+                    }
+                    Verdict::Ignore => {
+                        self.stats.gossip_ignored += 1;
+                        gossipsub::MessageAcceptance::Ignore
+                    }
+                    Verdict::Reject(reason) => {
+                        self.stats.gossip_rejected += 1;
+                        tracing::info!(peer = %propagation_source, %reason, "gossip rejected");
+                        self.emit(Event::GossipRejected {
+                            peer: propagation_source,
+                            reason,
+                        });
+                        gossipsub::MessageAcceptance::Reject
+                    }
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { topic, .. }) => {
+                if let Some(gid) = self.topics.get(&topic).copied() {
+                    if self.groups.get(&gid).is_some_and(|g| g.announce) {
+                        self.announce(gid);
+                    }
+                }
+            }
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                let addrs: Vec<_> = info.listen_addrs.into_iter().take(8).collect();
+                for a in &addrs {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, a.clone());
+                }
+                if self.peer_addrs.len() < 4096 || self.peer_addrs.contains_key(&peer_id) {
+                    self.peer_addrs.insert(peer_id, addrs);
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(list)) => {
+                for (peer, addr) in list.into_iter().take(64) {
+                    self.swarm.add_peer_address(peer, addr);
+                    if !self.swarm.is_connected(&peer) {
+                        let _ = self.swarm.dial(peer);
+                    }
+                }
+            }
+            BehaviourEvent::Rpc(ev) => self.on_rpc(ev),
+            _ => {}
+        }
+    }
+
+    /// Periodic work: announce once a topic peer appears, re-ask for missing keys.
+    pub(crate) fn on_tick(&mut self) {
+        let now = now_ms();
+        let gids: Vec<_> = self.groups.keys().copied().collect();
+        for gid in gids {
+            let Some(g) = self.groups.get(&gid) else {
+                continue;
+            };
+            if g.removed {
+                continue;
+            }
+            if g.announce {
+                self.announce(gid);
+                continue;
+            }
+            let me = self.identity.member_id();
+            let missing = super::group::lock(&g.session)
+                .roster()
+                .members()
+                .any(|(m, _)| m != me && !g.have_keys.contains(&m));
+            if missing && now.saturating_sub(g.last_key_request_ms) >= KEY_REQUEST_EVERY_MS {
+                let _ = self.send_control(&gid, &crate::wire::ControlMsg::KeyRequest);
+                if let Some(g) = self.groups.get_mut(&gid) {
+                    g.last_key_request_ms = now;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! What the node puts inside sealed frames and on the wire, and the size limits
+//! applied before anything is decoded.
+
+use serde::{Deserialize, Serialize};
+
+use crate::location::{Fix, Geofence, Position, Precision};
+
+/// Largest gossip message accepted (a sealed frame or a batch of envelopes).
+pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
+/// Largest join/sync request or response accepted.
+pub const MAX_RPC_BYTES: u64 = 1024 * 1024;
+/// Longest chat message, bytes.
+pub const MAX_CHAT_BYTES: usize = 4096;
+
+/// A message on a group's gossipsub topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum GossipMsg {
+    /// A sealed frame (location, chat or control).
+    Frame(Vec<u8>),
+    /// Key envelopes, each encrypted to its recipient and signed by its sender.
+    Keys(Vec<Vec<u8>>),
+}
+
+/// Plaintext of a location frame: the fix, already coarsened.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct LocationMsg {
+    /// Latitude × 1e7.
+    pub lat_e7: i32,
+    /// Longitude × 1e7.
+    pub lon_e7: i32,
+    /// Time of the fix, unix ms.
+    pub at_ms: u64,
+    /// Precision chosen by the sender.
+    pub precision: Precision,
+}
+
+impl LocationMsg {
+    /// From a fix.
+    pub fn from_fix(f: &Fix) -> Self {
+        Self {
+            lat_e7: (f.pos.lat * 1e7).round() as i32,
+            lon_e7: (f.pos.lon * 1e7).round() as i32,
+            at_ms: f.at_ms,
+            precision: f.precision,
+        }
+    }
+
+    /// To a fix; `None` for out-of-range coordinates.
+    pub fn to_fix(&self) -> Option<Fix> {
+        let pos = Position::new(f64::from(self.lat_e7) / 1e7, f64::from(self.lon_e7) / 1e7)?;
+        Some(Fix {
+            pos,
+            at_ms: self.at_ms,
+            precision: self.precision,
+        })
+    }
+}
+
+/// Plaintext of a chat frame.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChatMsg {
+    /// When it was written, unix ms.
+    pub at_ms: u64,
+    /// Text.
+    pub text: String,
+}
+
+/// Plaintext of a control frame.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControlMsg {
+    /// An encoded roster op (`SignedOp::encode`).
+    Op(Vec<u8>),
+    /// The sender's libp2p listen addresses, so members connect directly.
+    Addrs(Vec<String>),
+    /// The sender's media-plane endpoint (QUIC datagrams), for voice.
+    MediaAddr(String),
+    /// The sender lost keys (restart, join): please send it an envelope.
+    KeyRequest,
+    /// A geofence added or replaced.
+    Fence(Geofence),
+    /// A geofence removed, by name.
+    FenceRemoved(String),
+}
+
+/// Requests of the `/aura/group/1` request-response protocol.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// Join with this invite text; the requester is the connection's peer.
+    Join {
+        /// `aura1…` invite.
+        invite: String,
+    },
+    /// Send me the roster ops I miss and your sender key.
+    Sync {
+        /// Group id.
+        group: [u8; 32],
+        /// My roster heads.
+        heads: Vec<[u8; 32]>,
+    },
+}
+
+/// Responses of `/aura/group/1`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Response {
+    /// Welcome: the roster ops and the responder's key envelope for us.
+    Welcome {
+        /// All roster ops (encoded), topological order.
+        ops: Vec<Vec<u8>>,
+        /// Encoded key envelopes addressed to the requester.
+        envelopes: Vec<Vec<u8>>,
+        /// Listen addresses of members the responder knows: (peer id, addrs).
+        peers: Vec<(String, Vec<String>)>,
+    },
+    /// No: why, in words the user can act on.
+    Refused(String),
+}
+
+/// Encodes with postcard (infallible for these types; errors become empty).
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_allocvec(v).unwrap_or_default()
+}
+
+/// Decodes with postcard, refusing oversized input.
+pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Option<T> {
+    if b.len() > MAX_GOSSIP_BYTES {
+        return None;
+    }
+    postcard::from_bytes(b).ok()
+}

@@ -124,7 +124,8 @@ impl Task {
         let (op, change) = lock(&session).propose(kind, now_ms())?;
         // The op goes out under our current key (everyone, including a removed
         // member, can read that it happened); the rotation follows.
-        self.send_control(&gid, &ControlMsg::Op(op.encode()?))?;
+        let payload = wire::encode(&ControlMsg::Op(op.encode()?));
+        self.seal_publish_with(&gid, FrameKind::Control, &payload, false)?;
         self.on_membership_change(gid, change);
         Ok(())
     }

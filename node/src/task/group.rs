@@ -190,6 +190,18 @@ impl Task {
         kind: FrameKind,
         payload: &[u8],
     ) -> Result<(), NodeError> {
+        self.seal_publish_with(gid, kind, payload, true)
+    }
+
+    /// As [`Self::seal_publish`]; `rotate: false` seals under the current key
+    /// even when a rotation is due (the removal op itself, so the removed member learns it).
+    pub(crate) fn seal_publish_with(
+        &mut self,
+        gid: &GroupId,
+        kind: FrameKind,
+        payload: &[u8],
+        rotate: bool,
+    ) -> Result<(), NodeError> {
         let g = self.group(gid)?;
         if g.removed {
             return Err(NodeError::NotMember);
@@ -198,7 +210,7 @@ impl Task {
         let now = now_ms();
         let (frame, keys) = {
             let mut s = lock(&session);
-            let keys = if s.needs_rotation(now) {
+            let keys = if rotate && s.needs_rotation(now) {
                 let r = s.rotate(now, &mut rand::rngs::OsRng)?;
                 Some(r.envelopes.iter().map(|e| e.encode()).collect::<Vec<_>>())
             } else {
@@ -318,6 +330,9 @@ impl Task {
             return Verdict::Ignore;
         };
         let r = lock(&g.session).open(frame, now_ms());
+        if let Err(e) = &r {
+            tracing::debug!(error = %e, epoch = header.epoch, counter = header.counter, fresh, "frame not opened");
+        }
         let opened = match r {
             Ok(o) => o,
             Err(OpenError::UnknownSender | OpenError::UnknownEpoch | OpenError::TooFarAhead) => {

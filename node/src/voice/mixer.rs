@@ -1,0 +1,163 @@
+//! Mixing several speakers into one output: per-stream loudness levelling
+//! (a quiet member ends up as audible as a loud one), per-member volume,
+//! optional positional audio (distance attenuation and stereo panning by
+//! bearing) and music mixed under the voices.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// Where a speaker is relative to the listener.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Position {
+    /// Distance in metres.
+    pub distance_m: f64,
+    /// Bearing relative to the listener's heading, degrees (0 = ahead,
+    /// 90 = right, -90 = left).
+    pub bearing_deg: f64,
+}
+
+impl Position {
+    /// (left, right) gains: inverse-distance attenuation beyond `ref_m`
+    /// (floored at 0.1) and equal-power panning by bearing.
+    pub fn gains(&self, ref_m: f64) -> (f32, f32) {
+        let att = (ref_m / self.distance_m.max(ref_m)).max(0.1);
+        let pan = self.bearing_deg.to_radians().sin(); // -1 left .. 1 right
+        let theta = (pan + 1.0) * std::f64::consts::FRAC_PI_4;
+        ((att * theta.cos()) as f32, (att * theta.sin()) as f32)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Level {
+    loudness: f32,
+    volume: f32,
+    position: Option<Position>,
+}
+
+impl Default for Level {
+    fn default() -> Self {
+        Self {
+            loudness: 0.0,
+            volume: 1.0,
+            position: None,
+        }
+    }
+}
+
+/// One input of a mix.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a, K> {
+    /// Whose audio.
+    pub who: &'a K,
+    /// Interleaved PCM (one frame).
+    pub pcm: &'a [i16],
+    /// Channels of `pcm` (1 voice, 2 music).
+    pub channels: usize,
+}
+
+/// The mixer.
+#[derive(Clone, Debug)]
+pub struct Mixer<K> {
+    stereo: bool,
+    levels: HashMap<K, Level>,
+    /// RMS every voice is levelled to.
+    pub target_rms: f32,
+    /// Music gain under voices.
+    pub music_gain: f32,
+    /// Reference distance for positional attenuation (metres).
+    pub ref_distance_m: f64,
+}
+
+impl<K: Hash + Eq + Clone> Mixer<K> {
+    /// A mixer with mono or stereo output.
+    pub fn new(stereo: bool) -> Self {
+        Self {
+            stereo,
+            levels: HashMap::new(),
+            target_rms: 3_000.0,
+            music_gain: 0.5,
+            ref_distance_m: 10.0,
+        }
+    }
+
+    /// Output channels.
+    pub fn channels(&self) -> usize {
+        if self.stereo {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Sets a member's volume (0 = silent, 1 = normal, up to 4).
+    pub fn set_volume(&mut self, who: &K, volume: f32) {
+        self.levels.entry(who.clone()).or_default().volume = volume.clamp(0.0, 4.0);
+    }
+
+    /// Sets (or clears) a member's position for positional audio.
+    pub fn set_position(&mut self, who: &K, pos: Option<Position>) {
+        self.levels.entry(who.clone()).or_default().position = pos;
+    }
+
+    /// Forgets a member.
+    pub fn remove(&mut self, who: &K) {
+        self.levels.remove(who);
+    }
+
+    /// Mixes one frame of `frame_samples` samples per channel.
+    pub fn mix(&mut self, inputs: &[Input<'_, K>], frame_samples: usize) -> Vec<i16> {
+        let ch = self.channels();
+        let mut acc = vec![0f32; frame_samples * ch];
+        for inp in inputs {
+            let level = self.levels.entry(inp.who.clone()).or_default();
+            let in_ch = inp.channels.clamp(1, 2);
+            let frames = (inp.pcm.len() / in_ch).min(frame_samples);
+            let (gl, gr, gain) = if in_ch == 2 {
+                (1.0, 1.0, self.music_gain * level.volume)
+            } else {
+                // Loudness levelling on active speech only (slow attack).
+                let r = super::signal::rms(inp.pcm) as f32;
+                if r > 300.0 {
+                    let a = if level.loudness == 0.0 { 1.0 } else { 0.1 };
+                    level.loudness = (1.0 - a) * level.loudness + a * r;
+                }
+                let agc = if level.loudness > 0.0 {
+                    (self.target_rms / level.loudness).clamp(0.25, 8.0)
+                } else {
+                    1.0
+                };
+                let (l, r) = match (self.stereo, level.position) {
+                    (true, Some(p)) => p.gains(self.ref_distance_m),
+                    _ => (1.0, 1.0),
+                };
+                (l, r, agc * level.volume)
+            };
+            for i in 0..frames {
+                let (l, r) = if in_ch == 2 {
+                    (f32::from(inp.pcm[2 * i]), f32::from(inp.pcm[2 * i + 1]))
+                } else {
+                    let s = f32::from(inp.pcm[i]);
+                    (s, s)
+                };
+                if ch == 2 {
+                    acc[2 * i] += l * gl * gain;
+                    acc[2 * i + 1] += r * gr * gain;
+                } else {
+                    acc[i] += 0.5 * (l * gl + r * gr) * gain;
+                }
+            }
+        }
+        // Soft limiter so several loud speakers do not clip harshly.
+        acc.iter()
+            .map(|x| {
+                let y = x / 32_768.0;
+                let y = if y.abs() > 0.8 {
+                    y.signum() * (0.8 + 0.2 * ((y.abs() - 0.8) / 0.2).tanh())
+                } else {
+                    y
+                };
+                (y * 32_767.0) as i16
+            })
+            .collect()
+    }
+}

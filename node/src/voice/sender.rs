@@ -1,0 +1,130 @@
+//! The sending half of a voice (or music) stream, sans-IO: PCM frames in,
+//! voice payloads (ready to seal) out.
+
+use super::codec::{CodecError, Encoder, EncoderConfig, FrameDuration};
+use super::payload::{VoicePayload, FLAG_10MS, FLAG_MUSIC};
+use super::rate::RateController;
+use super::talk::{TalkGate, TalkMode};
+
+/// Counters of a sender.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SenderStats {
+    /// Frames captured (sent or not).
+    pub frames_in: u64,
+    /// Frames sent.
+    pub frames_sent: u64,
+    /// Frames withheld by the talk gate (push-to-talk released, VAD, mute).
+    pub gated: u64,
+    /// Frames withheld by DTX (silence).
+    pub dtx: u64,
+    /// Opus bytes sent.
+    pub bytes_sent: u64,
+}
+
+/// Encodes captured frames into voice payloads.
+#[derive(Debug)]
+pub struct VoiceSender {
+    enc: Encoder,
+    /// The talk gate (mode, key, mute).
+    pub gate: TalkGate,
+    rate: RateController,
+    seq: u16,
+    ts: u32,
+    flags: u8,
+    stats: SenderStats,
+}
+
+impl VoiceSender {
+    /// A voice sender (mono) in `mode`.
+    pub fn voice(frame: FrameDuration, mode: TalkMode) -> Result<Self, CodecError> {
+        let cfg = EncoderConfig {
+            frame,
+            ..EncoderConfig::voice()
+        };
+        Self::new(cfg, TalkGate::new(mode))
+    }
+
+    /// A music sender (stereo, always on).
+    pub fn music() -> Result<Self, CodecError> {
+        let mut gate = TalkGate::new(TalkMode::PushToTalk);
+        gate.key_down = true;
+        Self::new(EncoderConfig::music(), gate)
+    }
+
+    /// A sender with explicit settings.
+    pub fn new(cfg: EncoderConfig, gate: TalkGate) -> Result<Self, CodecError> {
+        let mut flags = 0;
+        if cfg.channels >= 2 {
+            flags |= FLAG_MUSIC;
+        }
+        if cfg.frame == FrameDuration::Ms10 {
+            flags |= FLAG_10MS;
+        }
+        Ok(Self {
+            enc: Encoder::new(cfg)?,
+            gate,
+            rate: RateController::default(),
+            seq: 0,
+            ts: 0,
+            flags,
+            stats: SenderStats::default(),
+        })
+    }
+
+    /// Interleaved samples per frame.
+    pub fn frame_len(&self) -> usize {
+        self.enc.frame_len()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &SenderStats {
+        &self.stats
+    }
+
+    /// Current bitrate (bits/s).
+    pub fn bitrate(&self) -> i32 {
+        self.enc.config().bitrate
+    }
+
+    /// Encoder lookahead (samples).
+    pub fn lookahead(&mut self) -> Result<usize, CodecError> {
+        self.enc.lookahead()
+    }
+
+    /// Applies the loss fractions the receivers reported (voice only).
+    pub fn on_loss_reports(&mut self, losses: &[f64]) -> Result<(), CodecError> {
+        if self.flags & FLAG_MUSIC != 0 {
+            return Ok(());
+        }
+        let (bps, loss) = self.rate.on_reports(losses);
+        self.enc.set_rate(bps, loss)
+    }
+
+    /// Processes one captured frame; returns the payload to seal and send,
+    /// if any. The media clock advances whether or not a frame is sent.
+    pub fn process(&mut self, pcm: &[i16]) -> Result<Option<VoicePayload>, CodecError> {
+        let ts = self.ts;
+        self.ts = self
+            .ts
+            .wrapping_add(self.enc.config().frame.samples() as u32);
+        self.stats.frames_in += 1;
+        if !self.gate.open(pcm) {
+            self.stats.gated += 1;
+            return Ok(None);
+        }
+        let Some(opus) = self.enc.encode(pcm)? else {
+            self.stats.dtx += 1;
+            return Ok(None);
+        };
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        self.stats.frames_sent += 1;
+        self.stats.bytes_sent += opus.len() as u64;
+        Ok(Some(VoicePayload {
+            flags: self.flags,
+            seq,
+            ts,
+            opus,
+        }))
+    }
+}

@@ -1,0 +1,232 @@
+//! A voice room, sans-IO: seals our voice payloads with the group's sender
+//! keys, routes incoming sealed frames by their key-free header, opens them,
+//! and feeds one [`VoiceReceiver`] per talking member.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use aura_crypto::{FrameHeader, FrameKind, GroupSession, MemberId, OpenError, SealError};
+use thiserror::Error;
+
+use crate::voice::payload::{PayloadError, VoicePayload};
+use crate::voice::{QualityReport, Slot, VoiceReceiver};
+
+/// Most incoming streams held at once (one per talking member).
+pub const MAX_STREAMS: usize = 64;
+
+/// Why an incoming frame was dropped.
+#[derive(Debug, Error)]
+pub enum RoomError {
+    /// The header does not parse.
+    #[error("bad header: {0}")]
+    Header(#[from] aura_crypto::FrameError),
+    /// The frame is for another room.
+    #[error("frame for another room")]
+    OtherRoom,
+    /// Not a media frame (voice or voice signature).
+    #[error("not a media frame: {0:?}")]
+    WrongKind(FrameKind),
+    /// The sender is not a current member.
+    #[error("sender is not a member")]
+    NonMember,
+    /// The frame does not open (wrong key, removed member's epoch, replay…).
+    #[error("frame does not open: {0}")]
+    Open(#[from] OpenError),
+    /// Opened, but the voice payload is malformed.
+    #[error("bad voice payload: {0}")]
+    Payload(#[from] PayloadError),
+    /// Too many concurrent streams.
+    #[error("too many streams")]
+    TooManyStreams,
+}
+
+/// Counters of a room.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoomStats {
+    /// Voice frames opened and queued.
+    pub voice_in: u64,
+    /// Batch signatures verified.
+    pub sigs_in: u64,
+    /// Frames from non-members dropped.
+    pub non_member: u64,
+    /// Frames that did not open (keys, replay, forgery).
+    pub unopenable: u64,
+    /// Other drops (header, kind, payload, limits).
+    pub malformed: u64,
+    /// Voice frames a batch signature proved forged.
+    pub forged: u64,
+    /// Frames sealed by us.
+    pub sealed: u64,
+}
+
+/// One group's voice room.
+pub struct MediaRoom {
+    session: Arc<Mutex<GroupSession>>,
+    room: [u8; 8],
+    receivers: HashMap<MemberId, VoiceReceiver>,
+    stats: RoomStats,
+}
+
+impl std::fmt::Debug for MediaRoom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaRoom")
+            .field("room", &hex::encode(self.room))
+            .field("streams", &self.receivers.len())
+            .finish()
+    }
+}
+
+impl MediaRoom {
+    /// A room over the group's session (shared with the node).
+    pub fn new(session: Arc<Mutex<GroupSession>>) -> Self {
+        let room = lock(&session).group_id().room();
+        Self {
+            session,
+            room,
+            receivers: HashMap::new(),
+            stats: RoomStats::default(),
+        }
+    }
+
+    /// The routing id in frame headers.
+    pub fn room_id(&self) -> [u8; 8] {
+        self.room
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &RoomStats {
+        &self.stats
+    }
+
+    /// Whether `m` is a current member.
+    pub fn is_member(&self, m: &MemberId) -> bool {
+        lock(&self.session).roster().is_member(m)
+    }
+
+    /// Seals a voice payload: the frame, plus a batch-signature frame when due.
+    pub fn seal(&mut self, p: &VoicePayload, now_ms: u64) -> Result<Vec<Vec<u8>>, SealError> {
+        let sv = lock(&self.session).seal_voice(&p.to_bytes(), now_ms)?;
+        self.stats.sealed += 1;
+        let mut out = vec![sv.frame];
+        out.extend(sv.sig_frame);
+        Ok(out)
+    }
+
+    /// At the end of a talk spurt: the batch signature covering the last frames.
+    pub fn flush(&mut self) -> Result<Option<Vec<u8>>, SealError> {
+        lock(&self.session).flush_voice_sig()
+    }
+
+    /// Takes one incoming sealed frame at `now_us` (playout clock). Returns
+    /// the sender when a voice frame was queued.
+    pub fn on_frame(
+        &mut self,
+        bytes: &[u8],
+        now_us: u64,
+        now_ms: u64,
+    ) -> Result<Option<MemberId>, RoomError> {
+        let r = self.on_frame_inner(bytes, now_us, now_ms);
+        if let Err(e) = &r {
+            match e {
+                RoomError::NonMember => self.stats.non_member += 1,
+                RoomError::Open(_) => self.stats.unopenable += 1,
+                _ => self.stats.malformed += 1,
+            }
+            tracing::debug!(error = %e, "media frame dropped");
+        }
+        r
+    }
+
+    fn on_frame_inner(
+        &mut self,
+        bytes: &[u8],
+        now_us: u64,
+        now_ms: u64,
+    ) -> Result<Option<MemberId>, RoomError> {
+        let h = FrameHeader::parse(bytes)?;
+        if h.room != self.room {
+            return Err(RoomError::OtherRoom);
+        }
+        if !matches!(h.kind, FrameKind::Voice | FrameKind::VoiceSig) {
+            return Err(RoomError::WrongKind(h.kind));
+        }
+        let opened = {
+            let mut s = lock(&self.session);
+            let r = s.open(bytes, now_ms);
+            for rep in s.take_auth_reports() {
+                if rep.verdict == aura_crypto::Verdict::Forged {
+                    self.stats.forged += 1;
+                    tracing::warn!(sender = %rep.sender, counter = rep.counter, "forged voice frame");
+                }
+            }
+            match r {
+                Err(OpenError::UnknownSender) => return Err(RoomError::NonMember),
+                r => r?,
+            }
+        };
+        if opened.kind == FrameKind::VoiceSig {
+            self.stats.sigs_in += 1;
+            return Ok(None);
+        }
+        let p = VoicePayload::parse(&opened.payload)?;
+        if !self.receivers.contains_key(&opened.sender) {
+            if self.receivers.len() >= MAX_STREAMS {
+                return Err(RoomError::TooManyStreams);
+            }
+            let rx = VoiceReceiver::new(
+                p.flags & (crate::voice::payload::FLAG_MUSIC | crate::voice::payload::FLAG_10MS),
+            )
+            .map_err(|_| RoomError::TooManyStreams)?;
+            self.receivers.insert(opened.sender, rx);
+        }
+        if let Some(rx) = self.receivers.get_mut(&opened.sender) {
+            rx.push(p, now_us);
+        }
+        self.stats.voice_in += 1;
+        Ok(Some(opened.sender))
+    }
+
+    /// Decoded slots due at `now_us`, per member.
+    pub fn poll(&mut self, now_us: u64) -> Vec<(MemberId, Slot)> {
+        let mut out = Vec::new();
+        for (m, rx) in &mut self.receivers {
+            while let Some(s) = rx.poll(now_us) {
+                out.push((*m, s));
+            }
+        }
+        out
+    }
+
+    /// Earliest due time of any stream.
+    pub fn next_due_us(&self) -> Option<u64> {
+        self.receivers
+            .values()
+            .filter_map(|r| r.next_due_us())
+            .min()
+    }
+
+    /// Records the RTT to a member.
+    pub fn set_rtt_ms(&mut self, m: &MemberId, rtt: f64) {
+        if let Some(r) = self.receivers.get_mut(m) {
+            r.set_rtt_ms(rtt);
+        }
+    }
+
+    /// Quality of each incoming stream.
+    pub fn reports(&self) -> Vec<(MemberId, QualityReport)> {
+        self.receivers
+            .iter()
+            .map(|(m, r)| (*m, r.report()))
+            .collect()
+    }
+
+    /// Forgets members who left the roster.
+    pub fn prune(&mut self) {
+        let s = lock(&self.session);
+        self.receivers.retain(|m, _| s.roster().is_member(m));
+    }
+}
+
+fn lock(s: &Arc<Mutex<GroupSession>>) -> MutexGuard<'_, GroupSession> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -124,6 +124,13 @@ pub enum Event {
         /// Peer.
         peer: PeerId,
     },
+    /// Raw gossip on a topic watched with [`Node::observe_group`] (not a member).
+    Observed {
+        /// Group whose topic it was.
+        group: GroupId,
+        /// The bytes as received.
+        data: Vec<u8>,
+    },
     /// A gossip message was rejected (malformed, wrong group, forged).
     GossipRejected {
         /// Who forwarded it.
@@ -402,6 +409,19 @@ impl Node {
     /// Peers we are connected to.
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NodeError> {
         self.call(|t| t.connected_peers()).await
+    }
+
+    /// Subscribes to a group's topic without being a member and reports what
+    /// arrives as [`Event::Observed`] (diagnostics; shows what outsiders see).
+    #[doc(hidden)]
+    pub async fn observe_group(&self, group: GroupId) -> Result<(), NodeError> {
+        self.call(move |t| t.observe_group(group)).await
+    }
+
+    /// Publishes raw bytes on a group's topic (adversarial tests only).
+    #[doc(hidden)]
+    pub async fn publish_raw(&self, group: GroupId, data: Vec<u8>) -> Result<(), NodeError> {
+        self.call(move |t| t.publish_raw(group, data)).await?
     }
 
     /// Flushes the store and stops the node. Other handles get `NodeError::Closed`.

@@ -60,6 +60,7 @@ pub struct Store {
     groups: sled::Tree,
     locations: sled::Tree,
     chat: sled::Tree,
+    peers: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,6 +96,7 @@ impl Store {
             groups: db.open_tree("groups")?,
             locations: db.open_tree("locations")?,
             chat: db.open_tree("chat")?,
+            peers: db.open_tree("peers")?,
             db,
         })
     }
@@ -198,6 +200,22 @@ impl Store {
             .scan_prefix(group)
             .map(|kv| dec("chat", &kv?.1))
             .collect()
+    }
+
+    /// Remembers where a peer listens (to reconnect after a restart).
+    pub fn put_peer(&self, peer: &str, addrs: &[String]) -> Result<(), StoreError> {
+        self.peers.insert(peer.as_bytes(), enc(&addrs)?)?;
+        Ok(())
+    }
+
+    /// Known peers and their addresses.
+    pub fn peers(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.peers.iter() {
+            let (k, v) = kv?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), dec("peers", &v)?));
+        }
+        Ok(out)
     }
 
     /// Writes everything to disk.

@@ -323,6 +323,22 @@ impl Task {
         Ok(self.group(&gid)?.session.clone())
     }
 
+    pub(crate) fn observe_group(&mut self, gid: GroupId) {
+        let topic = crate::net::topic_for(&gid.0);
+        let _ = self.swarm.behaviour_mut().gossipsub.subscribe(&topic);
+        self.observed.insert(topic.hash(), gid);
+    }
+
+    pub(crate) fn publish_raw(&mut self, gid: GroupId, data: Vec<u8>) -> Result<(), NodeError> {
+        let topic = crate::net::topic_for(&gid.0);
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, data)
+            .map(|_| ())
+            .map_err(|e| NodeError::Network(format!("publish: {e}")))
+    }
+
     pub(crate) fn set_media_addr(&mut self, gid: GroupId, addr: String) -> Result<(), NodeError> {
         self.group_mut(&gid)?.media_addr = Some(addr.clone());
         self.send_control(&gid, &ControlMsg::MediaAddr(addr))

@@ -66,6 +66,8 @@ pub(crate) struct Task {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) groups: HashMap<GroupId, GroupState>,
     pub(crate) topics: HashMap<TopicHash, GroupId>,
+    /// Topics watched without membership (tests and diagnostics).
+    pub(crate) observed: HashMap<TopicHash, GroupId>,
     pub(crate) joins: HashMap<OutboundRequestId, PendingJoin>,
     pub(crate) syncs: HashMap<OutboundRequestId, GroupId>,
     pub(crate) peer_addrs: HashMap<PeerId, Vec<libp2p::Multiaddr>>,
@@ -130,6 +132,7 @@ impl Task {
             events,
             groups: HashMap::new(),
             topics: HashMap::new(),
+            observed: HashMap::new(),
             joins: HashMap::new(),
             syncs: HashMap::new(),
             peer_addrs: HashMap::new(),
@@ -138,6 +141,7 @@ impl Task {
             stopping: false,
         };
         task.load_groups()?;
+        task.dial_known_members()?;
         Ok((task, peer_id))
     }
 
@@ -172,6 +176,31 @@ impl Task {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "history pruning failed"),
         }
+    }
+
+    /// After a restart: dial the members whose addresses we stored.
+    fn dial_known_members(&mut self) -> Result<(), NodeError> {
+        for (peer, addrs) in self.store.peers()? {
+            let Ok(peer) = peer.parse::<PeerId>() else {
+                continue;
+            };
+            let member = aura_crypto::MemberId::from_peer_id(&peer);
+            let in_group = member.is_some_and(|m| {
+                self.groups
+                    .values()
+                    .any(|g| group::lock(&g.session).roster().is_member(&m))
+            });
+            if !in_group {
+                continue;
+            }
+            let addrs: Vec<libp2p::Multiaddr> =
+                addrs.iter().filter_map(|a| a.parse().ok()).collect();
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .build();
+            let _ = self.swarm.dial(opts);
+        }
+        Ok(())
     }
 
     pub(crate) fn stop(&mut self) {

@@ -52,7 +52,15 @@ impl Task {
             }) => {
                 let verdict = match self.topics.get(&message.topic).copied() {
                     Some(gid) => self.on_gossip(gid, propagation_source, &message.data),
-                    None => Verdict::Ignore,
+                    None => {
+                        if let Some(gid) = self.observed.get(&message.topic).copied() {
+                            self.emit(Event::Observed {
+                                group: gid,
+                                data: message.data.clone(),
+                            });
+                        }
+                        Verdict::Ignore
+                    }
                 };
                 let acceptance = match verdict {
                     Verdict::Accept => {
@@ -92,6 +100,18 @@ impl Task {
                         .behaviour_mut()
                         .kad
                         .add_address(&peer_id, a.clone());
+                }
+                let member = aura_crypto::MemberId::from_peer_id(&peer_id);
+                let in_group = member.is_some_and(|m| {
+                    self.groups
+                        .values()
+                        .any(|g| super::group::lock(&g.session).roster().is_member(&m))
+                });
+                if in_group {
+                    let strs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+                    if let Err(e) = self.store.put_peer(&peer_id.to_string(), &strs) {
+                        tracing::warn!(error = %e, "storing peer addresses failed");
+                    }
                 }
                 if self.peer_addrs.len() < 4096 || self.peer_addrs.contains_key(&peer_id) {
                     self.peer_addrs.insert(peer_id, addrs);

@@ -1,0 +1,58 @@
+//! A node restarted from its data dir comes back into its groups.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use aura_node::Event;
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_node_rejoins_its_groups_and_reads_again() {
+    let mut a = start().await;
+    let b = start().await;
+    let gid = a.node.create_group("persistent").await.unwrap();
+    b.node
+        .join(&a.node.invite(gid, 1, 600_000).await.unwrap())
+        .await
+        .unwrap();
+    let b_id = b.node.member_id();
+    // Wait until a has b's key (and so b has announced and been identified).
+    wait_for(&mut a.events, 10, |e| {
+        matches!(e, Event::KeysReceived { sender, .. } if *sender == b_id).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.node.shutdown().await;
+    let mut b = start_in(b.dir).await;
+    assert_eq!(b.node.member_id(), b_id, "same identity from the key file");
+    assert_eq!(b.node.groups().await.unwrap()[0].0, gid);
+    // Both directions work again after the restart.
+    let mut round = 0;
+    loop {
+        round += 1;
+        assert!(round < 100, "no traffic after restart");
+        a.node.send_chat(gid, "welcome back").await.unwrap();
+        b.node.send_chat(gid, "i am back").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut b_got = false;
+        while let Ok(e) = b.events.try_recv() {
+            b_got |= matches!(e, Event::Chat { ref text, .. } if text == "welcome back");
+        }
+        let mut a_got = false;
+        while let Ok(e) = a.events.try_recv() {
+            a_got |= matches!(e, Event::Chat { ref text, .. } if text == "i am back");
+        }
+        if a_got && b_got {
+            break;
+        }
+    }
+    assert!(b
+        .node
+        .chat_history(gid)
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.text == "welcome back"));
+}

@@ -110,6 +110,28 @@ fn frames(c: &mut Criterion) {
         });
     }
 
+    // Per-frame seal cost without the batch signature: each call is timed
+    // alone and calls that also signed a batch are left out (includes ~30 ns
+    // of timer overhead).
+    let (mut a, b) = pair(64);
+    g.bench_function("seal_frame_only", |bch| {
+        bch.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            let mut counted = 0u64;
+            while counted < iters {
+                let t = std::time::Instant::now();
+                let s = seal_voice(&mut a, &b, &payload);
+                let e = t.elapsed();
+                if s.sig_frame.is_none() {
+                    total += e;
+                    counted += 1;
+                }
+                std::hint::black_box(s);
+            }
+            total
+        })
+    });
+
     // Without the batch signature (K = 64, signature cost amortised away):
     // the per-frame cost of AEAD + header + replay window + digest.
     let (mut a, b) = pair(64);
@@ -149,6 +171,20 @@ fn frames(c: &mut Criterion) {
         )
     });
     g.finish();
+}
+
+fn signatures(c: &mut Criterion) {
+    // The batch signature cost that seal/open amortise over K voice frames.
+    let id = Identity::generate(&mut OsRng);
+    let msg = [0x17u8; 200];
+    let sig = id.sign(&msg);
+    let m = id.member_id();
+    c.bench_function("ed25519_sign_200B", |bch| {
+        bch.iter(|| std::hint::black_box(id.sign(&msg)))
+    });
+    c.bench_function("ed25519_verify_200B", |bch| {
+        bch.iter(|| assert!(m.verify(&msg, &sig)))
+    });
 }
 
 fn rotation(c: &mut Criterion) {
@@ -194,5 +230,5 @@ fn roster(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, frames, rotation, roster);
+criterion_group!(benches, frames, signatures, rotation, roster);
 criterion_main!(benches);

@@ -18,7 +18,7 @@ use crate::error::{EnvelopeError, OpenError, RosterError, SealError};
 use crate::frame::{
     self, FrameHeader, FrameKind, DIGEST_LEN, HEADER_LEN, MAX_PAYLOAD_LEN, SIG_LEN,
 };
-use crate::identity::{Identity, MemberId};
+use crate::identity::{Identity, MemberId, ShortId};
 use crate::roster::{Applied, GroupId, InviteId, OpKind, Role, Roster, SignedOp};
 use crate::sender_key::{Lookup, OwnSenderKey, ReceiverChain, RotationPolicy, STEP};
 use voice::VoiceVerifier;
@@ -31,6 +31,8 @@ const EPOCHS_KEPT: usize = 2;
 /// One member's view of one group.
 pub struct GroupSession {
     identity: Identity,
+    /// Cached `identity.member_id().short_id()` (a SHA-256; off the hot path).
+    my_short: ShortId,
     roster: Roster,
     policy: RotationPolicy,
     voice_batch: usize,
@@ -75,6 +77,7 @@ impl GroupSession {
         rng: &mut R,
     ) -> Self {
         Self {
+            my_short: identity.member_id().short_id(),
             identity,
             roster,
             policy: RotationPolicy::default(),
@@ -305,7 +308,7 @@ impl GroupSession {
         FrameHeader {
             kind,
             room: self.group_id().room(),
-            sender: self.member_id().short_id(),
+            sender: self.my_short,
             epoch: self.own.epoch,
             counter,
         }

@@ -72,8 +72,10 @@ impl GroupSession {
             .map(|b| SignedOp::decode(b))
             .collect::<Result<Vec<_>, _>>()?;
         let roster = Roster::from_ops(ops)?;
+        let identity = Identity::from_secret_bytes(&saved.identity);
         Ok(Self {
-            identity: Identity::from_secret_bytes(&saved.identity),
+            my_short: identity.member_id().short_id(),
+            identity,
             roster,
             policy: saved.policy,
             voice_batch: (saved.voice_batch as usize).clamp(1, 64),

@@ -15,8 +15,12 @@ async fn three_members_hear(loss: f64, min_corr: f64) {
     let (ea, _ra) = endpoint(&g[0], Config::default());
     let (eb, mut rb) = endpoint(&g[1], Config::default());
     let (ec, mut rc) = endpoint(&g[2], Config::default());
-    ea.connect(member(&g[1]), eb.local_addr().unwrap()).await.unwrap();
-    ea.connect(member(&g[2]), ec.local_addr().unwrap()).await.unwrap();
+    ea.connect(member(&g[1]), eb.local_addr().unwrap())
+        .await
+        .unwrap();
+    ea.connect(member(&g[2]), ec.local_addr().unwrap())
+        .await
+        .unwrap();
     let input = speech_like(2.0, 1);
     let len = input.len() + 48_000;
     let mut room_a = MediaRoom::new(g[0].clone());
@@ -31,7 +35,9 @@ async fn three_members_hear(loss: f64, min_corr: f64) {
     );
     let a = member(&g[0]);
     for (name, heard, room) in [("b", &hb, &room_b), ("c", &hc, &room_c)] {
-        let (pcm, _) = heard.get(&a).unwrap_or_else(|| panic!("{name} heard nothing"));
+        let (pcm, _) = heard
+            .get(&a)
+            .unwrap_or_else(|| panic!("{name} heard nothing"));
         let (corr, lag) = best_correlation(&input, pcm, 2_000);
         assert!(
             corr > min_corr,
@@ -40,7 +46,12 @@ async fn three_members_hear(loss: f64, min_corr: f64) {
         );
         assert_eq!(room.stats().unopenable + room.stats().non_member, 0);
     }
-    assert!(ea.stats().datagrams_sent.load(std::sync::atomic::Ordering::Relaxed) > 50);
+    assert!(
+        ea.stats()
+            .datagrams_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 50
+    );
 }
 
 #[tokio::test]
@@ -64,17 +75,27 @@ async fn stream_fallback_carries_voice_when_peer_refuses_datagrams() {
             ..Config::default()
         },
     );
-    ea.connect(member(&g[1]), eb.local_addr().unwrap()).await.unwrap();
+    ea.connect(member(&g[1]), eb.local_addr().unwrap())
+        .await
+        .unwrap();
     let input = speech_like(1.0, 2);
     let mut room_a = MediaRoom::new(g[0].clone());
     let mut room_b = MediaRoom::new(g[1].clone());
     let mut sender = open_mic_sender();
     let (_, heard) = tokio::join!(
         talk(&ea, &mut room_a, &mut sender, &input, 0.0, 1),
-        listen(&mut rb, &mut room_b, Duration::from_millis(1_500), input.len() + 48_000),
+        listen(
+            &mut rb,
+            &mut room_b,
+            Duration::from_millis(1_500),
+            input.len() + 48_000
+        ),
     );
     let s = ea.stats();
-    assert_eq!(s.datagrams_sent.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        s.datagrams_sent.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     assert!(s.streams_sent.load(std::sync::atomic::Ordering::Relaxed) > 30);
     let (pcm, _) = heard.get(&member(&g[0])).unwrap();
     let (corr, _) = best_correlation(&input, pcm, 2_000);

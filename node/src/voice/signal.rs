@@ -178,28 +178,42 @@ pub fn speech_like(seconds: f32, seed: u32) -> Vec<i16> {
     out
 }
 
+/// Normalised cross-correlation of `a` and `b` with `b` delayed by `lag`,
+/// using every `stride`-th sample.
+fn correlation_at(a: &[i16], b: &[i16], lag: usize, stride: usize) -> f64 {
+    if lag >= b.len() {
+        return 0.0;
+    }
+    let n = a.len().min(b.len() - lag);
+    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+    for i in (0..n).step_by(stride.max(1)) {
+        let x = f64::from(a[i]);
+        let y = f64::from(b[i + lag]);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa > 0.0 && bb > 0.0 {
+        ab / (aa.sqrt() * bb.sqrt())
+    } else {
+        0.0
+    }
+}
+
 /// Normalised cross-correlation of two equal-rate signals at the best lag in
 /// `0..=max_lag` (b delayed relative to a). Returns (correlation, lag).
+/// Searches coarsely on a subsampled signal, then refines around the peak.
 pub fn best_correlation(a: &[i16], b: &[i16], max_lag: usize) -> (f64, usize) {
+    let mut coarse = (f64::MIN, 0);
+    for lag in (0..=max_lag).step_by(4) {
+        let c = correlation_at(a, b, lag, 3);
+        if c > coarse.0 {
+            coarse = (c, lag);
+        }
+    }
     let mut best = (0.0, 0);
-    for lag in 0..=max_lag {
-        if lag >= b.len() {
-            break;
-        }
-        let n = a.len().min(b.len() - lag);
-        let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
-        for i in 0..n {
-            let x = f64::from(a[i]);
-            let y = f64::from(b[i + lag]);
-            ab += x * y;
-            aa += x * x;
-            bb += y * y;
-        }
-        let c = if aa > 0.0 && bb > 0.0 {
-            ab / (aa.sqrt() * bb.sqrt())
-        } else {
-            0.0
-        };
+    for lag in coarse.1.saturating_sub(4)..=(coarse.1 + 4).min(max_lag) {
+        let c = correlation_at(a, b, lag, 1);
         if c > best.0 {
             best = (c, lag);
         }

@@ -19,16 +19,26 @@ pub fn group(n: usize) -> Vec<Arc<Mutex<GroupSession>>> {
     let ids: Vec<Identity> = (0..n).map(|_| Identity::generate(&mut OsRng)).collect();
     let (mut owner, _) = GroupSession::create(ids[0].clone(), "voice", NOW, &mut OsRng).unwrap();
     for id in &ids[1..] {
-        owner.add_member(id.member_id(), Role::Member, None, NOW).unwrap();
+        owner
+            .add_member(id.member_id(), Role::Member, None, NOW)
+            .unwrap();
     }
     let ops: Vec<_> = owner.roster().ops().cloned().collect();
     let mut sessions = vec![owner];
     for id in &ids[1..] {
         let roster = Roster::from_ops(ops.clone()).unwrap();
-        sessions.push(GroupSession::from_roster(id.clone(), roster, NOW, &mut OsRng));
+        sessions.push(GroupSession::from_roster(
+            id.clone(),
+            roster,
+            NOW,
+            &mut OsRng,
+        ));
     }
     exchange_keys(&mut sessions);
-    sessions.into_iter().map(|s| Arc::new(Mutex::new(s))).collect()
+    sessions
+        .into_iter()
+        .map(|s| Arc::new(Mutex::new(s)))
+        .collect()
 }
 
 /// Every member gives every other its current sender key.

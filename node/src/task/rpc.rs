@@ -325,6 +325,9 @@ impl Task {
             if peer == *self.swarm.local_peer_id() {
                 continue;
             }
+            if let Err(e) = self.store.put_peer(&p, &addrs) {
+                tracing::warn!(error = %e, "storing peer addresses failed");
+            }
             let addrs: Vec<libp2p::Multiaddr> = addrs
                 .iter()
                 .take(8)

@@ -70,7 +70,7 @@ async fn five_nodes_join_by_invite_and_see_each_others_location() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_member_cannot_read_after_removal_and_others_still_can() {
-    let mut a = start().await;
+    let a = start().await;
     let mut b = start().await;
     let mut c = start().await;
     let gid = a.node.create_group("trio").await.unwrap();

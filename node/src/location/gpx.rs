@@ -11,7 +11,7 @@ pub fn to_gpx(tracks: &[(String, Vec<Fix>)]) -> String {
          xmlns=\"http://www.topografix.com/GPX/1/1\">\n",
     );
     for (name, fixes) in tracks {
-        let _ = write!(out, "  <trk><name>{}</name><trkseg>\n", escape(name));
+        let _ = writeln!(out, "  <trk><name>{}</name><trkseg>", escape(name));
         for f in fixes {
             let _ = writeln!(
                 out,

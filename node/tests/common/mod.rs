@@ -1,5 +1,5 @@
 //! Helpers for multi-node tests: loopback nodes and waiting for events.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

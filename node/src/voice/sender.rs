@@ -31,8 +31,12 @@ pub struct VoiceSender {
     seq: u16,
     ts: u32,
     flags: u8,
+    silent_run: u32,
     stats: SenderStats,
 }
+
+/// In silence, one comfort-noise frame is sent every this many frames.
+const CN_EVERY: u32 = 20;
 
 impl VoiceSender {
     /// A voice sender (mono) in `mode`.
@@ -67,6 +71,7 @@ impl VoiceSender {
             seq: 0,
             ts: 0,
             flags,
+            silent_run: 0,
             stats: SenderStats::default(),
         })
     }
@@ -112,7 +117,16 @@ impl VoiceSender {
             self.stats.gated += 1;
             return Ok(None);
         }
-        let Some(opus) = self.enc.encode(pcm)? else {
+        // DTX: besides Opus's own DTX (digital silence), frames the VAD
+        // finds silent are sent only as a periodic comfort-noise update.
+        let silent = self.enc.config().dtx && !self.gate.last_voice;
+        self.silent_run = if silent { self.silent_run + 1 } else { 0 };
+        let encoded = self.enc.encode(pcm)?;
+        if silent && self.silent_run % CN_EVERY != 1 {
+            self.stats.dtx += 1;
+            return Ok(None);
+        }
+        let Some(opus) = encoded else {
             self.stats.dtx += 1;
             return Ok(None);
         };

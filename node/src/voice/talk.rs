@@ -66,6 +66,8 @@ pub struct TalkGate {
     pub key_down: bool,
     /// Muted (overrides everything).
     pub muted: bool,
+    /// Whether the last frame held voice (VAD decision).
+    pub last_voice: bool,
     vad: Vad,
 }
 
@@ -81,6 +83,7 @@ impl TalkGate {
     /// Whether this frame should be sent.
     pub fn open(&mut self, pcm: &[i16]) -> bool {
         let voice = self.vad.is_voice(pcm);
+        self.last_voice = voice;
         if self.muted {
             return false;
         }

@@ -2,3 +2,4 @@
 #![allow(missing_docs)]
 
 pub mod bench;
+pub mod demo;

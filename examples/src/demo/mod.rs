@@ -1,0 +1,68 @@
+//! Shared pieces of the demo and the location benchmark: a local mesh of
+//! in-process nodes on loopback that form one group by invite.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use aura_crypto::GroupId;
+use aura_node::{config::Config, location::Position, Node};
+
+/// A started node and the temp dir holding its data.
+pub struct MeshNode {
+    /// The node.
+    pub node: Node,
+    /// Its data dir (deleted on drop).
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts one loopback node.
+pub async fn start_node(heartbeat_ms: u64) -> anyhow::Result<MeshNode> {
+    let dir = tempfile::tempdir()?;
+    let mut cfg = Config::loopback(dir.path().to_path_buf());
+    cfg.heartbeat_ms = heartbeat_ms;
+    let node = Node::builder().config(cfg).start().await?;
+    for _ in 0..500 {
+        if node.listen_addrs().await?.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(MeshNode { node, dir })
+}
+
+/// Starts `n` nodes; the first creates group `name`, the others join by invite.
+pub async fn start_group(
+    n: usize,
+    name: &str,
+    heartbeat_ms: u64,
+) -> anyhow::Result<(Vec<MeshNode>, GroupId, String)> {
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        nodes.push(start_node(heartbeat_ms).await?);
+    }
+    let first = nodes.first().context("no nodes")?;
+    let gid = first.node.create_group(name).await?;
+    let invite = first.node.invite(gid, n as u32, 3_600_000).await?;
+    for m in nodes.iter().skip(1) {
+        tokio::time::timeout(Duration::from_secs(20), m.node.join(&invite))
+            .await
+            .context("join timed out")??;
+    }
+    Ok((nodes, gid, invite))
+}
+
+/// The demo's base point (Chamonix).
+pub fn base() -> Position {
+    Position {
+        lat: 45.9237,
+        lon: 6.8694,
+    }
+}
+
+/// A built-in route: position at step `t` for route number `i` (each starts
+/// 600 m away in a different direction and walks towards the hut at the base).
+pub fn route(i: usize, t: f64, steps: f64) -> Position {
+    let angle = i as f64 * std::f64::consts::TAU / 4.0 + 0.3;
+    let r = 600.0 * (1.0 - (t / steps).min(1.0)) + 20.0;
+    base().offset_m(r * angle.sin(), r * angle.cos())
+}

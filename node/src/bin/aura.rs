@@ -1,4 +1,0 @@
-//! The `aura` command-line node.
-fn main() -> anyhow::Result<()> {
-    Ok(())
-}

@@ -115,6 +115,9 @@ pub enum EnvelopeError {
     /// The recipient is not a current member.
     #[error("recipient is not a member")]
     RecipientNotMember,
+    /// All 65 536 sender key epochs of this identity in this group are used.
+    #[error("sender key epochs exhausted")]
+    EpochExhausted,
 }
 
 /// Errors from parsing a frame header (no key needed).

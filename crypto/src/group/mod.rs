@@ -231,7 +231,11 @@ impl GroupSession {
         rng: &mut R,
     ) -> Result<Rotation, EnvelopeError> {
         let final_sig_frame = self.flush_voice_sig().ok().flatten();
-        let epoch = self.own.epoch.checked_add(1).ok_or(EnvelopeError::BadKey)?;
+        let epoch = self
+            .own
+            .epoch
+            .checked_add(1)
+            .ok_or(EnvelopeError::EpochExhausted)?;
         self.own = OwnSenderKey::new(epoch, now, rng);
         self.rotation_due = false;
         let me = self.member_id();

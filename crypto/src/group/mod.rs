@@ -295,8 +295,10 @@ impl GroupSession {
             return Ok(c.refresh(&opened.share).then_some(env.epoch));
         }
         if let Some(h) = self.highest_epoch.get(&env.sender) {
-            if env.epoch < *h {
-                return Ok(None); // stale: never reinstall an old epoch
+            // Not held but seen before (older, or dropped on removal): never
+            // reinstall it, or old frames of that epoch could be replayed.
+            if env.epoch <= *h {
+                return Ok(None);
             }
         }
         chains.push(ReceiverChain::new(&opened.share));

@@ -11,7 +11,7 @@ pub enum Authenticity {
     /// The sender's ed25519 signature verified.
     Verified,
     /// Voice: decrypted under the sender's key; the batch signature will
-    /// confirm or refute it (see [`GroupSession::take_auth_reports`]).
+    /// confirm or refute it (see [`crate::GroupSession::take_auth_reports`]).
     Pending,
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aura_crypto::{FrameHeader, FrameKind, GroupSession, Identity};
 use aura_node::{
+    net::GRAYLIST_THRESHOLD,
     wire::{self, GossipMsg},
     Event,
 };
@@ -90,10 +91,33 @@ async fn non_member_listening_on_the_topic_gets_only_ciphertext() {
     );
 }
 
+async fn publish_all(mallory: &TestNode, gid: aura_crypto::GroupId, junk: &[Vec<u8>]) {
+    for m in junk {
+        within(10, async {
+            while mallory.node.publish_raw(gid, m.clone()).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+    }
+}
+
+/// Random bytes that cannot even start a gossip message (bad variant tag).
+fn random_junk(n: usize) -> Vec<Vec<u8>> {
+    use rand::RngCore;
+    (0..n)
+        .map(|_| {
+            let mut b = vec![0u8; 200];
+            rand::rngs::OsRng.fill_bytes(&mut b);
+            b[0] = 0x7f;
+            b
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known broken: only the first junk message reaches validation; under investigation"]
 async fn malicious_peer_sending_garbage_is_rejected_and_penalised() {
-    let a = start().await;
+    let mut a = start().await;
     let mut b = start().await;
     let mallory = start().await;
     let gid = a.node.create_group("g").await.unwrap();
@@ -108,7 +132,8 @@ async fn malicious_peer_sending_garbage_is_rejected_and_penalised() {
         .unwrap();
     mallory.node.observe_group(gid).await.unwrap();
     chat_until_received(&a, &mut b, gid, "warm up").await;
-    let before = a.node.stats().await.unwrap().gossip_rejected;
+    let before = a.node.stats().await.unwrap();
+    assert_eq!(before.gossip_rejected, 0, "honest traffic was rejected");
 
     // Random bytes, an oversized message, and a valid frame of another group.
     let mut other = GroupSession::create(
@@ -122,45 +147,70 @@ async fn malicious_peer_sending_garbage_is_rejected_and_penalised() {
     let wrong_group = wire::encode(&GossipMsg::Frame(
         other.seal(FrameKind::Chat, b"hi", 0).unwrap(),
     ));
-    let junk: Vec<Vec<u8>> = (0..5u8)
-        .map(|i| {
-            (0..200)
-                .map(|j: u32| (j as u8).wrapping_mul(31).wrapping_add(i))
-                .collect()
-        })
-        .chain([vec![0u8; wire::MAX_GOSSIP_BYTES + 10], wrong_group])
-        .collect();
-    for m in junk {
-        within(10, async {
-            while mallory.node.publish_raw(gid, m.clone()).await.is_err() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await;
-    }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    eprintln!(
-        "rejected {} score {:?}",
-        a.node.stats().await.unwrap().gossip_rejected - before,
-        a.node.peer_score(mallory.node.peer_id()).await.unwrap()
-    );
-    within(10, async {
+    let mut junk = random_junk(5);
+    junk.push(vec![0u8; wire::MAX_GOSSIP_BYTES + 10]);
+    junk.push(wrong_group);
+    publish_all(&mallory, gid, &junk).await;
+
+    // Every message is validated, rejected and counted under its reason; the
+    // score is negative but mallory is not graylisted yet.
+    let stats = within(10, async {
         loop {
-            let rejected = a.node.stats().await.unwrap().gossip_rejected - before;
+            let s = a.node.stats().await.unwrap();
+            if s.gossip_rejected >= 7 {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(stats.gossip_rejected, 7);
+    assert_eq!(stats.rejected_undecodable, 5);
+    assert_eq!(stats.rejected_oversized, 1);
+    assert_eq!(stats.rejected_wrong_group, 1);
+    assert_eq!(stats.rejected_forged, 0);
+    let score = a
+        .node
+        .peer_score(mallory.node.peer_id())
+        .await
+        .unwrap()
+        .expect("mallory is scored");
+    assert!(score < -10.0, "score after 7 invalid messages: {score}");
+    assert!(score > GRAYLIST_THRESHOLD, "graylisted too early: {score}");
+
+    // Mallory keeps going: its score falls below the graylist threshold and
+    // from then on its gossip is dropped before it costs us a validation.
+    publish_all(&mallory, gid, &random_junk(10)).await;
+    let score = within(10, async {
+        loop {
             let score = a
                 .node
                 .peer_score(mallory.node.peer_id())
                 .await
                 .unwrap()
                 .unwrap_or(0.0);
-            if rejected >= 7 && score < 0.0 {
-                break;
+            if score < GRAYLIST_THRESHOLD {
+                return score;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await;
-    // Honest peers keep their score and the group keeps working.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let graylisted_at = a.node.stats().await.unwrap().gossip_rejected;
+    assert!(
+        graylisted_at < 17,
+        "a graylisted peer's messages were still validated"
+    );
+    publish_all(&mallory, gid, &random_junk(5)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        a.node.stats().await.unwrap().gossip_rejected,
+        graylisted_at,
+        "gossip from a graylisted peer (score {score}) was processed"
+    );
+
+    // Honest peers keep a non-negative score and the group keeps working.
     assert!(
         a.node
             .peer_score(b.node.peer_id())
@@ -170,4 +220,6 @@ async fn malicious_peer_sending_garbage_is_rejected_and_penalised() {
             >= 0.0
     );
     chat_until_received(&a, &mut b, gid, "still working").await;
+    chat_until_received(&b, &mut a, gid, "and back").await;
+    assert_eq!(a.node.stats().await.unwrap().rejected_forged, 0);
 }

@@ -78,14 +78,45 @@ fn gossip_config(cfg: &Config) -> Result<gossipsub::Config, NodeError> {
         .map_err(|e| NodeError::Network(format!("gossipsub config: {e}")))
 }
 
-/// Peer scoring: invalid messages cost a lot, so a peer that sends garbage
-/// is graylisted quickly.
+/// Score at or below which a peer's gossip is dropped unread (graylisted).
+pub const GRAYLIST_THRESHOLD: f64 = -80.0;
+
+/// Peer-level scoring. Members of one group often share an address (a LAN,
+/// a carrier NAT, loopback in tests): the IP-colocation penalty would
+/// graylist honest peers there, and membership is proven by the roster anyway,
+/// so it is off. Everything else keeps the gossipsub defaults.
+pub(crate) fn peer_score_params() -> gossipsub::PeerScoreParams {
+    gossipsub::PeerScoreParams {
+        ip_colocation_factor_weight: 0.0,
+        ..Default::default()
+    }
+}
+
+/// Thresholds: stop gossiping to a peer after ~4 invalid messages, stop
+/// publishing to it after ~8, drop everything it sends after ~9.
+pub(crate) fn peer_score_thresholds() -> gossipsub::PeerScoreThresholds {
+    gossipsub::PeerScoreThresholds {
+        gossip_threshold: -10.0,
+        publish_threshold: -50.0,
+        graylist_threshold: GRAYLIST_THRESHOLD,
+        ..Default::default()
+    }
+}
+
+/// Per-topic scoring for a group topic (set with `set_topic_params` when the
+/// node subscribes). P4 (invalid messages, squared) is what matters: each
+/// rejected message costs `n²`, decaying by 10 % a second. The gossipsub
+/// default P1 (time in mesh, 1 ms quantum, capped at 3600) would outweigh any
+/// penalty, so honest credit is kept small: at most +1 for time in the mesh.
 pub(crate) fn topic_score_params() -> gossipsub::TopicScoreParams {
     gossipsub::TopicScoreParams {
         topic_weight: 1.0,
-        invalid_message_deliveries_weight: -100.0,
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 100.0,
+        invalid_message_deliveries_weight: -1.0,
         invalid_message_deliveries_decay: 0.9,
-        // Only the invalid-message penalty matters for small groups.
+        // Quiet members (location paused) are honest: no delivery quotas.
         first_message_deliveries_weight: 0.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
@@ -117,10 +148,7 @@ pub fn build_swarm(key: Keypair, cfg: &Config) -> Result<Swarm<Behaviour>, NodeE
                 gossipsub::MessageAuthenticity::Signed(key.clone()),
                 gcfg,
             )?;
-            gossipsub.with_peer_score(
-                gossipsub::PeerScoreParams::default(),
-                gossipsub::PeerScoreThresholds::default(),
-            )?;
+            gossipsub.with_peer_score(peer_score_params(), peer_score_thresholds())?;
             let mdns = if mdns_on {
                 Some(mdns::tokio::Behaviour::new(mdns::Config::default(), id)?)
             } else {

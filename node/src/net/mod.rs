@@ -3,4 +3,6 @@
 mod behaviour;
 
 pub(crate) use behaviour::topic_score_params;
-pub use behaviour::{build_swarm, topic_for, Behaviour, BehaviourEvent, GROUP_PROTOCOL};
+pub use behaviour::{
+    build_swarm, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD, GROUP_PROTOCOL,
+};

@@ -50,7 +50,20 @@ pub(crate) struct GroupState {
 pub(crate) enum Verdict {
     Accept,
     Ignore,
-    Reject(String),
+    Reject(Reject, String),
+}
+
+/// Why a gossip message was rejected (one counter each in [`super::NodeStats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reject {
+    /// Larger than [`wire::MAX_GOSSIP_BYTES`].
+    Oversized,
+    /// Not a gossip message, a frame or an envelope at all.
+    Undecodable,
+    /// A frame or envelope of another group.
+    WrongGroup,
+    /// Well-formed but fails authentication or carries a bad payload.
+    Forged,
 }
 
 /// Locks a session, recovering from a poisoned lock (a panic elsewhere must
@@ -235,15 +248,23 @@ impl Task {
     }
 
     /// Validates and handles one gossip message.
-    pub(crate) fn on_gossip(&mut self, gid: GroupId, from: PeerId, data: &[u8]) -> Verdict {
+    /// `origin` is the gossipsub-signed author of the message (not the peer
+    /// that forwarded it).
+    pub(crate) fn on_gossip(
+        &mut self,
+        gid: GroupId,
+        from: PeerId,
+        origin: Option<PeerId>,
+        data: &[u8],
+    ) -> Verdict {
         if data.len() > wire::MAX_GOSSIP_BYTES {
-            return Verdict::Reject("oversized".into());
+            return Verdict::Reject(Reject::Oversized, "oversized".into());
         }
         let Some(msg) = wire::decode::<GossipMsg>(data) else {
-            return Verdict::Reject("undecodable gossip".into());
+            return Verdict::Reject(Reject::Undecodable, "undecodable gossip".into());
         };
         match msg {
-            GossipMsg::Frame(frame) => self.on_frame(gid, from, &frame, true),
+            GossipMsg::Frame(frame) => self.on_frame(gid, from, origin, &frame),
             GossipMsg::Keys(list) => self.on_keys(gid, &list),
         }
     }
@@ -253,10 +274,13 @@ impl Task {
         let mut mine = Vec::new();
         for bytes in list {
             let Ok(env) = KeyEnvelope::decode(bytes) else {
-                return Verdict::Reject("undecodable key envelope".into());
+                return Verdict::Reject(Reject::Undecodable, "undecodable key envelope".into());
             };
-            if env.group != gid || env.verify().is_err() {
-                return Verdict::Reject("forged or misaddressed key envelope".into());
+            if env.group != gid {
+                return Verdict::Reject(Reject::WrongGroup, "key envelope of another group".into());
+            }
+            if env.verify().is_err() {
+                return Verdict::Reject(Reject::Forged, "forged key envelope".into());
             }
             if env.recipient == me {
                 mine.push(env);
@@ -300,7 +324,7 @@ impl Task {
         let envs: Vec<_> = g.pending_envelopes.drain(..).collect();
         let me = self.swarm.local_peer_id().to_owned();
         for f in frames {
-            let _ = self.on_frame(gid, me, &f, false);
+            let _ = self.on_frame(gid, me, None, &f);
         }
         for e in envs {
             let r = self
@@ -318,13 +342,24 @@ impl Task {
         }
     }
 
-    fn on_frame(&mut self, gid: GroupId, from: PeerId, frame: &[u8], fresh: bool) -> Verdict {
+    /// Opens and dispatches a frame. `origin` is set for fresh gossip and
+    /// `None` for frames replayed from the pending queue.
+    fn on_frame(
+        &mut self,
+        gid: GroupId,
+        from: PeerId,
+        origin: Option<PeerId>,
+        frame: &[u8],
+    ) -> Verdict {
+        let fresh = origin.is_some();
         let header = match FrameHeader::parse(frame) {
             Ok(h) => h,
-            Err(e) => return Verdict::Reject(format!("bad frame header: {e}")),
+            Err(e) => {
+                return Verdict::Reject(Reject::Undecodable, format!("bad frame header: {e}"))
+            }
         };
         if header.room != gid.room() {
-            return Verdict::Reject("frame for another group".into());
+            return Verdict::Reject(Reject::WrongGroup, "frame for another group".into());
         }
         let Some(g) = self.groups.get_mut(&gid) else {
             return Verdict::Ignore;
@@ -336,16 +371,29 @@ impl Task {
         let opened = match r {
             Ok(o) => o,
             Err(OpenError::UnknownSender | OpenError::UnknownEpoch | OpenError::TooFarAhead) => {
-                if fresh {
-                    self.stats.frames_unreadable += 1;
-                    push_bounded(&mut g.pending_frames, frame.to_vec());
+                if !fresh {
+                    return Verdict::Ignore;
                 }
-                return Verdict::Ignore;
+                self.stats.frames_unreadable += 1;
+                push_bounded(&mut g.pending_frames, frame.to_vec());
+                // We lack the key, others may not: forward it when its signed
+                // author is a member and is the frame's claimed sender (else
+                // a joining storm stalls wherever keys arrive late).
+                let by_member = origin
+                    .and_then(|p| MemberId::from_peer_id(&p))
+                    .is_some_and(|m| {
+                        m.short_id() == header.sender && lock(&g.session).roster().is_member(&m)
+                    });
+                return if by_member {
+                    Verdict::Accept
+                } else {
+                    Verdict::Ignore
+                };
             }
             Err(OpenError::Replay | OpenError::TooOld | OpenError::OwnFrame) => {
                 return Verdict::Ignore
             }
-            Err(e) => return Verdict::Reject(format!("frame refused: {e}")),
+            Err(e) => return Verdict::Reject(Reject::Forged, format!("frame refused: {e}")),
         };
         self.stats.frames_opened += 1;
         let sender = opened.sender;
@@ -353,7 +401,7 @@ impl Task {
             FrameKind::Location => {
                 match wire::decode::<LocationMsg>(&opened.payload).and_then(|m| m.to_fix()) {
                     Some(fix) => self.on_location(gid, sender, fix),
-                    None => return Verdict::Reject("bad location payload".into()),
+                    None => return Verdict::Reject(Reject::Forged, "bad location payload".into()),
                 }
             }
             FrameKind::Chat => match wire::decode::<ChatMsg>(&opened.payload) {
@@ -373,11 +421,11 @@ impl Task {
                         at_ms: m.at_ms,
                     });
                 }
-                _ => return Verdict::Reject("bad chat payload".into()),
+                _ => return Verdict::Reject(Reject::Forged, "bad chat payload".into()),
             },
             FrameKind::Control => match wire::decode::<ControlMsg>(&opened.payload) {
                 Some(c) => self.on_control(gid, from, sender, c),
-                None => return Verdict::Reject("bad control payload".into()),
+                None => return Verdict::Reject(Reject::Forged, "bad control payload".into()),
             },
             _ => return Verdict::Ignore,
         }

@@ -34,8 +34,16 @@ use crate::{
 pub struct NodeStats {
     /// Gossip messages accepted.
     pub gossip_accepted: u64,
-    /// Gossip messages rejected (malformed, oversized, wrong group, forged).
+    /// Gossip messages rejected (the sum of the four reasons below).
     pub gossip_rejected: u64,
+    /// Rejected: larger than the gossip size limit.
+    pub rejected_oversized: u64,
+    /// Rejected: not decodable as a gossip message, frame or envelope.
+    pub rejected_undecodable: u64,
+    /// Rejected: a frame or envelope of another group.
+    pub rejected_wrong_group: u64,
+    /// Rejected: failed authentication or carried a bad payload.
+    pub rejected_forged: u64,
     /// Gossip messages ignored (replays, no key yet).
     pub gossip_ignored: u64,
     /// Frames we could not open because we hold no key for them.

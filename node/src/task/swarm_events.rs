@@ -4,7 +4,10 @@ use libp2p::{
     core::ConnectedPoint, gossipsub, identify, mdns, multiaddr::Protocol, swarm::SwarmEvent,
 };
 
-use super::{group::Verdict, now_ms, Task};
+use super::{
+    group::{Reject, Verdict},
+    now_ms, Task,
+};
 use crate::{api::Event, net::BehaviourEvent};
 
 /// Re-ask for missing keys at most this often, ms.
@@ -51,7 +54,9 @@ impl Task {
                 message,
             }) => {
                 let verdict = match self.topics.get(&message.topic).copied() {
-                    Some(gid) => self.on_gossip(gid, propagation_source, &message.data),
+                    Some(gid) => {
+                        self.on_gossip(gid, propagation_source, message.source, &message.data)
+                    }
                     None => {
                         if let Some(gid) = self.observed.get(&message.topic).copied() {
                             self.emit(Event::Observed {
@@ -71,8 +76,15 @@ impl Task {
                         self.stats.gossip_ignored += 1;
                         gossipsub::MessageAcceptance::Ignore
                     }
-                    Verdict::Reject(reason) => {
+                    Verdict::Reject(kind, reason) => {
                         self.stats.gossip_rejected += 1;
+                        let counter = match kind {
+                            Reject::Oversized => &mut self.stats.rejected_oversized,
+                            Reject::Undecodable => &mut self.stats.rejected_undecodable,
+                            Reject::WrongGroup => &mut self.stats.rejected_wrong_group,
+                            Reject::Forged => &mut self.stats.rejected_forged,
+                        };
+                        *counter += 1;
                         tracing::info!(peer = %propagation_source, %reason, "gossip rejected");
                         self.emit(Event::GossipRejected {
                             peer: propagation_source,

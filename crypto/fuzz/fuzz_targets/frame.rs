@@ -15,7 +15,8 @@ fn setup() -> (GroupSession, [u8; 8], u32) {
     let a = Identity::from_secret_bytes(&[1; 32]);
     let b = Identity::from_secret_bytes(&[2; 32]);
     let (mut sa, _) = GroupSession::create(a, "fuzz", now, &mut OsRng).expect("create");
-    sa.add_member(b.member_id(), Role::Member, None, now).expect("add");
+    sa.add_member(b.member_id(), Role::Member, None, now)
+        .expect("add");
     let roster = Roster::from_ops(sa.roster().ops().cloned().collect()).expect("roster");
     let mut sb = GroupSession::from_roster(b.clone(), roster, now, &mut OsRng);
     let env = sa.envelope_for(b.member_id(), &mut OsRng).expect("env");

@@ -1,0 +1,141 @@
+//! `aura run`: keep the node online, serve the control socket, print events.
+
+use std::{collections::HashMap, io::Write, path::Path, time::Duration};
+
+use anyhow::Result;
+use aura_crypto::GroupId;
+use aura_node::{Event, Node};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{control, exec::clock};
+
+/// Runs until Ctrl-C or SIGTERM, then shuts the node down cleanly.
+pub(crate) async fn run(node: Node, data_dir: &Path) -> Result<()> {
+    let mut events = node.events();
+    let sock = control::serve(data_dir, node.clone())?;
+    let mut names: HashMap<GroupId, String> = node.groups().await?.into_iter().collect();
+    let stdout = std::io::stdout();
+    {
+        let mut o = stdout.lock();
+        writeln!(o, "aura node {} running", node.peer_id())?;
+        writeln!(o, "member id {}", hex::encode(node.member_id().0))?;
+        // Listeners come up asynchronously; give them a moment.
+        for _ in 0..50 {
+            if !node.listen_addrs().await?.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for a in node.listen_addrs().await? {
+            writeln!(o, "listening on {a}")?;
+        }
+        for (g, n) in &names {
+            writeln!(o, "in group {n} ({g})")?;
+        }
+        writeln!(
+            o,
+            "control socket {} (other aura commands use it)",
+            sock.display()
+        )?;
+        writeln!(o, "ready; Ctrl-C stops")?;
+        o.flush()?;
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            ev = events.recv() => match ev {
+                Ok(e) => {
+                    if let Event::Joined { group, name } = &e {
+                        names.insert(*group, name.clone());
+                    }
+                    if let Some(line) = describe(&e, &names) {
+                        let mut o = stdout.lock();
+                        writeln!(o, "{line}")?;
+                        o.flush()?;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => println!("({n} events skipped: output too slow)"),
+                Err(RecvError::Closed) => break,
+            },
+        }
+    }
+    println!("stopping");
+    node.shutdown().await;
+    let _ = std::fs::remove_file(&sock);
+    Ok(())
+}
+
+fn describe(e: &Event, names: &HashMap<GroupId, String>) -> Option<String> {
+    let g = |id: &GroupId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let now = clock(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    );
+    let text = match e {
+        Event::Joined { group, name } => format!("[{name}] you are in group {name} ({group})"),
+        Event::MemberJoined { group, member } => format!("[{}] {member} joined", g(group)),
+        Event::MemberLeft { group, member } => {
+            format!("[{}] {member} left or was removed", g(group))
+        }
+        Event::RemovedFromGroup { group } => {
+            format!("[{}] you were removed from this group", g(group))
+        }
+        Event::Location { group, member, fix } => format!(
+            "[{}] {member} at {:.6},{:.6} (±{:.0} m)",
+            g(group),
+            fix.pos.lat,
+            fix.pos.lon,
+            fix.precision.uncertainty_m()
+        ),
+        Event::Geofence {
+            group,
+            member,
+            fence,
+            entered,
+        } => format!(
+            "[{}] {member} {} {fence}",
+            g(group),
+            if *entered { "entered" } else { "left" }
+        ),
+        Event::Proximity {
+            group,
+            member,
+            near,
+            distance_m,
+            uncertainty_m,
+        } => format!(
+            "[{}] {member} is {} ({distance_m:.0} m ±{uncertainty_m:.0} m)",
+            g(group),
+            if *near { "near you" } else { "no longer near" }
+        ),
+        Event::Chat {
+            group,
+            from,
+            text,
+            at_ms,
+        } => {
+            format!("[{}] {} {from}: {text}", g(group), clock(*at_ms))
+        }
+        Event::KeysReceived {
+            group,
+            sender,
+            epoch,
+        } => {
+            format!("[{}] keys of {sender} (epoch {epoch})", g(group))
+        }
+        Event::PeerConnected { peer, relayed } => format!(
+            "peer {peer} connected{}",
+            if *relayed { " via relay" } else { "" }
+        ),
+        Event::PeerDisconnected { peer } => format!("peer {peer} disconnected"),
+        Event::GossipRejected { peer, reason } => {
+            format!("rejected gossip from {peer}: {reason}")
+        }
+        _ => return None,
+    };
+    Some(format!("{now} {text}"))
+}

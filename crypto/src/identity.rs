@@ -92,11 +92,13 @@ impl MemberId {
         }
     }
 
-    /// Checks that the bytes are a valid ed25519 public key.
+    /// Checks that the bytes are a valid ed25519 public key and not a
+    /// small-order (weak) point, whose X25519 form would give no shared secret.
     pub fn validate(&self) -> Result<(), IdentityError> {
-        VerifyingKey::from_bytes(&self.0)
-            .map(|_| ())
-            .map_err(|_| IdentityError::InvalidPublicKey)
+        match VerifyingKey::from_bytes(&self.0) {
+            Ok(vk) if !vk.is_weak() => Ok(()),
+            _ => Err(IdentityError::InvalidPublicKey),
+        }
     }
 
     /// The libp2p PeerId for this member.

@@ -209,3 +209,19 @@ fn ops_from_another_group_or_malformed_refused() {
         Err(RosterError::Malformed(_))
     ));
 }
+
+#[test]
+fn weak_member_key_refused() {
+    let (ids, mut reps) = three();
+    // The identity point (small order) is a valid encoding but a weak key.
+    let mut weak = [0u8; 32];
+    weak[0] = 1;
+    let r = reps[0].add(
+        &ids[0],
+        aura_crypto::MemberId(weak),
+        Role::Member,
+        None,
+        NOW,
+    );
+    assert!(matches!(r, Err(RosterError::Malformed(_))));
+}

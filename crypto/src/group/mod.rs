@@ -243,8 +243,13 @@ impl GroupSession {
         let group = self.group_id();
         let mut envelopes = Vec::new();
         for (m, _) in self.roster.members() {
-            if m != me {
-                envelopes.push(KeyEnvelope::seal(&self.identity, group, m, &share, rng)?);
+            if m == me {
+                continue;
+            }
+            // One bad recipient must not stop everyone else getting the key.
+            match KeyEnvelope::seal(&self.identity, group, m, &share, rng) {
+                Ok(e) => envelopes.push(e),
+                Err(e) => tracing::warn!(member = %m, error = %e, "no envelope for member"),
             }
         }
         tracing::debug!(epoch, recipients = envelopes.len(), "sender key rotated");

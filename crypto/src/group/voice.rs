@@ -77,6 +77,16 @@ impl VoiceVerifier {
         self.reports.push_back(r);
     }
 
+    /// The stream of (sender, epoch); entering a new epoch forgets that
+    /// sender's streams older than the previous epoch (bounded memory).
+    fn stream(&mut self, sender: MemberId, epoch: u16) -> &mut Stream {
+        if !self.streams.contains_key(&(sender, epoch)) {
+            self.streams
+                .retain(|(s, e), _| *s != sender || e.saturating_add(1) >= epoch);
+        }
+        self.streams.entry((sender, epoch)).or_default()
+    }
+
     /// Records a voice frame that passed AEAD. Returns a verdict at once if a
     /// recent batch already covers its counter.
     pub(crate) fn record(
@@ -86,7 +96,7 @@ impl VoiceVerifier {
         counter: u32,
         digest: [u8; DIGEST_LEN],
     ) -> Option<Verdict> {
-        let s = self.streams.entry((sender, epoch)).or_default();
+        let s = self.stream(sender, epoch);
         for (first, digests) in &s.recent {
             if let Some(i) = counter.checked_sub(*first) {
                 if let Some(d) = digests.get(i as usize) {
@@ -129,7 +139,7 @@ impl VoiceVerifier {
         first: u32,
         digests: Vec<[u8; DIGEST_LEN]>,
     ) {
-        let s = self.streams.entry((sender, epoch)).or_default();
+        let s = self.stream(sender, epoch);
         let mut out = Vec::new();
         let mut keep = BTreeMap::new();
         for (c, (d, age)) in std::mem::take(&mut s.pending) {

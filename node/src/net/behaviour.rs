@@ -9,7 +9,9 @@ use std::time::Duration;
 use libp2p::{
     autonat, connection_limits, dcutr, gossipsub, identify,
     identity::Keypair,
-    kad, mdns, memory_connection_limits, noise, ping, relay, request_response,
+    kad, mdns, memory_connection_limits,
+    metrics::Registry,
+    noise, ping, relay, request_response,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
     tcp, yamux, StreamProtocol, Swarm, SwarmBuilder,
 };
@@ -78,6 +80,19 @@ fn gossip_config(cfg: &Config) -> Result<gossipsub::Config, NodeError> {
         .map_err(|e| NodeError::Network(format!("gossipsub config: {e}")))
 }
 
+/// Bytes this node wrote to all its libp2p streams (every protocol, gossip it
+/// forwards included; before Noise/QUIC encryption and framing overhead).
+pub fn bytes_sent(registry: &Registry) -> u64 {
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, registry).is_err() {
+        return 0;
+    }
+    text.lines()
+        .filter(|l| l.starts_with("libp2p_bandwidth") && l.contains("direction=\"outbound\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
 /// Score at or below which a peer's gossip is dropped unread (graylisted).
 pub const GRAYLIST_THRESHOLD: f64 = -80.0;
 
@@ -125,7 +140,12 @@ pub(crate) fn topic_score_params() -> gossipsub::TopicScoreParams {
 }
 
 /// Builds the swarm for `key` (the same ed25519 secret as the aura identity).
-pub fn build_swarm(key: Keypair, cfg: &Config) -> Result<Swarm<Behaviour>, NodeError> {
+/// Bytes on every connection are counted in `registry` (see [`bytes_sent`]).
+pub fn build_swarm(
+    key: Keypair,
+    cfg: &Config,
+    registry: &mut Registry,
+) -> Result<Swarm<Behaviour>, NodeError> {
     let net = |e: &dyn std::fmt::Display| NodeError::Network(e.to_string());
     let gcfg = gossip_config(cfg)?;
     let mdns_on = cfg.mdns;
@@ -142,6 +162,7 @@ pub fn build_swarm(key: Keypair, cfg: &Config) -> Result<Swarm<Behaviour>, NodeE
         .map_err(|e| net(&e))?
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|e| net(&e))?
+        .with_bandwidth_metrics(registry)
         .with_behaviour(|key, relay| {
             let id = key.public().to_peer_id();
             let mut gossipsub = gossipsub::Behaviour::new(

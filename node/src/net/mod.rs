@@ -4,5 +4,6 @@ mod behaviour;
 
 pub(crate) use behaviour::topic_score_params;
 pub use behaviour::{
-    build_swarm, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD, GROUP_PROTOCOL,
+    build_swarm, bytes_sent, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD,
+    GROUP_PROTOCOL,
 };

@@ -34,7 +34,10 @@ impl Task {
     }
 
     pub(crate) fn stats(&self) -> NodeStats {
-        self.stats.clone()
+        NodeStats {
+            bytes_sent: crate::net::bytes_sent(&self.metrics),
+            ..self.stats.clone()
+        }
     }
 
     pub(crate) fn create_group(&mut self, name: &str) -> Result<GroupId, NodeError> {

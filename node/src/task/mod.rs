@@ -52,8 +52,11 @@ pub struct NodeStats {
     pub frames_opened: u64,
     /// Location updates published.
     pub locations_published: u64,
-    /// Bytes of gossip we published.
+    /// Bytes of gossip we published (our own messages, once).
     pub bytes_published: u64,
+    /// Bytes written to all libp2p streams: every protocol, forwarded gossip
+    /// included (before transport encryption and framing).
+    pub bytes_sent: u64,
 }
 
 /// A join waiting for a response.
@@ -81,6 +84,8 @@ pub(crate) struct Task {
     pub(crate) peer_addrs: HashMap<PeerId, Vec<libp2p::Multiaddr>>,
     pub(crate) my_pos: Option<Position>,
     pub(crate) stats: NodeStats,
+    /// Bandwidth counters of the transport.
+    pub(crate) metrics: libp2p::metrics::Registry,
     pub(crate) stopping: bool,
 }
 
@@ -104,7 +109,8 @@ impl Task {
         let key = Keypair::ed25519_from_bytes(&mut bytes)
             .map_err(|e| NodeError::Network(format!("identity key: {e}")))?;
         let peer_id = key.public().to_peer_id();
-        let mut swarm = build_swarm(key, &config)?;
+        let mut metrics = libp2p::metrics::Registry::default();
+        let mut swarm = build_swarm(key, &config, &mut metrics)?;
         for addr in &config.listen {
             let ma = addr
                 .parse()
@@ -146,6 +152,7 @@ impl Task {
             peer_addrs: HashMap::new(),
             my_pos: None,
             stats: NodeStats::default(),
+            metrics,
             stopping: false,
         };
         task.load_groups()?;

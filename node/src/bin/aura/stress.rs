@@ -5,7 +5,7 @@
 //! Round `r` writes, in this order:
 //! 1. `append_locations`: one atomic batch of [`MEMBERS`] fixes at `at_ms = r`;
 //! 2. `append_chat`: text `round r`, `at_ms = r`;
-//! 3. `put_group`: a record whose session bytes are `r` repeated (4 KiB) and
+//! 3. `put_group`: a record whose session bytes are `r` repeated (256 bytes) and
 //!    whose fence list names `r`;
 //! 4. one transaction over trees `stress_a` and `stress_b`: key `r` in both and
 //!    `stress_a["counter"] = r`.
@@ -64,7 +64,7 @@ pub(crate) fn store_stress(store_dir: &std::path::Path, rounds: Option<u64>) -> 
             },
         )?;
         let rec = GroupRecord {
-            session: r.to_be_bytes().repeat(512),
+            session: r.to_be_bytes().repeat(32),
             sharing: r % 2 == 0,
             precision: Precision::Approx100m,
             fences: vec![Geofence {

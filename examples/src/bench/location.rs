@@ -1,15 +1,28 @@
 //! The `location` benchmark suite: an N-member group on loopback; every member
 //! moves every 500 ms; we measure how long each location update takes to reach
 //! every other member (sender timestamp to receiver event, same clock) and the
-//! gossip bytes each node publishes per second.
+//! bytes each node sends per second.
+//!
+//! Setup waits until the group is fully keyed (every member holds every other
+//! member's sender key) before measuring. Bytes are what each node wrote to its
+//! libp2p streams (gossip it publishes and forwards, identify, ping, kad...;
+//! before Noise/QUIC encryption and framing), from the transport's bandwidth
+//! counters.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashSet,
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
 
-use aura_node::Event;
+use anyhow::Context;
+use aura_node::{Event, NodeStats};
 use tokio::sync::mpsc;
 
-use crate::demo::{route, start_group};
-
+use crate::demo::{route, start_node, MeshNode};
 /// Command-line options of this suite.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,30 +52,43 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64
 }
 
+async fn totals(nodes: &[MeshNode]) -> anyhow::Result<NodeStats> {
+    let mut t = NodeStats::default();
+    for m in nodes {
+        let s = m.node.stats().await?;
+        t.bytes_sent += s.bytes_sent;
+        t.bytes_published += s.bytes_published;
+        t.locations_published += s.locations_published;
+        t.gossip_rejected += s.gossip_rejected;
+    }
+    Ok(t)
+}
+
 /// Runs the suite and prints its figures.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let n = args.nodes.max(2);
     let setup = Instant::now();
-    let (nodes, gid, _) = start_group(n, "bench", 200).await?;
-    for m in &nodes {
-        m.node.share_location(gid, true).await?;
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        nodes.push(start_node(200).await?);
     }
-    // Warm-up: let keys spread until every node hears from every other.
-    let (tx, mut rx) = mpsc::channel::<(usize, u64)>(65_536);
-    let measuring = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for m in &nodes {
+    // Per node: how many distinct members' keys it holds; latencies while measuring.
+    let keyed: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    let (tx, mut rx) = mpsc::channel::<u64>(1 << 20);
+    let measuring = Arc::new(AtomicBool::new(false));
+    for (i, m) in nodes.iter().enumerate() {
         let mut ev = m.node.events();
-        let tx = tx.clone();
-        let measuring = measuring.clone();
+        let (tx, measuring, keyed) = (tx.clone(), measuring.clone(), keyed.clone());
         tokio::spawn(async move {
-            let mut idx = 0usize;
+            let mut senders = HashSet::new();
             loop {
                 match ev.recv().await {
-                    Ok(Event::Location { fix, .. }) => {
-                        idx += 1;
-                        if measuring.load(std::sync::atomic::Ordering::Relaxed) {
-                            let _ = tx.try_send((idx, now_ms().saturating_sub(fix.at_ms)));
-                        }
+                    Ok(Event::Location { fix, .. }) if measuring.load(Ordering::Relaxed) => {
+                        let _ = tx.try_send(now_ms().saturating_sub(fix.at_ms));
+                    }
+                    Ok(Event::KeysReceived { sender, .. }) => {
+                        senders.insert(sender);
+                        keyed[i].store(senders.len(), Ordering::Relaxed);
                     }
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(_) => return,
@@ -71,51 +97,77 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         });
     }
     drop(tx);
+    let first = nodes.first().context("no nodes")?;
+    let gid = first.node.create_group("bench").await?;
+    let invite = first.node.invite(gid, n as u32, 3_600_000).await?;
+    for m in nodes.iter().skip(1) {
+        tokio::time::timeout(Duration::from_secs(20), m.node.join(&invite))
+            .await
+            .context("join timed out")??;
+    }
+    let joined = setup.elapsed();
+    // Fully keyed: every node holds the keys of the n-1 others.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let short = keyed
+            .iter()
+            .filter(|k| k.load(Ordering::Relaxed) < n - 1)
+            .count();
+        if short == 0 {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "group not fully keyed after 60 s: {short} of {n} nodes miss keys"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let keyed_after = setup.elapsed();
+    for m in &nodes {
+        m.node.share_location(gid, true).await?;
+    }
     let mut step = 0.0;
-    let warm_until = Instant::now() + Duration::from_secs(3);
+    let move_all = |step: f64| {
+        let nodes = &nodes;
+        async move {
+            for (i, m) in nodes.iter().enumerate() {
+                m.node
+                    .update_position(route(i, step, 1e6).offset_m(step * 5.0, 0.0))
+                    .await?;
+            }
+            anyhow::Ok(())
+        }
+    };
+    // Warm-up: meshes settle after the join storm.
+    let warm_until = Instant::now() + Duration::from_secs(2);
     while Instant::now() < warm_until {
         step += 1.0;
-        for (i, m) in nodes.iter().enumerate() {
-            m.node
-                .update_position(route(i, step, 1e6).offset_m(step * 5.0, 0.0))
-                .await?;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let bytes_before: u64 = {
-        let mut b = 0;
-        for m in &nodes {
-            b += m.node.stats().await?.bytes_published;
-        }
-        b
-    };
-    measuring.store(true, std::sync::atomic::Ordering::Relaxed);
-    let start = Instant::now();
-    let mut sent = 0u64;
-    while start.elapsed() < Duration::from_secs(args.seconds) {
-        step += 1.0;
-        for (i, m) in nodes.iter().enumerate() {
-            m.node
-                .update_position(route(i, step, 1e6).offset_m(step * 5.0, 0.0))
-                .await?;
-            sent += 1;
-        }
+        move_all(step).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    measuring.store(false, std::sync::atomic::Ordering::Relaxed);
-    let elapsed = start.elapsed().as_secs_f64();
-    let mut bytes_after = 0;
-    for m in &nodes {
-        bytes_after += m.node.stats().await?.bytes_published;
+    let before = totals(&nodes).await?;
+    measuring.store(true, Ordering::Relaxed);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(args.seconds) {
+        step += 1.0;
+        move_all(step).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let elapsed = start.elapsed().as_secs_f64();
+    let after = totals(&nodes).await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    measuring.store(false, Ordering::Relaxed);
     let mut lat = Vec::new();
-    while let Ok((_, l)) = rx.try_recv() {
+    while let Ok(l) = rx.try_recv() {
         lat.push(l);
     }
     lat.sort_unstable();
-    let expected = sent * (n as u64 - 1);
-    let bytes_per_node_per_s = (bytes_after - bytes_before) as f64 / n as f64 / elapsed;
+    let published = after.locations_published - before.locations_published;
+    let expected = published * (n as u64 - 1);
+    let per_node_s = |b: u64| b as f64 / n as f64 / elapsed;
+    let bytes_per_node_per_s = per_node_s(after.bytes_sent - before.bytes_sent);
+    let own_per_node_per_s = per_node_s(after.bytes_published - before.bytes_published);
     let (p50, p99) = (pct(&lat, 0.50), pct(&lat, 0.99));
     for m in &nodes {
         m.node.shutdown().await;
@@ -126,17 +178,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             serde_json::json!({
                 "suite": "location", "nodes": n, "p50_ms": p50, "p99_ms": p99,
                 "bytes_per_node_per_s": bytes_per_node_per_s.round(),
+                "own_gossip_bytes_per_node_per_s": own_per_node_per_s.round(),
                 "deliveries": lat.len(), "expected_deliveries": expected,
+                "joined_s": joined.as_secs_f64(), "keyed_s": keyed_after.as_secs_f64(),
             })
         );
     } else {
         println!(
-            "location: {n} nodes, setup {:.1}s, measured {elapsed:.1}s",
-            setup.elapsed().as_secs_f64()
+            "location: {n} nodes, all joined {:.1}s, fully keyed {:.1}s, measured {elapsed:.1}s",
+            joined.as_secs_f64(),
+            keyed_after.as_secs_f64()
         );
         println!("  deliveries {} of {expected} expected", lat.len());
         println!("  propagation latency p50 {p50:.0} ms, p99 {p99:.0} ms");
-        println!("  gossip bytes published per node per second {bytes_per_node_per_s:.0}");
+        println!("  bytes sent per node per second {bytes_per_node_per_s:.0} (all libp2p streams)");
+        println!("  own gossip published per node per second {own_per_node_per_s:.0}");
     }
     Ok(())
 }

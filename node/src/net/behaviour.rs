@@ -88,7 +88,10 @@ pub fn bytes_sent(registry: &Registry) -> u64 {
         return 0;
     }
     text.lines()
-        .filter(|l| l.starts_with("libp2p_bandwidth") && l.contains("direction=\"outbound\""))
+        .filter(|l| {
+            l.starts_with("libp2p_bandwidth")
+                && l.to_ascii_lowercase().contains("direction=\"outbound\"")
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
 }

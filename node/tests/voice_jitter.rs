@@ -232,3 +232,38 @@ fn random_jitter_sets_target_to_cover_it() {
     assert!(run.frames > 1900);
     assert!(jb.target_us() >= 30_000, "target {}", jb.target_us());
 }
+
+#[test]
+fn short_dtx_gaps_on_a_clean_path_add_no_frame_of_delay() {
+    // Speech with short silences (DTX sends nothing for 2..8 frames, less
+    // than the idle limit) over a clean path with scheduling noise of up to
+    // 1.5 ms. The jitter estimate creeping up must not be paid for with a
+    // whole frame of delay at the first silent slot, and silent slots are
+    // not concealment.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut pkts = Vec::new();
+    let mut seq = 0u16;
+    let mut i = 0u32;
+    while i < 1500 {
+        let talk = rng.gen_range(10..40);
+        for _ in 0..talk {
+            let noise = rng.gen_range(0..1_500);
+            pkts.push(Pkt {
+                seq,
+                ts: i * FRAME,
+                arrival_us: 1_000_000 + u64::from(i) * FRAME_US + 300 + noise,
+            });
+            seq = seq.wrapping_add(1);
+            i += 1;
+        }
+        i += rng.gen_range(2..9);
+    }
+    let sent = pkts.len() as u32;
+    let (run, jb) = drive(pkts, 40_000_000);
+    assert_eq!(run.frames, sent, "{:?}", jb.stats());
+    assert_eq!(jb.stats().concealed, 0, "silence is not concealment");
+    let mut waits: Vec<i64> = run.waits.iter().map(|w| w.1).collect();
+    waits.sort_unstable();
+    let p99 = waits[(waits.len() - 1) * 99 / 100];
+    assert!(p99 <= 4_000, "p99 wait {p99} us, {:?}", jb.stats());
+}

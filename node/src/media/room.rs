@@ -63,7 +63,8 @@ pub struct RoomStats {
 pub struct MediaRoom {
     session: Arc<Mutex<GroupSession>>,
     room: [u8; 8],
-    receivers: HashMap<MemberId, VoiceReceiver>,
+    /// One stream per member and kind (voice, music).
+    receivers: HashMap<(MemberId, bool), VoiceReceiver>,
     stats: RoomStats,
 }
 
@@ -169,7 +170,11 @@ impl MediaRoom {
             return Ok(None);
         }
         let p = VoicePayload::parse(&opened.payload)?;
-        if !self.receivers.contains_key(&opened.sender) {
+        let key = (
+            opened.sender,
+            p.flags & crate::voice::payload::FLAG_MUSIC != 0,
+        );
+        if !self.receivers.contains_key(&key) {
             if self.receivers.len() >= MAX_STREAMS {
                 return Err(RoomError::TooManyStreams);
             }
@@ -177,19 +182,20 @@ impl MediaRoom {
                 p.flags & (crate::voice::payload::FLAG_MUSIC | crate::voice::payload::FLAG_10MS),
             )
             .map_err(|_| RoomError::TooManyStreams)?;
-            self.receivers.insert(opened.sender, rx);
+            self.receivers.insert(key, rx);
         }
-        if let Some(rx) = self.receivers.get_mut(&opened.sender) {
+        if let Some(rx) = self.receivers.get_mut(&key) {
             rx.push(p, now_us);
         }
         self.stats.voice_in += 1;
         Ok(Some(opened.sender))
     }
 
-    /// Decoded slots due at `now_us`, per member.
+    /// Decoded slots due at `now_us`, per member (a member's music and
+    /// voice are separate streams; [`Slot::channels`] tells them apart).
     pub fn poll(&mut self, now_us: u64) -> Vec<(MemberId, Slot)> {
         let mut out = Vec::new();
-        for (m, rx) in &mut self.receivers {
+        for ((m, _), rx) in &mut self.receivers {
             while let Some(s) = rx.poll(now_us) {
                 out.push((*m, s));
             }
@@ -207,23 +213,43 @@ impl MediaRoom {
 
     /// Records the RTT to a member.
     pub fn set_rtt_ms(&mut self, m: &MemberId, rtt: f64) {
-        if let Some(r) = self.receivers.get_mut(m) {
-            r.set_rtt_ms(rtt);
+        for music in [false, true] {
+            if let Some(r) = self.receivers.get_mut(&(*m, music)) {
+                r.set_rtt_ms(rtt);
+            }
         }
     }
 
-    /// Quality of each incoming stream.
+    /// Quality of each incoming voice stream.
     pub fn reports(&self) -> Vec<(MemberId, QualityReport)> {
         self.receivers
             .iter()
-            .map(|(m, r)| (*m, r.report()))
+            .filter(|((_, music), _)| !music)
+            .map(|((m, _), r)| (*m, r.report()))
             .collect()
     }
 
-    /// Forgets members who left the roster.
-    pub fn prune(&mut self) {
+    /// Quality of each incoming music stream.
+    pub fn music_reports(&self) -> Vec<(MemberId, QualityReport)> {
+        self.receivers
+            .iter()
+            .filter(|((_, music), _)| *music)
+            .map(|((m, _), r)| (*m, r.report()))
+            .collect()
+    }
+
+    /// Forgets members who left the roster; returns who was dropped.
+    pub fn prune(&mut self) -> Vec<MemberId> {
         let s = lock(&self.session);
-        self.receivers.retain(|m, _| s.roster().is_member(m));
+        let mut gone = Vec::new();
+        self.receivers.retain(|(m, _), _| {
+            let keep = s.roster().is_member(m);
+            if !keep {
+                gone.push(*m);
+            }
+            keep
+        });
+        gone
     }
 }
 

@@ -4,15 +4,16 @@
 //! Time is a virtual clock in microseconds supplied by the caller. Each frame
 //! carries its media timestamp (48 kHz samples) and a send sequence number.
 //! The buffer keeps the one-way *transit* (`arrival - media time`) of recent
-//! frames; the smallest transit in the window is the path's base delay and the
-//! spread above it is jitter. A frame with media time `ts` is due at
+//! frames; the smallest transit among the newest arrivals is the path's base
+//! delay and the spread above it is jitter (measured block by block so clock
+//! drift does not pass for jitter). A frame with media time `ts` is due at
 //! `ts + offset`, where `offset` tracks `base + target` (target = a high
 //! percentile of the jitter, plus one frame when losses make FEC worth
 //! waiting for). On a clean path the target is close to zero, so a frame plays
 //! as soon as it arrives; it grows only as jitter demands, and shrinks again by
 //! skipping a slot (preferably a missing one) when the path calms down.
-//! Following the minimum transit over a sliding window also absorbs
-//! sender/receiver clock drift.
+//! When the target grows, the next missing slot is pushed back by just the
+//! shortfall (not a whole frame), so a clean path stays near its floor.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -98,14 +99,17 @@ pub struct Stats {
     pub concealed: u64,
     /// Slots skipped to shrink the delay.
     pub skipped: u64,
-    /// Slots stretched (an extra concealed slot) to grow the delay.
+    /// Times a slot was pushed back (by up to a frame) to grow the delay.
     pub stretched: u64,
 }
 
 /// Slots the delay must stay a whole frame above the target before a
 /// missing slot is skipped to shrink it (a present frame is dropped only
-/// after four times as long).
+/// after twice as long).
 const SHRINK_HOLD_SLOTS: u32 = 25;
+
+/// Arrivals per block for the drift-following base delay and jitter.
+const DRIFT_BLOCK: usize = 25;
 
 #[derive(Clone, Copy, Debug)]
 struct Transit {
@@ -126,6 +130,8 @@ pub struct JitterBuffer {
     /// Consecutive missing slots.
     misses: u32,
     pending_misses: u32,
+    /// Send sequence of the last frame played (or FEC-recovered).
+    last_out_seq: Option<u64>,
     shrink_streak: u32,
     highest_seq: Option<u64>,
     last_ts: Option<u64>,
@@ -150,6 +156,7 @@ impl JitterBuffer {
             offset_us: 0,
             misses: 0,
             pending_misses: 0,
+            last_out_seq: None,
             shrink_streak: 0,
             highest_seq: None,
             last_ts: None,
@@ -261,14 +268,35 @@ impl JitterBuffer {
     }
 
     /// Smallest transit in the window (path base delay + clock offset).
+    ///
+    /// Taken over the most recent block of [`DRIFT_BLOCK`] arrivals so it
+    /// follows sender/receiver clock drift instead of lagging a whole window.
     fn base_us(&self) -> i64 {
-        self.history.iter().map(|t| t.transit_us).min().unwrap_or(0)
+        self.history
+            .iter()
+            .rev()
+            .take(DRIFT_BLOCK)
+            .map(|t| t.transit_us)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Each arrival's transit above the minimum of its block of
+    /// [`DRIFT_BLOCK`] arrivals (blocks counted from the newest): jitter
+    /// without the slope that clock drift adds across the window.
+    fn deviations(&self) -> Vec<i64> {
+        let mut out = Vec::with_capacity(self.history.len());
+        let newest_first: Vec<i64> = self.history.iter().rev().map(|t| t.transit_us).collect();
+        for block in newest_first.chunks(DRIFT_BLOCK) {
+            let min = block.iter().copied().min().unwrap_or(0);
+            out.extend(block.iter().map(|t| t - min));
+        }
+        out
     }
 
     /// Current target delay above the base, in microseconds.
     pub fn target_us(&self) -> u64 {
-        let base = self.base_us();
-        let mut d: Vec<i64> = self.history.iter().map(|t| t.transit_us - base).collect();
+        let mut d = self.deviations();
         if d.is_empty() {
             return self.cfg.margin_us;
         }
@@ -305,6 +333,20 @@ impl JitterBuffer {
             .map(|ts| (samples_to_us(ts) + self.offset_us).max(0) as u64)
     }
 
+    /// Settles the missing slots before a frame with send sequence `seq`
+    /// comes out: only as many as the sender really sent in between (the
+    /// sequence gap) were concealment; the rest were silence (DTX).
+    fn settle_misses(&mut self, seq: u64) {
+        let sent_between = match self.last_out_seq {
+            Some(l) if seq > l => seq - l - 1,
+            Some(_) => 0,
+            None => u64::from(self.pending_misses),
+        };
+        self.stats.concealed += sent_between.min(u64::from(self.pending_misses));
+        self.pending_misses = 0;
+        self.last_out_seq = Some(seq);
+    }
+
     /// Returns the next slot to play if it is due at `now_us`.
     pub fn poll(&mut self, now_us: u64) -> Option<Playout> {
         loop {
@@ -325,7 +367,7 @@ impl JitterBuffer {
                 self.shrink_streak = 0;
             }
             let shrink = (!present && self.shrink_streak >= SHRINK_HOLD_SLOTS)
-                || self.shrink_streak >= 4 * SHRINK_HOLD_SLOTS;
+                || self.shrink_streak >= 2 * SHRINK_HOLD_SLOTS;
             if shrink {
                 self.offset_us -= frame;
                 self.next_ts = Some(ts + step);
@@ -335,19 +377,21 @@ impl JitterBuffer {
                 continue;
             }
             // Delay below the target and this slot's frame is not here yet:
-            // stretch by one concealed slot and wait for it.
+            // push this slot back by exactly the shortfall (at most a frame)
+            // and wait for it. Growing by the shortfall rather than a whole
+            // concealed frame keeps a clean path's delay near its floor when
+            // the jitter estimate creeps up by a fraction of a millisecond;
+            // in a silence (DTX) the shift is inaudible.
             if self.offset_us < want && self.stats.played > 0 && !present {
-                self.offset_us += frame;
+                self.offset_us += (want - self.offset_us).min(frame);
                 self.stats.stretched += 1;
-                self.stats.concealed += 1;
-                return Some(Playout::Conceal { ts });
+                continue;
             }
             self.next_ts = Some(ts + step);
-            if let Some((_, payload)) = self.frames.remove(&ts) {
+            if let Some((seq, payload)) = self.frames.remove(&ts) {
                 self.misses = 0;
                 self.stats.played += 1;
-                self.stats.concealed += u64::from(self.pending_misses);
-                self.pending_misses = 0;
+                self.settle_misses(seq);
                 return Some(Playout::Frame { ts, payload });
             }
             self.misses += 1;
@@ -358,19 +402,16 @@ impl JitterBuffer {
                 self.pending_misses = 0;
                 return None;
             }
-            if let Some((_, next)) = self.frames.get(&(ts + step)) {
+            if let Some((seq, next)) = self.frames.get(&(ts + step)) {
+                let (seq, next_payload) = (*seq, next.clone());
                 self.stats.fec_recovered += 1;
-                return Some(Playout::Fec {
-                    ts,
-                    next_payload: next.clone(),
-                });
+                // The recovered slot stands for the frame sent just before.
+                self.settle_misses(seq.saturating_sub(1));
+                return Some(Playout::Fec { ts, next_payload });
             }
-            if self.frames.is_empty() {
-                // Loss or end of talk spurt: decided when the next frame comes.
-                self.pending_misses += 1;
-            } else {
-                self.stats.concealed += 1;
-            }
+            // Loss, or a silence the sender did not send (DTX): decided by
+            // the sequence numbers when the next frame comes out.
+            self.pending_misses += 1;
             return Some(Playout::Conceal { ts });
         }
     }

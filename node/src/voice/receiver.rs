@@ -17,6 +17,8 @@ pub struct Slot {
     pub ts: u64,
     /// Interleaved PCM.
     pub pcm: Vec<i16>,
+    /// Channels of `pcm` (1 voice, 2 music).
+    pub channels: usize,
     /// How the slot was produced.
     pub kind: SlotKind,
 }
@@ -110,7 +112,13 @@ impl VoiceReceiver {
                 self.dec.conceal().unwrap_or_default()
             }
         };
-        Some(Slot { ts, pcm, kind })
+        let channels = if self.is_music() { 2 } else { 1 };
+        Some(Slot {
+            ts,
+            pcm,
+            channels,
+            kind,
+        })
     }
 
     /// Records the media connection's RTT.

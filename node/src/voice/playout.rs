@@ -1,0 +1,152 @@
+//! Device-style playout, sans-IO: decoded slots queue per stream and a
+//! playout clock (the sound card, or a timer) pulls one mixed frame per
+//! frame period, so several speakers and music play side by side.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+use super::mixer::{Input, Mixer};
+use super::receiver::Slot;
+
+/// Most slots queued per stream; older ones are dropped (and counted) so a
+/// stalled output never builds up delay.
+pub const MAX_QUEUE: usize = 8;
+
+/// What one stream played last: its media position (for sync checks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Media timestamp (48 kHz samples) of the last slot pulled.
+    pub ts: u64,
+    /// Output frame index it was mixed into.
+    pub frame: u64,
+}
+
+/// Per-stream queues and the mixer.
+#[derive(Debug)]
+pub struct Playout<K> {
+    mixer: Mixer<K>,
+    queues: HashMap<K, VecDeque<Slot>>,
+    positions: HashMap<K, Position>,
+    frame_samples: usize,
+    frames_out: u64,
+    dropped: u64,
+}
+
+impl<K: Hash + Eq + Clone> Playout<K> {
+    /// Playout of `frame_samples` samples per channel per pull, mono or
+    /// stereo output.
+    pub fn new(frame_samples: usize, stereo: bool) -> Self {
+        Self {
+            mixer: Mixer::new(stereo),
+            queues: HashMap::new(),
+            positions: HashMap::new(),
+            frame_samples,
+            frames_out: 0,
+            dropped: 0,
+        }
+    }
+
+    /// The mixer (volumes, positions, music gain).
+    pub fn mixer_mut(&mut self) -> &mut Mixer<K> {
+        &mut self.mixer
+    }
+
+    /// Output channels.
+    pub fn channels(&self) -> usize {
+        self.mixer.channels()
+    }
+
+    /// Queues a decoded slot of stream `key`.
+    pub fn push(&mut self, key: K, slot: Slot) {
+        let q = self.queues.entry(key).or_default();
+        if q.len() >= MAX_QUEUE {
+            q.pop_front();
+            self.dropped += 1;
+        }
+        q.push_back(slot);
+    }
+
+    /// Forgets a stream (member removed).
+    pub fn remove(&mut self, key: &K) {
+        self.queues.remove(key);
+        self.positions.remove(key);
+        self.mixer.remove(key);
+    }
+
+    /// Mixes the next output frame from the head of every queue (silence if
+    /// none has anything).
+    pub fn pull(&mut self) -> Vec<i16> {
+        let frame = self.frames_out;
+        self.frames_out += 1;
+        let mut heads = Vec::new();
+        for (k, q) in &mut self.queues {
+            if let Some(s) = q.pop_front() {
+                self.positions
+                    .insert(k.clone(), Position { ts: s.ts, frame });
+                heads.push((k.clone(), s));
+            }
+        }
+        let inputs: Vec<Input<'_, K>> = heads
+            .iter()
+            .map(|(k, s)| Input {
+                who: k,
+                pcm: &s.pcm,
+                channels: s.channels,
+            })
+            .collect();
+        self.mixer.mix(&inputs, self.frame_samples)
+    }
+
+    /// Where stream `key` is in its media.
+    pub fn position(&self, key: &K) -> Option<Position> {
+        self.positions.get(key).copied()
+    }
+
+    /// Output frames pulled so far.
+    pub fn frames_out(&self) -> u64 {
+        self.frames_out
+    }
+
+    /// Slots dropped because a queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voice::SlotKind;
+
+    fn slot(ts: u64, v: i16, channels: usize) -> Slot {
+        Slot {
+            ts,
+            pcm: vec![v; 960 * channels],
+            channels,
+            kind: SlotKind::Decoded,
+        }
+    }
+
+    #[test]
+    fn two_streams_are_mixed_and_positions_tracked() {
+        let mut p = Playout::new(960, true);
+        p.push(1u8, slot(0, 3_000, 1));
+        p.push(2u8, slot(960, 2_000, 2));
+        let out = p.pull();
+        assert_eq!(out.len(), 1920);
+        assert!(out[0] > 3_000, "both heard: {}", out[0]);
+        assert_eq!(p.position(&2).map(|x| x.ts), Some(960));
+        assert_eq!(p.pull().iter().map(|s| s.unsigned_abs()).max(), Some(0));
+    }
+
+    #[test]
+    fn a_stalled_output_drops_old_slots() {
+        let mut p = Playout::new(960, false);
+        for i in 0..20 {
+            p.push(1u8, slot(i * 960, 100, 1));
+        }
+        assert_eq!(p.dropped(), 20 - MAX_QUEUE as u64);
+        p.pull();
+        assert_eq!(p.position(&1).map(|x| x.ts), Some(12 * 960));
+    }
+}

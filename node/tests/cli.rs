@@ -64,6 +64,15 @@ fn init(dir: &Path) -> String {
 fn offline_commands_and_helpful_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
+    let help = ok(d, &["--help"]);
+    for cmd in [
+        "init", "run", "invite", "join", "members", "geofence", "history",
+    ] {
+        assert!(
+            help.contains(&format!("  {cmd} ")),
+            "--help lists {cmd}: {help}"
+        );
+    }
     let e = fails(d, &["members", "hikers"]);
     assert!(e.contains("aura init"), "{e}");
     let me = init(d);

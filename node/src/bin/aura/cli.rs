@@ -65,6 +65,11 @@ pub(crate) enum Cmd {
         /// Member id (hex prefix, as `aura members` shows) or libp2p peer id.
         peer: String,
     },
+    /// Leave a group and delete its local data.
+    Leave {
+        /// Group name or id prefix.
+        group: String,
+    },
     /// Location sharing: on, off, precision, position, last known positions.
     #[command(subcommand)]
     Location(LocationCmd),

@@ -110,7 +110,7 @@ pub(crate) async fn exec(node: &Node, mode: Mode, cmd: Cmd) -> Result<Output> {
             let (gid, name) = resolve::group(node, &group).await?;
             let member = resolve::member(&node.members(gid).await?, &peer)?;
             if member == node.member_id() {
-                bail!("you cannot remove yourself; to leave a group ask an admin, or delete it locally");
+                bail!("you cannot remove yourself; use `aura leave GROUP` to leave it");
             }
             let online = online_step(node, mode, gid, &mut out.stderr).await?;
             node.remove_member(gid, member).await?;
@@ -118,6 +118,15 @@ pub(crate) async fn exec(node: &Node, mode: Mode, cmd: Cmd) -> Result<Output> {
                 tokio::time::sleep(LINGER).await;
             }
             writeln!(out.stdout, "removed {member} from {name}; keys rotated")?;
+        }
+        Cmd::Leave { group } => {
+            let (gid, name) = resolve::group(node, &group).await?;
+            let online = online_step(node, mode, gid, &mut out.stderr).await?;
+            node.leave(gid).await?;
+            if online {
+                tokio::time::sleep(LINGER).await;
+            }
+            writeln!(out.stdout, "left {name}; its local data is deleted")?;
         }
         Cmd::Location(c) => location(node, mode, c, &mut out).await?,
         Cmd::Geofence(c) => geofence(node, c, o).await?,
@@ -253,9 +262,8 @@ async fn location(node: &Node, mode: Mode, c: LocationCmd, out: &mut Output) -> 
         LocationCmd::Set { lat, lon } => {
             let pos = resolve::position(lat, lon)?;
             if mode == Mode::OneShot {
-                for (gid, _) in node.groups().await? {
-                    wait_group_peers(node, gid).await?;
-                }
+                let gids: Vec<GroupId> = node.groups().await?.into_iter().map(|g| g.0).collect();
+                wait_peers_of(node, &gids).await?;
                 tokio::time::sleep(Duration::from_millis(800)).await;
             }
             node.update_position(pos).await?;
@@ -360,14 +368,20 @@ async fn online_step(node: &Node, mode: Mode, gid: GroupId, warn: &mut String) -
 
 /// Waits up to [`PEER_WAIT`] for a connection to another member of `gid`.
 async fn wait_group_peers(node: &Node, gid: GroupId) -> Result<bool> {
+    wait_peers_of(node, &[gid]).await
+}
+
+/// Waits up to [`PEER_WAIT`] for a connection to another member of any of `gids`.
+async fn wait_peers_of(node: &Node, gids: &[GroupId]) -> Result<bool> {
     let me = node.member_id();
-    let others: Vec<_> = node
-        .members(gid)
-        .await?
-        .into_iter()
-        .filter(|(m, _)| *m != me)
-        .filter_map(|(m, _)| m.peer_id().ok())
-        .collect();
+    let mut others = Vec::new();
+    for gid in gids {
+        for (m, _) in node.members(*gid).await? {
+            if m != me {
+                others.extend(m.peer_id().ok());
+            }
+        }
+    }
     if others.is_empty() {
         return Ok(false);
     }

@@ -243,6 +243,19 @@ fn join_a_running_node_over_loopback_then_chat_and_remove() {
     ok(a, &["remove", "hikers", &b_id[..10]]);
     assert!(!ok(a, &["members", "hikers"]).contains(&b_id));
 
+    // A local attacker writing junk to the control socket gets an error reply
+    // and the node keeps serving.
+    for junk in [&b"not json\n"[..], &[0xff; 100_000][..]] {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(a.join("control.sock")).unwrap();
+        let _ = s.write_all(junk);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        assert!(reply.contains("malformed control request"), "{reply}");
+    }
+    assert!(ok(a, &["groups"]).contains("hikers"));
+
     // SIGTERM stops `aura run` cleanly; the store is then usable directly.
     let st = Command::new("kill")
         .args(["-TERM", &run.id().to_string()])

@@ -106,14 +106,17 @@ pub(crate) fn serve(data_dir: &Path, node: Node) -> Result<PathBuf> {
 
 async fn handle(stream: UnixStream, node: &Node) -> Result<()> {
     let (rd, mut wr) = stream.into_split();
-    let mut line = String::new();
+    let mut line = Vec::new();
     BufReader::new(rd.take(MAX_REQUEST))
-        .read_line(&mut line)
+        .read_until(b'\n', &mut line)
         .await?;
-    let reply = match serde_json::from_str::<Request>(&line) {
-        Err(e) => Reply::Err(format!(
-            "malformed control request ({e}); use the `aura` binary of the same version"
-        )),
+    let reply = match serde_json::from_slice::<Request>(&line) {
+        Err(e) => {
+            tracing::warn!(error = %e, bytes = line.len(), "malformed control request");
+            Reply::Err(format!(
+                "malformed control request ({e}); use the `aura` binary of the same version"
+            ))
+        }
         Ok(req) => {
             let argv = std::iter::once("aura".to_owned()).chain(req.args);
             match Cli::try_parse_from(argv) {

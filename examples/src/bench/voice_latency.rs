@@ -157,6 +157,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let _ = talker.await;
+    let rq = room
+        .reports()
+        .into_iter()
+        .next()
+        .map(|(_, q)| q)
+        .unwrap_or_default();
     let wall = start.elapsed().as_secs_f64();
     let cpu_pct = (cpu_seconds() - cpu0) / wall * 100.0;
     lat.sort_by(|x, y| x.total_cmp(y));
@@ -172,10 +178,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "p99_ms": (p99 * 100.0).round() / 100.0,
                 "cpu_pct_per_stream": (cpu_pct * 100.0).round() / 100.0,
                 "frames": lat.len(),
+                "playout_delay_ms": (rq.playout_delay_ms * 100.0).round() / 100.0,
+                "jitter_ms": (rq.jitter_ms * 100.0).round() / 100.0,
+                "concealed": rq.concealed,
+                "late": rq.late,
             })
         );
     } else {
-        println!("voice-latency: {} frames, capture-to-playout p50 {p50:.1} ms, p99 {p99:.1} ms, CPU {cpu_pct:.2}% per stream", lat.len());
+        println!("voice-latency: {} frames, capture-to-playout p50 {p50:.1} ms, p99 {p99:.1} ms, CPU {cpu_pct:.2}% per stream; jitter buffer {:.1} ms above the path, jitter {:.2} ms, {} concealed, {} late", lat.len(), rq.playout_delay_ms, rq.jitter_ms, rq.concealed, rq.late);
     }
     Ok(())
 }

@@ -16,6 +16,8 @@
 //! # Ok(()) }
 //! ```
 
+pub use ed25519_dalek;
+
 pub mod api;
 pub mod client;
 #[cfg(feature = "server")]

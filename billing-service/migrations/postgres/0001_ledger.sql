@@ -25,7 +25,6 @@ CREATE TABLE transfers (
     expires_at_us BIGINT NOT NULL DEFAULT 0,
     pending_state BIGINT NOT NULL DEFAULT 0
 );
-CREATE INDEX transfers_credit_code ON transfers (credit_account, code, ts_us);
 CREATE INDEX transfers_pending_expiry ON transfers (expires_at_us)
     WHERE pending_state = 1 AND expires_at_us > 0;
 

@@ -8,7 +8,7 @@ CREATE TABLE accounts (
     credits_pending INTEGER NOT NULL DEFAULT 0,
     credits_posted INTEGER NOT NULL DEFAULT 0,
     CHECK (no_overdraft = 0 OR debits_posted + debits_pending <= credits_posted)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE transfers (
     id TEXT PRIMARY KEY NOT NULL,
@@ -25,7 +25,6 @@ CREATE TABLE transfers (
     expires_at_us INTEGER NOT NULL DEFAULT 0,
     pending_state INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX transfers_credit_code ON transfers (credit_account, code, ts_us);
 CREATE INDEX transfers_pending_expiry ON transfers (expires_at_us)
     WHERE pending_state = 1 AND expires_at_us > 0;
 

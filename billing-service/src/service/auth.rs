@@ -137,7 +137,8 @@ impl Service {
         if self.clock.now_s() >= exp {
             return Err(fail("expired_token"));
         }
-        DeviceKey::parse_hex(acct).map_err(|_| fail("malformed_token"))
+        // The MAC proves this key was validated at login.
+        DeviceKey::parse_hex_unchecked(acct).map_err(|_| fail("malformed_token"))
     }
 
     pub(super) fn prune_nonces(&self) {

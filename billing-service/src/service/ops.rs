@@ -148,7 +148,7 @@ impl Service {
             currency: Currency::Coins,
             kind: TransferKind::Single,
             code: code::GIFT,
-            user_data: data.clone(),
+            user_data: data,
         }];
         if diamonds > 0 {
             chain.push(Transfer {
@@ -159,7 +159,7 @@ impl Service {
                 currency: Currency::Diamonds,
                 kind: TransferKind::Single,
                 code: code::GIFT,
-                user_data: data,
+                user_data: String::new(),
             });
         }
         let outcome = self.ledger.submit(chain).await?;
@@ -232,18 +232,23 @@ impl Service {
     pub async fn claim_reward(&self, key: &DeviceKey) -> Result<RewardClaim, ServiceError> {
         let day = self.clock.now_s().div_euclid(86_400);
         let wallet = user_account(key, Currency::Coins);
-        let last = self.store.last_credit(&wallet, code::REWARD).await?;
-        let last: Option<RewardData> =
-            last.and_then(|t| serde_json::from_str(&t.transfer.user_data).ok());
-        let streak = match last {
-            Some(l) if l.day == day => return Err(ServiceError::Conflict("already_claimed_today")),
-            Some(l) if l.day == day - 1 => l.streak % 7 + 1,
-            _ => 1,
+        let id = |d: i64| format!("r:{}:{d}", key.to_hex());
+        // Today's and yesterday's claims are found by id: no scan, no extra index.
+        let found = self.store.transfers(&[id(day), id(day - 1)]).await?;
+        let claim = |d: i64| {
+            found
+                .iter()
+                .find(|t| t.transfer.id == id(d))
+                .and_then(|t| serde_json::from_str::<RewardData>(&t.transfer.user_data).ok())
         };
+        if claim(day).is_some() {
+            return Err(ServiceError::Conflict("already_claimed_today"));
+        }
+        let streak = claim(day - 1).map_or(1, |l| l.streak % 7 + 1);
         let idx = usize::try_from(streak - 1).unwrap_or(0).min(6);
         let coins = self.config.daily_rewards[idx];
         let t = Transfer {
-            id: format!("r:{}:{day}", key.to_hex()),
+            id: id(day),
             debit_account: platform::REWARDS.into(),
             credit_account: wallet,
             amount: coins,

@@ -76,12 +76,11 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<Account>, StoreError>> + Send;
-    /// The latest transfer crediting `account` with `code`.
-    fn last_credit(
+    /// Committed transfers by id (missing ones are absent).
+    fn transfers(
         &self,
-        account: &str,
-        code: i32,
-    ) -> impl Future<Output = Result<Option<StoredTransfer>, StoreError>> + Send;
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<StoredTransfer>, StoreError>> + Send;
     /// Checks that debits equal credits per currency and balances match transfers.
     fn check_invariant(&self) -> impl Future<Output = Result<InvariantReport, StoreError>> + Send;
     /// The gift catalog.
@@ -290,12 +289,8 @@ impl Storage for AnyStore {
     async fn accounts(&self, ids: &[String]) -> Result<Vec<Account>, StoreError> {
         delegate!(self, s => s.accounts(ids))
     }
-    async fn last_credit(
-        &self,
-        account: &str,
-        code: i32,
-    ) -> Result<Option<StoredTransfer>, StoreError> {
-        delegate!(self, s => s.last_credit(account, code))
+    async fn transfers(&self, ids: &[String]) -> Result<Vec<StoredTransfer>, StoreError> {
+        delegate!(self, s => s.transfers(ids))
     }
     async fn check_invariant(&self) -> Result<InvariantReport, StoreError> {
         delegate!(self, s => s.check_invariant())

@@ -248,22 +248,11 @@ impl PgStore {
         rows.iter().map(account_row).collect()
     }
 
-    /// The latest transfer crediting `account` with `code`.
-    pub async fn last_credit(
-        &self,
-        account: &str,
-        code: i32,
-    ) -> Result<Option<StoredTransfer>, StoreError> {
-        let q = format!(
-            "SELECT {TRANSFER_COLS} FROM transfers WHERE credit_account = $1 AND code = $2 \
-             ORDER BY ts_us DESC LIMIT 1"
-        );
-        let r = sqlx::query(&q)
-            .bind(account)
-            .bind(i64::from(code))
-            .fetch_optional(&self.pool)
-            .await?;
-        r.as_ref().map(transfer_row).transpose()
+    /// Committed transfers by id.
+    pub async fn transfers(&self, ids: &[String]) -> Result<Vec<StoredTransfer>, StoreError> {
+        let q = format!("SELECT {TRANSFER_COLS} FROM transfers WHERE id = ANY($1)");
+        let rows = sqlx::query(&q).bind(ids).fetch_all(&self.pool).await?;
+        rows.iter().map(transfer_row).collect()
     }
 
     /// Checks the ledger's invariants in one repeatable-read snapshot.

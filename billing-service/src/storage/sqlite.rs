@@ -5,7 +5,7 @@
 //! group-commit writer makes that affordable: one fsync per batch.
 use std::{str::FromStr, time::Duration};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
     Row, SqliteConnection, SqlitePool,
@@ -59,27 +59,22 @@ fn account_row(r: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
     )
 }
 
-fn transfer_json(t: &StoredTransfer) -> Value {
-    let tr = &t.transfer;
-    let timeout = match tr.kind {
-        TransferKind::Pending { timeout_s } => timeout_s,
-        _ => 0,
-    };
-    json!([
-        tr.id,
-        tr.debit_account,
-        tr.credit_account,
-        tr.amount,
-        tr.currency.as_str(),
-        tr.kind.as_i32(),
-        tr.kind.pending_id().unwrap_or(""),
-        timeout,
-        tr.code,
-        tr.user_data,
-        t.ts_us,
-        t.expires_at_us,
-        t.pending_state.as_i32()
-    ])
+/// Rows per multi-row statement.
+const CHUNK: usize = 128;
+
+/// `head (?, ?, ..), (..) tail` for `rows` rows of `cols` parameters.
+fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    let row = format!("({})", vec!["?"; cols].join(", "));
+    let mut s = String::with_capacity(head.len() + rows * (row.len() + 2) + tail.len());
+    s.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&row);
+    }
+    s.push_str(tail);
+    s
 }
 
 impl SqliteStore {
@@ -90,7 +85,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-65536")
+            // Statement journals (multi-row inserts) stay in memory, not temp files.
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
@@ -145,51 +142,60 @@ impl SqliteStore {
     ) -> Result<Vec<ChainOutcome>, StoreError> {
         let (st, expire) = self.load(c, chains, now_us, sweep).await?;
         let out = engine::apply(st, chains, &expire, now_us);
-        if !out.new_transfers.is_empty() {
-            let rows = Value::from(
-                out.new_transfers
-                    .iter()
-                    .map(transfer_json)
-                    .collect::<Vec<_>>(),
+        // Multi-row VALUES with bound parameters, in chunks (SQLite's limit is
+        // 32766 parameters per statement).
+        for chunk in out.new_transfers.chunks(CHUNK) {
+            let sql = values_sql(
+                &format!("INSERT INTO transfers ({TRANSFER_COLS}) VALUES "),
+                13,
+                chunk.len(),
+                "",
             );
-            let cols: Vec<String> = (0..13).map(|i| format!("value ->> '$[{i}]'")).collect();
-            let q = format!(
-                "INSERT INTO transfers ({TRANSFER_COLS}) SELECT {} FROM json_each(?1)",
-                cols.join(", ")
-            );
-            sqlx::query(&q)
-                .bind(rows.to_string())
-                .execute(&mut *c)
-                .await?;
+            let mut q = sqlx::query(&sql);
+            for t in chunk {
+                let tr = &t.transfer;
+                let timeout = match tr.kind {
+                    TransferKind::Pending { timeout_s } => timeout_s,
+                    _ => 0,
+                };
+                q = q
+                    .bind(&tr.id)
+                    .bind(&tr.debit_account)
+                    .bind(&tr.credit_account)
+                    .bind(tr.amount)
+                    .bind(tr.currency.as_str())
+                    .bind(tr.kind.as_i32())
+                    .bind(tr.kind.pending_id().unwrap_or(""))
+                    .bind(timeout)
+                    .bind(tr.code)
+                    .bind(&tr.user_data)
+                    .bind(t.ts_us)
+                    .bind(t.expires_at_us)
+                    .bind(t.pending_state.as_i32());
+            }
+            q.execute(&mut *c).await?;
         }
-        if !out.accounts.is_empty() {
-            let rows: Vec<Value> = out
-                .accounts
-                .iter()
-                .map(|a| {
-                    json!([
-                        a.id,
-                        a.currency.as_str(),
-                        i64::from(a.no_overdraft),
-                        a.debits_pending,
-                        a.debits_posted,
-                        a.credits_pending,
-                        a.credits_posted
-                    ])
-                })
-                .collect();
-            let cols: Vec<String> = (0..7).map(|i| format!("value ->> '$[{i}]'")).collect();
-            let q = format!(
-                "INSERT INTO accounts ({ACCOUNT_COLS}) SELECT {} FROM json_each(?1) WHERE true \
-                 ON CONFLICT(id) DO UPDATE SET debits_pending = excluded.debits_pending, \
+        for chunk in out.accounts.chunks(CHUNK) {
+            let sql = values_sql(
+                &format!("INSERT INTO accounts ({ACCOUNT_COLS}) VALUES "),
+                7,
+                chunk.len(),
+                " ON CONFLICT(id) DO UPDATE SET debits_pending = excluded.debits_pending, \
                  debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending, \
                  credits_posted = excluded.credits_posted",
-                cols.join(", ")
             );
-            sqlx::query(&q)
-                .bind(Value::from(rows).to_string())
-                .execute(&mut *c)
-                .await?;
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = q
+                    .bind(&a.id)
+                    .bind(a.currency.as_str())
+                    .bind(i64::from(a.no_overdraft))
+                    .bind(a.debits_pending)
+                    .bind(a.debits_posted)
+                    .bind(a.credits_pending)
+                    .bind(a.credits_posted);
+            }
+            q.execute(&mut *c).await?;
         }
         for (id, s) in &out.pending_updates {
             sqlx::query("UPDATE transfers SET pending_state = ?1 WHERE id = ?2")
@@ -226,22 +232,16 @@ impl SqliteStore {
         rows.iter().map(account_row).collect()
     }
 
-    /// The latest transfer crediting `account` with `code`.
-    pub async fn last_credit(
-        &self,
-        account: &str,
-        code: i32,
-    ) -> Result<Option<StoredTransfer>, StoreError> {
+    /// Committed transfers by id.
+    pub async fn transfers(&self, ids: &[String]) -> Result<Vec<StoredTransfer>, StoreError> {
         let q = format!(
-            "SELECT {TRANSFER_COLS} FROM transfers WHERE credit_account = ?1 AND code = ?2 \
-             ORDER BY ts_us DESC LIMIT 1"
+            "SELECT {TRANSFER_COLS} FROM transfers WHERE id IN (SELECT value FROM json_each(?1))"
         );
-        let r = sqlx::query(&q)
-            .bind(account)
-            .bind(code)
-            .fetch_optional(&self.pool)
+        let rows = sqlx::query(&q)
+            .bind(Value::from(ids.to_vec()).to_string())
+            .fetch_all(&self.pool)
             .await?;
-        r.as_ref().map(transfer_row).transpose()
+        rows.iter().map(transfer_row).collect()
     }
 
     /// Checks the ledger's invariants.

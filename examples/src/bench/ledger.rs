@@ -214,7 +214,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("  {ok} durable gift transfers in {elapsed:.1} s = {tps:.0} /s ({errors} errors)");
         println!("  latency p50 {p50:.2} ms, p99 {p99:.2} ms");
         println!(
-            "  group commit: {:.0} transactions, {:.1} chains each, {:.2} ms each",
+            "  writer: {:.0} transactions, {:.1} chains each, {:.2} ms each",
             batches.0, batches.1, batches.2
         );
         println!(

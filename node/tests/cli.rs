@@ -251,8 +251,15 @@ fn join_a_running_node_over_loopback_then_chat_and_remove() {
         let _ = s.write_all(junk);
         let _ = s.shutdown(std::net::Shutdown::Write);
         let mut reply = String::new();
-        s.read_to_string(&mut reply).unwrap();
-        assert!(reply.contains("malformed control request"), "{reply}");
+        match s.read_to_string(&mut reply) {
+            Ok(_) => assert!(reply.contains("malformed control request"), "{reply}"),
+            // Oversized: the node answers after 64 KiB and closes; the rest
+            // of our write can reset the connection before we read.
+            Err(e) if junk.len() > 64 * 1024 => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset)
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
     assert!(ok(a, &["groups"]).contains("hikers"));
 

@@ -103,6 +103,16 @@ pub enum Event {
         /// Socket address or multiaddr string.
         addr: String,
     },
+    /// Quality of a member's incoming voice stream (every
+    /// [`crate::voice_api::VoiceConfig::stats_every`] while in voice).
+    VoiceQuality {
+        /// Group.
+        group: GroupId,
+        /// Whose stream.
+        member: MemberId,
+        /// Loss, late, jitter, RTT, playout delay, concealment/FEC, MOS.
+        report: crate::voice::QualityReport,
+    },
     /// A member's sender key was installed.
     KeysReceived {
         /// Group.
@@ -238,6 +248,11 @@ impl Node {
     /// Our libp2p peer id (same key).
     pub fn peer_id(&self) -> PeerId {
         self.inner.peer_id
+    }
+
+    /// Puts an event on the event stream (the voice engine's quality events).
+    pub(crate) fn emit(&self, event: Event) {
+        let _ = self.inner.events.send(event);
     }
 
     /// A new subscription to the event stream.

@@ -32,6 +32,7 @@ pub mod media;
 pub mod net;
 pub mod store;
 pub mod voice;
+pub mod voice_api;
 pub mod wire;
 
 mod api;

@@ -220,6 +220,11 @@ impl MediaRoom {
         }
     }
 
+    /// Incoming streams as `(member, is_music)`.
+    pub fn streams(&self) -> Vec<(MemberId, bool)> {
+        self.receivers.keys().copied().collect()
+    }
+
     /// Quality of each incoming voice stream.
     pub fn reports(&self) -> Vec<(MemberId, QualityReport)> {
         self.receivers

@@ -99,6 +99,8 @@ pub struct Stats {
     pub concealed: u64,
     /// Slots skipped to shrink the delay.
     pub skipped: u64,
+    /// Times the sender's clock jumped (restart) and the buffer started over.
+    pub resyncs: u64,
     /// Times a slot was pushed back (by up to a frame) to grow the delay.
     pub stretched: u64,
 }
@@ -107,6 +109,9 @@ pub struct Stats {
 /// missing slot is skipped to shrink it (a present frame is dropped only
 /// after twice as long).
 const SHRINK_HOLD_SLOTS: u32 = 25;
+
+/// A transit jump this large (microseconds) means the sender restarted.
+const RESYNC_US: u64 = 2_000_000;
 
 /// Arrivals per block for the drift-following base delay and jitter.
 const DRIFT_BLOCK: usize = 25;
@@ -212,7 +217,17 @@ impl JitterBuffer {
     /// Feeds one arrived frame (wire `seq`/`ts`, encoded payload) at `now_us`.
     /// Returns `false` if it was refused (late, duplicate or full).
     pub fn push(&mut self, seq: u16, ts: u32, payload: Vec<u8>, now_us: u64) -> bool {
-        let (seq64, ts64) = self.unwrap(seq, ts);
+        let (mut seq64, mut ts64) = self.unwrap(seq, ts);
+        // A sender that restarted (rejoined voice, new media clock) shows up
+        // as a transit jump far beyond any jitter: start over on its clock.
+        let transit = now_us as i64 - samples_to_us(ts64);
+        if !self.history.is_empty()
+            && (transit - self.base_us()).unsigned_abs() > RESYNC_US
+            && (self.next_ts.is_none() || self.frames.is_empty())
+        {
+            self.resync();
+            (seq64, ts64) = self.unwrap(seq, ts);
+        }
         if self.frames.contains_key(&ts64) {
             self.stats.duplicates += 1;
             return false;
@@ -331,6 +346,22 @@ impl JitterBuffer {
     pub fn next_due_us(&self) -> Option<u64> {
         self.next_ts
             .map(|ts| (samples_to_us(ts) + self.offset_us).max(0) as u64)
+    }
+
+    /// Forgets the stream's clock and history (counters are kept).
+    fn resync(&mut self) {
+        self.frames.clear();
+        self.history.clear();
+        self.next_ts = None;
+        self.misses = 0;
+        self.pending_misses = 0;
+        self.last_out_seq = None;
+        self.shrink_streak = 0;
+        self.highest_seq = None;
+        self.last_ts = None;
+        self.last_seq16 = None;
+        self.last_ts32 = None;
+        self.stats.resyncs += 1;
     }
 
     /// Settles the missing slots before a frame with send sequence `seq`

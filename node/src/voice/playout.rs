@@ -17,8 +17,8 @@ pub const MAX_QUEUE: usize = 8;
 pub struct Position {
     /// Media timestamp (48 kHz samples) of the last slot pulled.
     pub ts: u64,
-    /// Output frame index it was mixed into.
-    pub frame: u64,
+    /// The caller's clock (microseconds) at the pull that mixed it.
+    pub at_us: u64,
 }
 
 /// Per-stream queues and the mixer.
@@ -74,15 +74,20 @@ impl<K: Hash + Eq + Clone> Playout<K> {
     }
 
     /// Mixes the next output frame from the head of every queue (silence if
-    /// none has anything).
-    pub fn pull(&mut self) -> Vec<i16> {
-        let frame = self.frames_out;
+    /// none has anything); `now_us` (the caller's clock) is recorded in the
+    /// streams' [`Position`]s.
+    pub fn pull(&mut self, now_us: u64) -> Vec<i16> {
         self.frames_out += 1;
         let mut heads = Vec::new();
         for (k, q) in &mut self.queues {
             if let Some(s) = q.pop_front() {
-                self.positions
-                    .insert(k.clone(), Position { ts: s.ts, frame });
+                self.positions.insert(
+                    k.clone(),
+                    Position {
+                        ts: s.ts,
+                        at_us: now_us,
+                    },
+                );
                 heads.push((k.clone(), s));
             }
         }
@@ -132,11 +137,14 @@ mod tests {
         let mut p = Playout::new(960, true);
         p.push(1u8, slot(0, 3_000, 1));
         p.push(2u8, slot(960, 2_000, 2));
-        let out = p.pull();
+        let out = p.pull(0);
         assert_eq!(out.len(), 1920);
         assert!(out[0] > 3_000, "both heard: {}", out[0]);
         assert_eq!(p.position(&2).map(|x| x.ts), Some(960));
-        assert_eq!(p.pull().iter().map(|s| s.unsigned_abs()).max(), Some(0));
+        assert_eq!(
+            p.pull(20_000).iter().map(|s| s.unsigned_abs()).max(),
+            Some(0)
+        );
     }
 
     #[test]
@@ -146,7 +154,7 @@ mod tests {
             p.push(1u8, slot(i * 960, 100, 1));
         }
         assert_eq!(p.dropped(), 20 - MAX_QUEUE as u64);
-        p.pull();
+        p.pull(0);
         assert_eq!(p.position(&1).map(|x| x.ts), Some(12 * 960));
     }
 }

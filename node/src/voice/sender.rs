@@ -105,6 +105,14 @@ impl VoiceSender {
         self.enc.set_rate(bps, loss)
     }
 
+    /// Advances the media clock by `frames` frames that were never captured
+    /// (the capture stalled or the app fed nothing), so receivers keep the
+    /// sender's clock in step with real time.
+    pub fn skip(&mut self, frames: u32) {
+        let step = self.enc.config().frame.samples() as u32;
+        self.ts = self.ts.wrapping_add(step.wrapping_mul(frames));
+    }
+
     /// Processes one captured frame; returns the payload to seal and send,
     /// if any. The media clock advances whether or not a frame is sent.
     pub fn process(&mut self, pcm: &[i16]) -> Result<Option<VoicePayload>, CodecError> {

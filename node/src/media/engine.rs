@@ -1,0 +1,373 @@
+//! The async shell of a group's voice: one tokio task drives the sans-IO
+//! sender, room and playout with the media endpoint, the node's events and
+//! the app's commands. Built by [`crate::Node::join_voice`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aura_crypto::{GroupId, GroupSession, MemberId};
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::{Incoming, MediaEndpoint, MediaRoom};
+use crate::voice::{CodecError, Playout, TalkGate, TalkMode, VoiceSender};
+use crate::voice_api::{VoiceConfig, VoiceStats};
+use crate::{Event, Node};
+
+/// What the handle asks of the engine.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Ptt(bool),
+    Mode(TalkMode),
+    Mute(bool),
+    Volume(MemberId, f32),
+    Music(Option<Vec<i16>>),
+    Stats(oneshot::Sender<VoiceStats>),
+    Stop,
+}
+
+/// Everything the engine is built from.
+pub(crate) struct Parts {
+    pub(crate) node: Node,
+    pub(crate) group: GroupId,
+    pub(crate) me: MemberId,
+    pub(crate) session: Arc<Mutex<GroupSession>>,
+    pub(crate) endpoint: MediaEndpoint,
+    pub(crate) incoming: mpsc::Receiver<Incoming>,
+    pub(crate) events: broadcast::Receiver<Event>,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) capture: mpsc::Receiver<Vec<i16>>,
+    pub(crate) playout: mpsc::Sender<Vec<i16>>,
+    pub(crate) playout_taken: Arc<AtomicBool>,
+    pub(crate) advertise: SocketAddr,
+    pub(crate) config: VoiceConfig,
+}
+
+/// A member's announced address and our last dial to it.
+struct Peer {
+    addr: SocketAddr,
+    last_dial: Option<Instant>,
+}
+
+/// Capture that fell this many frames behind real time was paused (not
+/// merely late, which a burst catches up): the media clock skips ahead.
+const PAUSE_FRAMES: u64 = 10;
+
+/// Wait before dialing the same member again.
+const REDIAL: Duration = Duration::from_secs(2);
+
+/// The running engine.
+pub(crate) struct Engine {
+    p: Parts,
+    room: MediaRoom,
+    sender: VoiceSender,
+    music: Option<(VoiceSender, Vec<i16>, usize)>,
+    mix: Playout<(MemberId, bool)>,
+    peers: HashMap<MemberId, Peer>,
+    sending: bool,
+    removed: bool,
+    playout_dropped: u64,
+    start: Instant,
+    /// Capture clock: when frame 0 was captured and frames captured since.
+    capture_clock: Option<(Instant, u64)>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Engine {
+    pub(crate) fn new(p: Parts) -> Result<Self, CodecError> {
+        let sender = VoiceSender::new(
+            crate::voice::codec::EncoderConfig {
+                frame: p.config.frame,
+                ..crate::voice::codec::EncoderConfig::voice()
+            },
+            TalkGate::new(p.config.mode),
+        )?;
+        let room = MediaRoom::new(p.session.clone());
+        let mix = Playout::new(p.config.frame.samples(), p.config.stereo);
+        Ok(Self {
+            p,
+            room,
+            sender,
+            music: None,
+            mix,
+            peers: HashMap::new(),
+            sending: false,
+            removed: false,
+            playout_dropped: 0,
+            start: Instant::now(),
+            capture_clock: None,
+        })
+    }
+
+    fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    /// Runs until stopped (handle dropped or [`Command::Stop`]).
+    pub(crate) async fn run(mut self) {
+        let frame = Duration::from_millis(u64::from(self.p.config.frame.millis()));
+        let mut play_tick = tokio::time::interval(frame);
+        play_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut stats_tick = tokio::time::interval(self.p.config.stats_every);
+        let mut announce_tick = tokio::time::interval(self.p.config.announce_every);
+        announce_tick.tick().await;
+        tracing::info!(group = %self.p.group, addr = %self.p.advertise, "voice engine started");
+        loop {
+            let due = self
+                .room
+                .next_due_us()
+                .map(|d| self.start + Duration::from_micros(d));
+            let wait_due = async {
+                match due {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                c = self.p.commands.recv() => match c {
+                    None | Some(Command::Stop) => break,
+                    Some(c) => self.on_command(c),
+                },
+                Some(pcm) = self.p.capture.recv() => self.on_capture(&pcm),
+                Some(inc) = self.p.incoming.recv() => {
+                    let t = inc.at.saturating_duration_since(self.start).as_micros() as u64;
+                    let _ = self.room.on_frame(&inc.frame, t, now_ms());
+                }
+                ev = self.p.events.recv() => match ev {
+                    Ok(ev) => self.on_event(ev),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "voice engine lagged on node events");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                () = wait_due => {}
+                _ = play_tick.tick() => self.on_frame_tick(),
+                _ = stats_tick.tick() => self.report(),
+                _ = announce_tick.tick() => self.announce(),
+            }
+            let now = self.now_us();
+            for (m, slot) in self.room.poll(now) {
+                let music = slot.channels == 2;
+                self.mix.push((m, music), slot);
+            }
+        }
+        self.p.endpoint.close();
+        tracing::info!(group = %self.p.group, "voice engine stopped");
+    }
+
+    fn on_command(&mut self, c: Command) {
+        match c {
+            Command::Ptt(d) => self.sender.gate.key_down = d,
+            Command::Mode(m) => self.sender.gate.mode = m,
+            Command::Mute(m) => self.sender.gate.muted = m,
+            Command::Volume(m, v) => {
+                self.mix.mixer_mut().set_volume(&(m, false), v);
+                self.mix.mixer_mut().set_volume(&(m, true), v);
+            }
+            Command::Music(None) => self.music = None,
+            Command::Music(Some(samples)) => match VoiceSender::music() {
+                Ok(s) => self.music = Some((s, samples, 0)),
+                Err(e) => tracing::warn!(error = %e, "music encoder"),
+            },
+            Command::Stats(tx) => {
+                let _ = tx.send(self.stats());
+            }
+            Command::Stop => {}
+        }
+    }
+
+    fn broadcast(&mut self, frames: Vec<Vec<u8>>) {
+        for f in frames {
+            self.p.endpoint.broadcast(&Bytes::from(f));
+        }
+    }
+
+    fn on_capture(&mut self, pcm: &[i16]) {
+        if self.removed {
+            return;
+        }
+        // Keep the media clock on real time: frames the app never fed
+        // (capture paused) still count, as a silence nothing was sent for.
+        let frame_us = u64::from(self.p.config.frame.millis()) * 1_000;
+        let now = Instant::now();
+        let (anchor, fed) = self.capture_clock.get_or_insert((now, 0));
+        let due = now.saturating_duration_since(*anchor).as_micros() as u64 / frame_us;
+        if due > *fed + PAUSE_FRAMES {
+            let gap = due - *fed;
+            self.sender.skip(gap as u32);
+            *fed = due;
+        }
+        *fed += 1;
+        match self.sender.process(pcm) {
+            Ok(Some(p)) => {
+                self.sending = true;
+                match self.room.seal(&p, now_ms()) {
+                    Ok(frames) => self.broadcast(frames),
+                    Err(e) => tracing::debug!(error = %e, "voice frame not sealed"),
+                }
+            }
+            Ok(None) => {
+                if std::mem::take(&mut self.sending) {
+                    // End of a talk spurt: the batch signature of its tail.
+                    if let Ok(Some(sig)) = self.room.flush() {
+                        self.broadcast(vec![sig]);
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "voice frame not encoded"),
+        }
+    }
+
+    /// Every frame period: send the next music frame and pull one mixed
+    /// frame for playout.
+    fn on_frame_tick(&mut self) {
+        if let Some((s, samples, pos)) = &mut self.music {
+            let n = s.frame_len();
+            if *pos >= samples.len() {
+                self.music = None;
+            } else {
+                let end = (*pos + n).min(samples.len());
+                let mut f = samples[*pos..end].to_vec();
+                f.resize(n, 0);
+                *pos = end;
+                if let Ok(Some(p)) = s.process(&f) {
+                    match self.room.seal(&p, now_ms()) {
+                        Ok(frames) if !self.removed => self.broadcast(frames),
+                        Ok(_) => {}
+                        Err(e) => tracing::debug!(error = %e, "music frame not sealed"),
+                    }
+                }
+            }
+        }
+        let out = self.mix.pull(self.now_us());
+        if !self.p.playout_taken.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.p.playout.try_send(out) {
+            self.playout_dropped += 1;
+        }
+    }
+
+    fn dial(&mut self, m: MemberId) {
+        let Some(peer) = self.peers.get_mut(&m) else {
+            return;
+        };
+        if self.p.endpoint.peers().contains(&m)
+            || peer.last_dial.is_some_and(|t| t.elapsed() < REDIAL)
+        {
+            return;
+        }
+        peer.last_dial = Some(Instant::now());
+        let (ep, addr) = (self.p.endpoint.clone(), peer.addr);
+        tokio::spawn(async move {
+            match ep.connect(m, addr).await {
+                Ok(()) => tracing::debug!(member = %m, %addr, "media connected"),
+                Err(e) => tracing::debug!(member = %m, %addr, error = %e, "media dial failed"),
+            }
+        });
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::MediaAddr {
+                group,
+                member,
+                addr,
+            } if group == self.p.group && member != self.p.me => match addr.parse() {
+                Ok(addr) => {
+                    let e = self.peers.entry(member).or_insert(Peer {
+                        addr,
+                        last_dial: None,
+                    });
+                    if e.addr != addr {
+                        *e = Peer {
+                            addr,
+                            last_dial: None,
+                        };
+                    }
+                    self.dial(member);
+                }
+                Err(_) => tracing::debug!(%member, %addr, "unusable media address"),
+            },
+            Event::MemberLeft { group, member } if group == self.p.group => {
+                self.peers.remove(&member);
+                self.p.endpoint.disconnect(&member);
+                for m in self.room.prune().into_iter().chain([member]) {
+                    self.mix.remove(&(m, false));
+                    self.mix.remove(&(m, true));
+                }
+                tracing::info!(%member, "member left; media dropped");
+            }
+            Event::RemovedFromGroup { group } if group == self.p.group => {
+                self.removed = true;
+                self.music = None;
+                tracing::info!(group = %group, "removed from group; voice sends nothing more");
+            }
+            _ => {}
+        }
+    }
+
+    fn announce(&mut self) {
+        if self.removed {
+            return;
+        }
+        let (node, group, addr) = (self.p.node.clone(), self.p.group, self.p.advertise);
+        tokio::spawn(async move {
+            if let Err(e) = node.set_media_addr(group, &addr.to_string()).await {
+                tracing::debug!(error = %e, "media address not announced");
+            }
+        });
+        let known: Vec<MemberId> = self.peers.keys().copied().collect();
+        for m in known {
+            self.dial(m);
+        }
+    }
+
+    fn report(&mut self) {
+        for m in self.p.endpoint.peers() {
+            if let Some(rtt) = self.p.endpoint.rtt(&m) {
+                self.room.set_rtt_ms(&m, rtt.as_secs_f64() * 1_000.0);
+            }
+        }
+        for (member, report) in self.room.reports() {
+            self.p.node.emit(Event::VoiceQuality {
+                group: self.p.group,
+                member,
+                report,
+            });
+        }
+    }
+
+    fn stats(&self) -> VoiceStats {
+        let positions = self
+            .room
+            .streams()
+            .into_iter()
+            .filter_map(|(m, music)| {
+                self.mix
+                    .position(&(m, music))
+                    .map(|p| (m, music, p.ts, self.start + Duration::from_micros(p.at_us)))
+            })
+            .collect();
+        VoiceStats {
+            sender: self.sender.stats().clone(),
+            music_sender: self.music.as_ref().map(|(s, _, _)| s.stats().clone()),
+            room: self.room.stats().clone(),
+            voice: self.room.reports(),
+            music: self.room.music_reports(),
+            connected: self.p.endpoint.peers(),
+            frames_out: self.mix.frames_out(),
+            playout_dropped: self.playout_dropped + self.mix.dropped(),
+            positions,
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The node-facing voice API: [`Node::join_voice`] starts a group's voice
+//! engine and returns a [`VoiceHandle`] for push-to-talk, mute, volumes,
+//! capture, playout and music sharing.
+//!
+//! The engine binds a quinn media endpoint with the node's identity,
+//! announces its address to the group over the control plane (again every
+//! few seconds, so members who join later or get our key later learn it),
+//! dials members as their [`Event::MediaAddr`] arrives, drops a removed
+//! member's connection and stream, and reports per-stream quality as
+//! [`Event::VoiceQuality`] on the node's event stream.
+//!
+//! ```no_run
+//! # async fn demo(node: aura_node::Node, group: aura_crypto::GroupId) -> Result<(), aura_node::NodeError> {
+//! use aura_node::voice_api::VoiceConfig;
+//! let voice = node.join_voice(group, VoiceConfig::default()).await?;
+//! let mut speaker = voice.take_playout().ok_or(aura_node::NodeError::Closed)?;
+//! voice.set_ptt(true).await?;
+//! voice.capture(vec![0i16; 960])?; // one 20 ms frame from the microphone
+//! while let Some(frame) = speaker.recv().await {
+//!     let _ = frame; // 20 ms of mixed 48 kHz audio for the sound card
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aura_crypto::{GroupId, MemberId};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::media::engine::{self, Command, Engine};
+use crate::media::{Config as MediaConfig, MediaEndpoint, RoomStats};
+use crate::voice::sender::SenderStats;
+use crate::voice::{FrameDuration, QualityReport, TalkMode};
+use crate::{Node, NodeError};
+
+/// Bound of the capture queue (frames); a stalled engine drops, never blocks
+/// the audio callback.
+pub const CAPTURE_QUEUE: usize = 16;
+/// Bound of the playout queue (mixed frames).
+pub const PLAYOUT_QUEUE: usize = 64;
+
+/// Settings of a group's voice engine.
+#[derive(Clone, Debug)]
+pub struct VoiceConfig {
+    /// Where the media endpoint binds (port 0 picks one).
+    pub bind: SocketAddr,
+    /// The address announced to members (default: `bind` with the port
+    /// actually bound; set it when binding a wildcard address).
+    pub advertise: Option<SocketAddr>,
+    /// Push-to-talk or open mic.
+    pub mode: TalkMode,
+    /// Frame duration (20 ms default).
+    pub frame: FrameDuration,
+    /// Stereo playout (positional audio, music).
+    pub stereo: bool,
+    /// How often quality events are emitted.
+    pub stats_every: Duration,
+    /// How often our media address is re-announced.
+    pub announce_every: Duration,
+    /// Accept QUIC datagrams (off forces the per-frame stream fallback).
+    pub datagrams: bool,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
+            mode: TalkMode::PushToTalk,
+            frame: FrameDuration::Ms20,
+            stereo: false,
+            stats_every: Duration::from_secs(1),
+            announce_every: Duration::from_secs(2),
+            datagrams: true,
+        }
+    }
+}
+
+/// Why a voice call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VoiceError {
+    /// The voice engine has stopped.
+    #[error("the voice engine has stopped")]
+    Stopped,
+    /// The capture queue is full (the engine is behind); the frame was dropped.
+    #[error("capture queue full; frame dropped")]
+    Busy,
+    /// A frame of the wrong length.
+    #[error("frame of {got} samples, expected {want}")]
+    FrameLength {
+        /// Samples given.
+        got: usize,
+        /// Samples per frame.
+        want: usize,
+    },
+}
+
+impl From<VoiceError> for NodeError {
+    fn from(e: VoiceError) -> Self {
+        match e {
+            VoiceError::Stopped => NodeError::Closed,
+            e => NodeError::BadInput(e.to_string()),
+        }
+    }
+}
+
+/// Counters and quality of a voice engine.
+#[derive(Clone, Debug, Default)]
+pub struct VoiceStats {
+    /// Our voice sender.
+    pub sender: SenderStats,
+    /// Our music sender, if sharing.
+    pub music_sender: Option<SenderStats>,
+    /// Frames in/out of the room (opened, dropped, non-members...).
+    pub room: RoomStats,
+    /// Quality per incoming voice stream.
+    pub voice: Vec<(MemberId, QualityReport)>,
+    /// Quality per incoming music stream.
+    pub music: Vec<(MemberId, QualityReport)>,
+    /// Members with a live media connection.
+    pub connected: Vec<MemberId>,
+    /// Mixed frames produced for playout.
+    pub frames_out: u64,
+    /// Mixed frames dropped because nobody took them.
+    pub playout_dropped: u64,
+    /// Per stream `(member, music, media ts, when)`: the media timestamp
+    /// of the frame last mixed for playout and when (for sync checks).
+    pub positions: Vec<(MemberId, bool, u64, std::time::Instant)>,
+}
+
+/// A running voice engine of one group. Dropping it stops the engine.
+#[derive(Debug)]
+pub struct VoiceHandle {
+    group: GroupId,
+    local_addr: SocketAddr,
+    frame_len: usize,
+    cmd: mpsc::Sender<Command>,
+    capture: mpsc::Sender<Vec<i16>>,
+    playout: std::sync::Mutex<Option<mpsc::Receiver<Vec<i16>>>>,
+    playout_taken: Arc<AtomicBool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl VoiceHandle {
+    /// The group.
+    pub fn group(&self) -> GroupId {
+        self.group
+    }
+
+    /// Our media endpoint's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Samples per captured frame (960 at 20 ms).
+    pub fn frame_len(&self) -> usize {
+        self.frame_len
+    }
+
+    async fn send(&self, c: Command) -> Result<(), VoiceError> {
+        self.cmd.send(c).await.map_err(|_| VoiceError::Stopped)
+    }
+
+    /// Holds (true) or releases the push-to-talk key.
+    pub async fn set_ptt(&self, down: bool) -> Result<(), VoiceError> {
+        self.send(Command::Ptt(down)).await
+    }
+
+    /// Switches between push-to-talk and open mic.
+    pub async fn set_mode(&self, mode: TalkMode) -> Result<(), VoiceError> {
+        self.send(Command::Mode(mode)).await
+    }
+
+    /// Mutes (nothing is sent whatever the key or voice activity).
+    pub async fn mute(&self, muted: bool) -> Result<(), VoiceError> {
+        self.send(Command::Mute(muted)).await
+    }
+
+    /// Sets a member's playout volume (0 silent, 1 normal, up to 4).
+    pub async fn set_volume(&self, member: MemberId, volume: f32) -> Result<(), VoiceError> {
+        self.send(Command::Volume(member, volume)).await
+    }
+
+    /// Hands one captured frame (48 kHz mono, [`Self::frame_len`] samples)
+    /// to the engine. Never blocks: call it from the audio callback.
+    pub fn capture(&self, pcm: Vec<i16>) -> Result<(), VoiceError> {
+        if pcm.len() != self.frame_len {
+            return Err(VoiceError::FrameLength {
+                got: pcm.len(),
+                want: self.frame_len,
+            });
+        }
+        self.capture.try_send(pcm).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => VoiceError::Busy,
+            mpsc::error::TrySendError::Closed(_) => VoiceError::Stopped,
+        })
+    }
+
+    /// Feeds `samples` (48 kHz mono) as if captured live, one frame per
+    /// frame period, from a background task (files, generated speech).
+    pub fn talk_samples(self: &Arc<Self>, samples: Vec<i16>) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(
+                (me.frame_len as u64 * 1_000) / u64::from(crate::voice::SAMPLE_RATE),
+            ));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            for chunk in samples.chunks(me.frame_len) {
+                tick.tick().await;
+                let mut f = chunk.to_vec();
+                f.resize(me.frame_len, 0);
+                if let Err(VoiceError::Stopped) = me.capture(f) {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Streams music into the group: 48 kHz stereo interleaved samples,
+    /// at music bitrate, mixed under the voices at every listener. Replaces
+    /// any music already playing.
+    pub async fn share_music(&self, stereo: Vec<i16>) -> Result<(), VoiceError> {
+        self.send(Command::Music(Some(stereo))).await
+    }
+
+    /// Stops sharing music.
+    pub async fn stop_music(&self) -> Result<(), VoiceError> {
+        self.send(Command::Music(None)).await
+    }
+
+    /// The mixed playout (one frame every frame period, mono or stereo as
+    /// configured); the first call takes it, later calls get `None`.
+    pub fn take_playout(&self) -> Option<mpsc::Receiver<Vec<i16>>> {
+        let rx = self.playout.lock().ok().and_then(|mut p| p.take());
+        // Only from now on is playout queued (nothing stale piles up before).
+        self.playout_taken.store(true, Ordering::Relaxed);
+        rx
+    }
+
+    /// Counters and per-stream quality.
+    pub async fn stats(&self) -> Result<VoiceStats, VoiceError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Stats(tx)).await?;
+        rx.await.map_err(|_| VoiceError::Stopped)
+    }
+
+    /// Stops the engine and closes the media endpoint.
+    pub async fn leave(&self) {
+        let _ = self.cmd.send(Command::Stop).await;
+        if let Some(h) = self.task.lock().await.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+impl Drop for VoiceHandle {
+    fn drop(&mut self) {
+        let _ = self.cmd.try_send(Command::Stop);
+    }
+}
+
+impl Node {
+    /// Starts voice in `group`: binds the media endpoint with our identity,
+    /// announces it, and connects to members as they announce theirs.
+    pub async fn join_voice(
+        &self,
+        group: GroupId,
+        config: VoiceConfig,
+    ) -> Result<Arc<VoiceHandle>, NodeError> {
+        let session = self.group_session(group).await?;
+        let identity = session
+            .lock()
+            .map_err(|_| NodeError::BadInput("group session poisoned".into()))?
+            .identity()
+            .clone();
+        let acl_session = session.clone();
+        let acl = Arc::new(move |m: &MemberId| {
+            acl_session
+                .lock()
+                .map(|s| s.roster().is_member(m))
+                .unwrap_or(false)
+        });
+        let media_cfg = MediaConfig {
+            datagrams: config.datagrams,
+            ..MediaConfig::default()
+        };
+        let (endpoint, incoming) = MediaEndpoint::bind(&identity, config.bind, acl, media_cfg)
+            .map_err(|e| NodeError::Network(format!("media endpoint: {e}")))?;
+        let local_addr = endpoint
+            .local_addr()
+            .map_err(|e| NodeError::Network(format!("media endpoint: {e}")))?;
+        let advertise = config.advertise.unwrap_or(local_addr);
+        // Subscribe before announcing so no member's address is missed.
+        let events = self.events();
+        self.set_media_addr(group, &advertise.to_string()).await?;
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (cap_tx, cap_rx) = mpsc::channel(CAPTURE_QUEUE);
+        let (play_tx, play_rx) = mpsc::channel(PLAYOUT_QUEUE);
+        let frame_len = config.frame.samples();
+        let playout_taken = Arc::new(AtomicBool::new(false));
+        let eng = Engine::new(engine::Parts {
+            node: self.clone(),
+            group,
+            me: identity.member_id(),
+            session,
+            endpoint,
+            incoming,
+            events,
+            commands: cmd_rx,
+            capture: cap_rx,
+            playout: play_tx,
+            playout_taken: playout_taken.clone(),
+            advertise,
+            config,
+        })
+        .map_err(|e| NodeError::BadInput(format!("voice codec: {e}")))?;
+        let task = tokio::spawn(eng.run());
+        Ok(Arc::new(VoiceHandle {
+            group,
+            local_addr,
+            frame_len,
+            cmd: cmd_tx,
+            capture: cap_tx,
+            playout: std::sync::Mutex::new(Some(play_rx)),
+            playout_taken,
+            task: Mutex::new(Some(task)),
+        }))
+    }
+}

@@ -2,7 +2,10 @@
 //! the others join by invite, everyone walks a built-in route towards the hut
 //! while sharing location; the terminal shows members, distances, geofence and
 //! proximity events live. Then Dave is removed and the demo shows he can no
-//! longer read anything. Finishes by itself and exits 0.
+//! longer read anything. Alice also talks over the voice plane: the others
+//! write what they hear to WAV files (`$AURA_DEMO_OUT`, else the temp dir's
+//! `aura-demo/`), and after his removal dave decodes none of her voice.
+//! Finishes by itself and exits 0.
 use std::{collections::HashMap, time::Duration};
 
 use aura_crypto::MemberId;
@@ -106,6 +109,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
+    println!("\nvoice: alice talks, the others play what they hear to WAV files");
+    let mut voice = aura_examples::demo::voice::talk(&nodes, gid, 4.0).await?;
+    voice
+        .report(&NAMES, &aura_examples::demo::voice::out_dir())
+        .await?;
+
     println!("\nalice removes dave; every remaining member rotates its sender key");
     let dave = nodes[3].node.member_id();
     alice.remove_member(gid, dave).await?;
@@ -156,6 +165,12 @@ async fn main() -> anyhow::Result<()> {
         .map(|(m, _)| name(m))
         .collect();
     println!("members now: {}", members.join(", "));
+    let dave_decoded = voice.after_removal(&NAMES, 3).await?;
+    voice.finish().await;
+    anyhow::ensure!(
+        dave_decoded == 0,
+        "dave decoded {dave_decoded} voice frames after removal"
+    );
     for n in &nodes {
         n.node.shutdown().await;
     }

@@ -1,6 +1,8 @@
 //! Shared pieces of the demo and the location benchmark: a local mesh of
 //! in-process nodes on loopback that form one group by invite.
 
+pub mod voice;
+
 use std::time::Duration;
 
 use anyhow::Context;

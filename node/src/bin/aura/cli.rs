@@ -91,6 +91,9 @@ pub(crate) enum Cmd {
         #[arg(long, value_name = "FILE")]
         gpx: Option<PathBuf>,
     },
+    /// Group voice: `aura talk GROUP`, `aura listen GROUP` (see `voice.rs`).
+    #[command(flatten)]
+    Voice(crate::voice::VoiceCmd),
     /// Developer tools (store stress writer for the crash test).
     #[command(subcommand, hide = true)]
     Debug(DebugCmd),

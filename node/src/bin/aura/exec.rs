@@ -167,7 +167,7 @@ pub(crate) async fn exec(node: &Node, mode: Mode, cmd: Cmd) -> Result<Output> {
                 out.file = Some((path, doc));
             }
         }
-        Cmd::Init(_) | Cmd::Run | Cmd::Debug(_) => {
+        Cmd::Init(_) | Cmd::Run | Cmd::Debug(_) | Cmd::Voice(_) => {
             bail!("this command cannot be sent to a running node; run it directly")
         }
     }

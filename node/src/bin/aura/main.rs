@@ -10,6 +10,7 @@ mod exec;
 mod resolve;
 mod run;
 mod stress;
+mod voice;
 
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
@@ -85,6 +86,13 @@ async fn main_async(cli: Cli) -> Result<()> {
         Cmd::Init(args) => init(&cfg_path, cfg, args),
         Cmd::Debug(DebugCmd::StoreStress { rounds }) => {
             stress::store_stress(&cfg.data_dir.join("store"), rounds)
+        }
+        Cmd::Voice(v) => {
+            require_init(&cfg)?;
+            let node = start(cfg).await?;
+            let r = voice::run(&node, v).await;
+            node.shutdown().await;
+            r
         }
         Cmd::Run => {
             require_init(&cfg)?;

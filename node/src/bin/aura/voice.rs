@@ -95,7 +95,14 @@ async fn talk(node: &Node, a: TalkArgs) -> Result<()> {
     } else {
         TalkMode::PushToTalk
     };
-    session(node, &a.common, mode, Some(src.samples().to_vec()), a.output).await
+    session(
+        node,
+        &a.common,
+        mode,
+        Some(src.samples().to_vec()),
+        a.output,
+    )
+    .await
 }
 
 async fn session(
@@ -179,8 +186,7 @@ async fn session(
     }
     voice.leave().await;
     if let Some(path) = output {
-        write_wav(&path, &heard, 1)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_wav(&path, &heard, 1).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!(
             "wrote {:.1} s of what you heard to {}",
             heard.len() as f64 / 48_000.0,

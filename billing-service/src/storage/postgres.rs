@@ -9,8 +9,8 @@ use sqlx::{
 };
 
 use super::{
-    account_from, report, StoreError, SubscriptionEvent, TransferRow, ACCOUNT_COLS, MISMATCH_SQL,
-    OVERDRAWN_SQL, TOTALS_SQL, TRANSFER_COLS,
+    account_from, report, Storage, StoreError, SubscriptionEvent, TransferRow, ACCOUNT_COLS,
+    MISMATCH_SQL, OVERDRAWN_SQL, TOTALS_SQL, TRANSFER_COLS,
 };
 use crate::{
     api::{GiftItem, Subscription},
@@ -227,9 +227,11 @@ impl PgStore {
         }
         Ok(out.outcomes)
     }
+}
 
+impl Storage for PgStore {
     /// Applies a batch in one transaction.
-    pub async fn apply_batch(
+    async fn apply_batch(
         &self,
         chains: &[Vec<Transfer>],
         now_us: i64,
@@ -242,21 +244,21 @@ impl PgStore {
     }
 
     /// Accounts by id.
-    pub async fn accounts(&self, ids: &[String]) -> Result<Vec<Account>, StoreError> {
+    async fn accounts(&self, ids: &[String]) -> Result<Vec<Account>, StoreError> {
         let q = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ANY($1)");
         let rows = sqlx::query(&q).bind(ids).fetch_all(&self.pool).await?;
         rows.iter().map(account_row).collect()
     }
 
     /// Committed transfers by id.
-    pub async fn transfers(&self, ids: &[String]) -> Result<Vec<StoredTransfer>, StoreError> {
+    async fn transfers(&self, ids: &[String]) -> Result<Vec<StoredTransfer>, StoreError> {
         let q = format!("SELECT {TRANSFER_COLS} FROM transfers WHERE id = ANY($1)");
         let rows = sqlx::query(&q).bind(ids).fetch_all(&self.pool).await?;
         rows.iter().map(transfer_row).collect()
     }
 
     /// Checks the ledger's invariants in one repeatable-read snapshot.
-    pub async fn check_invariant(&self) -> Result<InvariantReport, StoreError> {
+    async fn check_invariant(&self) -> Result<InvariantReport, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
@@ -285,7 +287,7 @@ impl PgStore {
     }
 
     /// The gift catalog.
-    pub async fn gifts(&self) -> Result<Vec<GiftItem>, StoreError> {
+    async fn gifts(&self) -> Result<Vec<GiftItem>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, name, price_coins, diamond_value, region, animation_id FROM gifts ORDER BY id",
         )
@@ -306,7 +308,7 @@ impl PgStore {
     }
 
     /// Adds or replaces a gift.
-    pub async fn upsert_gift(&self, g: &GiftItem) -> Result<(), StoreError> {
+    async fn upsert_gift(&self, g: &GiftItem) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO gifts (id, name, price_coins, diamond_value, region, animation_id) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
@@ -325,7 +327,7 @@ impl PgStore {
     }
 
     /// Removes a gift.
-    pub async fn delete_gift(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_gift(&self, id: &str) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM gifts WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
@@ -334,7 +336,7 @@ impl PgStore {
     }
 
     /// Records a webhook event id.
-    pub async fn record_event(
+    async fn record_event(
         &self,
         id: &str,
         kind: &str,
@@ -355,7 +357,7 @@ impl PgStore {
     }
 
     /// Applies a subscription event once.
-    pub async fn apply_subscription_event(
+    async fn apply_subscription_event(
         &self,
         e: &SubscriptionEvent,
         now_s: i64,
@@ -394,7 +396,7 @@ impl PgStore {
     }
 
     /// A subscriber's subscription.
-    pub async fn subscription(&self, account: &str) -> Result<Option<Subscription>, StoreError> {
+    async fn subscription(&self, account: &str) -> Result<Option<Subscription>, StoreError> {
         let r = sqlx::query(
             "SELECT account, plan, status, period_end, updated_at FROM subscriptions WHERE account = $1",
         )

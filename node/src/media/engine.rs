@@ -333,6 +333,17 @@ impl Engine {
     }
 
     fn report(&mut self) {
+        // Whoever left the roster without us seeing the event (e.g. removed
+        // by us) loses its connection and stream here.
+        for m in self.p.endpoint.peers() {
+            if !self.room.is_member(&m) {
+                self.p.endpoint.disconnect(&m);
+                self.peers.remove(&m);
+                self.mix.remove(&(m, false));
+                self.mix.remove(&(m, true));
+            }
+        }
+        self.room.prune();
         for m in self.p.endpoint.peers() {
             if let Some(rtt) = self.p.endpoint.rtt(&m) {
                 self.room.set_rtt_ms(&m, rtt.as_secs_f64() * 1_000.0);

@@ -97,7 +97,18 @@ pub enum Request {
         /// My roster heads.
         heads: Vec<[u8; 32]>,
     },
+    /// Key envelopes addressed to the receiver, delivered directly (no gossip
+    /// hop that could lag behind a join storm).
+    Keys {
+        /// Group id.
+        group: [u8; 32],
+        /// Encoded key envelopes (at most [`MAX_DIRECT_ENVELOPES`]).
+        envelopes: Vec<Vec<u8>>,
+    },
 }
+
+/// Most envelopes accepted in one direct [`Request::Keys`].
+pub const MAX_DIRECT_ENVELOPES: usize = 16;
 
 /// Responses of `/aura/group/1`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +124,8 @@ pub enum Response {
     },
     /// No: why, in words the user can act on.
     Refused(String),
+    /// Received (the answer to [`Request::Keys`]).
+    Ack,
 }
 
 /// Encodes with postcard (infallible for these types; errors become empty).

@@ -95,7 +95,7 @@ async fn node_behind_relay_is_reached_through_its_circuit_and_joins_work() {
     cfg.relays = vec![relay_addr.to_string()];
     let a = Node::builder().config(cfg).start().await.unwrap();
     let mut a_events = a.events();
-    let circuit_addr = within(10, async {
+    let circuit_addr = within(20, async {
         loop {
             let addrs = a.listen_addrs().await.unwrap();
             if let Some(c) = addrs

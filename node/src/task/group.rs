@@ -39,6 +39,9 @@ pub(crate) struct GroupState {
     pub(crate) pending_frames: VecDeque<Vec<u8>>,
     pub(crate) pending_envelopes: VecDeque<KeyEnvelope>,
     pub(crate) have_keys: HashSet<MemberId>,
+    /// Gossip we could not publish yet (no subscribed peer known), sent as
+    /// soon as a peer subscribes to the topic.
+    pub(crate) unsent: VecDeque<Vec<u8>>,
     /// Keys/addresses still to announce once a topic peer is there.
     pub(crate) announce: bool,
     pub(crate) last_key_request_ms: u64,
@@ -89,6 +92,7 @@ impl GroupState {
             pending_frames: VecDeque::new(),
             pending_envelopes: VecDeque::new(),
             have_keys: HashSet::new(),
+            unsent: VecDeque::new(),
             announce: true,
             last_key_request_ms: 0,
             removed: false,
@@ -183,16 +187,37 @@ impl Task {
         let Some(g) = self.groups.get(gid) else {
             return;
         };
-        let bytes = wire::encode(msg);
+        let topic = g.topic.clone();
+        self.publish_bytes(gid, topic, wire::encode(msg));
+    }
+
+    fn publish_bytes(&mut self, gid: &GroupId, topic: gossipsub::IdentTopic, bytes: Vec<u8>) {
         let n = bytes.len() as u64;
         match self
             .swarm
             .behaviour_mut()
             .gossipsub
-            .publish(g.topic.clone(), bytes)
+            .publish(topic, bytes.clone())
         {
             Ok(_) => self.stats.bytes_published += n,
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                if let Some(g) = self.groups.get_mut(gid) {
+                    push_bounded(&mut g.unsent, bytes);
+                }
+            }
             Err(e) => tracing::debug!(error = %e, "publish failed"),
+        }
+    }
+
+    /// Publishes what waited for a subscribed peer (called when one appears).
+    pub(crate) fn flush_unsent(&mut self, gid: &GroupId) {
+        let Some(g) = self.groups.get_mut(gid) else {
+            return;
+        };
+        let topic = g.topic.clone();
+        let queued: Vec<_> = g.unsent.drain(..).collect();
+        for bytes in queued {
+            self.publish_bytes(gid, topic.clone(), bytes);
         }
     }
 
@@ -488,9 +513,32 @@ impl Task {
         };
         let env = lock(&g.session).envelope_for(member, &mut rand::rngs::OsRng);
         match env {
-            Ok(env) => self.publish(&gid, &GossipMsg::Keys(vec![env.encode()])),
+            Ok(env) => {
+                let bytes = env.encode();
+                if !self.send_keys_direct(gid, member, &bytes) {
+                    self.publish(&gid, &GossipMsg::Keys(vec![bytes]));
+                }
+            }
             Err(e) => tracing::debug!(error = %e, "no envelope for member"),
         }
+    }
+
+    /// Sends one envelope straight to `member` over request-response when we
+    /// are connected to it; `false` when not (the caller gossips it instead).
+    pub(crate) fn send_keys_direct(&mut self, gid: GroupId, member: MemberId, env: &[u8]) -> bool {
+        let Ok(peer) = member.peer_id() else {
+            return false;
+        };
+        if !self.swarm.is_connected(&peer) {
+            return false;
+        }
+        let req = wire::Request::Keys {
+            group: gid.0,
+            envelopes: vec![env.to_vec()],
+        };
+        self.swarm.behaviour_mut().rpc.send_request(&peer, req);
+        self.stats.keys_sent_direct += 1;
+        true
     }
 
     pub(crate) fn apply_remote_op(&mut self, gid: GroupId, from: PeerId, op: SignedOp) {

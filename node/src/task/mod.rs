@@ -52,6 +52,8 @@ pub struct NodeStats {
     pub frames_opened: u64,
     /// Location updates published.
     pub locations_published: u64,
+    /// Key envelopes sent straight to a connected member.
+    pub keys_sent_direct: u64,
     /// Bytes of gossip we published (our own messages, once).
     pub bytes_published: u64,
     /// Bytes written to all libp2p streams: every protocol, forwarded gossip

@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use super::{group::lock, now_ms, GroupState, PendingJoin, Task};
 use crate::{
     api::Event,
-    wire::{ControlMsg, Request, Response},
+    wire::{self, ControlMsg, Request, Response},
     NodeError,
 };
 
@@ -227,6 +227,27 @@ impl Task {
                 }
                 self.welcome(gid, member, None)
             }
+            Request::Keys { group, envelopes } => {
+                let gid = GroupId(group);
+                if !self.groups.contains_key(&gid) {
+                    return Err("not in that group".into());
+                }
+                if envelopes.len() > wire::MAX_DIRECT_ENVELOPES {
+                    return Err("too many envelopes".into());
+                }
+                let me = self.identity.member_id();
+                for bytes in &envelopes {
+                    let env = aura_crypto::KeyEnvelope::decode(bytes)
+                        .map_err(|e| format!("undecodable key envelope: {e}"))?;
+                    if env.group != gid || env.recipient != me || env.sender != member {
+                        return Err("key envelope not from you, for me, in this group".into());
+                    }
+                    env.verify()
+                        .map_err(|e| format!("forged key envelope: {e}"))?;
+                    self.accept_envelope(gid, env);
+                }
+                Ok(Response::Ack)
+            }
             Request::Sync { group, heads } => {
                 let gid = GroupId(group);
                 let g = self.groups.get(&gid).ok_or("not in that group")?;
@@ -242,7 +263,11 @@ impl Task {
     fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, resp: Response) {
         if let Some(pj) = self.joins.remove(&id) {
             match resp {
-                Response::Refused(why) => {
+                Response::Refused(_) | Response::Ack => {
+                    let why = match resp {
+                        Response::Refused(why) => why,
+                        _ => "unexpected answer".into(),
+                    };
                     let mut pj = pj;
                     pj.errors.push(format!("{peer}: {why}"));
                     self.next_join_attempt(pj);
@@ -373,7 +398,7 @@ impl Task {
             return;
         }
         let me = self.identity.member_id();
-        let envs: Vec<Vec<u8>> = {
+        let envs: Vec<(MemberId, Vec<u8>)> = {
             let mut s = lock(&g.session);
             let members: Vec<MemberId> = s
                 .roster()
@@ -384,10 +409,19 @@ impl Task {
             members
                 .into_iter()
                 .filter_map(|m| s.envelope_for(m, &mut rand::rngs::OsRng).ok())
-                .map(|e| e.encode())
+                .map(|e| (e.recipient, e.encode()))
                 .collect()
         };
-        self.publish(&gid, &aura_crypto_keys(envs));
+        // Straight to members we are connected to; one gossip batch for the rest.
+        let mut rest = Vec::new();
+        for (m, env) in envs {
+            if !self.send_keys_direct(gid, m, &env) {
+                rest.push(env);
+            }
+        }
+        if !rest.is_empty() {
+            self.publish(&gid, &aura_crypto_keys(rest));
+        }
         let addrs = self.listen_strings();
         let _ = self.send_control(&gid, &ControlMsg::Addrs(addrs));
         let _ = self.send_control(&gid, &ControlMsg::KeyRequest);

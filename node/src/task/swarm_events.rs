@@ -12,6 +12,8 @@ use crate::{api::Event, net::BehaviourEvent};
 
 /// Re-ask for missing keys at most this often, ms.
 const KEY_REQUEST_EVERY_MS: u64 = 2_000;
+/// Members asked directly for their key per group and round.
+const SYNCS_PER_TICK: usize = 8;
 
 impl Task {
     pub(crate) fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
@@ -100,6 +102,7 @@ impl Task {
             }
             BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { topic, .. }) => {
                 if let Some(gid) = self.topics.get(&topic).copied() {
+                    self.flush_unsent(&gid);
                     if self.groups.get(&gid).is_some_and(|g| g.announce) {
                         self.announce(gid);
                     }
@@ -157,16 +160,35 @@ impl Task {
                 self.announce(gid);
                 continue;
             }
+            if now.saturating_sub(g.last_key_request_ms) < KEY_REQUEST_EVERY_MS {
+                continue;
+            }
             let me = self.identity.member_id();
-            let missing = super::group::lock(&g.session)
+            let missing: Vec<_> = super::group::lock(&g.session)
                 .roster()
                 .members()
-                .any(|(m, _)| m != me && !g.have_keys.contains(&m));
-            if missing && now.saturating_sub(g.last_key_request_ms) >= KEY_REQUEST_EVERY_MS {
+                .filter(|(m, _)| *m != me && !g.have_keys.contains(m))
+                .filter_map(|(m, _)| m.peer_id().ok())
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            // Ask the members we miss keys from directly (a sync answers with
+            // their key); a gossip KeyRequest, which every member answers,
+            // only when none of them is connected.
+            let connected: Vec<_> = missing
+                .into_iter()
+                .filter(|p| self.swarm.is_connected(p))
+                .take(SYNCS_PER_TICK)
+                .collect();
+            if connected.is_empty() {
                 let _ = self.send_control(&gid, &crate::wire::ControlMsg::KeyRequest);
-                if let Some(g) = self.groups.get_mut(&gid) {
-                    g.last_key_request_ms = now;
-                }
+            }
+            for peer in connected {
+                self.request_sync(gid, peer);
+            }
+            if let Some(g) = self.groups.get_mut(&gid) {
+                g.last_key_request_ms = now;
             }
         }
     }

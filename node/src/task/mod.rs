@@ -125,8 +125,12 @@ impl Task {
             let ma: libp2p::Multiaddr = relay
                 .parse()
                 .map_err(|e| NodeError::BadInput(format!("relay address {relay:?}: {e}")))?;
-            let _ = swarm.dial(ma.clone());
-            let _ = swarm.listen_on(ma.with(libp2p::multiaddr::Protocol::P2pCircuit));
+            // Listening on the circuit address dials the relay itself; a separate
+            // dial first would make the relay client's own dial a no-op and close
+            // the circuit listener before its reservation is made.
+            swarm
+                .listen_on(ma.with(libp2p::multiaddr::Protocol::P2pCircuit))
+                .map_err(|e| NodeError::Network(format!("cannot reserve on relay {relay}: {e}")))?;
         }
         for b in &config.bootstrap {
             let ma: libp2p::Multiaddr = b

@@ -94,6 +94,16 @@ pub enum Event {
         /// Sent at, unix ms.
         at_ms: u64,
     },
+    /// A member sent a gift (its ledger receipt checked with the pinned
+    /// billing service key; each receipt shown once).
+    Gift {
+        /// Group (the room).
+        group: GroupId,
+        /// Who paid for it.
+        from: MemberId,
+        /// What the ledger signed: gift, receiver, coins, diamonds, animation.
+        receipt: aura_billing::signed::GiftReceipt,
+    },
     /// A member's media-plane (voice) endpoint.
     MediaAddr {
         /// Group.
@@ -385,6 +395,47 @@ impl Node {
     /// Chat history of `group`.
     pub async fn chat_history(&self, group: GroupId) -> Result<Vec<ChatRecord>, NodeError> {
         self.call(move |t| t.chat_history(group)).await?
+    }
+
+    /// Sends a gift to `to` through the billing ledger and broadcasts the
+    /// signed receipt to `group`. `id` is chosen by the caller: retrying with
+    /// the same id after an error never pays twice (the ledger returns the
+    /// original receipt, members drop the duplicate).
+    pub async fn send_gift(
+        &self,
+        group: GroupId,
+        billing: &mut aura_billing::client::BillingClient,
+        to: MemberId,
+        gift: &str,
+        id: &str,
+    ) -> Result<aura_billing::signed::SignedReceipt, NodeError> {
+        let req = aura_billing::api::SendGiftRequest {
+            id: id.to_owned(),
+            gift: gift.to_owned(),
+            to: hex::encode(to.0),
+            room: crate::gift::room_id(group),
+        };
+        let receipt = billing.send_gift(&req).await?.receipt;
+        self.broadcast_gift(group, receipt.clone()).await?;
+        Ok(receipt)
+    }
+
+    /// Broadcasts a gift receipt we obtained from the ledger to `group`
+    /// (checked first: it must name us as sender and `group` as room).
+    pub async fn broadcast_gift(
+        &self,
+        group: GroupId,
+        receipt: aura_billing::signed::SignedReceipt,
+    ) -> Result<(), NodeError> {
+        self.call(move |t| t.broadcast_gift(group, receipt)).await?
+    }
+
+    /// Gift receipts shown in `group`, oldest first.
+    pub async fn gifts(
+        &self,
+        group: GroupId,
+    ) -> Result<Vec<aura_billing::signed::SignedReceipt>, NodeError> {
+        self.call(move |t| t.gifts(group)).await?
     }
 
     /// Last known position of each member of `group`.

@@ -51,6 +51,9 @@ pub struct Config {
     pub hysteresis_m: f64,
     /// Gossipsub heartbeat, milliseconds.
     pub heartbeat_ms: u64,
+    /// The billing ledger's ed25519 public key (64 hex digits), pinned to
+    /// check gift receipts offline; without it gift receipts are not shown.
+    pub billing_service_key: Option<String>,
 }
 
 impl Default for Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             proximity_m: 200.0,
             hysteresis_m: 25.0,
             heartbeat_ms: 700,
+            billing_service_key: None,
         }
     }
 }

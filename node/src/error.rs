@@ -2,7 +2,7 @@
 
 use aura_crypto::{EnvelopeError, InviteError, RosterError, SealError, StateError};
 
-use crate::{config::ConfigError, keyfile::KeyFileError, store::StoreError};
+use crate::{config::ConfigError, gift::GiftError, keyfile::KeyFileError, store::StoreError};
 
 /// Errors of the node API.
 #[derive(Debug, thiserror::Error)]
@@ -52,4 +52,10 @@ pub enum NodeError {
     /// Bad argument.
     #[error("invalid input: {0}")]
     BadInput(String),
+    /// A gift receipt was refused (bad signature, wrong room or sender...).
+    #[error("gift: {0}")]
+    Gift(#[from] GiftError),
+    /// The billing ledger could not be reached or refused the request.
+    #[error("billing: {0}")]
+    Billing(#[from] aura_billing::client::ClientError),
 }

@@ -26,6 +26,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
+pub mod gift;
 pub mod keyfile;
 pub mod location;
 pub mod media;

@@ -60,6 +60,7 @@ pub struct Store {
     groups: sled::Tree,
     locations: sled::Tree,
     chat: sled::Tree,
+    gifts: sled::Tree,
     peers: sled::Tree,
 }
 
@@ -96,6 +97,7 @@ impl Store {
             groups: db.open_tree("groups")?,
             locations: db.open_tree("locations")?,
             chat: db.open_tree("chat")?,
+            gifts: db.open_tree("gifts")?,
             peers: db.open_tree("peers")?,
             db,
         })
@@ -115,7 +117,7 @@ impl Store {
     /// Deletes a group and its history (after leaving it).
     pub fn delete_group(&self, id: &[u8; 32]) -> Result<(), StoreError> {
         self.groups.remove(id)?;
-        for tree in [&self.locations, &self.chat] {
+        for tree in [&self.locations, &self.chat, &self.gifts] {
             let mut batch = sled::Batch::default();
             for kv in tree.scan_prefix(id) {
                 batch.remove(kv?.0);
@@ -199,6 +201,32 @@ impl Store {
         self.chat
             .scan_prefix(group)
             .map(|kv| dec("chat", &kv?.1))
+            .collect()
+    }
+
+    /// Records a gift receipt (its encoded bytes) of `group` under its
+    /// receipt id; `false` when that receipt was already recorded.
+    pub fn record_gift(
+        &self,
+        group: &[u8; 32],
+        receipt_id: &str,
+        bytes: &[u8],
+    ) -> Result<bool, StoreError> {
+        let mut k = Vec::with_capacity(32 + receipt_id.len());
+        k.extend_from_slice(group);
+        k.extend_from_slice(receipt_id.as_bytes());
+        let fresh = self
+            .gifts
+            .compare_and_swap(k, None as Option<&[u8]>, Some(bytes))?
+            .is_ok();
+        Ok(fresh)
+    }
+
+    /// Encoded gift receipts of `group`, by receipt id.
+    pub fn gifts(&self, group: &[u8; 32]) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.gifts
+            .scan_prefix(group)
+            .map(|kv| Ok(kv?.1.to_vec()))
             .collect()
     }
 

@@ -80,6 +80,9 @@ pub enum ControlMsg {
     Fence(Geofence),
     /// A geofence removed, by name.
     FenceRemoved(String),
+    /// A gift receipt signed by the billing ledger (its JSON, at most
+    /// [`crate::gift::MAX_RECEIPT_BYTES`]).
+    Gift(Vec<u8>),
 }
 
 /// Requests of the `/aura/group/1` request-response protocol.

@@ -449,6 +449,7 @@ impl Task {
                 _ => return Verdict::Reject(Reject::Forged, "bad chat payload".into()),
             },
             FrameKind::Control => match wire::decode::<ControlMsg>(&opened.payload) {
+                Some(ControlMsg::Gift(bytes)) => return self.on_gift(gid, sender, &bytes),
                 Some(c) => self.on_control(gid, from, sender, c),
                 None => return Verdict::Reject(Reject::Forged, "bad control payload".into()),
             },
@@ -496,6 +497,7 @@ impl Task {
                     self.save_group(&gid);
                 }
             }
+            ControlMsg::Gift(_) => {} // checked in `on_gift`
             ControlMsg::FenceRemoved(name) => {
                 if let Ok(g) = self.group_mut(&gid) {
                     g.fences.retain(|f| f.name != name);

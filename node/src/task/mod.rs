@@ -2,6 +2,7 @@
 //! runs commands sent by [`crate::Node`] handles and reacts to swarm events.
 
 mod commands;
+mod gifts;
 mod group;
 mod rpc;
 mod swarm_events;
@@ -54,6 +55,10 @@ pub struct NodeStats {
     pub locations_published: u64,
     /// Key envelopes sent straight to a connected member.
     pub keys_sent_direct: u64,
+    /// Gift receipts of members checked and shown.
+    pub gifts_received: u64,
+    /// Gift receipts refused (bad signature, wrong room or sender).
+    pub gifts_refused: u64,
     /// Bytes of gossip we published (our own messages, once).
     pub bytes_published: u64,
     /// Bytes written to all libp2p streams: every protocol, forwarded gossip

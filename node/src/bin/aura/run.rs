@@ -120,6 +120,18 @@ fn describe(e: &Event, names: &HashMap<GroupId, String>) -> Option<String> {
         } => {
             format!("[{}] {} {from}: {text}", g(group), clock(*at_ms))
         }
+        Event::Gift {
+            group,
+            from,
+            receipt,
+        } => format!(
+            "[{}] {from} sent {} to {} ({} coins, {} diamonds)",
+            g(group),
+            receipt.gift,
+            receipt.receiver.get(..8).unwrap_or(&receipt.receiver),
+            receipt.coins,
+            receipt.diamonds
+        ),
         Event::KeysReceived {
             group,
             sender,

@@ -1,0 +1,198 @@
+//! Gift receipts in a group: the billing ledger signs a receipt when a member
+//! sends a gift; the sender broadcasts it in the group (a sealed control
+//! frame), and every member checks it offline before showing it.
+//!
+//! The check is sans-IO ([`check_receipt`]): the service's signature with the
+//! pinned service key, the room (the group), and that the member who
+//! broadcast it is the member who paid for it, so nobody can claim another's
+//! gift or replay one into another group. Duplicates are dropped by receipt id
+//! in the store.
+
+use aura_billing::signed::{GiftReceipt, SignedReceipt, VerifyError};
+use aura_crypto::{GroupId, MemberId};
+use ed25519_dalek::VerifyingKey;
+
+/// Largest encoded receipt accepted, bytes.
+pub const MAX_RECEIPT_BYTES: usize = 2048;
+
+/// Why a gift receipt was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GiftError {
+    /// Longer than [`MAX_RECEIPT_BYTES`].
+    #[error("gift receipt is {0} bytes, more than {MAX_RECEIPT_BYTES}")]
+    TooLarge(usize),
+    /// Not a receipt.
+    #[error("gift receipt is malformed: {0}")]
+    Malformed(String),
+    /// The service's signature does not verify with the pinned service key.
+    #[error("gift receipt signature: {0}")]
+    Signature(#[from] VerifyError),
+    /// Signed for another room than this group.
+    #[error("gift receipt is for room {0}, not this group")]
+    WrongRoom(String),
+    /// The member who broadcast it is not the member who paid.
+    #[error("gift receipt names sender {0}, not the member who sent it")]
+    WrongSender(String),
+    /// No billing service key is configured, so receipts cannot be checked.
+    #[error("no billing service key configured (set billing_service_key)")]
+    NoServiceKey,
+    /// The configured service key is not a valid ed25519 public key.
+    #[error("billing_service_key is not 64 hex digits of an ed25519 public key")]
+    BadServiceKey,
+}
+
+/// The room id the ledger records for gifts sent in `group`.
+pub fn room_id(group: GroupId) -> String {
+    hex::encode(group.0)
+}
+
+/// Parses the configured service key (64 hex digits).
+pub fn parse_service_key(hex_key: &str) -> Result<VerifyingKey, GiftError> {
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(hex_key.trim(), &mut b).map_err(|_| GiftError::BadServiceKey)?;
+    VerifyingKey::from_bytes(&b).map_err(|_| GiftError::BadServiceKey)
+}
+
+/// Encodes a receipt for the wire (its JSON, as the service returned it).
+pub fn encode_receipt(r: &SignedReceipt) -> Result<Vec<u8>, GiftError> {
+    let b = serde_json::to_vec(r).map_err(|e| GiftError::Malformed(e.to_string()))?;
+    if b.len() > MAX_RECEIPT_BYTES {
+        return Err(GiftError::TooLarge(b.len()));
+    }
+    Ok(b)
+}
+
+/// Decodes and checks a receipt broadcast in `group` by `sender`.
+pub fn check_receipt(
+    bytes: &[u8],
+    service: Option<&VerifyingKey>,
+    group: GroupId,
+    sender: MemberId,
+) -> Result<SignedReceipt, GiftError> {
+    if bytes.len() > MAX_RECEIPT_BYTES {
+        return Err(GiftError::TooLarge(bytes.len()));
+    }
+    let r: SignedReceipt =
+        serde_json::from_slice(bytes).map_err(|e| GiftError::Malformed(e.to_string()))?;
+    check_signed(&r, service, group, sender)?;
+    Ok(r)
+}
+
+/// Checks an already decoded receipt (also used before broadcasting our own).
+pub fn check_signed(
+    r: &SignedReceipt,
+    service: Option<&VerifyingKey>,
+    group: GroupId,
+    sender: MemberId,
+) -> Result<(), GiftError> {
+    let service = service.ok_or(GiftError::NoServiceKey)?;
+    let body: &GiftReceipt = r.verify_signature(service)?;
+    if body.room != room_id(group) {
+        return Err(GiftError::WrongRoom(body.room.clone()));
+    }
+    if body.sender != hex::encode(sender.0) {
+        return Err(GiftError::WrongSender(body.sender.clone()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aura_billing::signed::Signed;
+    use ed25519_dalek::SigningKey;
+
+    fn receipt(service: &SigningKey, group: GroupId, sender: MemberId) -> SignedReceipt {
+        let body = GiftReceipt {
+            v: 1,
+            receipt_id: format!("{}/g1", hex::encode(sender.0)),
+            sender: hex::encode(sender.0),
+            receiver: hex::encode([7u8; 32]),
+            room: room_id(group),
+            gift: "rose".into(),
+            animation: "rose.json".into(),
+            coins: 10,
+            diamonds: 7,
+            ts_ms: 1,
+        };
+        Signed::sign(body, service).unwrap()
+    }
+
+    fn setup() -> (SigningKey, GroupId, MemberId) {
+        let service = SigningKey::from_bytes(&[1u8; 32]);
+        let member = MemberId(
+            SigningKey::from_bytes(&[2u8; 32])
+                .verifying_key()
+                .to_bytes(),
+        );
+        (service, GroupId([3u8; 32]), member)
+    }
+
+    #[test]
+    fn a_genuine_receipt_passes() {
+        let (service, group, member) = setup();
+        let bytes = encode_receipt(&receipt(&service, group, member)).unwrap();
+        let vk = service.verifying_key();
+        let r = check_receipt(&bytes, Some(&vk), group, member).unwrap();
+        assert_eq!(r.body.coins, 10);
+    }
+
+    #[test]
+    fn forging_member_tampered_amount_is_refused() {
+        let (service, group, member) = setup();
+        let mut r = receipt(&service, group, member);
+        r.body.diamonds = 7_000;
+        let bytes = encode_receipt(&r).unwrap();
+        let vk = service.verifying_key();
+        assert!(matches!(
+            check_receipt(&bytes, Some(&vk), group, member),
+            Err(GiftError::Signature(_))
+        ));
+    }
+
+    #[test]
+    fn forging_member_self_signed_receipt_is_refused() {
+        let (service, group, member) = setup();
+        let fake = SigningKey::from_bytes(&[9u8; 32]);
+        let bytes = encode_receipt(&receipt(&fake, group, member)).unwrap();
+        let vk = service.verifying_key();
+        assert!(check_receipt(&bytes, Some(&vk), group, member).is_err());
+    }
+
+    #[test]
+    fn claiming_anothers_gift_or_another_room_is_refused() {
+        let (service, group, member) = setup();
+        let bytes = encode_receipt(&receipt(&service, group, member)).unwrap();
+        let vk = service.verifying_key();
+        let other = MemberId([5u8; 32]);
+        assert!(matches!(
+            check_receipt(&bytes, Some(&vk), group, other),
+            Err(GiftError::WrongSender(_))
+        ));
+        assert!(matches!(
+            check_receipt(&bytes, Some(&vk), GroupId([4u8; 32]), member),
+            Err(GiftError::WrongRoom(_))
+        ));
+    }
+
+    #[test]
+    fn junk_and_oversized_input_get_typed_errors() {
+        let (service, group, member) = setup();
+        let vk = service.verifying_key();
+        assert!(matches!(
+            check_receipt(b"\xff\x00junk", Some(&vk), group, member),
+            Err(GiftError::Malformed(_))
+        ));
+        assert!(matches!(
+            check_receipt(&[b' '; MAX_RECEIPT_BYTES + 1], Some(&vk), group, member),
+            Err(GiftError::TooLarge(_))
+        ));
+        assert_eq!(
+            check_receipt(b"{}", None, group, member),
+            Err(GiftError::Malformed(
+                "missing field `body` at line 1 column 2".into()
+            ))
+        );
+        assert_eq!(parse_service_key("zz"), Err(GiftError::BadServiceKey));
+    }
+}

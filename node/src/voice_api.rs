@@ -31,10 +31,11 @@ use std::time::Duration;
 use aura_crypto::{GroupId, MemberId};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use crate::location::Position;
 use crate::media::engine::{self, Command, Engine};
 use crate::media::{Config as MediaConfig, MediaEndpoint, RoomStats};
 use crate::voice::sender::SenderStats;
-use crate::voice::{FrameDuration, QualityReport, TalkMode};
+use crate::voice::{FrameDuration, QualityReport, ReceiverReport, TalkMode};
 use crate::{Node, NodeError};
 
 /// Bound of the capture queue (frames); a stalled engine drops, never blocks
@@ -63,6 +64,12 @@ pub struct VoiceConfig {
     pub announce_every: Duration,
     /// Accept QUIC datagrams (off forces the per-frame stream fallback).
     pub datagrams: bool,
+    /// Test/lab facility: drop each received media frame with this
+    /// probability (0..1) before processing, seeded by `loss_seed`. 0 in
+    /// real use; see [`VoiceHandle::set_inbound_loss`].
+    pub inbound_loss: f64,
+    /// Seed of the inbound-loss impairment.
+    pub loss_seed: u64,
 }
 
 impl Default for VoiceConfig {
@@ -76,6 +83,8 @@ impl Default for VoiceConfig {
             stats_every: Duration::from_secs(1),
             announce_every: Duration::from_secs(2),
             datagrams: true,
+            inbound_loss: 0.0,
+            loss_seed: 0,
         }
     }
 }
@@ -127,6 +136,14 @@ pub struct VoiceStats {
     pub frames_out: u64,
     /// Mixed frames dropped because nobody took them.
     pub playout_dropped: u64,
+    /// Our current voice send bitrate (bits/s), adapted to receiver reports.
+    pub send_bitrate: i32,
+    /// The receiver reports our bitrate was last adapted to, per listener.
+    pub feedback: Vec<(MemberId, ReceiverReport)>,
+    /// Receiver reports refused (malformed, other room, inconsistent).
+    pub feedback_refused: u64,
+    /// Frames dropped by the inbound-loss impairment (test/lab).
+    pub impaired: u64,
     /// Per stream `(member, music, media ts, when)`: the media timestamp
     /// of the frame last mixed for playout and when (for sync checks).
     pub positions: Vec<(MemberId, bool, u64, std::time::Instant)>,
@@ -183,6 +200,27 @@ impl VoiceHandle {
     /// Sets a member's playout volume (0 silent, 1 normal, up to 4).
     pub async fn set_volume(&self, member: MemberId, volume: f32) -> Result<(), VoiceError> {
         self.send(Command::Volume(member, volume)).await
+    }
+
+    /// Positional audio: with our position set ([`Self::set_listener`]) and
+    /// a member's position known (the node's location events), that
+    /// member's voice is attenuated by distance and, with stereo output,
+    /// panned by bearing. Off by default.
+    pub async fn set_positional(&self, on: bool) -> Result<(), VoiceError> {
+        self.send(Command::Positional(on)).await
+    }
+
+    /// Our own position and heading (degrees clockwise from north) for
+    /// positional audio; call it alongside [`Node::update_position`].
+    /// `None` forgets it (voices are then unplaced).
+    pub async fn set_listener(&self, at: Option<(Position, f64)>) -> Result<(), VoiceError> {
+        self.send(Command::Listener(at)).await
+    }
+
+    /// Test/lab facility: drops received media frames with probability
+    /// `loss` (0..1) before processing, as a lossy path would.
+    pub async fn set_inbound_loss(&self, loss: f64) -> Result<(), VoiceError> {
+        self.send(Command::InboundLoss(loss)).await
     }
 
     /// Hands one captured frame (48 kHz mono, [`Self::frame_len`] samples)
@@ -286,6 +324,8 @@ impl Node {
         });
         let media_cfg = MediaConfig {
             datagrams: config.datagrams,
+            inbound_loss: config.inbound_loss,
+            loss_seed: config.loss_seed,
             ..MediaConfig::default()
         };
         let (endpoint, incoming) = MediaEndpoint::bind(&identity, config.bind, acl, media_cfg)

@@ -5,81 +5,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "media_support/nodes.rs"]
+mod nodes;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aura_crypto::{GroupId, MemberId};
-use aura_node::voice::signal::{best_correlation, speech_like};
-use aura_node::voice_api::{VoiceConfig, VoiceHandle};
+use aura_crypto::MemberId;
+use aura_node::voice::signal::speech_like;
+use aura_node::voice_api::VoiceConfig;
 use aura_node::Event;
 use common::*;
-use tokio::sync::mpsc;
-
-/// Collects a handle's mixed playout in the background.
-fn record(h: &VoiceHandle) -> tokio::task::JoinHandle<Vec<i16>> {
-    let mut rx: mpsc::Receiver<Vec<i16>> = h.take_playout().unwrap();
-    tokio::spawn(async move {
-        let mut out = Vec::new();
-        while let Some(f) = rx.recv().await {
-            out.extend_from_slice(&f);
-        }
-        out
-    })
-}
-
-async fn trio(cfg: VoiceConfig) -> (Vec<TestNode>, GroupId, Vec<Arc<VoiceHandle>>) {
-    let nodes = vec![start().await, start().await, start().await];
-    let gid = nodes[0].node.create_group("voice").await.unwrap();
-    let invite = nodes[0].node.invite(gid, 5, 600_000).await.unwrap();
-    for n in &nodes[1..] {
-        n.node.join(&invite).await.unwrap();
-    }
-    let mut handles = Vec::new();
-    for n in &nodes {
-        handles.push(n.node.join_voice(gid, cfg.clone()).await.unwrap());
-    }
-    // Everyone connected to everyone on the media plane.
-    within(20, async {
-        loop {
-            let mut ok = true;
-            for h in &handles {
-                ok &= h.stats().await.unwrap().connected.len() == 2;
-            }
-            if ok {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    (nodes, gid, handles)
-}
-
-/// Talks until both listeners have opened `a`'s frames (keys delivered).
-async fn warm_up(talker: &Arc<VoiceHandle>, listeners: &[Arc<VoiceHandle>]) {
-    talker.set_ptt(true).await.unwrap();
-    let warm = speech_like(1.0, 3);
-    within(20, async {
-        loop {
-            talker.talk_samples(warm.clone()).await.unwrap();
-            let mut ok = true;
-            for l in listeners {
-                ok &= l.stats().await.unwrap().room.voice_in > 10;
-            }
-            if ok {
-                return;
-            }
-        }
-    })
-    .await;
-    // Let the warm-up drain out of the jitter buffers and playout.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-}
+use nodes::{correlation_per_second, record, trio, warm_up};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_one_talks_the_others_hear_it() {
-    let (mut nodes, gid, h) = trio(VoiceConfig::default()).await;
+    let (mut nodes, gid, h) = trio(|_| VoiceConfig::default()).await;
     let a: MemberId = nodes[0].node.member_id();
 
     // Push-to-talk released: captured frames are not sent.
@@ -128,12 +68,7 @@ async fn three_nodes_one_talks_the_others_hear_it() {
         // Per second of speech (a late frame on a loaded machine may shift
         // the rest by a frame, which would blur one whole-signal figure):
         // the median second matches.
-        let mut corr: Vec<(f64, usize)> = input
-            .chunks(48_000)
-            .enumerate()
-            .map(|(k, a)| best_correlation(a, out.get(k * 48_000..).unwrap_or(&[]), 48_000 / 2))
-            .collect();
-        corr.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let corr = correlation_per_second(&input, &out);
         assert!(corr[1].0 > 0.6, "correlation per second {corr:?}");
     }
     h[0].leave().await;
@@ -163,7 +98,7 @@ async fn shared_music_plays_in_sync_at_two_listeners_under_a_voice() {
         stereo: true,
         ..VoiceConfig::default()
     };
-    let (nodes, _gid, h) = trio(cfg).await;
+    let (nodes, _gid, h) = trio(|_| cfg.clone()).await;
     let a = nodes[0].node.member_id();
     warm_up(&h[0], &h[1..]).await;
     h[0].share_music(music(4.0)).await.unwrap();

@@ -61,6 +61,12 @@ pub struct Config {
     pub datagrams: bool,
     /// Bound of the incoming frame queue (frames beyond are dropped, counted).
     pub queue: usize,
+    /// Test/lab facility: drop each received frame with this probability
+    /// (0..1) before it is processed, as a lossy path would. 0 in real use;
+    /// changeable at runtime with [`MediaEndpoint::set_inbound_loss`].
+    pub inbound_loss: f64,
+    /// Seed of the impairment's random drops (repeatable runs).
+    pub loss_seed: u64,
 }
 
 impl Default for Config {
@@ -68,6 +74,8 @@ impl Default for Config {
         Self {
             datagrams: true,
             queue: 1_024,
+            inbound_loss: 0.0,
+            loss_seed: 0,
         }
     }
 }
@@ -98,6 +106,39 @@ pub struct Stats {
     pub oversize: AtomicU64,
     /// Connections refused: the peer is not a member.
     pub refused_peers: AtomicU64,
+    /// Frames dropped by the inbound-loss impairment (test/lab).
+    pub impaired: AtomicU64,
+}
+
+/// The inbound-loss impairment: probability (parts per million) and RNG.
+struct Impairment {
+    ppm: AtomicU64,
+    rng: Mutex<rand::rngs::StdRng>,
+}
+
+impl Impairment {
+    fn new(loss: f64, seed: u64) -> Self {
+        use rand::SeedableRng;
+        Self {
+            ppm: AtomicU64::new(Self::ppm(loss)),
+            rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
+        }
+    }
+
+    fn ppm(loss: f64) -> u64 {
+        (loss.clamp(0.0, 1.0) * 1e6).round() as u64
+    }
+
+    /// Whether to drop the next frame.
+    fn drop_next(&self) -> bool {
+        use rand::Rng;
+        let ppm = self.ppm.load(Ordering::Relaxed);
+        if ppm == 0 {
+            return false;
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        rng.gen_range(0..1_000_000) < ppm
+    }
 }
 
 struct Inner {
@@ -107,6 +148,7 @@ struct Inner {
     acl: Acl,
     tx: mpsc::Sender<Incoming>,
     stats: Stats,
+    impair: Impairment,
 }
 
 /// A cheap-to-clone handle on the media endpoint.
@@ -153,6 +195,7 @@ impl MediaEndpoint {
             acl,
             tx,
             stats: Stats::default(),
+            impair: Impairment::new(cfg.inbound_loss, cfg.loss_seed),
         });
         let me = Self { inner };
         tokio::spawn(me.clone().accept_loop(cfg.datagrams));
@@ -171,6 +214,15 @@ impl MediaEndpoint {
 
     fn conns(&self) -> MutexGuard<'_, HashMap<MemberId, quinn::Connection>> {
         self.inner.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Test/lab facility: sets the inbound-loss probability (0..1) applied
+    /// to received frames before they are processed.
+    pub fn set_inbound_loss(&self, loss: f64) {
+        self.inner
+            .impair
+            .ppm
+            .store(Impairment::ppm(loss), Ordering::Relaxed);
     }
 
     /// Members we hold a live connection to.
@@ -250,6 +302,10 @@ impl MediaEndpoint {
         let s = &self.inner.stats;
         if frame.len() > MAX_FRAME {
             s.oversize.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.inner.impair.drop_next() {
+            s.impaired.fetch_add(1, Ordering::Relaxed);
             return;
         }
         s.received.fetch_add(1, Ordering::Relaxed);

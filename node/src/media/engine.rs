@@ -13,7 +13,9 @@ use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{Incoming, MediaEndpoint, MediaRoom};
-use crate::voice::{CodecError, Playout, TalkGate, TalkMode, VoiceSender};
+use crate::location::Position as GeoPosition;
+use crate::voice::feedback::{is_report, FeedbackBook, LossMeter};
+use crate::voice::{CodecError, Playout, Position, TalkGate, TalkMode, VoiceSender};
 use crate::voice_api::{VoiceConfig, VoiceStats};
 use crate::{Event, Node};
 
@@ -25,6 +27,9 @@ pub(crate) enum Command {
     Mute(bool),
     Volume(MemberId, f32),
     Music(Option<Vec<i16>>),
+    Positional(bool),
+    Listener(Option<(GeoPosition, f64)>),
+    InboundLoss(f64),
     Stats(oneshot::Sender<VoiceStats>),
     Stop,
 }
@@ -73,6 +78,16 @@ pub(crate) struct Engine {
     start: Instant,
     /// Capture clock: when frame 0 was captured and frames captured since.
     capture_clock: Option<(Instant, u64)>,
+    /// Receiver reports from our listeners (talker side).
+    feedback: FeedbackBook<MemberId>,
+    /// Per incoming voice stream: interval loss for our reports to it.
+    meters: HashMap<MemberId, LossMeter>,
+    /// Positional audio on.
+    positional: bool,
+    /// Our position and heading (degrees from north), for positional audio.
+    listener: Option<(GeoPosition, f64)>,
+    /// Members' last known positions.
+    member_pos: HashMap<MemberId, GeoPosition>,
 }
 
 fn now_ms() -> u64 {
@@ -105,6 +120,11 @@ impl Engine {
             playout_dropped: 0,
             start: Instant::now(),
             capture_clock: None,
+            feedback: FeedbackBook::default(),
+            meters: HashMap::new(),
+            positional: false,
+            listener: None,
+            member_pos: HashMap::new(),
         })
     }
 
@@ -120,6 +140,12 @@ impl Engine {
         let mut stats_tick = tokio::time::interval(self.p.config.stats_every);
         let mut announce_tick = tokio::time::interval(self.p.config.announce_every);
         announce_tick.tick().await;
+        match self.p.node.last_positions(self.p.group).await {
+            Ok(v) => self
+                .member_pos
+                .extend(v.into_iter().map(|(m, f)| (m, f.pos))),
+            Err(e) => tracing::debug!(error = %e, "no last positions for positional audio"),
+        }
         tracing::info!(group = %self.p.group, addr = %self.p.advertise, "voice engine started");
         loop {
             let due = self
@@ -138,10 +164,7 @@ impl Engine {
                     Some(c) => self.on_command(c),
                 },
                 Some(pcm) = self.p.capture.recv() => self.on_capture(&pcm),
-                Some(inc) = self.p.incoming.recv() => {
-                    let t = inc.at.saturating_duration_since(self.start).as_micros() as u64;
-                    let _ = self.room.on_frame(&inc.frame, t, now_ms());
-                }
+                Some(inc) = self.p.incoming.recv() => self.on_incoming(&inc),
                 ev = self.p.events.recv() => match ev {
                     Ok(ev) => self.on_event(ev),
                     Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -178,10 +201,55 @@ impl Engine {
                 Ok(s) => self.music = Some((s, samples, 0)),
                 Err(e) => tracing::warn!(error = %e, "music encoder"),
             },
+            Command::Positional(on) => {
+                self.positional = on;
+                self.place_all();
+            }
+            Command::Listener(l) => {
+                self.listener = l;
+                self.place_all();
+            }
+            Command::InboundLoss(p) => self.p.endpoint.set_inbound_loss(p),
             Command::Stats(tx) => {
                 let _ = tx.send(self.stats());
             }
             Command::Stop => {}
+        }
+    }
+
+    fn on_incoming(&mut self, inc: &Incoming) {
+        if is_report(&inc.frame) {
+            // Who sent it is the connection's authenticated identity.
+            if let Err(e) = self
+                .feedback
+                .on_datagram(inc.from, &inc.frame, self.room.room_id())
+            {
+                tracing::debug!(from = %inc.from, error = %e, "receiver report dropped");
+            }
+            return;
+        }
+        let t = inc.at.saturating_duration_since(self.start).as_micros() as u64;
+        if let Ok(Some(m)) = self.room.on_frame(&inc.frame, t, now_ms()) {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.meters.entry(m) {
+                e.insert(LossMeter::default());
+                self.place(m);
+            }
+        }
+    }
+
+    /// Sets one member's place in the mix (or none).
+    fn place(&mut self, m: MemberId) {
+        let pos = match (self.positional, &self.listener, self.member_pos.get(&m)) {
+            (true, Some((me, heading)), Some(them)) => Some(Position::relative(me, *heading, them)),
+            _ => None,
+        };
+        self.mix.mixer_mut().set_position(&(m, false), pos);
+    }
+
+    fn place_all(&mut self) {
+        let ms: Vec<MemberId> = self.room.streams().into_iter().map(|(m, _)| m).collect();
+        for m in ms {
+            self.place(m);
         }
     }
 
@@ -298,8 +366,13 @@ impl Engine {
                 }
                 Err(_) => tracing::debug!(%member, %addr, "unusable media address"),
             },
+            Event::Location { group, member, fix } if group == self.p.group => {
+                self.member_pos.insert(member, fix.pos);
+                self.place(member);
+            }
             Event::MemberLeft { group, member } if group == self.p.group => {
                 self.peers.remove(&member);
+                self.forget(member);
                 self.p.endpoint.disconnect(&member);
                 for m in self.room.prune().into_iter().chain([member]) {
                     self.mix.remove(&(m, false));
@@ -341,6 +414,7 @@ impl Engine {
                 self.peers.remove(&m);
                 self.mix.remove(&(m, false));
                 self.mix.remove(&(m, true));
+                self.forget(m);
             }
         }
         self.room.prune();
@@ -349,6 +423,7 @@ impl Engine {
                 self.room.set_rtt_ms(&m, rtt.as_secs_f64() * 1_000.0);
             }
         }
+        self.exchange_reports();
         for (member, report) in self.room.reports() {
             self.p.node.emit(Event::VoiceQuality {
                 group: self.p.group,
@@ -356,6 +431,45 @@ impl Engine {
                 report,
             });
         }
+    }
+
+    /// Sends each talker we hear our report on its stream since the last
+    /// tick, and adapts our bitrate to the worst report our listeners sent.
+    fn exchange_reports(&mut self) {
+        let room = self.room.room_id();
+        for (m, q) in self.room.reports() {
+            let Some(rep) = self.meters.entry(m).or_default().interval(room, &q) else {
+                continue;
+            };
+            if let Err(e) = self
+                .p
+                .endpoint
+                .send(&m, Bytes::copy_from_slice(&rep.to_bytes()))
+            {
+                tracing::debug!(member = %m, error = %e, "receiver report not sent");
+            }
+        }
+        let losses = self.feedback.take_losses();
+        if !losses.is_empty() {
+            let before = self.sender.bitrate();
+            if let Err(e) = self.sender.on_loss_reports(&losses) {
+                tracing::debug!(error = %e, "bitrate not adapted");
+            }
+            if self.sender.bitrate() != before {
+                tracing::debug!(
+                    from = before,
+                    to = self.sender.bitrate(),
+                    ?losses,
+                    "send bitrate adapted"
+                );
+            }
+        }
+    }
+
+    fn forget(&mut self, m: MemberId) {
+        self.meters.remove(&m);
+        self.feedback.remove(&m);
+        self.member_pos.remove(&m);
     }
 
     fn stats(&self) -> VoiceStats {
@@ -377,6 +491,15 @@ impl Engine {
             music: self.room.music_reports(),
             connected: self.p.endpoint.peers(),
             frames_out: self.mix.frames_out(),
+            send_bitrate: self.sender.bitrate(),
+            feedback: self.feedback.latest().to_vec(),
+            feedback_refused: self.feedback.refused,
+            impaired: self
+                .p
+                .endpoint
+                .stats()
+                .impaired
+                .load(std::sync::atomic::Ordering::Relaxed),
             playout_dropped: self.playout_dropped + self.mix.dropped(),
             positions,
         }

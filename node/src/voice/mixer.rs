@@ -17,10 +17,31 @@ pub struct Position {
 }
 
 impl Position {
+    /// Where `speaker` is for a listener at `listener` facing `heading_deg`
+    /// (degrees clockwise from north; 0 when unknown).
+    pub fn relative(
+        listener: &crate::location::Position,
+        heading_deg: f64,
+        speaker: &crate::location::Position,
+    ) -> Self {
+        let (east, north) = speaker.local_xy(listener);
+        let bearing = east.atan2(north).to_degrees() - heading_deg;
+        Self {
+            distance_m: speaker.distance_m(listener),
+            // Normalised to -180..180.
+            bearing_deg: (bearing + 540.0).rem_euclid(360.0) - 180.0,
+        }
+    }
+
+    /// Inverse-distance attenuation beyond `ref_m`, floored at 0.1.
+    pub fn attenuation(&self, ref_m: f64) -> f64 {
+        (ref_m / self.distance_m.max(ref_m)).max(0.1)
+    }
+
     /// (left, right) gains: inverse-distance attenuation beyond `ref_m`
     /// (floored at 0.1) and equal-power panning by bearing.
     pub fn gains(&self, ref_m: f64) -> (f32, f32) {
-        let att = (ref_m / self.distance_m.max(ref_m)).max(0.1);
+        let att = self.attenuation(ref_m);
         let pan = self.bearing_deg.to_radians().sin(); // -1 left .. 1 right
         let theta = (pan + 1.0) * std::f64::consts::FRAC_PI_4;
         ((att * theta.cos()) as f32, (att * theta.sin()) as f32)
@@ -128,6 +149,11 @@ impl<K: Hash + Eq + Clone> Mixer<K> {
                 };
                 let (l, r) = match (self.stereo, level.position) {
                     (true, Some(p)) => p.gains(self.ref_distance_m),
+                    // Mono output: distance attenuation only.
+                    (false, Some(p)) => {
+                        let a = p.attenuation(self.ref_distance_m) as f32;
+                        (a, a)
+                    }
                     _ => (1.0, 1.0),
                 };
                 (l, r, agc * level.volume)

@@ -8,6 +8,9 @@
 //! positional (stereo) placement.
 
 pub mod codec;
+#[cfg(feature = "cpal")]
+pub mod device;
+pub mod feedback;
 pub mod jitter;
 pub mod mixer;
 pub mod payload;
@@ -20,6 +23,7 @@ pub mod signal;
 pub mod talk;
 
 pub use codec::{CodecError, FrameDuration};
+pub use feedback::{FeedbackBook, FeedbackError, LossMeter, ReceiverReport};
 pub use mixer::{Input as MixInput, Mixer, Position};
 pub use payload::{PayloadError, VoicePayload};
 pub use playout::Playout;

@@ -1,0 +1,1 @@
+//! Real audio devices through cpal (feature `cpal`).

@@ -187,3 +187,24 @@ impl<K: Hash + Eq + Clone> Mixer<K> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::location::Position as Geo;
+
+    #[test]
+    fn relative_position_gives_distance_and_bearing() {
+        let me = Geo::new(45.9, 6.8).unwrap();
+        let east = Position::relative(&me, 0.0, &me.offset_m(0.0, 100.0));
+        assert!((east.distance_m - 100.0).abs() < 1.0, "{east:?}");
+        assert!((east.bearing_deg - 90.0).abs() < 1.0, "{east:?}");
+        // Facing east, that member is ahead; facing north-east, 45° right.
+        let ahead = Position::relative(&me, 90.0, &me.offset_m(0.0, 100.0));
+        assert!(ahead.bearing_deg.abs() < 1.0, "{ahead:?}");
+        let west = Position::relative(&me, 45.0, &me.offset_m(0.0, -100.0));
+        assert!((west.bearing_deg + 135.0).abs() < 1.0, "{west:?}");
+        let (l, r) = east.gains(10.0);
+        assert!(l < 0.01 && (r - 0.1).abs() < 1e-3, "{l} {r}");
+    }
+}

@@ -20,6 +20,18 @@ pub enum AudioError {
     /// Audio device failure.
     #[error("audio device: {0}")]
     Device(String),
+    /// No such audio device (none attached, or no default one).
+    #[error("no audio device: {0}")]
+    NoDevice(String),
+    /// The device cannot run at 48 kHz with 16-bit or float samples
+    /// (Aura does not resample).
+    #[error("audio device {device} cannot run at 48000 Hz (offers: {offered})")]
+    Rate {
+        /// Device name.
+        device: String,
+        /// What it offers.
+        offered: String,
+    },
 }
 
 /// Something that yields 48 kHz interleaved PCM frames.

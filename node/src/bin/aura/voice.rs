@@ -1,6 +1,10 @@
 //! `aura talk GROUP` and `aura listen GROUP`: group voice from the terminal.
 //! Both keep the node online for their duration, print a stats line that
 //! is updated live, and stop on Ctrl-C (or after `--seconds`).
+//!
+//! Built with the `cpal` feature, the default microphone and speaker are
+//! used unless `--input` / `--output` name WAV files; without it, WAV files
+//! stand in for both.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -47,13 +51,15 @@ pub(crate) struct Common {
 pub(crate) struct TalkArgs {
     #[command(flatten)]
     common: Common,
-    /// The "microphone": a 48 kHz 16-bit mono WAV file, looped.
+    /// The "microphone": a 48 kHz 16-bit mono WAV file, looped (default
+    /// with the `cpal` feature: the default input device).
     #[arg(long, value_name = "WAV")]
-    input: PathBuf,
+    input: Option<PathBuf>,
     /// Open mic: send whenever voice is detected (no key).
     #[arg(long)]
     open_mic: bool,
-    /// Also write what you hear to this WAV file.
+    /// Write what you hear to this WAV file (default with the `cpal`
+    /// feature: play it on the default output device).
     #[arg(long, value_name = "WAV")]
     output: Option<PathBuf>,
 }
@@ -63,9 +69,66 @@ pub(crate) struct TalkArgs {
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     common: Common,
-    /// Write what you hear to this WAV file (48 kHz mono).
+    /// Write what you hear to this WAV file (48 kHz mono); required
+    /// unless built with the `cpal` feature (then the speaker plays it).
     #[arg(long, value_name = "WAV")]
-    output: PathBuf,
+    output: Option<PathBuf>,
+}
+
+/// Where talk audio comes from.
+enum Mic {
+    /// A WAV file's samples, looped.
+    Wav(Vec<i16>),
+    /// The default input device.
+    #[cfg(feature = "cpal")]
+    Device(aura_node::voice::device::Microphone),
+}
+
+/// What feeds the engine, stopped when the session ends.
+enum Feeder {
+    Task(tokio::task::JoinHandle<()>),
+    #[cfg(feature = "cpal")]
+    Thread(Arc<std::sync::atomic::AtomicBool>),
+}
+
+impl Feeder {
+    fn stop(self) {
+        match self {
+            Feeder::Task(t) => t.abort(),
+            #[cfg(feature = "cpal")]
+            Feeder::Thread(stop) => stop.store(true, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+/// Where heard audio goes.
+enum Out {
+    None,
+    Wav(PathBuf, Vec<i16>),
+    #[cfg(feature = "cpal")]
+    Device(aura_node::voice::device::Speaker),
+}
+
+/// The output: the WAV file if named, else the speaker (with `cpal`).
+fn output(path: Option<PathBuf>, required: bool) -> Result<Out> {
+    if let Some(p) = path {
+        return Ok(Out::Wav(p, Vec::new()));
+    }
+    #[cfg(feature = "cpal")]
+    {
+        let _ = required;
+        let spk = aura_node::voice::device::Speaker::open(1)
+            .context("cannot open the speaker; name a WAV file with --output")?;
+        Ok(Out::Device(spk))
+    }
+    #[cfg(not(feature = "cpal"))]
+    {
+        anyhow::ensure!(
+            !required,
+            "--output WAV is required (this build has no audio devices; build with --features cpal)"
+        );
+        Ok(Out::None)
+    }
 }
 
 /// Most audio kept for `--output` (10 minutes); older audio is not written.
@@ -76,41 +139,56 @@ pub(crate) async fn run(node: &Node, cmd: VoiceCmd) -> Result<()> {
     match cmd {
         VoiceCmd::Talk(a) => talk(node, a).await,
         VoiceCmd::Listen(a) => {
-            let output = Some(a.output.clone());
-            session(node, &a.common, TalkMode::PushToTalk, None, output).await
+            let out = output(a.output.clone(), true)?;
+            session(node, &a.common, TalkMode::PushToTalk, None, out).await
         }
     }
 }
 
-async fn talk(node: &Node, a: TalkArgs) -> Result<()> {
-    let src = WavSource::open(&a.input)
-        .with_context(|| format!("cannot use {} as the microphone", a.input.display()))?;
+fn microphone(input: Option<&PathBuf>) -> Result<Mic> {
+    let Some(input) = input else {
+        #[cfg(feature = "cpal")]
+        {
+            let mic = aura_node::voice::device::Microphone::open(960)
+                .context("cannot open the microphone; name a WAV file with --input")?;
+            return Ok(Mic::Device(mic));
+        }
+        #[cfg(not(feature = "cpal"))]
+        anyhow::bail!(
+            "--input WAV is required (this build has no audio devices; build with --features cpal)"
+        );
+    };
+    let src = WavSource::open(input)
+        .with_context(|| format!("cannot use {} as the microphone", input.display()))?;
     anyhow::ensure!(
         src.samples().len() >= 960,
         "{} holds less than one 20 ms frame",
-        a.input.display()
+        input.display()
     );
+    Ok(Mic::Wav(src.samples().to_vec()))
+}
+
+async fn talk(node: &Node, a: TalkArgs) -> Result<()> {
+    let mic = microphone(a.input.as_ref())?;
+    let out = if a.output.is_some() || cfg!(feature = "cpal") {
+        output(a.output, false)?
+    } else {
+        Out::None
+    };
     let mode = if a.open_mic {
         TalkMode::OpenMic
     } else {
         TalkMode::PushToTalk
     };
-    session(
-        node,
-        &a.common,
-        mode,
-        Some(src.samples().to_vec()),
-        a.output,
-    )
-    .await
+    session(node, &a.common, mode, Some(mic), out).await
 }
 
 async fn session(
     node: &Node,
     c: &Common,
     mode: TalkMode,
-    mic: Option<Vec<i16>>,
-    output: Option<PathBuf>,
+    mic: Option<Mic>,
+    mut out: Out,
 ) -> Result<()> {
     let (gid, name) = crate::resolve::group(node, &c.group).await?;
     let cfg = VoiceConfig {
@@ -144,7 +222,6 @@ async fn session(
     }
     let feeder = mic.map(|m| feed(voice.clone(), m));
     let mut rec = voice.take_playout().context("playout taken")?;
-    let mut heard = Vec::new();
     let deadline = c.seconds.map(|s| Instant::now() + Duration::from_secs(s));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut key_down = false;
@@ -162,11 +239,19 @@ async fn session(
                 key_down = !key_down;
                 voice.set_ptt(key_down).await?;
             }
-            Some(f) = rec.recv() => {
-                if output.is_some() && heard.len() + f.len() <= MAX_RECORD {
-                    heard.extend_from_slice(&f);
+            Some(f) = rec.recv() => match &mut out {
+                Out::None => {}
+                Out::Wav(_, heard) => {
+                    if heard.len() + f.len() <= MAX_RECORD {
+                        heard.extend_from_slice(&f);
+                    }
                 }
-            }
+                #[cfg(feature = "cpal")]
+                Out::Device(spk) => {
+                    use aura_node::voice::AudioSink;
+                    spk.write(&f)?;
+                }
+            },
             _ = tick.tick() => {
                 let s = voice.stats().await?;
                 let state = match (talking, mode, key_down) {
@@ -182,10 +267,10 @@ async fn session(
     }
     eprintln!();
     if let Some(f) = feeder {
-        f.abort();
+        f.stop();
     }
     voice.leave().await;
-    if let Some(path) = output {
+    if let Out::Wav(path, heard) = out {
         write_wav(&path, &heard, 1).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!(
             "wrote {:.1} s of what you heard to {}",
@@ -196,8 +281,34 @@ async fn session(
     Ok(())
 }
 
-/// Feeds the looped "microphone" at capture pace.
-fn feed(voice: Arc<VoiceHandle>, mic: Vec<i16>) -> tokio::task::JoinHandle<()> {
+/// Feeds the engine from the microphone: a device from its own thread at
+/// the device's pace, a WAV file at capture pace.
+fn feed(voice: Arc<VoiceHandle>, mic: Mic) -> Feeder {
+    match mic {
+        Mic::Wav(samples) => Feeder::Task(feed_wav(voice, samples)),
+        #[cfg(feature = "cpal")]
+        Mic::Device(mut dev) => {
+            use aura_node::voice::AudioSource;
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let s = stop.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0i16; voice.frame_len()];
+                while !s.load(std::sync::atomic::Ordering::Relaxed) && dev.read_frame(&mut buf) {
+                    // A full queue drops the frame (the engine is behind).
+                    if let Err(aura_node::voice_api::VoiceError::Stopped) =
+                        voice.capture(buf.clone())
+                    {
+                        return;
+                    }
+                }
+            });
+            Feeder::Thread(stop)
+        }
+    }
+}
+
+/// Feeds the looped WAV "microphone" at capture pace.
+fn feed_wav(voice: Arc<VoiceHandle>, mic: Vec<i16>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let n = voice.frame_len();
         let mut tick = tokio::time::interval(Duration::from_millis(20));

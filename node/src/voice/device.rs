@@ -376,3 +376,38 @@ impl AudioSink for Speaker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpal::{SampleRate, SupportedBufferSize, SupportedStreamConfigRange};
+
+    fn range(ch: u16, lo: u32, hi: u32, f: SampleFormat) -> SupportedStreamConfigRange {
+        SupportedStreamConfigRange::new(
+            ch,
+            SampleRate(lo),
+            SampleRate(hi),
+            SupportedBufferSize::Unknown,
+            f,
+        )
+    }
+
+    #[test]
+    fn picks_48k_with_the_wanted_channels_or_refuses() {
+        let offered = vec![
+            range(2, 8_000, 96_000, SampleFormat::F32),
+            range(1, 8_000, 96_000, SampleFormat::I16),
+            range(1, 8_000, 96_000, SampleFormat::U8),
+        ];
+        let c = pick(offered.clone(), 1, "card").unwrap();
+        assert_eq!((c.channels(), c.sample_rate().0), (1, 48_000));
+        assert_eq!(c.sample_format(), SampleFormat::I16);
+        assert_eq!(pick(offered, 2, "card").unwrap().channels(), 2);
+        // A 44.1 kHz-only device is refused with a clear error.
+        let e = pick(vec![range(2, 44_100, 44_100, SampleFormat::I16)], 2, "usb").unwrap_err();
+        assert!(
+            matches!(&e, AudioError::Rate { device, offered } if device == "usb" && offered.contains("44100")),
+            "{e}"
+        );
+    }
+}

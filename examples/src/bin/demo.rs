@@ -5,11 +5,13 @@
 //! longer read anything. Alice also talks over the voice plane: the others
 //! write what they hear to WAV files (`$AURA_DEMO_OUT`, else the temp dir's
 //! `aura-demo/`), and after his removal dave decodes none of her voice.
+//! Before that, alice buys coins from the embedded billing ledger and gifts
+//! bob a heart; every member shows the receipt it checked offline.
 //! Finishes by itself and exits 0.
 use std::{collections::HashMap, time::Duration};
 
 use aura_crypto::MemberId;
-use aura_examples::demo::{base, route, start_group};
+use aura_examples::demo::{base, gift, route, start_group_with};
 use aura_node::{
     location::{Geofence, Precision, Shape},
     Event,
@@ -38,7 +40,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     println!("== Aura demo: 4 nodes on loopback, one group, end-to-end encrypted ==");
-    let (nodes, gid, invite) = start_group(4, "hikers", 100).await?;
+    let ledger = gift::start_ledger().await?;
+    let (nodes, gid, invite) =
+        start_group_with(4, "hikers", 100, Some(&ledger.service_key)).await?;
     let names: HashMap<MemberId, &str> = nodes
         .iter()
         .zip(NAMES)
@@ -114,6 +118,13 @@ async fn main() -> anyhow::Result<()> {
     voice
         .report(&NAMES, &aura_examples::demo::voice::out_dir())
         .await?;
+
+    println!(
+        "\ngifts: the billing ledger runs embedded (SQLite, {}); members pin its key",
+        ledger.url
+    );
+    let shown = gift::gift_round(&ledger, &nodes, gid, |m| name(m).to_owned()).await?;
+    anyhow::ensure!(shown == 3, "the gift receipt reached {shown} of 3 members");
 
     println!("\nalice removes dave; every remaining member rotates its sender key");
     let dave = nodes[3].node.member_id();

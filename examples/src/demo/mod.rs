@@ -1,6 +1,7 @@
 //! Shared pieces of the demo and the location benchmark: a local mesh of
 //! in-process nodes on loopback that form one group by invite.
 
+pub mod gift;
 pub mod voice;
 
 use std::time::Duration;
@@ -15,21 +16,38 @@ pub struct MeshNode {
     pub node: Node,
     /// Its data dir (deleted on drop).
     pub dir: tempfile::TempDir,
+    /// Its identity secret (the same device key logs in to the billing ledger).
+    pub secret: [u8; 32],
 }
 
 /// Starts one loopback node.
 pub async fn start_node(heartbeat_ms: u64) -> anyhow::Result<MeshNode> {
+    start_node_with(heartbeat_ms, None).await
+}
+
+/// Starts one loopback node that checks gift receipts with `billing_key`.
+pub async fn start_node_with(
+    heartbeat_ms: u64,
+    billing_key: Option<&str>,
+) -> anyhow::Result<MeshNode> {
     let dir = tempfile::tempdir()?;
     let mut cfg = Config::loopback(dir.path().to_path_buf());
     cfg.heartbeat_ms = heartbeat_ms;
-    let node = Node::builder().config(cfg).start().await?;
+    cfg.billing_service_key = billing_key.map(str::to_owned);
+    let mut secret = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+    let node = Node::builder()
+        .config(cfg)
+        .identity_secret(secret)
+        .start()
+        .await?;
     for _ in 0..500 {
         if node.listen_addrs().await?.len() >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Ok(MeshNode { node, dir })
+    Ok(MeshNode { node, dir, secret })
 }
 
 /// Starts `n` nodes; the first creates group `name`, the others join by invite.
@@ -38,9 +56,19 @@ pub async fn start_group(
     name: &str,
     heartbeat_ms: u64,
 ) -> anyhow::Result<(Vec<MeshNode>, GroupId, String)> {
+    start_group_with(n, name, heartbeat_ms, None).await
+}
+
+/// As [`start_group`], with every node pinning the billing ledger's key.
+pub async fn start_group_with(
+    n: usize,
+    name: &str,
+    heartbeat_ms: u64,
+    billing_key: Option<&str>,
+) -> anyhow::Result<(Vec<MeshNode>, GroupId, String)> {
     let mut nodes = Vec::with_capacity(n);
     for _ in 0..n {
-        nodes.push(start_node(heartbeat_ms).await?);
+        nodes.push(start_node_with(heartbeat_ms, billing_key).await?);
     }
     let first = nodes.first().context("no nodes")?;
     let gid = first.node.create_group(name).await?;

@@ -420,6 +420,44 @@ impl Node {
         Ok(receipt)
     }
 
+    /// A billing-ledger client logged in with this node's identity key, at
+    /// the configured `billing_url`, pinned to `billing_service_key` when set.
+    pub async fn billing_client(&self) -> Result<aura_billing::client::BillingClient, NodeError> {
+        let (url, key, secret) = self
+            .call(|t| {
+                (
+                    t.config.billing_url.clone(),
+                    t.config.billing_service_key.clone(),
+                    t.identity.to_secret_bytes(),
+                )
+            })
+            .await?;
+        let url = url.ok_or_else(|| {
+            NodeError::BadInput(
+                "no billing ledger configured; set billing_url (and billing_service_key) in aura.toml"
+                    .into(),
+            )
+        })?;
+        let mut client = aura_billing::client::BillingClient::new(
+            &url,
+            ed25519_dalek::SigningKey::from_bytes(&secret),
+        )?;
+        if let Some(k) = key {
+            // A ledger that announces another key is the wrong ledger (or a
+            // misconfiguration): its receipts would not verify in the group.
+            let pinned = crate::gift::parse_service_key(&k)?;
+            let announced = client.service_key().await?;
+            if announced != pinned {
+                return Err(NodeError::BadInput(format!(
+                    "the ledger at {url} signs with key {}, not the billing_service_key in aura.toml; fix one of them",
+                    hex::encode(announced.to_bytes())
+                )));
+            }
+        }
+        client.login().await?;
+        Ok(client)
+    }
+
     /// Broadcasts a gift receipt we obtained from the ledger to `group`
     /// (checked first: it must name us as sender and `group` as room).
     pub async fn broadcast_gift(

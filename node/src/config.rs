@@ -54,6 +54,9 @@ pub struct Config {
     /// The billing ledger's ed25519 public key (64 hex digits), pinned to
     /// check gift receipts offline; without it gift receipts are not shown.
     pub billing_service_key: Option<String>,
+    /// The billing ledger's base URL (e.g. `https://ledger.example`), for
+    /// `aura wallet` and `aura gift`.
+    pub billing_url: Option<String>,
 }
 
 impl Default for Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             hysteresis_m: 25.0,
             heartbeat_ms: 700,
             billing_service_key: None,
+            billing_url: None,
         }
     }
 }

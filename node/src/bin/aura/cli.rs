@@ -91,6 +91,30 @@ pub(crate) enum Cmd {
         #[arg(long, value_name = "FILE")]
         gpx: Option<PathBuf>,
     },
+    /// Your wallet on the billing ledger (coins, diamonds, VIP tier).
+    Wallet,
+    /// Send a gift to a member through the billing ledger; the group shows
+    /// the signed receipt.
+    Gift {
+        /// Group name or id prefix.
+        group: String,
+        /// Member id (hex prefix, as `aura members` shows) or libp2p peer id.
+        member: String,
+        /// Gift id from the catalog (`aura gifts --catalog`), e.g. `heart`.
+        gift: String,
+        /// Client id of this gift: retrying with the same id never pays twice
+        /// (default: a new random id).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Gifts shown in a group, or the ledger's catalog with `--catalog`.
+    Gifts {
+        /// Group name or id prefix.
+        group: Option<String>,
+        /// List the catalog instead.
+        #[arg(long)]
+        catalog: bool,
+    },
     /// Group voice: `aura talk GROUP`, `aura listen GROUP` (see `voice.rs`).
     #[command(flatten)]
     Voice(crate::voice::VoiceCmd),

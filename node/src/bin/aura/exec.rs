@@ -167,6 +167,21 @@ pub(crate) async fn exec(node: &Node, mode: Mode, cmd: Cmd) -> Result<Output> {
                 out.file = Some((path, doc));
             }
         }
+        Cmd::Wallet => crate::gifts::wallet(node, o).await?,
+        Cmd::Gift {
+            group,
+            member,
+            gift,
+            id,
+        } => {
+            let (gid, _) = resolve::group(node, &group).await?;
+            let online = online_step(node, mode, gid, &mut out.stderr).await?;
+            crate::gifts::send(node, gid, &member, &gift, id, &mut out.stdout).await?;
+            if online {
+                tokio::time::sleep(LINGER).await;
+            }
+        }
+        Cmd::Gifts { group, catalog } => crate::gifts::list(node, group, catalog, o).await?,
         Cmd::Init(_) | Cmd::Run | Cmd::Debug(_) | Cmd::Voice(_) => {
             bail!("this command cannot be sent to a running node; run it directly")
         }

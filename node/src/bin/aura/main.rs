@@ -7,6 +7,7 @@
 mod cli;
 mod control;
 mod exec;
+mod gifts;
 mod resolve;
 mod run;
 mod stress;

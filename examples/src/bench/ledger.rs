@@ -46,6 +46,13 @@ pub struct Args {
     /// Print one JSON object instead of human-readable figures.
     #[arg(long)]
     pub json: bool,
+    /// HTTP version: `2` (h2c, concurrent requests share a few connections)
+    /// or `1` (HTTP/1.1, one connection per client in flight).
+    #[arg(long, default_value_t = 2)]
+    pub http: u8,
+    /// HTTP/2 connections the clients share (round robin).
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
 }
 
 fn pct(sorted: &[u32], p: f64) -> f64 {
@@ -94,9 +101,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let _ = stop_rx.await;
     }));
 
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
-        .build()?;
+    // One reqwest client per HTTP/2 connection; with HTTP/1.1 one client
+    // pools a connection per request in flight.
+    let conns = if args.http == 2 {
+        args.connections.max(1)
+    } else {
+        1
+    };
+    let mut clients = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        let b = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency);
+        let b = match args.http {
+            1 => b.http1_only(),
+            2 => b.http2_prior_knowledge(),
+            v => anyhow::bail!("--http {v}: use 1 or 2"),
+        };
+        clients.push(b.build()?);
+    }
+    let http = clients[0].clone();
     let funds = 1_000_000_000i64;
     let receivers: Vec<String> = (0..16)
         .map(|_| hex_key(&SigningKey::generate(&mut OsRng)))
@@ -133,9 +155,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let receivers = Arc::new(receivers);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
+    let cpu0 = process_cpu_s();
     let mut tasks = Vec::new();
     for (w, token) in tokens.into_iter().enumerate() {
-        let (http, url, receivers) = (http.clone(), url.clone(), receivers.clone());
+        let http = clients[w % clients.len()].clone();
+        let (url, receivers) = (url.clone(), receivers.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(4096);
             let mut errors = 0u64;
@@ -174,6 +198,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         errors += e;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_s = process_cpu_s() - cpu0;
     lat.sort_unstable();
     let ok = lat.len() as i64;
     let report = svc.invariant().await?;
@@ -185,6 +210,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let revenue_ok = revenue.first().map_or(0, |a| a.credits_posted) == spent;
     let invariant_ok = report.ok && revenue_ok && errors == 0;
     let tps = ok as f64 / elapsed;
+    // Client and server share this process: CPU per gift covers both.
+    let cpu_us_per_gift = cpu_s * 1e6 / (ok.max(1) as f64);
     let (p50, p99) = (pct(&lat, 0.50), pct(&lat, 0.99));
     let batches = batch_stats(&svc.metrics.render());
     let _ = stop_tx.send(());
@@ -197,12 +224,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "backend": args.backend,
                 "commit_mode": args.commit_mode,
                 "concurrency": args.concurrency,
+                "http": args.http,
                 "seconds": elapsed,
                 "gifts": ok,
                 "errors": errors,
                 "transfers_per_s": tps,
                 "p50_ms": p50,
                 "p99_ms": p99,
+                "cpu_us_per_gift": cpu_us_per_gift,
+                "chains_per_commit": batches.1,
                 "invariant_ok": invariant_ok,
             })
         );
@@ -213,6 +243,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         println!("  {ok} durable gift transfers in {elapsed:.1} s = {tps:.0} /s ({errors} errors)");
         println!("  latency p50 {p50:.2} ms, p99 {p99:.2} ms");
+        println!("  process CPU (client + server): {cpu_us_per_gift:.0} µs per gift");
         println!(
             "  writer: {:.0} transactions, {:.1} chains each, {:.2} ms each",
             batches.0, batches.1, batches.2
@@ -243,6 +274,20 @@ fn batch_stats(metrics: &str) -> (f64, f64, f64) {
     let size = get("aura_billing_commit_batch_size_sum");
     let secs = get("aura_billing_commit_batch_seconds_sum");
     (n, size / n.max(1.0), secs * 1000.0 / n.max(1.0))
+}
+
+/// CPU seconds (user + system) this process used so far, from `/proc/self/stat`
+/// (0 where that file does not exist).
+fn process_cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at state (3).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime is field 14, stime 15: indices 11 and 12 after the state field.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn hex_key(k: &SigningKey) -> String {

@@ -9,6 +9,14 @@
 //! member's connection and stream, and reports per-stream quality as
 //! [`Event::VoiceQuality`] on the node's event stream.
 //!
+//! Every stats tick each listener sends each talker a small receiver
+//! report (loss and jitter over the tick) on the media connection; the
+//! talker adapts its Opus bitrate (12–40 kb/s) and FEC to the worst recent
+//! report ([`VoiceStats::send_bitrate`], [`VoiceStats::feedback`]). With
+//! [`VoiceHandle::set_positional`] and our position set, members' voices
+//! are attenuated by distance and (stereo) panned by bearing, from the
+//! positions their location events carry.
+//!
 //! ```no_run
 //! # async fn demo(node: aura_node::Node, group: aura_crypto::GroupId) -> Result<(), aura_node::NodeError> {
 //! use aura_node::voice_api::VoiceConfig;

@@ -110,3 +110,98 @@ async fn two_listeners_understand_speech_under_ten_percent_loss() {
     }
     finish(nodes, &h).await;
 }
+
+/// A member that speaks raw datagrams on the media plane (its own quinn
+/// endpoint with its node's identity) and sends the talker junk, reports
+/// about another room and inconsistent reports: all refused and counted,
+/// the bitrate untouched. A well-formed report is taken at its word (the
+/// worst listener decides) and is attributed to that member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rogue_member_sending_bad_receiver_reports_is_refused_and_counted() {
+    use aura_crypto::{Identity, MemberId};
+    use aura_node::media::{Config, MediaEndpoint};
+    use aura_node::voice::ReceiverReport;
+    use rand::rngs::OsRng;
+
+    let a = common::start().await;
+    let id = Identity::generate(&mut OsRng);
+    let dir = tempfile::tempdir().unwrap();
+    let rogue = aura_node::Node::builder()
+        .config(aura_node::config::Config::loopback(
+            dir.path().to_path_buf(),
+        ))
+        .identity_secret(*id.to_secret_bytes())
+        .start()
+        .await
+        .unwrap();
+    common::wait_listening(&rogue).await;
+    let gid = a.node.create_group("voice").await.unwrap();
+    let invite = a.node.invite(gid, 2, 600_000).await.unwrap();
+    rogue.join(&invite).await.unwrap();
+    let h = a
+        .node
+        .join_voice(gid, VoiceConfig::default())
+        .await
+        .unwrap();
+    let before = h.stats().await.unwrap().send_bitrate;
+
+    let am = a.node.member_id();
+    let (ep, _rx) = MediaEndpoint::bind(
+        &id,
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(move |m: &MemberId| *m == am),
+        Config::default(),
+    )
+    .unwrap();
+    // The talker admits us once our join is in its roster.
+    within(10, async {
+        while ep.connect(am, h.local_addr()).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let room = gid.room();
+    let bad = |r: ReceiverReport| r.to_bytes().to_vec();
+    let junk: Vec<Vec<u8>> = vec![
+        vec![aura_node::voice::feedback::REPORT_TAG; 3],
+        bad(ReceiverReport {
+            room: [0xee; 8],
+            expected: 50,
+            lost: 50,
+            ..Default::default()
+        }),
+        {
+            let mut b = bad(ReceiverReport {
+                room,
+                expected: 10,
+                lost: 0,
+                ..Default::default()
+            });
+            b[12] = 200; // lost > expected
+            b
+        },
+    ];
+    for j in junk {
+        ep.send(&am, j.into()).unwrap();
+    }
+    let s = until(&h, 5, |s| s.feedback_refused >= 3).await;
+    assert_eq!(s.feedback_refused, 3);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(h.stats().await.unwrap().send_bitrate, before);
+
+    // A well-formed report of heavy loss lowers the rate, and says whose.
+    let heavy = ReceiverReport {
+        room,
+        expected: 50,
+        lost: 25,
+        ..Default::default()
+    };
+    ep.send(&am, heavy.to_bytes().to_vec().into()).unwrap();
+    let s = until(&h, 5, |s| s.send_bitrate < before).await;
+    assert_eq!(s.feedback.len(), 1);
+    assert_eq!(s.feedback[0].0, rogue.member_id());
+    h.leave().await;
+    ep.close();
+    rogue.shutdown().await;
+    a.node.shutdown().await;
+}

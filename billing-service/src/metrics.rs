@@ -24,6 +24,9 @@ struct Inner {
     rate_limited: Counter,
     batch_size: Histogram,
     batch_seconds: Histogram,
+    /// Hot-path series, looked up once (no label allocation per gift).
+    gift_ok: Counter,
+    chain_created: Counter,
 }
 
 impl Default for Metrics {
@@ -75,6 +78,12 @@ impl Metrics {
             "Ledger transaction time",
             batch_seconds.clone(),
         );
+        let gift_ok = requests
+            .get_or_create(&vec![("op", "send_gift".into()), ("outcome", "ok".into())])
+            .clone();
+        let chain_created = transfers
+            .get_or_create(&vec![("outcome", "created".into())])
+            .clone();
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -85,12 +94,18 @@ impl Metrics {
                 rate_limited,
                 batch_size,
                 batch_seconds,
+                gift_ok,
+                chain_created,
             }),
         }
     }
 
     /// Counts an API request.
     pub fn request(&self, op: &'static str, outcome: &str) {
+        if op == "send_gift" && outcome == "ok" {
+            self.inner.gift_ok.inc();
+            return;
+        }
         self.inner
             .requests
             .get_or_create(&vec![("op", op.into()), ("outcome", outcome.into())])
@@ -99,6 +114,10 @@ impl Metrics {
 
     /// Counts a ledger chain outcome.
     pub fn transfer(&self, outcome: &str) {
+        if outcome == "created" {
+            self.inner.chain_created.inc();
+            return;
+        }
         self.inner
             .transfers
             .get_or_create(&vec![("outcome", outcome.into())])

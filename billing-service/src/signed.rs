@@ -48,10 +48,16 @@ fn message<T: Statement>(body: &T) -> Result<Vec<u8>, VerifyError> {
 impl<T: Statement> Signed<T> {
     /// Signs `body` with the service key.
     pub fn sign(body: T, key: &SigningKey) -> Result<Self, VerifyError> {
-        let sig = key.sign(&message(&body)?);
+        Self::sign_with(body, |m| key.sign(m).to_bytes())
+    }
+
+    /// Signs `body` with any ed25519 implementation: `sign` receives the
+    /// canonical message and returns the 64-byte signature.
+    pub fn sign_with(body: T, sign: impl FnOnce(&[u8]) -> [u8; 64]) -> Result<Self, VerifyError> {
+        let sig = sign(&message(&body)?);
         Ok(Signed {
             body,
-            signature: hex::encode(sig.to_bytes()),
+            signature: hex::encode(sig),
         })
     }
 

@@ -24,6 +24,7 @@ pub mod admin;
 mod auth;
 mod ops;
 pub mod payments;
+mod signer;
 
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,7 @@ pub struct Service {
     /// Metrics.
     pub metrics: Metrics,
     signing_key: SigningKey,
+    signer: signer::Signer,
     session_key: [u8; 32],
     admins: HashSet<DeviceKey>,
     webhook_secrets: Vec<Vec<u8>>,
@@ -164,6 +166,8 @@ impl Service {
             .iter()
             .map(|s| s.0.as_bytes().to_vec())
             .collect();
+        let signer = signer::Signer::new(&signing_key);
+        tracing::info!(implementation = signer.implementation(), "statement signer");
         let svc = Arc::new(Service {
             config,
             ledger,
@@ -171,6 +175,7 @@ impl Service {
             clock,
             metrics,
             signing_key,
+            signer,
             session_key,
             admins,
             webhook_secrets,

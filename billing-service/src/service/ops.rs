@@ -96,7 +96,7 @@ impl Service {
             diamonds: d.diamonds,
             ts_ms: t.ts_us / 1000,
         };
-        Signed::sign(body, &self.signing_key).map_err(|_| ServiceError::Internal)
+        self.signer.sign(body).map_err(|_| ServiceError::Internal)
     }
 
     /// Sends a gift: debits the sender's coins and credits the receiver's
@@ -222,8 +222,7 @@ impl Service {
             iat: now,
             exp,
         };
-        let token =
-            EntitlementToken::sign(body, &self.signing_key).map_err(|_| ServiceError::Internal)?;
+        let token: EntitlementToken = self.signer.sign(body).map_err(|_| ServiceError::Internal)?;
         Ok(EntitlementResponse { token })
     }
 

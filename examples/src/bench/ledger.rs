@@ -159,7 +159,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for (w, token) in tokens.into_iter().enumerate() {
         let http = clients[w % clients.len()].clone();
-        let (url, receivers) = (url.clone(), receivers.clone());
+        let send_url = reqwest::Url::parse(&format!("{url}/v1/gifts/send"))?;
+        let receivers = receivers.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(4096);
             let mut errors = 0u64;
@@ -174,7 +175,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 };
                 let t0 = Instant::now();
                 let r = http
-                    .post(format!("{url}/v1/gifts/send"))
+                    .post(send_url.clone())
                     .bearer_auth(&token)
                     .json(&req)
                     .send()

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use aura_crypto::{GroupSession, Identity, MemberId, Role, Roster};
 use aura_node::media::{Config, MediaEndpoint, MediaRoom};
 use aura_node::voice::signal::speech_like;
-use aura_node::voice::{QualityReport, SlotKind, TalkMode, VoiceSender};
+use aura_node::voice::{SlotKind, TalkMode, VoiceSender};
 use rand::rngs::OsRng;
 
 /// Command-line options of this suite.
@@ -28,6 +28,10 @@ pub struct Args {
     /// Seconds of speech to stream.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Release slots on the runtime's 1 ms timer only (no precise wait
+    /// near the due time), for comparison.
+    #[arg(long)]
+    pub timer_wheel: bool,
 }
 
 const NOW: u64 = 1_700_000_000_000;
@@ -72,77 +76,9 @@ fn endpoint(
     )?)
 }
 
-/// Sleeps until `t` with the OS's high-resolution timer (not the runtime's
-/// millisecond timer wheel).
-fn sleep_until(t: Instant) {
-    let now = Instant::now();
-    if t > now {
-        std::thread::sleep(t - now);
-    }
-}
-
-/// A slot due this soon is waited for with a precise sleep instead of the
-/// runtime's millisecond timer (which would wake up to 1 ms late).
+/// A slot due this soon (µs) is waited for with a precise sleep instead
+/// of the runtime's millisecond timer.
 const PRECISE_US: u64 = 1_500;
-
-/// The listener: takes arrivals, releases each slot at its due time and
-/// records each decoded frame's capture-to-playout latency.
-async fn listen(
-    rb: &mut tokio::sync::mpsc::Receiver<aura_node::media::Incoming>,
-    mut room: MediaRoom,
-    start: Instant,
-    end: Instant,
-    captured: &Mutex<HashMap<u64, Instant>>,
-    lookahead_ms: f64,
-) -> anyhow::Result<(Vec<f64>, QualityReport)> {
-    let mut lat = Vec::new();
-    let mut base = None;
-    let on = |room: &mut MediaRoom, inc: aura_node::media::Incoming| {
-        let t = inc.at.duration_since(start).as_micros() as u64;
-        let _ = room.on_frame(&inc.frame, t, NOW);
-    };
-    while Instant::now() < end {
-        while let Ok(inc) = rb.try_recv() {
-            on(&mut room, inc);
-        }
-        let now_us = start.elapsed().as_micros() as u64;
-        for (_, slot) in room.poll(now_us) {
-            let released = Instant::now();
-            let b = *base.get_or_insert(slot.ts & !0xffff_ffff);
-            if slot.kind == SlotKind::Decoded {
-                if let Some(c) = captured
-                    .lock()
-                    .ok()
-                    .and_then(|c| c.get(&(slot.ts - b)).copied())
-                {
-                    lat.push(released.duration_since(c).as_secs_f64() * 1_000.0 + lookahead_ms);
-                }
-            }
-        }
-        let now_us = start.elapsed().as_micros() as u64;
-        match room.next_due_us() {
-            Some(d) if d <= now_us + PRECISE_US => {
-                sleep_until(start + Duration::from_micros(d));
-            }
-            due => {
-                let wait = due
-                    .map(|d| Duration::from_micros(d - now_us - PRECISE_US))
-                    .unwrap_or(Duration::from_millis(2))
-                    .min(Duration::from_millis(2));
-                if let Ok(Some(inc)) = tokio::time::timeout(wait, rb.recv()).await {
-                    on(&mut room, inc);
-                }
-            }
-        }
-    }
-    let rq = room
-        .reports()
-        .into_iter()
-        .next()
-        .map(|(_, q)| q)
-        .unwrap_or_default();
-    Ok((lat, rq))
-}
 
 /// Runs the suite and prints its figures.
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -174,26 +110,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let cpu0 = cpu_seconds();
 
-    // Each side runs on its own thread, as a real device's capture and
-    // playout callbacks would: the talker is paced by a precise clock
-    // (nanosleep, not the runtime's 1 ms timer wheel) and the listener
-    // wakes for each slot at its due time. The quinn endpoints stay on the
-    // main runtime.
     let cap = captured.clone();
-    let rt = tokio::runtime::Handle::current();
-    let talker = std::thread::spawn(move || {
-        let _rt = rt.enter();
+    let talker = tokio::spawn(async move {
         let mut room = MediaRoom::new(sa);
-        let frame = Duration::from_millis(20);
-        let t0 = Instant::now();
-        for (k, chunk) in speech.chunks(960).enumerate() {
-            sleep_until(t0 + frame * k as u32);
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        for chunk in speech.chunks(960) {
+            tick.tick().await;
             let handed = Instant::now();
             let mut f = chunk.to_vec();
             f.resize(960, 0);
             if let Ok(Some(p)) = sender.process(&f) {
                 if let Ok(mut c) = cap.lock() {
-                    c.insert(u64::from(p.ts), handed - frame);
+                    c.insert(u64::from(p.ts), handed - Duration::from_millis(20));
                 }
                 if let Ok(frames) = room.seal(&p, NOW) {
                     for fr in frames {
@@ -205,25 +134,60 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ea
     });
 
+    let mut room = MediaRoom::new(sb);
+    let mut lat = Vec::new();
     let end = start + Duration::from_secs(args.seconds) + Duration::from_millis(500);
-    let listener = std::thread::spawn(move || -> anyhow::Result<(Vec<f64>, QualityReport)> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()?;
-        rt.block_on(listen(
-            &mut rb,
-            MediaRoom::new(sb),
-            start,
-            end,
-            &captured,
-            lookahead_ms,
-        ))
-    });
-    let (mut lat, rq) = tokio::task::spawn_blocking(move || listener.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("listener thread panicked"))??;
-    let talker = tokio::task::spawn_blocking(move || talker.join()).await?;
-    drop(talker);
+    let mut base = None;
+    let precise_us = if args.timer_wheel { 0 } else { PRECISE_US };
+    while Instant::now() < end {
+        let now_us = start.elapsed().as_micros() as u64;
+        match room.next_due_us() {
+            // Due within the runtime timer's granularity: wait for it with
+            // the OS's high-resolution sleep (the 1 ms timer wheel would
+            // release it up to a millisecond late), then take what arrived.
+            Some(d) if d <= now_us + precise_us => {
+                let left = d.saturating_sub(now_us);
+                if left > 0 {
+                    std::thread::sleep(Duration::from_micros(left));
+                }
+                while let Ok(inc) = rb.try_recv() {
+                    let t = inc.at.duration_since(start).as_micros() as u64;
+                    let _ = room.on_frame(&inc.frame, t, NOW);
+                }
+            }
+            due => {
+                let wait = due
+                    .map(|d| Duration::from_micros(d - now_us - precise_us))
+                    .unwrap_or(Duration::from_millis(2))
+                    .min(Duration::from_millis(2));
+                if let Ok(Some(inc)) = tokio::time::timeout(wait, rb.recv()).await {
+                    let t = inc.at.duration_since(start).as_micros() as u64;
+                    let _ = room.on_frame(&inc.frame, t, NOW);
+                }
+            }
+        }
+        let now_us = start.elapsed().as_micros() as u64;
+        for (_, slot) in room.poll(now_us) {
+            let released = Instant::now();
+            let b = *base.get_or_insert(slot.ts & !0xffff_ffff);
+            if slot.kind == SlotKind::Decoded {
+                if let Some(c) = captured
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.get(&(slot.ts - b)).copied())
+                {
+                    lat.push(released.duration_since(c).as_secs_f64() * 1_000.0 + lookahead_ms);
+                }
+            }
+        }
+    }
+    let _ = talker.await;
+    let rq = room
+        .reports()
+        .into_iter()
+        .next()
+        .map(|(_, q)| q)
+        .unwrap_or_default();
     let wall = start.elapsed().as_secs_f64();
     let cpu_pct = (cpu_seconds() - cpu0) / wall * 100.0;
     lat.sort_by(|x, y| x.total_cmp(y));

@@ -94,6 +94,23 @@ async fn gift_flow(b: Backend) {
         .await
         .unwrap_err();
     assert!(matches!(e, ClientError::Api { status: 400, .. }));
+    // 64 hex digits that are no ed25519 point: refused, also after valid
+    // receivers were seen (the service caches checked receivers).
+    let not_a_point = (0u8..=255)
+        .map(|i| {
+            let mut b = [0u8; 32];
+            b[0] = i;
+            b
+        })
+        .find(|b| aura_billing::ed25519_dalek::VerifyingKey::from_bytes(b).is_err())
+        .unwrap();
+    for _ in 0..2 {
+        let e = alice
+            .send_gift(&gift("g10", "rose", &hex::encode(not_a_point)))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Api { status: 400, .. }), "{e:?}");
+    }
 }
 
 async fn catalog_admin(b: Backend) {

@@ -93,6 +93,8 @@ pub struct Service {
     webhook_secrets: Vec<Vec<u8>>,
     catalog: RwLock<HashMap<String, GiftItem>>,
     used_nonces: Mutex<HashMap<[u8; 16], i64>>,
+    /// Gift receivers already checked to be ed25519 points (bounded).
+    valid_receivers: Mutex<HashSet<DeviceKey>>,
     limiter: DefaultKeyedRateLimiter<DeviceKey>,
 }
 
@@ -181,6 +183,7 @@ impl Service {
             webhook_secrets,
             catalog: RwLock::new(catalog),
             used_nonces: Mutex::new(HashMap::new()),
+            valid_receivers: Mutex::new(HashSet::new()),
             limiter,
         });
         svc.seed_rewards_pool().await?;
@@ -214,6 +217,31 @@ impl Service {
             self.metrics.rate_limited();
             ServiceError::RateLimited
         })
+    }
+
+    /// Parses a gift receiver's key: 64 hex digits of a valid ed25519 point.
+    /// Point decompression (a field square root) is skipped for keys already
+    /// checked; the set of checked keys is bounded and cleared when full.
+    pub(crate) fn receiver_key(&self, hex: &str) -> Result<DeviceKey, crate::ids::IdError> {
+        const MAX_VALID_RECEIVERS: usize = 65_536;
+        let key = DeviceKey::parse_hex_unchecked(hex)?;
+        let known = |set: &HashSet<DeviceKey>| set.contains(&key);
+        if self
+            .valid_receivers
+            .lock()
+            .map(|s| known(&s))
+            .unwrap_or(false)
+        {
+            return Ok(key);
+        }
+        let key = DeviceKey::parse_hex(hex)?;
+        if let Ok(mut set) = self.valid_receivers.lock() {
+            if set.len() >= MAX_VALID_RECEIVERS {
+                set.clear();
+            }
+            set.insert(key);
+        }
+        Ok(key)
     }
 
     /// Whether `key` may call admin endpoints.

@@ -108,7 +108,8 @@ impl Service {
         req: &SendGiftRequest,
     ) -> Result<SendGiftResponse, ServiceError> {
         check_client_id(&req.id).map_err(|e| ServiceError::BadRequest(format!("id: {e}")))?;
-        let to = DeviceKey::parse_hex(&req.to)
+        let to = self
+            .receiver_key(&req.to)
             .map_err(|_| ServiceError::BadRequest("to: not a hex ed25519 key".into()))?;
         if to == *sender {
             return Err(ServiceError::BadRequest(

@@ -3,6 +3,14 @@
 //! every other member (sender timestamp to receiver event, same clock) and the
 //! bytes each node sends per second.
 //!
+//! **Phases.** By default member `i` moves at offset `i x 500 ms / N` within
+//! each 500 ms period (same period, same total rate), as independent devices
+//! with their own GPS clocks do. `--lockstep` moves all N members at the same
+//! instant every 500 ms (a burst of N publishes x N-1 deliveries on 2 cores),
+//! the worst case; BENCHMARKS.md reports both.
+//!
+//! Members join concurrently, at most `--join-concurrency` at a time.
+//!
 //! Setup waits until the group is fully keyed (every member holds every other
 //! member's sender key) before measuring. Bytes are what each node wrote to its
 //! libp2p streams (gossip it publishes and forwards, identify, ping, kad...;
@@ -35,7 +43,16 @@ pub struct Args {
     /// Print one JSON object instead of human-readable figures.
     #[arg(long)]
     pub json: bool,
+    /// Move every member at the same instant (default: spread over the period).
+    #[arg(long)]
+    pub lockstep: bool,
+    /// Joins in flight at once (1 = one after another).
+    #[arg(long, default_value_t = 8)]
+    pub join_concurrency: usize,
 }
+
+/// Publish period of every member.
+const PERIOD: Duration = Duration::from_millis(500);
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -100,10 +117,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let first = nodes.first().context("no nodes")?;
     let gid = first.node.create_group("bench").await?;
     let invite = first.node.invite(gid, n as u32, 3_600_000).await?;
-    for m in nodes.iter().skip(1) {
-        tokio::time::timeout(Duration::from_secs(20), m.node.join(&invite))
-            .await
-            .context("join timed out")??;
+    {
+        use futures::StreamExt;
+        let invite = &invite;
+        let mut joins = futures::stream::iter(nodes.iter().skip(1))
+            .map(|m| async move {
+                tokio::time::timeout(Duration::from_secs(30), m.node.join(invite))
+                    .await
+                    .context("join timed out")?
+                    .context("join failed")
+            })
+            .buffer_unordered(args.join_concurrency.max(1));
+        while let Some(r) = joins.next().await {
+            r?;
+        }
     }
     let joined = setup.elapsed();
     // Fully keyed: every node holds the keys of the n-1 others.
@@ -126,24 +153,31 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for m in &nodes {
         m.node.share_location(gid, true).await?;
     }
-    let mut step = 0.0;
-    let move_all = |step: f64| {
+    let lockstep = args.lockstep;
+    // One round: every member moves once, all at once (lockstep) or each at
+    // its own phase of the period.
+    let round = |step: f64| {
         let nodes = &nodes;
         async move {
+            let t0 = tokio::time::Instant::now();
             for (i, m) in nodes.iter().enumerate() {
+                if !lockstep {
+                    tokio::time::sleep_until(t0 + PERIOD * i as u32 / n as u32).await;
+                }
                 m.node
                     .update_position(route(i, step, 1e6).offset_m(step * 5.0, 0.0))
                     .await?;
             }
+            tokio::time::sleep_until(t0 + PERIOD).await;
             anyhow::Ok(())
         }
     };
+    let mut step = 0.0;
     // Warm-up: meshes settle after the join storm.
     let warm_until = Instant::now() + Duration::from_secs(2);
     while Instant::now() < warm_until {
         step += 1.0;
-        move_all(step).await?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        round(step).await?;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = totals(&nodes).await?;
@@ -151,8 +185,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(args.seconds) {
         step += 1.0;
-        move_all(step).await?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        round(step).await?;
     }
     let elapsed = start.elapsed().as_secs_f64();
     let after = totals(&nodes).await?;
@@ -181,6 +214,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "own_gossip_bytes_per_node_per_s": own_per_node_per_s.round(),
                 "deliveries": lat.len(), "expected_deliveries": expected,
                 "joined_s": joined.as_secs_f64(), "keyed_s": keyed_after.as_secs_f64(),
+                "phases": if lockstep { "lockstep" } else { "spread" },
             })
         );
     } else {

@@ -1,6 +1,7 @@
 //! The libp2p side: the composed behaviour and the swarm it runs in.
 
 mod behaviour;
+pub mod discovery;
 
 pub(crate) use behaviour::topic_score_params;
 pub use behaviour::{

@@ -273,8 +273,8 @@ impl Task {
     }
 
     /// Validates and handles one gossip message.
-    /// `origin` is the gossipsub-signed author of the message (not the peer
-    /// that forwarded it).
+    /// `origin` is the (transport-authenticated) peer that handed us the
+    /// message; `None` for frames replayed from the pending queue.
     pub(crate) fn on_gossip(
         &mut self,
         gid: GroupId,
@@ -401,14 +401,13 @@ impl Task {
                 }
                 self.stats.frames_unreadable += 1;
                 push_bounded(&mut g.pending_frames, frame.to_vec());
-                // We lack the key, others may not: forward it when its signed
-                // author is a member and is the frame's claimed sender (else
-                // a joining storm stalls wherever keys arrive late).
+                // We lack the key, others may not: forward it when the peer
+                // that sent it to us is a member (else a joining storm stalls
+                // wherever keys arrive late). Gossip carries no author
+                // signature; members that hold the key check the frame's own.
                 let by_member = origin
                     .and_then(|p| MemberId::from_peer_id(&p))
-                    .is_some_and(|m| {
-                        m.short_id() == header.sender && lock(&g.session).roster().is_member(&m)
-                    });
+                    .is_some_and(|m| lock(&g.session).roster().is_member(&m));
                 return if by_member {
                     Verdict::Accept
                 } else {

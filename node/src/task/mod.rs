@@ -94,6 +94,8 @@ pub(crate) struct Task {
     /// Bandwidth counters of the transport.
     pub(crate) metrics: libp2p::metrics::Registry,
     pub(crate) stopping: bool,
+    /// Kademlia provider records of our groups (only with bootstrap nodes).
+    pub(crate) discovery: crate::net::discovery::Discovery,
 }
 
 /// Unix milliseconds now.
@@ -165,6 +167,7 @@ impl Task {
             stats: NodeStats::default(),
             metrics,
             stopping: false,
+            discovery: Default::default(),
         };
         task.load_groups()?;
         task.dial_known_members()?;

@@ -1,14 +1,18 @@
 //! Swarm events: connections, identify, discovery, gossip validation, the tick.
 
 use libp2p::{
-    core::ConnectedPoint, gossipsub, identify, mdns, multiaddr::Protocol, swarm::SwarmEvent,
+    core::ConnectedPoint, gossipsub, identify, kad, mdns, multiaddr::Protocol, swarm::SwarmEvent,
+    PeerId,
 };
 
 use super::{
     group::{Reject, Verdict},
     now_ms, Task,
 };
-use crate::{api::Event, net::BehaviourEvent};
+use crate::{
+    api::Event,
+    net::{discovery::Action, BehaviourEvent},
+};
 
 /// Re-ask for missing keys at most this often, ms.
 const KEY_REQUEST_EVERY_MS: u64 = 2_000;
@@ -56,9 +60,12 @@ impl Task {
                 message,
             }) => {
                 let verdict = match self.topics.get(&message.topic).copied() {
-                    Some(gid) => {
-                        self.on_gossip(gid, propagation_source, message.source, &message.data)
-                    }
+                    Some(gid) => self.on_gossip(
+                        gid,
+                        propagation_source,
+                        Some(propagation_source),
+                        &message.data,
+                    ),
                     None => {
                         if let Some(gid) = self.observed.get(&message.topic).copied() {
                             self.emit(Event::Observed {
@@ -141,13 +148,102 @@ impl Task {
                 }
             }
             BehaviourEvent::Rpc(ev) => self.on_rpc(ev),
+            BehaviourEvent::Kad(ev) => self.on_kad(ev),
             _ => {}
         }
     }
 
-    /// Periodic work: announce once a topic peer appears, re-ask for missing keys.
+    /// Provider-record results: reschedule announcements; dial providers
+    /// of a group we are isolated in.
+    fn on_kad(&mut self, ev: kad::Event) {
+        let kad::Event::OutboundQueryProgressed {
+            id, result, step, ..
+        } = ev
+        else {
+            return;
+        };
+        match result {
+            kad::QueryResult::StartProviding(r) => {
+                if let Err(e) = &r {
+                    tracing::debug!(error = ?e, "group provider announcement failed");
+                }
+                self.discovery.provide_finished(id, now_ms(), r.is_ok());
+            }
+            kad::QueryResult::GetProviders(r) => {
+                let Some(gid) = self.discovery.lookup_group(id, step.last) else {
+                    return;
+                };
+                let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = r else {
+                    return;
+                };
+                let me = *self.swarm.local_peer_id();
+                let members: Vec<PeerId> = match self.groups.get(&gid) {
+                    Some(g) => providers
+                        .into_iter()
+                        .filter(|p| *p != me && !self.swarm.is_connected(p))
+                        .filter(|p| {
+                            aura_crypto::MemberId::from_peer_id(p).is_some_and(|m| {
+                                super::group::lock(&g.session).roster().is_member(&m)
+                            })
+                        })
+                        .take(16)
+                        .collect(),
+                    None => return,
+                };
+                for p in members {
+                    tracing::debug!(peer = %p, "dialing a group provider found on the DHT");
+                    // Kademlia supplies the addresses learnt by the query.
+                    let _ = self.swarm.dial(p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// With bootstrap nodes: provide our groups on the DHT, look up the
+    /// groups in which we are connected to no other member.
+    fn discovery_tick(&mut self, now: u64) {
+        if self.config.bootstrap.is_empty() {
+            return;
+        }
+        let gids: Vec<_> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| !g.removed)
+            .map(|(gid, _)| *gid)
+            .collect();
+        let me = self.identity.member_id();
+        let isolated = |gid: &aura_crypto::GroupId| {
+            self.groups.get(gid).is_some_and(|g| {
+                !super::group::lock(&g.session)
+                    .roster()
+                    .members()
+                    .filter(|(m, _)| *m != me)
+                    .filter_map(|(m, _)| m.peer_id().ok())
+                    .any(|p| self.swarm.is_connected(&p))
+            })
+        };
+        let actions = self.discovery.poll(now, &gids, isolated);
+        for a in actions {
+            let kad = &mut self.swarm.behaviour_mut().kad;
+            match a {
+                Action::Provide(gid, key) => match kad.start_providing(key) {
+                    Ok(id) => self.discovery.provide_started(id, gid),
+                    Err(e) => tracing::warn!(error = %e, "cannot store own provider record"),
+                },
+                Action::Lookup(gid, key) => {
+                    let id = kad.get_providers(key);
+                    self.discovery.lookup_started(id, gid);
+                }
+            }
+        }
+    }
+
+    /// Periodic work: announce once a topic peer appears, re-ask for missing
+    /// keys, DHT provider records.
     pub(crate) fn on_tick(&mut self) {
         let now = now_ms();
+        self.discovery_tick(now);
         let gids: Vec<_> = self.groups.keys().copied().collect();
         for gid in gids {
             let Some(g) = self.groups.get(&gid) else {

@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(long)]
     pub lockstep: bool,
     /// Joins in flight at once (1 = one after another).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 4)]
     pub join_concurrency: usize,
 }
 
@@ -122,10 +122,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let invite = &invite;
         let mut joins = futures::stream::iter(nodes.iter().skip(1))
             .map(|m| async move {
-                tokio::time::timeout(Duration::from_secs(30), m.node.join(invite))
-                    .await
-                    .context("join timed out")?
-                    .context("join failed")
+                // A loaded machine can time a join request out: try again.
+                let mut last = None;
+                for _ in 0..3 {
+                    match tokio::time::timeout(Duration::from_secs(30), m.node.join(invite)).await {
+                        Ok(Ok(g)) => return Ok(g),
+                        Ok(Err(e)) => last = Some(anyhow::Error::from(e).context("join failed")),
+                        Err(e) => last = Some(anyhow::Error::from(e).context("join timed out")),
+                    }
+                }
+                Err(last.unwrap_or_else(|| anyhow::anyhow!("join failed")))
             })
             .buffer_unordered(args.join_concurrency.max(1));
         while let Some(r) = joins.next().await {

@@ -51,6 +51,10 @@ pub struct Config {
     pub hysteresis_m: f64,
     /// Gossipsub heartbeat, milliseconds.
     pub heartbeat_ms: u64,
+    /// Serve the Kademlia DHT even with no bootstrap nodes of our own (a
+    /// bootstrap or relay node). Kademlia always runs when `bootstrap` is
+    /// set; without either it is off (a LAN mesh found by mDNS and invites).
+    pub dht_server: bool,
     /// The billing ledger's ed25519 public key (64 hex digits), pinned to
     /// check gift receipts offline; without it gift receipts are not shown.
     pub billing_service_key: Option<String>,
@@ -75,6 +79,7 @@ impl Default for Config {
             proximity_m: 200.0,
             hysteresis_m: 25.0,
             heartbeat_ms: 700,
+            dht_server: false,
             billing_service_key: None,
             billing_url: None,
         }

@@ -21,8 +21,16 @@ async fn start_with_bootstrap(dir: tempfile::TempDir, bootstrap: &str) -> TestNo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_member_finds_the_group_through_provider_records() {
-    // A bootstrap-only node: in no group.
-    let boot = start().await;
+    // A bootstrap-only node: in no group, serving the DHT.
+    let boot = {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::loopback(dir.path().to_path_buf());
+        cfg.dht_server = true;
+        let node = Node::builder().config(cfg).start().await.unwrap();
+        let events = node.events();
+        wait_listening(&node).await;
+        TestNode { node, events, dir }
+    };
     let addr = boot.node.listen_addrs().await.unwrap()[0].clone();
     let boot_addr = format!("{addr}/p2p/{}", boot.node.peer_id());
 

@@ -40,8 +40,8 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Ping.
     pub ping: ping::Behaviour,
-    /// Kademlia (bootstrap nodes).
-    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// Kademlia, on with bootstrap nodes or `dht_server` (see [`Config::dht_server`]).
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     /// mDNS on the LAN (off in tests).
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// AutoNAT.
@@ -173,6 +173,7 @@ pub fn build_swarm(
     let net = |e: &dyn std::fmt::Display| NodeError::Network(e.to_string());
     let gcfg = gossip_config(cfg)?;
     let mdns_on = cfg.mdns;
+    let dht_on = cfg.dht_server || !cfg.bootstrap.is_empty();
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -197,8 +198,14 @@ pub fn build_swarm(
             } else {
                 None
             };
-            let mut kad = kad::Behaviour::new(id, kad::store::MemoryStore::new(id));
-            kad.set_mode(Some(kad::Mode::Server));
+            // The DHT is joined through bootstrap nodes (or served by one);
+            // without either (a LAN mesh found by mDNS and invites) Kademlia
+            // has no one to ask and its per-connection handler is overhead.
+            let kad = dht_on.then(|| {
+                let mut kad = kad::Behaviour::new(id, kad::store::MemoryStore::new(id));
+                kad.set_mode(Some(kad::Mode::Server));
+                kad
+            });
             let codec = request_response::cbor::codec::Codec::default()
                 .set_request_size_maximum(MAX_RPC_BYTES)
                 .set_response_size_maximum(MAX_RPC_BYTES);
@@ -227,7 +234,7 @@ pub fn build_swarm(
                     key.public(),
                 )),
                 ping: ping::Behaviour::default(),
-                kad,
+                kad: kad.into(),
                 mdns: mdns.into(),
                 autonat: autonat::Behaviour::new(id, autonat::Config::default()),
                 gossipsub,

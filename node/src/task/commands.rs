@@ -159,6 +159,7 @@ impl Task {
             let _ = self.swarm.behaviour_mut().gossipsub.unsubscribe(&g.topic);
             self.topics.remove(&g.topic.hash());
         }
+        self.history.retain(|(g, _, _)| *g != gid);
         self.store.delete_group(&gid.0)?;
         Ok(())
     }
@@ -306,8 +307,9 @@ impl Task {
             .collect())
     }
 
-    pub(crate) fn history_gpx(&self, gid: GroupId) -> Result<String, NodeError> {
+    pub(crate) fn history_gpx(&mut self, gid: GroupId) -> Result<String, NodeError> {
         self.group(&gid)?;
+        self.flush_history();
         let mut tracks: std::collections::BTreeMap<[u8; 32], Vec<Fix>> = Default::default();
         for (m, f) in self.store.locations(&gid.0)? {
             tracks.entry(m).or_default().push(f);

@@ -611,14 +611,12 @@ impl Task {
     }
 
     fn on_location(&mut self, gid: GroupId, member: MemberId, fix: Fix) {
-        if let Err(e) = self.store.append_locations(&gid.0, &[(member.0, fix)]) {
-            tracing::warn!(error = %e, "history write failed");
-        }
         self.emit(Event::Location {
             group: gid,
             member,
             fix,
         });
+        self.record_history(gid, member.0, fix);
         let my_pos = self.my_pos;
         let Some(g) = self.groups.get_mut(&gid) else {
             return;

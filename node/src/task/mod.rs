@@ -94,6 +94,10 @@ pub(crate) struct Task {
     /// Bandwidth counters of the transport.
     pub(crate) metrics: libp2p::metrics::Registry,
     pub(crate) stopping: bool,
+    /// Received locations not yet in the history store: written in batches
+    /// on the next tick (or when full, before a history read, at shutdown),
+    /// so a write never sits between a frame and the next one.
+    pub(crate) history: Vec<(GroupId, [u8; 32], crate::location::Fix)>,
     /// Kademlia provider records of our groups (only with bootstrap nodes).
     pub(crate) discovery: crate::net::discovery::Discovery,
 }
@@ -143,13 +147,15 @@ impl Task {
             let ma: libp2p::Multiaddr = b
                 .parse()
                 .map_err(|e| NodeError::BadInput(format!("bootstrap address {b:?}: {e}")))?;
-            if let Some(libp2p::multiaddr::Protocol::P2p(p)) = ma.iter().last() {
-                swarm.behaviour_mut().kad.add_address(&p, ma.clone());
+            if let (Some(libp2p::multiaddr::Protocol::P2p(p)), Some(kad)) =
+                (ma.iter().last(), swarm.behaviour_mut().kad.as_mut())
+            {
+                kad.add_address(&p, ma.clone());
             }
             let _ = swarm.dial(ma);
         }
-        if !config.bootstrap.is_empty() {
-            let _ = swarm.behaviour_mut().kad.bootstrap();
+        if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
+            let _ = kad.bootstrap();
         }
         let mut task = Self {
             identity,
@@ -167,6 +173,7 @@ impl Task {
             stats: NodeStats::default(),
             metrics,
             stopping: false,
+            history: Vec::new(),
             discovery: Default::default(),
         };
         task.load_groups()?;
@@ -188,17 +195,54 @@ impl Task {
                     None => break,
                 },
                 ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
-                _ = tick.tick() => self.on_tick(),
+                _ = tick.tick() => {
+                    self.flush_history();
+                    self.on_tick();
+                }
                 _ = prune.tick() => self.prune_history(),
             }
         }
+        self.flush_history();
         self.save_all();
         if let Err(e) = self.store.flush() {
             tracing::warn!(error = %e, "store flush at shutdown failed");
         }
     }
 
+    /// Most received locations held before a batch write.
+    pub(crate) const HISTORY_BUFFER: usize = 1024;
+
+    /// Queues a received location for the history store.
+    pub(crate) fn record_history(
+        &mut self,
+        gid: GroupId,
+        member: [u8; 32],
+        fix: crate::location::Fix,
+    ) {
+        self.history.push((gid, member, fix));
+        if self.history.len() >= Self::HISTORY_BUFFER {
+            self.flush_history();
+        }
+    }
+
+    /// Writes the queued locations, one batch per group.
+    pub(crate) fn flush_history(&mut self) {
+        if self.history.is_empty() {
+            return;
+        }
+        let mut by_group: HashMap<GroupId, Vec<([u8; 32], crate::location::Fix)>> = HashMap::new();
+        for (gid, m, f) in self.history.drain(..) {
+            by_group.entry(gid).or_default().push((m, f));
+        }
+        for (gid, fixes) in by_group {
+            if let Err(e) = self.store.append_locations(&gid.0, &fixes) {
+                tracing::warn!(error = %e, "history write failed");
+            }
+        }
+    }
+
     fn prune_history(&mut self) {
+        self.flush_history();
         let cutoff = now_ms().saturating_sub(self.config.retention_days * 86_400_000);
         match self.store.prune_locations(cutoff) {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "location history retention"),

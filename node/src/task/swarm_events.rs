@@ -117,11 +117,10 @@ impl Task {
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 let addrs: Vec<_> = info.listen_addrs.into_iter().take(8).collect();
-                for a in &addrs {
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer_id, a.clone());
+                if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                    for a in &addrs {
+                        kad.add_address(&peer_id, a.clone());
+                    }
                 }
                 let member = aura_crypto::MemberId::from_peer_id(&peer_id);
                 let in_group = member.is_some_and(|m| {
@@ -225,7 +224,9 @@ impl Task {
         };
         let actions = self.discovery.poll(now, &gids, isolated);
         for a in actions {
-            let kad = &mut self.swarm.behaviour_mut().kad;
+            let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+                return;
+            };
             match a {
                 Action::Provide(gid, key) => match kad.start_providing(key) {
                     Ok(id) => self.discovery.provide_started(id, gid),

@@ -8,6 +8,9 @@ mod ledger;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOC: aura_billing::MiMalloc = aura_billing::MiMalloc;
+
 #[derive(Parser)]
 struct Cli {
     #[command(flatten)]

@@ -17,6 +17,10 @@
 //! ```
 
 pub use ed25519_dalek;
+/// The allocator the service binary and the ledger bench install
+/// (`#[global_allocator] static A: aura_billing::MiMalloc = aura_billing::MiMalloc;`).
+#[cfg(feature = "server")]
+pub use mimalloc::MiMalloc;
 
 pub mod api;
 pub mod client;

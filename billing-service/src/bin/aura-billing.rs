@@ -9,6 +9,9 @@ use anyhow::Context;
 use aura_billing::{clock::Clock, config::Config, server, storage::Storage, test_provider};
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOC: aura_billing::MiMalloc = aura_billing::MiMalloc;
+
 #[derive(Parser)]
 #[command(about = "Aura's billing and gift ledger service")]
 struct Cli {

@@ -66,21 +66,27 @@ fn account_row(r: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
     )
 }
 
-/// Inserts a batch's transfers: one statement (fixed text, so prepared once)
-/// whatever the batch size, its rows passed as one JSON array parameter.
-const INSERT_TRANSFERS_SQL: &str = "INSERT INTO transfers (id, debit_account, credit_account, \
-    amount, currency, kind, pending_id, timeout_s, code, user_data, ts_us, expires_at_us, \
-    pending_state) SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
-    value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12 \
-    FROM json_each(?1)";
+/// Rows per multi-row statement.
+const CHUNK: usize = 128;
 
-/// Writes a batch's touched accounts (their new balances) in one statement.
-const UPSERT_ACCOUNTS_SQL: &str = "INSERT INTO accounts (id, currency, no_overdraft, \
-    debits_pending, debits_posted, credits_pending, credits_posted) \
-    SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 \
-    FROM json_each(?1) WHERE true ON CONFLICT(id) DO UPDATE SET \
-    debits_pending = excluded.debits_pending, debits_posted = excluded.debits_posted, \
-    credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted";
+/// Prepared statements the writer connection keeps: one per chunk length of
+/// the two multi-row statements, so after warm-up no batch prepares anything.
+const WRITER_STATEMENTS: usize = 2 * CHUNK + 16;
+
+/// `head (?, ?, ..), (..) tail` for `rows` rows of `cols` parameters.
+fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    let row = format!("({})", vec!["?"; cols].join(", "));
+    let mut s = String::with_capacity(head.len() + rows * (row.len() + 2) + tail.len());
+    s.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&row);
+    }
+    s.push_str(tail);
+    s
+}
 
 /// Sets the state of a batch's posted, voided or expired holds in one statement.
 const UPDATE_PENDING_SQL: &str = "UPDATE transfers SET pending_state = j.value->>1 \
@@ -107,7 +113,8 @@ impl SqliteStore {
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let writer = Arc::new(Mutex::new(opts.connect().await?));
+        let writer = opts.statement_cache_capacity(WRITER_STATEMENTS);
+        let writer = Arc::new(Mutex::new(writer.connect().await?));
         Ok(SqliteStore { pool, writer })
     }
 
@@ -157,60 +164,60 @@ impl SqliteStore {
     ) -> Result<Vec<ChainOutcome>, StoreError> {
         let (st, expire) = self.load(c, chains, now_us, sweep).await?;
         let out = engine::apply(st, chains, &expire, now_us);
-        // Three statements whatever the batch size, each with one JSON
-        // parameter (fixed statement text: prepared once per connection).
-        if !out.new_transfers.is_empty() {
-            let rows: Vec<_> = out
-                .new_transfers
-                .iter()
-                .map(|t| {
-                    let tr = &t.transfer;
-                    let timeout = match tr.kind {
-                        TransferKind::Pending { timeout_s } => timeout_s,
-                        _ => 0,
-                    };
-                    (
-                        &tr.id,
-                        &tr.debit_account,
-                        &tr.credit_account,
-                        tr.amount,
-                        tr.currency.as_str(),
-                        tr.kind.as_i32(),
-                        tr.kind.pending_id().unwrap_or(""),
-                        timeout,
-                        tr.code,
-                        &tr.user_data,
-                        t.ts_us,
-                        t.expires_at_us,
-                        t.pending_state.as_i32(),
-                    )
-                })
-                .collect();
-            sqlx::query(INSERT_TRANSFERS_SQL)
-                .bind(json(&rows)?)
-                .execute(&mut *c)
-                .await?;
+        // Multi-row VALUES with bound parameters, in chunks (SQLite's limit is
+        // 32766 parameters per statement).
+        for chunk in out.new_transfers.chunks(CHUNK) {
+            let sql = values_sql(
+                &format!("INSERT INTO transfers ({TRANSFER_COLS}) VALUES "),
+                13,
+                chunk.len(),
+                "",
+            );
+            let mut q = sqlx::query(&sql);
+            for t in chunk {
+                let tr = &t.transfer;
+                let timeout = match tr.kind {
+                    TransferKind::Pending { timeout_s } => timeout_s,
+                    _ => 0,
+                };
+                q = q
+                    .bind(&tr.id)
+                    .bind(&tr.debit_account)
+                    .bind(&tr.credit_account)
+                    .bind(tr.amount)
+                    .bind(tr.currency.as_str())
+                    .bind(tr.kind.as_i32())
+                    .bind(tr.kind.pending_id().unwrap_or(""))
+                    .bind(timeout)
+                    .bind(tr.code)
+                    .bind(&tr.user_data)
+                    .bind(t.ts_us)
+                    .bind(t.expires_at_us)
+                    .bind(t.pending_state.as_i32());
+            }
+            q.execute(&mut *c).await?;
         }
-        if !out.accounts.is_empty() {
-            let rows: Vec<_> = out
-                .accounts
-                .iter()
-                .map(|a| {
-                    (
-                        &a.id,
-                        a.currency.as_str(),
-                        i64::from(a.no_overdraft),
-                        a.debits_pending,
-                        a.debits_posted,
-                        a.credits_pending,
-                        a.credits_posted,
-                    )
-                })
-                .collect();
-            sqlx::query(UPSERT_ACCOUNTS_SQL)
-                .bind(json(&rows)?)
-                .execute(&mut *c)
-                .await?;
+        for chunk in out.accounts.chunks(CHUNK) {
+            let sql = values_sql(
+                &format!("INSERT INTO accounts ({ACCOUNT_COLS}) VALUES "),
+                7,
+                chunk.len(),
+                " ON CONFLICT(id) DO UPDATE SET debits_pending = excluded.debits_pending, \
+                 debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending, \
+                 credits_posted = excluded.credits_posted",
+            );
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = q
+                    .bind(&a.id)
+                    .bind(a.currency.as_str())
+                    .bind(i64::from(a.no_overdraft))
+                    .bind(a.debits_pending)
+                    .bind(a.debits_posted)
+                    .bind(a.credits_pending)
+                    .bind(a.credits_posted);
+            }
+            q.execute(&mut *c).await?;
         }
         if !out.pending_updates.is_empty() {
             let rows: Vec<_> = out

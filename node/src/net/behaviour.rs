@@ -82,9 +82,10 @@ fn gossip_message_id(data: &[u8]) -> gossipsub::MessageId {
 /// of a 30-node group (profiled). Peers stay accountable: a rejected message
 /// penalises the (Noise/TLS-authenticated) peer that forwarded it.
 ///
-/// Mesh degree 5 (4..10): every member also receives each message straight
+/// Mesh degree 3 (2..6): every member also receives each message straight
 /// from its author (`flood_publish`, one hop), so the mesh only repairs
-/// losses; a smaller degree halves the duplicate copies every node decodes.
+/// losses; each extra degree is one more duplicate copy every node decodes
+/// (50 idle-machine members: p99 152 ms at degree 5, 126 ms at degree 3).
 fn gossip_config(cfg: &Config) -> Result<gossipsub::Config, NodeError> {
     gossipsub::ConfigBuilder::default()
         .heartbeat_interval(Duration::from_millis(cfg.heartbeat_ms.max(50)))
@@ -93,10 +94,10 @@ fn gossip_config(cfg: &Config) -> Result<gossipsub::Config, NodeError> {
         .max_transmit_size(MAX_GOSSIP_BYTES + 1024)
         .message_id_fn(|m: &gossipsub::Message| gossip_message_id(&m.data))
         .flood_publish(true)
-        .mesh_n_low(4)
-        .mesh_n(5)
-        .mesh_n_high(10)
-        .mesh_outbound_min(2)
+        .mesh_n_low(2)
+        .mesh_n(3)
+        .mesh_n_high(6)
+        .mesh_outbound_min(1)
         .build()
         .map_err(|e| NodeError::Network(format!("gossipsub config: {e}")))
 }

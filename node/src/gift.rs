@@ -102,7 +102,11 @@ mod tests {
     use aura_billing::signed::Signed;
     use ed25519_dalek::SigningKey;
 
-    fn receipt(service: &SigningKey, group: GroupId, sender: MemberId) -> SignedReceipt {
+    fn receipt(
+        service: &SigningKey,
+        group: GroupId,
+        sender: MemberId,
+    ) -> Result<SignedReceipt, GiftError> {
         let body = GiftReceipt {
             v: 1,
             receipt_id: format!("{}/g1", hex::encode(sender.0)),
@@ -115,7 +119,7 @@ mod tests {
             diamonds: 7,
             ts_ms: 1,
         };
-        Signed::sign(body, service).unwrap()
+        Ok(Signed::sign(body, service)?)
     }
 
     fn setup() -> (SigningKey, GroupId, MemberId) {
@@ -129,40 +133,43 @@ mod tests {
     }
 
     #[test]
-    fn a_genuine_receipt_passes() {
+    fn a_genuine_receipt_passes() -> Result<(), GiftError> {
         let (service, group, member) = setup();
-        let bytes = encode_receipt(&receipt(&service, group, member)).unwrap();
+        let bytes = encode_receipt(&receipt(&service, group, member)?)?;
         let vk = service.verifying_key();
-        let r = check_receipt(&bytes, Some(&vk), group, member).unwrap();
+        let r = check_receipt(&bytes, Some(&vk), group, member)?;
         assert_eq!(r.body.coins, 10);
+        Ok(())
     }
 
     #[test]
-    fn forging_member_tampered_amount_is_refused() {
+    fn forging_member_tampered_amount_is_refused() -> Result<(), GiftError> {
         let (service, group, member) = setup();
-        let mut r = receipt(&service, group, member);
+        let mut r = receipt(&service, group, member)?;
         r.body.diamonds = 7_000;
-        let bytes = encode_receipt(&r).unwrap();
+        let bytes = encode_receipt(&r)?;
         let vk = service.verifying_key();
         assert!(matches!(
             check_receipt(&bytes, Some(&vk), group, member),
             Err(GiftError::Signature(_))
         ));
+        Ok(())
     }
 
     #[test]
-    fn forging_member_self_signed_receipt_is_refused() {
+    fn forging_member_self_signed_receipt_is_refused() -> Result<(), GiftError> {
         let (service, group, member) = setup();
         let fake = SigningKey::from_bytes(&[9u8; 32]);
-        let bytes = encode_receipt(&receipt(&fake, group, member)).unwrap();
+        let bytes = encode_receipt(&receipt(&fake, group, member)?)?;
         let vk = service.verifying_key();
         assert!(check_receipt(&bytes, Some(&vk), group, member).is_err());
+        Ok(())
     }
 
     #[test]
-    fn claiming_anothers_gift_or_another_room_is_refused() {
+    fn claiming_anothers_gift_or_another_room_is_refused() -> Result<(), GiftError> {
         let (service, group, member) = setup();
-        let bytes = encode_receipt(&receipt(&service, group, member)).unwrap();
+        let bytes = encode_receipt(&receipt(&service, group, member)?)?;
         let vk = service.verifying_key();
         let other = MemberId([5u8; 32]);
         assert!(matches!(
@@ -173,6 +180,7 @@ mod tests {
             check_receipt(&bytes, Some(&vk), GroupId([4u8; 32]), member),
             Err(GiftError::WrongRoom(_))
         ));
+        Ok(())
     }
 
     #[test]

@@ -78,21 +78,22 @@ mod tests {
     }
 
     #[test]
-    fn aws_lc_signatures_equal_dalek_and_verify() {
+    fn aws_lc_signatures_equal_dalek_and_verify() -> Result<(), Box<dyn std::error::Error>> {
         for n in 0..32 {
             let key = SigningKey::generate(&mut OsRng);
             let fast = Signer::new(&key);
             assert_eq!(fast.implementation(), "aws-lc");
             let slow = Signer::Dalek(key.clone());
-            let a = fast.sign(receipt(n)).unwrap();
-            let b = slow.sign(receipt(n)).unwrap();
+            let a = fast.sign(receipt(n))?;
+            let b = slow.sign(receipt(n))?;
             assert_eq!(a, b);
-            a.verify_signature(&key.verifying_key()).unwrap();
+            a.verify_signature(&key.verifying_key())?;
             let other = SigningKey::generate(&mut OsRng).verifying_key();
             assert_eq!(
                 a.verify_signature(&other).unwrap_err(),
                 VerifyError::BadSignature
             );
         }
+        Ok(())
     }
 }

@@ -393,21 +393,22 @@ mod tests {
     }
 
     #[test]
-    fn picks_48k_with_the_wanted_channels_or_refuses() {
+    fn picks_48k_with_the_wanted_channels_or_refuses() -> Result<(), Box<dyn std::error::Error>> {
         let offered = vec![
             range(2, 8_000, 96_000, SampleFormat::F32),
             range(1, 8_000, 96_000, SampleFormat::I16),
             range(1, 8_000, 96_000, SampleFormat::U8),
         ];
-        let c = pick(offered.clone(), 1, "card").unwrap();
+        let c = pick(offered.clone(), 1, "card")?;
         assert_eq!((c.channels(), c.sample_rate().0), (1, 48_000));
         assert_eq!(c.sample_format(), SampleFormat::I16);
-        assert_eq!(pick(offered, 2, "card").unwrap().channels(), 2);
+        assert_eq!(pick(offered, 2, "card")?.channels(), 2);
         // A 44.1 kHz-only device is refused with a clear error.
         let e = pick(vec![range(2, 44_100, 44_100, SampleFormat::I16)], 2, "usb").unwrap_err();
         assert!(
             matches!(&e, AudioError::Rate { device, offered } if device == "usb" && offered.contains("44100")),
             "{e}"
         );
+        Ok(())
     }
 }

@@ -242,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn meter_reports_interval_loss_only() {
+    fn meter_reports_interval_loss_only() -> Result<(), Box<dyn std::error::Error>> {
         let mut m = LossMeter::default();
         let mut q = QualityReport {
             received: 90,
@@ -251,16 +251,17 @@ mod tests {
             jitter_ms: 1.25,
             ..QualityReport::default()
         };
-        let r = m.interval([0; 8], &q).unwrap();
+        let r = m.interval([0; 8], &q).ok_or("no report")?;
         assert_eq!((r.expected, r.lost, r.jitter_100us), (100, 10, 13));
         q.received += 50;
-        let r = m.interval([0; 8], &q).unwrap();
+        let r = m.interval([0; 8], &q).ok_or("no report")?;
         assert_eq!((r.expected, r.lost), (50, 0));
         assert!(m.interval([0; 8], &q).is_none());
+        Ok(())
     }
 
     #[test]
-    fn book_keeps_latest_per_listener() {
+    fn book_keeps_latest_per_listener() -> Result<(), Box<dyn std::error::Error>> {
         let mut b = FeedbackBook::default();
         let rep = |lost| {
             ReceiverReport {
@@ -271,13 +272,14 @@ mod tests {
             }
             .to_bytes()
         };
-        b.on_datagram(1u8, &rep(1), [1; 8]).unwrap();
-        b.on_datagram(1u8, &rep(3), [1; 8]).unwrap();
-        b.on_datagram(2u8, &rep(0), [1; 8]).unwrap();
+        b.on_datagram(1u8, &rep(1), [1; 8])?;
+        b.on_datagram(1u8, &rep(3), [1; 8])?;
+        b.on_datagram(2u8, &rep(0), [1; 8])?;
         assert!(b.on_datagram(3u8, &[REPORT_TAG; 3], [1; 8]).is_err());
         assert_eq!(b.take_losses(), vec![0.3, 0.0]);
         assert!(b.take_losses().is_empty());
         assert_eq!(b.latest().len(), 2);
         assert_eq!((b.accepted, b.refused), (3, 1));
+        Ok(())
     }
 }

@@ -194,8 +194,8 @@ mod tests {
     use crate::location::Position as Geo;
 
     #[test]
-    fn relative_position_gives_distance_and_bearing() {
-        let me = Geo::new(45.9, 6.8).unwrap();
+    fn relative_position_gives_distance_and_bearing() -> Result<(), Box<dyn std::error::Error>> {
+        let me = Geo::new(45.9, 6.8).ok_or("bad position")?;
         let east = Position::relative(&me, 0.0, &me.offset_m(0.0, 100.0));
         assert!((east.distance_m - 100.0).abs() < 1.0, "{east:?}");
         assert!((east.bearing_deg - 90.0).abs() < 1.0, "{east:?}");
@@ -206,5 +206,6 @@ mod tests {
         assert!((west.bearing_deg + 135.0).abs() < 1.0, "{west:?}");
         let (l, r) = east.gains(10.0);
         assert!(l < 0.01 && (r - 0.1).abs() < 1e-3, "{l} {r}");
+        Ok(())
     }
 }

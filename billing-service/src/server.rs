@@ -1,5 +1,6 @@
 //! Starting and stopping the service: the service key, the router on a
-//! listener passed in, graceful shutdown.
+//! listener passed in, graceful shutdown, and [`spawn_local`] for an
+//! in-process service on a loopback port.
 use std::{future::Future, io::Write, path::Path, sync::Arc};
 
 use ed25519_dalek::SigningKey;
@@ -92,4 +93,59 @@ pub async fn serve(
         .await?;
     tracing::info!("aura-billing stopped");
     Ok(())
+}
+
+/// A service started by [`spawn_local`], serving on a loopback port of this
+/// process. Dropping it stops the server (in-flight requests finish).
+#[derive(Debug)]
+pub struct LocalServer {
+    /// Base URL, `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The service's ed25519 public key (hex), what peers pin to verify receipts.
+    pub service_key: String,
+    /// The running service (admin operations, store, metrics).
+    pub service: Arc<Service>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), ServeError>>>,
+}
+
+impl LocalServer {
+    /// Stops the server and waits until in-flight requests have finished.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(t) => t.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts the service from `config` (as [`start`], system clock) and serves it
+/// on `127.0.0.1:0` in a spawned task: the in-process ledger of tests, the
+/// demo and the bench. Needs a tokio runtime.
+pub async fn spawn_local(config: Config) -> Result<LocalServer, ServeError> {
+    let svc = start(config, Clock::system()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, svc.clone(), async move {
+        let _ = stopped.await;
+    }));
+    Ok(LocalServer {
+        url,
+        service_key: svc.public_key_hex(),
+        service: svc,
+        stop: Some(stop),
+        task: Some(task),
+    })
 }

@@ -7,7 +7,6 @@
 use std::{path::Path, process::Command};
 
 use aura_billing::{
-    client::BillingClient,
     config::{Config, Secret},
     server, test_provider,
 };
@@ -38,23 +37,15 @@ fn wallet_and_catalog_through_the_ledger_with_the_node_key() {
         .build()
         .unwrap();
     let ledger_dir = tempfile::tempdir().unwrap();
-    let (url, service_key) = rt.block_on(async {
+    let ledger = rt.block_on(async {
         let config = Config {
             data_dir: ledger_dir.path().to_path_buf(),
             webhook_secrets: vec![Secret(SECRET.into())],
             ..Config::default()
         };
-        let svc = server::start(config, aura_billing::clock::Clock::system())
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(server::serve(listener, svc, std::future::pending()));
-        let mut probe =
-            BillingClient::new(&url, ed25519_dalek::SigningKey::from_bytes(&[3u8; 32])).unwrap();
-        let key = hex::encode(probe.service_key().await.unwrap().to_bytes());
-        (url, key)
+        server::spawn_local(config).await.unwrap()
     });
+    let (url, service_key) = (ledger.url.clone(), ledger.service_key.clone());
 
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

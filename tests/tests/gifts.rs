@@ -28,7 +28,7 @@ const SECRET: &str = "whsec_gifts_test";
 struct Billing {
     url: String,
     _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: server::LocalServer,
 }
 
 async fn start_billing() -> Billing {
@@ -38,19 +38,11 @@ async fn start_billing() -> Billing {
         webhook_secrets: vec![Secret(SECRET.into())],
         ..BillingConfig::default()
     };
-    let svc = server::start(c, aura_billing::clock::Clock::system())
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(listener, svc, async move {
-        let _ = rx.await;
-    }));
+    let server = server::spawn_local(c).await.unwrap();
     Billing {
-        url,
+        url: server.url.clone(),
         _dir: dir,
-        _stop: tx,
+        _server: server,
     }
 }
 

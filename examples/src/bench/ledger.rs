@@ -4,21 +4,17 @@
 //! invariant check. Each gift is one durable linked chain (sender coins ->
 //! revenue, issuer -> receiver diamonds), acknowledged only after commit.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use aura_billing::ed25519_dalek::SigningKey;
 use aura_billing::{
     api::SendGiftRequest,
     client::BillingClient,
-    clock::Clock,
     config::{Config, Secret},
     ids::{platform, user_account, Currency, DeviceKey},
     ledger::{Transfer, TransferKind},
-    server,
+    loadgen, server,
     service::admin::ChainRequest,
     storage::Storage,
     writer::CommitMode,
@@ -54,6 +50,9 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     pub connections: usize,
 }
+
+/// One receipt in this many is decoded and its signature verified.
+const VERIFY_EVERY: u64 = 64;
 
 fn pct(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -93,37 +92,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         other => anyhow::bail!("unknown backend {other:?}: use sqlite or postgres"),
     }
-    let svc = server::start(config, Clock::system()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server_task = tokio::spawn(server::serve(listener, svc.clone(), async move {
-        let _ = stop_rx.await;
-    }));
+    let server = server::spawn_local(config).await?;
+    let (svc, url) = (server.service.clone(), server.url.clone());
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse()?;
 
-    // One reqwest client per HTTP/2 connection; with HTTP/1.1 one client
-    // pools a connection per request in flight.
-    let conns = if args.http == 2 {
-        args.connections.max(1)
-    } else {
-        1
+    // Setup (funding, login) goes through the regular client; the measured
+    // gifts through `loadgen`'s lean connections: HTTP/2 streams shared
+    // round robin over `--connections`, or one HTTP/1.1 connection per client.
+    let version = match args.http {
+        1 => loadgen::Version::Http1,
+        2 => loadgen::Version::Http2,
+        v => anyhow::bail!("--http {v}: use 1 or 2"),
     };
-    let mut clients = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        let b = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency);
-        let b = match args.http {
-            1 => b.http1_only(),
-            2 => b.http2_prior_knowledge(),
-            v => anyhow::bail!("--http {v}: use 1 or 2"),
-        };
-        clients.push(b.build()?);
-    }
-    let http = clients[0].clone();
+    let http = reqwest::Client::builder().http2_prior_knowledge().build()?;
     let funds = 1_000_000_000i64;
     let receivers: Vec<String> = (0..16)
         .map(|_| hex_key(&SigningKey::generate(&mut OsRng)))
         .collect();
-    let mut tokens = Vec::with_capacity(args.concurrency);
+    let mut logins = Vec::with_capacity(args.concurrency);
     for i in 0..args.concurrency {
         let key = SigningKey::generate(&mut OsRng);
         let who = DeviceKey(key.verifying_key().to_bytes());
@@ -143,7 +129,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await?;
         let mut c = BillingClient::with_http(&url, key, http.clone())?;
         c.login().await?;
-        tokens.push(c.session_token().context("no token")?.to_string());
+        logins.push((who, c.session_token().context("no token")?.to_string()));
     }
     let price = svc
         .catalog()
@@ -152,51 +138,71 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map(|g| g.price_coins)
         .context("rose")?;
 
-    let receivers = Arc::new(receivers);
+    let shared = match version {
+        loadgen::Version::Http1 => Vec::new(),
+        loadgen::Version::Http2 => {
+            let mut v = Vec::with_capacity(args.connections.max(1));
+            for _ in 0..args.connections.max(1) {
+                v.push(loadgen::connect(addr, version).await?);
+            }
+            v
+        }
+    };
+    let mut senders = Vec::with_capacity(logins.len());
+    for (w, (who, token)) in logins.iter().enumerate() {
+        let conn = match shared.get(w % shared.len().max(1)) {
+            Some(c) => c.share().context("h2 connection")?,
+            None => loadgen::connect(addr, version).await?,
+        };
+        let template = SendGiftRequest {
+            id: String::new(),
+            gift: "rose".into(),
+            to: receivers[w % receivers.len()].clone(),
+            room: "bench".into(),
+        };
+        senders.push(loadgen::GiftSender::new(
+            conn,
+            token,
+            who,
+            svc.verifying_key(),
+            template,
+            "b",
+            VERIFY_EVERY,
+        )?);
+    }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
     let cpu0 = process_cpu_s();
     let mut tasks = Vec::new();
-    for (w, token) in tokens.into_iter().enumerate() {
-        let http = clients[w % clients.len()].clone();
-        let send_url = reqwest::Url::parse(&format!("{url}/v1/gifts/send"))?;
-        let receivers = receivers.clone();
+    for mut sender in senders {
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(4096);
-            let mut errors = 0u64;
-            let mut n = 0u64;
+            let (mut errors, mut verified) = (0u64, 0u64);
             while Instant::now() < deadline {
-                n += 1;
-                let req = SendGiftRequest {
-                    id: format!("b{n}"),
-                    gift: "rose".into(),
-                    to: receivers[(w + n as usize) % receivers.len()].clone(),
-                    room: "bench".into(),
-                };
                 let t0 = Instant::now();
-                let r = http
-                    .post(send_url.clone())
-                    .bearer_auth(&token)
-                    .json(&req)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
+                match sender.send_next().await {
+                    Ok(v) => {
+                        verified += u64::from(v);
                         lat.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
                     }
-                    _ => errors += 1,
+                    Err(e) => {
+                        if errors == 0 {
+                            tracing::warn!(error = %e, "gift failed");
+                        }
+                        errors += 1;
+                    }
                 }
             }
-            (lat, errors)
+            (lat, errors, verified)
         }));
     }
     let mut lat = Vec::new();
-    let mut errors = 0;
+    let (mut errors, mut verified) = (0, 0);
     for t in tasks {
-        let (l, e) = t.await?;
+        let (l, e, v) = t.await?;
         lat.extend(l);
         errors += e;
+        verified += v;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_s = process_cpu_s() - cpu0;
@@ -209,14 +215,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .accounts(&[platform::GIFT_REVENUE.to_string()])
         .await?;
     let revenue_ok = revenue.first().map_or(0, |a| a.credits_posted) == spent;
-    let invariant_ok = report.ok && revenue_ok && errors == 0;
+    // Every answer was a fresh receipt; 1 in VERIFY_EVERY was fully checked.
+    let receipts_ok = verified as i64 >= ok / (VERIFY_EVERY as i64) - args.concurrency as i64;
+    let invariant_ok = report.ok && revenue_ok && errors == 0 && receipts_ok;
     let tps = ok as f64 / elapsed;
     // Client and server share this process: CPU per gift covers both.
     let cpu_us_per_gift = cpu_s * 1e6 / (ok.max(1) as f64);
     let (p50, p99) = (pct(&lat, 0.50), pct(&lat, 0.99));
     let batches = batch_stats(&svc.metrics.render());
-    let _ = stop_tx.send(());
-    let _ = server_task.await;
+    server.shutdown().await?;
     if args.json {
         println!(
             "{}",
@@ -234,6 +241,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "p99_ms": p99,
                 "cpu_us_per_gift": cpu_us_per_gift,
                 "chains_per_commit": batches.1,
+                "receipts_verified": verified,
                 "invariant_ok": invariant_ok,
             })
         );
@@ -244,6 +252,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         println!("  {ok} durable gift transfers in {elapsed:.1} s = {tps:.0} /s ({errors} errors)");
         println!("  latency p50 {p50:.2} ms, p99 {p99:.2} ms");
+        println!(
+            "  receipts: all {ok} fresh, {verified} signatures verified (1 in {VERIFY_EVERY})"
+        );
         println!("  process CPU (client + server): {cpu_us_per_gift:.0} µs per gift");
         println!(
             "  writer: {:.0} transactions, {:.1} chains each, {:.2} ms each",

@@ -26,7 +26,7 @@ pub struct Ledger {
     /// Its ed25519 public key (hex), pinned by the nodes.
     pub service_key: String,
     _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: server::LocalServer,
 }
 
 /// Starts the ledger on SQLite in a temp dir, listening on a loopback port.
@@ -37,20 +37,12 @@ pub async fn start_ledger() -> anyhow::Result<Ledger> {
         webhook_secrets: vec![Secret(WEBHOOK_SECRET.into())],
         ..Config::default()
     };
-    let svc = server::start(config, aura_billing::clock::Clock::system()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(listener, svc, async move {
-        let _ = stopped.await;
-    }));
-    let mut probe = BillingClient::new(&url, SigningKey::from_bytes(&[7u8; 32]))?;
-    let service_key = hex::encode(probe.service_key().await?.to_bytes());
+    let server = server::spawn_local(config).await?;
     Ok(Ledger {
-        url,
-        service_key,
+        url: server.url.clone(),
+        service_key: server.service_key.clone(),
         _dir: dir,
-        _stop: stop,
+        _server: server,
     })
 }
 

@@ -1,0 +1,255 @@
+//! A lean load generator for `POST /v1/gifts/send`: the phones of the ledger
+//! bench. Hyper connections opened directly on a `TcpStream` (HTTP/1.1, or
+//! h2c where many senders share one connection), headers built once, the
+//! request body serialized once per sender with only the transfer id
+//! changing. Every answer must be `200` with status `created`; one in
+//! `verify_every` receipts is decoded and its signature, sender, receiver and
+//! id checked, so the bench proves the receipts are real without spending
+//! its CPU budget on it. [`crate::client::BillingClient`] stays the client
+//! of nodes and tests.
+use std::{fmt::Write as _, net::SocketAddr};
+
+use bytes::{Bytes, BytesMut};
+use ed25519_dalek::VerifyingKey;
+use http_body_util::{BodyExt, Full};
+use hyper::{
+    client::conn::{http1, http2},
+    header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST},
+    Method, Request, StatusCode, Uri,
+};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::{api::SendGiftRequest, api::SendGiftResponse, ids::DeviceKey};
+
+/// The path every gift is posted to.
+pub const SEND_PATH: &str = "/v1/gifts/send";
+/// The id placeholder in the body template.
+const MARK: &str = "\u{1}id\u{1}";
+/// The start of a fresh gift's answer (the service serializes `status` first).
+const CREATED: &[u8] = br#"{"status":"created""#;
+
+/// Why a gift request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Connecting to the service.
+    #[error("connect: {0}")]
+    Io(#[from] std::io::Error),
+    /// HTTP protocol or connection error.
+    #[error("http: {0}")]
+    Http(#[from] hyper::Error),
+    /// A request could not be built (bad token or address).
+    #[error("request: {0}")]
+    Request(#[from] hyper::http::Error),
+    /// The service answered with another status than 200.
+    #[error("status {0}")]
+    Status(StatusCode),
+    /// The answer is not a fresh gift's receipt.
+    #[error("unexpected answer")]
+    Unexpected,
+    /// A sampled receipt does not verify or names another gift.
+    #[error("bad receipt: {0}")]
+    BadReceipt(&'static str),
+}
+
+/// HTTP version of a [`Connection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.1: one request in flight per connection.
+    Http1,
+    /// h2c with prior knowledge: many concurrent streams per connection.
+    Http2,
+}
+
+/// One connection to the service. An HTTP/2 one is shared with [`Connection::share`].
+#[derive(Debug)]
+pub struct Connection {
+    send: Send,
+    addr: SocketAddr,
+}
+
+#[derive(Debug)]
+enum Send {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// Opens a connection to the service at `addr` (TCP_NODELAY) and drives it
+/// on a spawned task.
+pub async fn connect(addr: SocketAddr, version: Version) -> Result<Connection, LoadError> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let io = TokioIo::new(tcp);
+    let send = match version {
+        Version::Http1 => {
+            let (send, conn) = http1::handshake(io).await?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "load connection closed");
+                }
+            });
+            Send::H1(send)
+        }
+        Version::Http2 => {
+            let (send, conn) = http2::Builder::new(TokioExecutor::new())
+                .handshake(io)
+                .await?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "load connection closed");
+                }
+            });
+            Send::H2(send)
+        }
+    };
+    Ok(Connection { send, addr })
+}
+
+impl Connection {
+    /// Another handle on the same HTTP/2 connection; `None` for HTTP/1.1.
+    pub fn share(&self) -> Option<Connection> {
+        match &self.send {
+            Send::H1(_) => None,
+            Send::H2(s) => Some(Connection {
+                send: Send::H2(s.clone()),
+                addr: self.addr,
+            }),
+        }
+    }
+
+    async fn round_trip(&mut self, req: Request<Full<Bytes>>) -> Result<Bytes, LoadError> {
+        let resp = match &mut self.send {
+            Send::H1(s) => {
+                s.ready().await?;
+                s.send_request(req).await?
+            }
+            Send::H2(s) => s.send_request(req).await?,
+        };
+        let status = resp.status();
+        let body = resp.into_body().collect().await?.to_bytes();
+        if status != StatusCode::OK {
+            return Err(LoadError::Status(status));
+        }
+        Ok(body)
+    }
+}
+
+/// One sender (a phone): its session, its receiver and its body template.
+#[derive(Debug)]
+pub struct GiftSender {
+    conn: Connection,
+    uri: Uri,
+    host: HeaderValue,
+    auth: HeaderValue,
+    json: HeaderValue,
+    head: Bytes,
+    tail: Bytes,
+    buf: BytesMut,
+    id_prefix: String,
+    sender: String,
+    service_key: VerifyingKey,
+    template: SendGiftRequest,
+    verify_every: u64,
+    sent: u64,
+}
+
+impl GiftSender {
+    /// A sender that posts `template` (its `id` replaced by `id_prefix` and a
+    /// counter) as `sender` with session `token`, checking one receipt in
+    /// `verify_every` against `service_key` (0: none).
+    pub fn new(
+        conn: Connection,
+        token: &str,
+        sender: &DeviceKey,
+        service_key: VerifyingKey,
+        template: SendGiftRequest,
+        id_prefix: &str,
+        verify_every: u64,
+    ) -> Result<Self, LoadError> {
+        let mut marked = template.clone();
+        marked.id = MARK.into();
+        let body = serde_json::to_string(&marked).map_err(|_| LoadError::Unexpected)?;
+        let mark = serde_json::to_string(MARK).map_err(|_| LoadError::Unexpected)?;
+        let mark = &mark[1..mark.len() - 1];
+        let at = body.find(mark).ok_or(LoadError::Unexpected)?;
+        let uri = match conn.send {
+            Send::H1(_) => Uri::from_static(SEND_PATH),
+            Send::H2(_) => format!("http://{}{SEND_PATH}", conn.addr)
+                .parse::<Uri>()
+                .map_err(hyper::http::Error::from)?,
+        };
+        Ok(GiftSender {
+            host: HeaderValue::from_str(&conn.addr.to_string())
+                .map_err(hyper::http::Error::from)?,
+            auth: HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(hyper::http::Error::from)?,
+            json: HeaderValue::from_static("application/json"),
+            conn,
+            uri,
+            head: Bytes::copy_from_slice(&body.as_bytes()[..at]),
+            tail: Bytes::copy_from_slice(&body.as_bytes()[at + mark.len()..]),
+            buf: BytesMut::with_capacity(4096),
+            id_prefix: id_prefix.into(),
+            sender: sender.to_hex(),
+            service_key,
+            template,
+            verify_every,
+            sent: 0,
+        })
+    }
+
+    /// Gifts sent so far (answered or not).
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Sends the next gift and waits for its receipt; `Ok(true)` when this
+    /// receipt was one of the sampled and verified ones.
+    pub async fn send_next(&mut self) -> Result<bool, LoadError> {
+        self.sent += 1;
+        let n = self.sent;
+        self.buf.reserve(self.head.len() + self.tail.len() + 24);
+        self.buf.extend_from_slice(&self.head);
+        let _ = write!(self.buf, "{}{n}", self.id_prefix);
+        self.buf.extend_from_slice(&self.tail);
+        let body = self.buf.split().freeze();
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(self.uri.clone())
+            .body(Full::new(body))?;
+        let h = req.headers_mut();
+        if matches!(self.conn.send, Send::H1(_)) {
+            h.insert(HOST, self.host.clone());
+        }
+        h.insert(AUTHORIZATION, self.auth.clone());
+        h.insert(CONTENT_TYPE, self.json.clone());
+        let answer = self.conn.round_trip(req).await?;
+        if !answer.starts_with(CREATED) {
+            return Err(LoadError::Unexpected);
+        }
+        if self.verify_every == 0 || n % self.verify_every != 0 {
+            return Ok(false);
+        }
+        self.verify(&answer, n)?;
+        Ok(true)
+    }
+
+    fn verify(&self, answer: &[u8], n: u64) -> Result<(), LoadError> {
+        let r: SendGiftResponse =
+            serde_json::from_slice(answer).map_err(|_| LoadError::BadReceipt("not JSON"))?;
+        let body = r
+            .receipt
+            .verify_signature(&self.service_key)
+            .map_err(|_| LoadError::BadReceipt("signature"))?;
+        let id = format!("{}/{}{n}", self.sender, self.id_prefix);
+        if body.receipt_id != id || body.sender != self.sender {
+            return Err(LoadError::BadReceipt("another gift"));
+        }
+        if body.receiver != self.template.to
+            || body.gift != self.template.gift
+            || body.room != self.template.room
+        {
+            return Err(LoadError::BadReceipt("other fields"));
+        }
+        Ok(())
+    }
+}

@@ -107,7 +107,12 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-65536")
             // Statement journals (multi-row inserts) stay in memory, not temp files.
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Checkpoint the WAL every 10,000 pages (~40 MB) instead of 1,000:
+            // batches of gifts rewrite the same index and account pages, which
+            // a checkpoint copies back once however often they were rewritten
+            // (-10% CPU per gift in the ledger bench).
+            .pragma("wal_autocheckpoint", "10000");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts.clone())

@@ -30,10 +30,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/admin/invariant"),
 ];
 
-/// Builds the router over the service state.
+/// Builds the router over the service state. Request spans (`TraceLayer`)
+/// are only added when DEBUG events are enabled when the router is built:
+/// they cost CPU on every request and are all DEBUG level.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.body_limit_bytes;
-    Router::new()
+    let r = Router::new()
         .route("/health", get(h::health))
         .route("/metrics", get(h::metrics))
         .route("/openapi.json", get(h::openapi))
@@ -53,7 +55,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/transfers", post(h::admin_transfers))
         .route("/v1/admin/invariant", get(h::invariant))
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(limit));
+    let r = if tracing::enabled!(tracing::Level::DEBUG) {
+        r.layer(TraceLayer::new_for_http())
+    } else {
+        r
+    };
+    r.with_state(state)
 }

@@ -57,7 +57,7 @@ impl<T: Statement> Signed<T> {
         let sig = sign(&message(&body)?);
         Ok(Signed {
             body,
-            signature: hex::encode(sig),
+            signature: crate::ids::hex_string(&sig),
         })
     }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::location::PublishPolicy;
+use crate::location::{HistoryPolicy, PublishPolicy};
 
 /// Configuration errors.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,8 @@ pub struct Config {
     pub publish: PublishPolicy,
     /// Location history retention, days.
     pub retention_days: u64,
+    /// Which received fixes become history track points.
+    pub history: HistoryPolicy,
     /// Proximity alert threshold, metres.
     pub proximity_m: f64,
     /// Hysteresis for geofences and proximity, metres.
@@ -76,6 +78,7 @@ impl Default for Config {
             mdns: true,
             publish: PublishPolicy::default(),
             retention_days: 7,
+            history: HistoryPolicy::default(),
             proximity_m: 200.0,
             hysteresis_m: 25.0,
             heartbeat_ms: 700,

@@ -201,3 +201,66 @@ async fn expired_and_forged_invites_are_refused_with_a_clear_error() {
     let e = b.node.join("xyz1abc").await.unwrap_err();
     assert!(e.to_string().contains("invite rejected"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_keeps_a_track_point_every_25_m_of_a_member_riding_past() {
+    let a = start().await;
+    let b = start().await;
+    let gid = a.node.create_group("track").await.unwrap();
+    let invite = a.node.invite(gid, 5, 600_000).await.unwrap();
+    b.node.join(&invite).await.unwrap();
+    b.node.share_location(gid, true).await.unwrap();
+    let mut a_events = a.node.events();
+    // b rides north 5 m every 50 ms until a hears it, then 60 steps more (300 m).
+    let mut step = 0.0;
+    let mut heard = 0usize;
+    let mut after_first = None;
+    while after_first.is_none_or(|n| n < 60) {
+        step += 5.0;
+        b.node
+            .update_position(base().offset_m(step, 0.0))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        while let Ok(e) = a_events.try_recv() {
+            if matches!(e, Event::Location { .. }) {
+                heard += 1;
+            }
+        }
+        after_first = match after_first {
+            None if heard > 0 => Some(0),
+            None => {
+                assert!(step < 2_000.0, "a never heard b");
+                None
+            }
+            Some(n) => Some(n + 1),
+        };
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    while let Ok(e) = a_events.try_recv() {
+        if matches!(e, Event::Location { .. }) {
+            heard += 1;
+        }
+    }
+    let points = a
+        .node
+        .history_gpx(gid)
+        .await
+        .unwrap()
+        .matches("<trkpt")
+        .count();
+    // ~300 m at one point per 25 m (b's own history is on b's device).
+    assert!(heard >= 55, "a heard {heard} updates");
+    assert!(
+        (10..=16).contains(&points),
+        "{points} track points from {heard} updates"
+    );
+    let own = b
+        .node
+        .history_gpx(gid)
+        .await
+        .unwrap()
+        .matches("<trkpt")
+        .count();
+    assert!(own >= 10 && own < heard, "b stored {own} of its own points");
+}

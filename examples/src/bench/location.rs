@@ -20,7 +20,7 @@
 use std::{
     collections::HashSet,
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
     time::{Duration, Instant},
@@ -49,6 +49,9 @@ pub struct Args {
     /// Joins in flight at once (1 = one after another).
     #[arg(long, default_value_t = 4)]
     pub join_concurrency: usize,
+    /// Gossipsub heartbeat, ms (default: the node's own default, as on a phone).
+    #[arg(long, default_value_t = aura_node::config::Config::default().heartbeat_ms)]
+    pub heartbeat_ms: u64,
 }
 
 /// Publish period of every member.
@@ -69,6 +72,27 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64
 }
 
+/// The measurement window: updates stamped inside it are timed.
+#[derive(Default)]
+struct Window {
+    start_ms: AtomicU64,
+    end_ms: AtomicU64,
+    /// Moves (one location update each) made inside the window.
+    moves: AtomicU64,
+}
+
+impl Window {
+    fn open(&self, start_ms: u64, len_ms: u64) {
+        self.end_ms.store(start_ms + len_ms, Ordering::Relaxed);
+        self.start_ms.store(start_ms, Ordering::Relaxed);
+    }
+
+    fn contains(&self, at_ms: u64) -> bool {
+        let start = self.start_ms.load(Ordering::Relaxed);
+        start > 0 && at_ms >= start && at_ms < self.end_ms.load(Ordering::Relaxed)
+    }
+}
+
 async fn totals(nodes: &[MeshNode]) -> anyhow::Result<NodeStats> {
     let mut t = NodeStats::default();
     for m in nodes {
@@ -87,20 +111,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let setup = Instant::now();
     let mut nodes = Vec::with_capacity(n);
     for _ in 0..n {
-        nodes.push(start_node(200).await?);
+        nodes.push(start_node(args.heartbeat_ms).await?);
     }
     // Per node: how many distinct members' keys it holds; latencies while measuring.
     let keyed: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
     let (tx, mut rx) = mpsc::channel::<u64>(1 << 20);
-    let measuring = Arc::new(AtomicBool::new(false));
+    let window = Arc::new(Window::default());
     for (i, m) in nodes.iter().enumerate() {
         let mut ev = m.node.events();
-        let (tx, measuring, keyed) = (tx.clone(), measuring.clone(), keyed.clone());
+        let (tx, window, keyed) = (tx.clone(), window.clone(), keyed.clone());
         tokio::spawn(async move {
             let mut senders = HashSet::new();
             loop {
                 match ev.recv().await {
-                    Ok(Event::Location { fix, .. }) if measuring.load(Ordering::Relaxed) => {
+                    Ok(Event::Location { fix, .. }) if window.contains(fix.at_ms) => {
                         let _ = tx.try_send(now_ms().saturating_sub(fix.at_ms));
                     }
                     Ok(Event::KeysReceived { sender, .. }) => {
@@ -159,51 +183,59 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for m in &nodes {
         m.node.share_location(gid, true).await?;
     }
-    let lockstep = args.lockstep;
-    // One round: every member moves once, all at once (lockstep) or each at
-    // its own phase of the period.
-    let round = |step: f64| {
-        let nodes = &nodes;
-        async move {
-            let t0 = tokio::time::Instant::now();
-            for (i, m) in nodes.iter().enumerate() {
-                if !lockstep {
-                    tokio::time::sleep_until(t0 + PERIOD * i as u32 / n as u32).await;
-                }
-                m.node
-                    .update_position(route(i, step, 1e6).offset_m(step * 5.0, 0.0))
+    // Every member moves on its own clock, as independent devices do: member
+    // `i` at offset `i x PERIOD / n` (spread) or all at once (lockstep).
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(100);
+    let mut movers = Vec::with_capacity(n);
+    for (i, m) in nodes.iter().enumerate() {
+        let (node, stop, window) = (m.node.clone(), stop.clone(), window.clone());
+        let phase = if args.lockstep {
+            Duration::ZERO
+        } else {
+            PERIOD * i as u32 / n as u32
+        };
+        movers.push(tokio::spawn(async move {
+            // A device that fell behind moves once, at its next slot (no burst).
+            let mut every = tokio::time::interval_at(t0 + phase, PERIOD);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut step = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                every.tick().await;
+                step += 1;
+                let s = f64::from(step);
+                let at = now_ms();
+                node.update_position(route(i, s, 1e6).offset_m(s * 5.0, 0.0))
                     .await?;
+                if window.contains(at) {
+                    window.moves.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            tokio::time::sleep_until(t0 + PERIOD).await;
             anyhow::Ok(())
-        }
-    };
-    let mut step = 0.0;
+        }));
+    }
     // Warm-up: meshes settle after the join storm.
-    let warm_until = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < warm_until {
-        step += 1.0;
-        round(step).await?;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     let before = totals(&nodes).await?;
-    measuring.store(true, Ordering::Relaxed);
+    let cpu0 = super::process_cpu_s();
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(args.seconds) {
-        step += 1.0;
-        round(step).await?;
-    }
+    window.open(now_ms(), args.seconds * 1000);
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu_pct = (super::process_cpu_s() - cpu0) / elapsed * 100.0;
     let after = totals(&nodes).await?;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    measuring.store(false, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    for m in movers {
+        m.await??;
+    }
+    // Updates sent in the window still in flight get 2 s more to arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let mut lat = Vec::new();
     while let Ok(l) = rx.try_recv() {
         lat.push(l);
     }
     lat.sort_unstable();
-    let published = after.locations_published - before.locations_published;
-    let expected = published * (n as u64 - 1);
+    let expected = window.moves.load(Ordering::Relaxed) * (n as u64 - 1);
     let per_node_s = |b: u64| b as f64 / n as f64 / elapsed;
     let bytes_per_node_per_s = per_node_s(after.bytes_sent - before.bytes_sent);
     let own_per_node_per_s = per_node_s(after.bytes_published - before.bytes_published);
@@ -220,7 +252,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "own_gossip_bytes_per_node_per_s": own_per_node_per_s.round(),
                 "deliveries": lat.len(), "expected_deliveries": expected,
                 "joined_s": joined.as_secs_f64(), "keyed_s": keyed_after.as_secs_f64(),
-                "phases": if lockstep { "lockstep" } else { "spread" },
+                "phases": if args.lockstep { "lockstep" } else { "spread" },
+                "cpu_pct": cpu_pct.round(), "heartbeat_ms": args.heartbeat_ms,
             })
         );
     } else {
@@ -233,6 +266,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("  propagation latency p50 {p50:.0} ms, p99 {p99:.0} ms");
         println!("  bytes sent per node per second {bytes_per_node_per_s:.0} (all libp2p streams)");
         println!("  own gossip published per node per second {own_per_node_per_s:.0}");
+        println!("  process CPU {cpu_pct:.0} % (all {n} nodes; 100 % = one core)");
     }
     Ok(())
 }

@@ -36,20 +36,6 @@ pub struct Args {
 
 const NOW: u64 = 1_700_000_000_000;
 
-fn cpu_seconds() -> f64 {
-    // utime + stime from /proc/self/stat, in clock ticks (100 Hz on Linux).
-    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    let Some(rest) = s.rsplit(')').next() else {
-        return 0.0;
-    };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
-
 fn endpoint(
     s: &Arc<Mutex<GroupSession>>,
 ) -> anyhow::Result<(
@@ -108,7 +94,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let speech = speech_like(args.seconds as f32, 5);
     let captured: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     let start = Instant::now();
-    let cpu0 = cpu_seconds();
+    let cpu0 = super::process_cpu_s();
 
     let cap = captured.clone();
     let talker = tokio::spawn(async move {
@@ -189,7 +175,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map(|(_, q)| q)
         .unwrap_or_default();
     let wall = start.elapsed().as_secs_f64();
-    let cpu_pct = (cpu_seconds() - cpu0) / wall * 100.0;
+    let cpu_pct = (super::process_cpu_s() - cpu0) / wall * 100.0;
     lat.sort_by(|x, y| x.total_cmp(y));
     anyhow::ensure!(!lat.is_empty(), "no frame was played");
     let q = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];

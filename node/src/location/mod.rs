@@ -4,12 +4,14 @@
 
 mod geofence;
 mod gpx;
+mod history;
 mod policy;
 mod precision;
 mod proximity;
 
 pub use geofence::{FenceEvent, FenceTracker, Geofence, Shape};
 pub use gpx::to_gpx;
+pub use history::{HistoryPolicy, HistoryThinner};
 pub use policy::{PublishPolicy, Publisher};
 pub use precision::Precision;
 pub use proximity::{ProximityEvent, ProximityTracker};

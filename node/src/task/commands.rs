@@ -230,9 +230,7 @@ impl Task {
                 at_ms: now,
                 precision: Precision::Exact,
             };
-            if let Err(e) = self.store.append_locations(&gid.0, &[(me.0, own)]) {
-                tracing::warn!(error = %e, "history write failed");
-            }
+            self.record_history(gid, me.0, own);
             if let Err(e) = self.publish_position(gid, pos) {
                 tracing::debug!(error = %e, "location not published");
             }

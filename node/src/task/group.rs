@@ -15,7 +15,8 @@ use super::{now_ms, Task};
 use crate::{
     api::Event,
     location::{
-        FenceEvent, FenceTracker, Fix, Geofence, ProximityEvent, ProximityTracker, Publisher,
+        FenceEvent, FenceTracker, Fix, Geofence, HistoryThinner, ProximityEvent, ProximityTracker,
+        Publisher,
     },
     net::topic_for,
     store::{ChatRecord, GroupRecord},
@@ -36,6 +37,8 @@ pub(crate) struct GroupState {
     pub(crate) fence_tracker: FenceTracker<MemberId>,
     pub(crate) proximity: ProximityTracker<MemberId>,
     pub(crate) last: BTreeMap<MemberId, Fix>,
+    /// Decides which fixes (ours and received) become history points.
+    pub(crate) history: HistoryThinner,
     pub(crate) pending_frames: VecDeque<Vec<u8>>,
     pub(crate) pending_envelopes: VecDeque<KeyEnvelope>,
     pub(crate) have_keys: HashSet<MemberId>,
@@ -89,6 +92,7 @@ impl GroupState {
             fence_tracker: FenceTracker::new(cfg.hysteresis_m),
             proximity: ProximityTracker::new(cfg.proximity_m, cfg.hysteresis_m),
             last: BTreeMap::new(),
+            history: HistoryThinner::new(cfg.history),
             pending_frames: VecDeque::new(),
             pending_envelopes: VecDeque::new(),
             have_keys: HashSet::new(),
@@ -570,6 +574,7 @@ impl Task {
             if let Some(g) = self.groups.get_mut(&gid) {
                 g.last.remove(m);
                 g.have_keys.remove(m);
+                g.history.forget(&m.0);
                 g.fence_tracker.forget_member(m);
                 g.proximity.forget(m);
             }

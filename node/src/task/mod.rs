@@ -212,13 +212,21 @@ impl Task {
     /// Most received locations held before a batch write.
     pub(crate) const HISTORY_BUFFER: usize = 1024;
 
-    /// Queues a received location for the history store.
+    /// Queues a location (ours or received) for the history store when the
+    /// group's [`crate::location::HistoryThinner`] keeps it.
     pub(crate) fn record_history(
         &mut self,
         gid: GroupId,
         member: [u8; 32],
         fix: crate::location::Fix,
     ) {
+        let keep = self
+            .groups
+            .get_mut(&gid)
+            .is_some_and(|g| g.history.keep(member, &fix));
+        if !keep {
+            return;
+        }
         self.history.push((gid, member, fix));
         if self.history.len() >= Self::HISTORY_BUFFER {
             self.flush_history();

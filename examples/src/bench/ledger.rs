@@ -223,6 +223,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cpu_us_per_gift = cpu_s * 1e6 / (ok.max(1) as f64);
     let (p50, p99) = (pct(&lat, 0.50), pct(&lat, 0.99));
     let batches = batch_stats(&svc.metrics.render());
+    // Share of the run the single writer spent inside transactions (1.0: it
+    // is the bottleneck; includes the setup's funding transactions).
+    let writer_busy = batches.0 * batches.2 / 1000.0 / elapsed;
     server.shutdown().await?;
     if args.json {
         println!(
@@ -241,6 +244,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "p99_ms": p99,
                 "cpu_us_per_gift": cpu_us_per_gift,
                 "chains_per_commit": batches.1,
+                "writer_busy": writer_busy,
                 "receipts_verified": verified,
                 "invariant_ok": invariant_ok,
             })
@@ -257,8 +261,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         println!("  process CPU (client + server): {cpu_us_per_gift:.0} µs per gift");
         println!(
-            "  writer: {:.0} transactions, {:.1} chains each, {:.2} ms each",
-            batches.0, batches.1, batches.2
+            "  writer: {:.0} transactions, {:.1} chains each, {:.2} ms each, busy {:.0}% of the run",
+            batches.0,
+            batches.1,
+            batches.2,
+            writer_busy * 100.0
         );
         println!(
             "  invariant: {} ({} transfers in the ledger, revenue reconciles: {revenue_ok})",

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -80,14 +80,6 @@ impl MemberId {
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> bool {
         match VerifyingKey::from_bytes(&self.0) {
             Ok(vk) => vk.verify_strict(msg, sig).is_ok(),
-            Err(_) => false,
-        }
-    }
-
-    /// Non-strict verification for hot paths where malleability does not matter.
-    pub(crate) fn verify_fast(&self, msg: &[u8], sig: &Signature) -> bool {
-        match VerifyingKey::from_bytes(&self.0) {
-            Ok(vk) => vk.verify(msg, sig).is_ok(),
             Err(_) => false,
         }
     }

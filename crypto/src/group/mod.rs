@@ -42,6 +42,9 @@ pub struct GroupSession {
     highest_epoch: HashMap<MemberId, u16>,
     voice_out: Vec<(u32, [u8; DIGEST_LEN])>,
     voice_in: VoiceVerifier,
+    /// Members' decompressed ed25519 keys (decompression is about a third
+    /// of a signature check).
+    keys: VerifyingKeys,
     stats: SessionStats,
 }
 
@@ -88,6 +91,7 @@ impl GroupSession {
             highest_epoch: HashMap::new(),
             voice_out: Vec::new(),
             voice_in: VoiceVerifier::default(),
+            keys: VerifyingKeys::default(),
             stats: SessionStats::default(),
         }
     }
@@ -460,7 +464,10 @@ impl GroupSession {
             FrameKind::VoiceSig => {
                 let b = voice::parse_batch(&pt)?;
                 let msg = frame::voice_sig_message(&group, hb, b.body);
-                if !sender.verify_fast(&msg, &Signature::from_bytes(&b.sig)) {
+                if !self
+                    .keys
+                    .verify(&sender, &msg, &Signature::from_bytes(&b.sig))
+                {
                     return Err(OpenError::BadSignature);
                 }
                 batch = Some((b.first, b.digests));
@@ -471,7 +478,10 @@ impl GroupSession {
                 let mut sig = [0u8; SIG_LEN];
                 sig.copy_from_slice(&pt[split..]);
                 let msg = frame::frame_sig_message(&group, hb, &pt[..split]);
-                if !sender.verify_fast(&msg, &Signature::from_bytes(&sig)) {
+                if !self
+                    .keys
+                    .verify(&sender, &msg, &Signature::from_bytes(&sig))
+                {
                     return Err(OpenError::BadSignature);
                 }
                 let mut pt = pt;
@@ -518,4 +528,33 @@ impl GroupSession {
 
     /// Frames per ratchet step (forward secrecy granularity).
     pub const STEP_FRAMES: u32 = STEP;
+}
+
+/// Cache of members' decompressed verifying keys, bounded.
+#[derive(Debug, Default)]
+pub(crate) struct VerifyingKeys(HashMap<MemberId, ed25519_dalek::VerifyingKey>);
+
+impl VerifyingKeys {
+    /// Most keys held (a roster is far smaller; past it the cache restarts).
+    const MAX: usize = 4096;
+
+    /// Non-strict ed25519 verification (hot path; malleability does not
+    /// matter here) with `member`'s cached key.
+    pub(crate) fn verify(&mut self, member: &MemberId, msg: &[u8], sig: &Signature) -> bool {
+        use ed25519_dalek::Verifier;
+        let vk = match self.0.get(member) {
+            Some(vk) => *vk,
+            None => {
+                let Ok(vk) = ed25519_dalek::VerifyingKey::from_bytes(&member.0) else {
+                    return false;
+                };
+                if self.0.len() >= Self::MAX {
+                    self.0.clear();
+                }
+                self.0.insert(*member, vk);
+                vk
+            }
+        };
+        vk.verify(msg, sig).is_ok()
+    }
 }

@@ -85,6 +85,7 @@ impl GroupSession {
             highest_epoch: saved.highest_epoch.iter().copied().collect(),
             voice_out: saved.voice_out.clone(),
             voice_in: VoiceVerifier::default(),
+            keys: Default::default(),
             stats: SessionStats::default(),
         })
     }

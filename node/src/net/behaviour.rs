@@ -82,22 +82,34 @@ fn gossip_message_id(data: &[u8]) -> gossipsub::MessageId {
 /// of a 30-node group (profiled). Peers stay accountable: a rejected message
 /// penalises the (Noise/TLS-authenticated) peer that forwarded it.
 ///
-/// Mesh degree 3 (2..6): every member also receives each message straight
-/// from its author (`flood_publish`, one hop), so the mesh only repairs
-/// losses; each extra degree is one more duplicate copy every node decodes
-/// (50 idle-machine members: p99 152 ms at degree 5, 126 ms at degree 3).
+/// **One hop, no mesh forwarding.** A group is a full mesh of connections
+/// (every member dials every other, directly or through a relay circuit, and
+/// redials the ones it lost; see `Task::dial_known_members`), so the author
+/// delivers each message to every member itself (`flood_publish`), and the
+/// gossipsub mesh is empty (degree 0): forwarding through a mesh of degree D
+/// would only make every member receive, decrypt the transport of and drop D
+/// duplicate copies of every message. Losses and members the author is not
+/// connected to are repaired by gossip: every heartbeat each member
+/// advertises the ids of the last three heartbeats' messages to 3 random
+/// members (`IHAVE`), which fetch what they miss (`IWANT`).
+/// 50 members on one 2-core machine, each moving twice a second: degree 3
+/// used ~575 us of CPU per delivered update and overloaded the machine
+/// (p99 in seconds), degree 1 ~360 us, degree 0 ~270 us (BENCHMARKS.md).
 fn gossip_config(cfg: &Config) -> Result<gossipsub::Config, NodeError> {
     gossipsub::ConfigBuilder::default()
+        .gossip_lazy(3)
+        .gossip_factor(0.0)
+        .history_gossip(3)
         .heartbeat_interval(Duration::from_millis(cfg.heartbeat_ms.max(50)))
         .validation_mode(gossipsub::ValidationMode::Anonymous)
         .validate_messages()
         .max_transmit_size(MAX_GOSSIP_BYTES + 1024)
         .message_id_fn(|m: &gossipsub::Message| gossip_message_id(&m.data))
         .flood_publish(true)
-        .mesh_n_low(2)
-        .mesh_n(3)
-        .mesh_n_high(6)
-        .mesh_outbound_min(1)
+        .mesh_n_low(0)
+        .mesh_n(0)
+        .mesh_n_high(0)
+        .mesh_outbound_min(0)
         .build()
         .map_err(|e| NodeError::Network(format!("gossipsub config: {e}")))
 }

@@ -47,6 +47,8 @@ pub(crate) struct GroupState {
     pub(crate) unsent: VecDeque<Vec<u8>>,
     /// Keys/addresses still to announce once a topic peer is there.
     pub(crate) announce: bool,
+    /// When the announcement started waiting for connections, unix ms.
+    pub(crate) announce_wait_from_ms: Option<u64>,
     pub(crate) last_key_request_ms: u64,
     pub(crate) removed: bool,
     pub(crate) media_addr: Option<String>,
@@ -98,6 +100,7 @@ impl GroupState {
             have_keys: HashSet::new(),
             unsent: VecDeque::new(),
             announce: true,
+            announce_wait_from_ms: None,
             last_key_request_ms: 0,
             removed: false,
             media_addr: None,

@@ -94,6 +94,8 @@ pub(crate) struct Task {
     /// Bandwidth counters of the transport.
     pub(crate) metrics: libp2p::metrics::Registry,
     pub(crate) stopping: bool,
+    /// When members we were not connected to were last dialled, unix ms.
+    pub(crate) last_redial_ms: u64,
     /// Received locations not yet in the history store: written in batches
     /// on the next tick (or when full, before a history read, at shutdown),
     /// so a write never sits between a frame and the next one.
@@ -109,6 +111,9 @@ pub(crate) fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// How often members we are not connected to are dialled again, ms.
+pub(crate) const REDIAL_EVERY_MS: u64 = 15_000;
 
 impl Task {
     pub(crate) fn new(
@@ -173,6 +178,7 @@ impl Task {
             stats: NodeStats::default(),
             metrics,
             stopping: false,
+            last_redial_ms: now_ms(),
             history: Vec::new(),
             discovery: Default::default(),
         };
@@ -259,12 +265,19 @@ impl Task {
         }
     }
 
-    /// After a restart: dial the members whose addresses we stored.
-    fn dial_known_members(&mut self) -> Result<(), NodeError> {
+    /// Dials the members whose addresses we stored and that we are not
+    /// connected to: after a restart, and every [`REDIAL_EVERY_MS`] so that
+    /// every member stays connected to every other (group gossip goes one
+    /// hop, author to member; see `net::behaviour`).
+    pub(crate) fn dial_known_members(&mut self) -> Result<(), NodeError> {
+        self.last_redial_ms = now_ms();
         for (peer, addrs) in self.store.peers()? {
             let Ok(peer) = peer.parse::<PeerId>() else {
                 continue;
             };
+            if self.swarm.is_connected(&peer) || peer == *self.swarm.local_peer_id() {
+                continue;
+            }
             let member = aura_crypto::MemberId::from_peer_id(&peer);
             let in_group = member.is_some_and(|m| {
                 self.groups

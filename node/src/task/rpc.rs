@@ -17,6 +17,10 @@ use crate::{
 
 type Reply = oneshot::Receiver<Result<GroupId, NodeError>>;
 
+/// Longest a joining member waits for connections to every member before
+/// announcing its key (the rest get it by gossip), ms.
+pub(crate) const ANNOUNCE_WAIT_MS: u64 = 2_000;
+
 impl Task {
     /// Starts joining with `text`; the receiver resolves when done.
     pub(crate) fn join(&mut self, text: &str) -> Result<Reply, NodeError> {
@@ -382,7 +386,8 @@ impl Task {
     }
 
     /// Sends our key to every member, asks for theirs, and says where we listen.
-    /// Retried from the tick until a topic peer is there.
+    /// Retried from the tick (and on each subscription) until a topic peer is
+    /// there and we are connected to every member, or [`ANNOUNCE_WAIT_MS`] passed.
     pub(crate) fn announce(&mut self, gid: GroupId) {
         let Some(g) = self.groups.get(&gid) else {
             return;
@@ -398,6 +403,31 @@ impl Task {
             return;
         }
         let me = self.identity.member_id();
+        // Keys go straight to each member over its connection; gossip only
+        // reaches the members the author is connected to (one hop, see
+        // `net::behaviour`), others get it a heartbeat or more later, after
+        // our first frames, which they could then never read. So wait (a
+        // little) for the connections the welcome's addresses are dialling.
+        let now = now_ms();
+        let unconnected = lock(&g.session)
+            .roster()
+            .members()
+            .filter(|(m, _)| *m != me)
+            .filter_map(|(m, _)| m.peer_id().ok())
+            .filter(|p| !self.swarm.is_connected(p))
+            .count();
+        if unconnected > 0 {
+            let Some(g) = self.groups.get_mut(&gid) else {
+                return;
+            };
+            let since = *g.announce_wait_from_ms.get_or_insert(now);
+            if now.saturating_sub(since) < ANNOUNCE_WAIT_MS {
+                return;
+            }
+        }
+        let Some(g) = self.groups.get(&gid) else {
+            return;
+        };
         let envs: Vec<(MemberId, Vec<u8>)> = {
             let mut s = lock(&g.session);
             let members: Vec<MemberId> = s

@@ -245,6 +245,11 @@ impl Task {
     pub(crate) fn on_tick(&mut self) {
         let now = now_ms();
         self.discovery_tick(now);
+        if now.saturating_sub(self.last_redial_ms) >= super::REDIAL_EVERY_MS {
+            if let Err(e) = self.dial_known_members() {
+                tracing::debug!(error = %e, "redial failed");
+            }
+        }
         let gids: Vec<_> = self.groups.keys().copied().collect();
         for gid in gids {
             let Some(g) = self.groups.get(&gid) else {

@@ -398,6 +398,11 @@ impl Roster {
         self.skipped.contains(h)
     }
 
+    /// Whether the op is in our log (a peer's head we lack means we are behind).
+    pub fn knows(&self, h: &OpHash) -> bool {
+        self.ops.contains_key(h)
+    }
+
     /// Ops a peer whose heads are `their_heads` lacks, in topological order.
     pub fn ops_missing_from(&self, their_heads: &[OpHash]) -> Vec<SignedOp> {
         let known: Vec<OpHash> = their_heads

@@ -88,6 +88,8 @@ pub(crate) struct Task {
     pub(crate) observed: HashMap<TopicHash, GroupId>,
     pub(crate) joins: HashMap<OutboundRequestId, PendingJoin>,
     pub(crate) syncs: HashMap<OutboundRequestId, GroupId>,
+    /// When we last synced back from a peer that was ahead of us, unix ms.
+    pub(crate) sync_back_ms: HashMap<PeerId, u64>,
     pub(crate) peer_addrs: HashMap<PeerId, Vec<libp2p::Multiaddr>>,
     pub(crate) my_pos: Option<Position>,
     pub(crate) stats: NodeStats,
@@ -173,6 +175,7 @@ impl Task {
             observed: HashMap::new(),
             joins: HashMap::new(),
             syncs: HashMap::new(),
+            sync_back_ms: HashMap::new(),
             peer_addrs: HashMap::new(),
             my_pos: None,
             stats: NodeStats::default(),

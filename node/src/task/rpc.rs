@@ -17,6 +17,10 @@ use crate::{
 
 type Reply = oneshot::Receiver<Result<GroupId, NodeError>>;
 
+/// Least time between two syncs we start because a peer's sync showed we are
+/// behind it, per peer, ms.
+const SYNC_BACK_EVERY_MS: u64 = 2_000;
+
 /// Longest a joining member waits for connections to every member before
 /// announcing its key (the rest get it by gossip), ms.
 pub(crate) const ANNOUNCE_WAIT_MS: u64 = 2_000;
@@ -99,6 +103,24 @@ impl Task {
             },
         );
         self.syncs.insert(id, gid);
+    }
+
+    /// Asks `peer` for the roster ops it has and we lack, at most once per
+    /// [`SYNC_BACK_EVERY_MS`] per peer (an asker cannot make us flood it).
+    fn sync_back(&mut self, gid: GroupId, peer: PeerId) {
+        let now = now_ms();
+        if self
+            .sync_back_ms
+            .get(&peer)
+            .is_some_and(|t| now.saturating_sub(*t) < SYNC_BACK_EVERY_MS)
+        {
+            return;
+        }
+        if self.sync_back_ms.len() >= 1024 {
+            self.sync_back_ms.clear();
+        }
+        self.sync_back_ms.insert(peer, now);
+        self.request_sync(gid, peer);
     }
 
     pub(crate) fn on_rpc(&mut self, ev: request_response::Event<Request, Response>) {
@@ -255,10 +277,20 @@ impl Task {
             Request::Sync { group, heads } => {
                 let gid = GroupId(group);
                 let g = self.groups.get(&gid).ok_or("not in that group")?;
-                if !lock(&g.session).roster().is_member(&member) {
+                let heads: Vec<OpHash> = heads.into_iter().take(64).map(OpHash).collect();
+                let (is_member, behind) = {
+                    let s = lock(&g.session);
+                    let r = s.roster();
+                    (r.is_member(&member), heads.iter().any(|h| !r.knows(h)))
+                };
+                // Anti-entropy both ways: the asker holds ops we lack (perhaps
+                // the one that added it), so we ask it in turn.
+                if behind {
+                    self.sync_back(gid, peer);
+                }
+                if !is_member {
                     return Err("you are not a member of that group".into());
                 }
-                let heads: Vec<OpHash> = heads.into_iter().take(64).map(OpHash).collect();
                 self.welcome(gid, member, Some(&heads))
             }
         }

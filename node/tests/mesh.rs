@@ -222,11 +222,7 @@ async fn history_keeps_a_track_point_every_25_m_of_a_member_riding_past() {
             .await
             .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        while let Ok(e) = a_events.try_recv() {
-            if matches!(e, Event::Location { .. }) {
-                heard += 1;
-            }
-        }
+        heard += drain_locations(&mut a_events);
         after_first = match after_first {
             None if heard > 0 => Some(0),
             None => {
@@ -237,11 +233,7 @@ async fn history_keeps_a_track_point_every_25_m_of_a_member_riding_past() {
         };
     }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    while let Ok(e) = a_events.try_recv() {
-        if matches!(e, Event::Location { .. }) {
-            heard += 1;
-        }
-    }
+    heard += drain_locations(&mut a_events);
     let points = a
         .node
         .history_gpx(gid)
@@ -263,4 +255,13 @@ async fn history_keeps_a_track_point_every_25_m_of_a_member_riding_past() {
         .matches("<trkpt")
         .count();
     assert!(own >= 10 && own < heard, "b stored {own} of its own points");
+}
+
+/// Location events received so far on `rx` (without waiting).
+fn drain_locations(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> usize {
+    let mut n = 0;
+    while let Ok(e) = rx.try_recv() {
+        n += usize::from(matches!(e, Event::Location { .. }));
+    }
+    n
 }

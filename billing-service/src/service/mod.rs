@@ -120,6 +120,9 @@ pub enum StartError {
     /// Seeding the rewards pool failed.
     #[error("seeding the rewards pool: {0}")]
     Seed(String),
+    /// The ledger writer's thread could not be started.
+    #[error("starting the ledger writer: {0}")]
+    Writer(std::io::Error),
 }
 
 impl Service {
@@ -144,7 +147,8 @@ impl Service {
             config.max_batch,
             clock.clone(),
             metrics.clone(),
-        );
+        )
+        .map_err(StartError::Writer)?;
         let admins = config
             .admins
             .iter()

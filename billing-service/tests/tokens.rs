@@ -71,6 +71,7 @@ async fn tampered_receipts_and_tokens_fail(b: Backend) {
     let cross: Signed<aura_billing::signed::Entitlement> = Signed {
         body: token.body.clone(),
         signature: receipt.signature.clone(),
+        batch: None,
     };
     assert!(cross.verify_for(&sk, &alice.account(), now).is_err());
 }

@@ -24,6 +24,7 @@ pub mod admin;
 mod auth;
 mod ops;
 pub mod payments;
+mod receipt_batcher;
 mod signer;
 
 /// Why a request was refused.
@@ -74,6 +75,9 @@ impl From<LedgerError> for ServiceError {
     }
 }
 
+/// Receipts waiting for the batch signer before new gifts get 503.
+const RECEIPT_QUEUE: usize = 16_384;
+
 /// The running service's state, shared by all handlers.
 pub struct Service {
     /// Settings.
@@ -88,6 +92,7 @@ pub struct Service {
     pub metrics: Metrics,
     signing_key: SigningKey,
     signer: signer::Signer,
+    receipts: receipt_batcher::ReceiptBatcher,
     session_key: [u8; 32],
     admins: HashSet<DeviceKey>,
     webhook_secrets: Vec<Vec<u8>>,
@@ -174,6 +179,10 @@ impl Service {
             .collect();
         let signer = signer::Signer::new(&signing_key);
         tracing::info!(implementation = signer.implementation(), "statement signer");
+        let receipts = receipt_batcher::ReceiptBatcher::start(
+            signer::Signer::new(&signing_key),
+            RECEIPT_QUEUE,
+        );
         let svc = Arc::new(Service {
             config,
             ledger,
@@ -182,6 +191,7 @@ impl Service {
             metrics,
             signing_key,
             signer,
+            receipts,
             session_key,
             admins,
             webhook_secrets,

@@ -1,7 +1,7 @@
 //! Wallets, gifts, entitlement tokens and daily rewards.
 use serde::{Deserialize, Serialize};
 
-use super::{Service, ServiceError, StartError};
+use super::{receipt_batcher::BatchError, Service, ServiceError, StartError};
 use crate::{
     api::{
         Balance, EntitlementResponse, GiftItem, RewardClaim, SendGiftRequest, SendGiftResponse,
@@ -76,7 +76,7 @@ impl Service {
         })
     }
 
-    fn receipt(
+    async fn receipt(
         &self,
         sender: &DeviceKey,
         client_id: &str,
@@ -96,7 +96,16 @@ impl Service {
             diamonds: d.diamonds,
             ts_ms: t.ts_us / 1000,
         };
-        self.signer.sign(body).map_err(|_| ServiceError::Internal)
+        self.receipts.sign(body).await.map_err(|e| match e {
+            BatchError::Overloaded | BatchError::Closed => {
+                tracing::warn!(error = %e, "gift receipt not signed");
+                ServiceError::Unavailable
+            }
+            BatchError::Sign(e) => {
+                tracing::error!(error = %e, "gift receipt not signed");
+                ServiceError::Internal
+            }
+        })
     }
 
     /// Sends a gift: debits the sender's coins and credits the receiver's
@@ -176,7 +185,7 @@ impl Service {
         let first = ts.first().ok_or(ServiceError::Internal)?;
         Ok(SendGiftResponse {
             status: status.into(),
-            receipt: self.receipt(sender, &req.id, first)?,
+            receipt: self.receipt(sender, &req.id, first).await?,
         })
     }
 

@@ -43,14 +43,19 @@ impl Signer {
 
     /// Signs `body` as a [`Signed`] statement.
     pub(crate) fn sign<T: Statement>(&self, body: T) -> Result<Signed<T>, VerifyError> {
-        Signed::sign_with(body, |m| match self {
+        Signed::sign_with(body, |m| self.sign_bytes(m))
+    }
+
+    /// The ed25519 signature of `m`.
+    pub(crate) fn sign_bytes(&self, m: &[u8]) -> [u8; 64] {
+        match self {
             Signer::AwsLc(kp) => {
                 let mut out = [0u8; 64];
                 out.copy_from_slice(kp.sign(m).as_ref());
                 out
             }
             Signer::Dalek(k) => k.sign(m).to_bytes(),
-        })
+        }
     }
 }
 

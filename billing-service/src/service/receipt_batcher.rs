@@ -57,6 +57,18 @@ impl ReceiptBatcher {
 async fn run(signer: Signer, mut rx: mpsc::Receiver<(BatchLeaf<GiftReceipt>, Reply)>) {
     let mut jobs = Vec::with_capacity(MAX_TREE);
     while rx.recv_many(&mut jobs, MAX_TREE).await > 0 {
+        // The first send woke this task straight after its sender (tokio's
+        // LIFO slot), ahead of the other requests that the same ledger
+        // commit woke: let them run and queue their receipts first.
+        if jobs.len() < MAX_TREE {
+            tokio::task::yield_now().await;
+            while jobs.len() < MAX_TREE {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+        }
         let (leaves, replies): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
         match Signed::sign_batch(leaves, |m| signer.sign_bytes(m)) {
             Ok(signed) => {

@@ -190,7 +190,8 @@ fn forging_member_sends_an_over_long_or_malformed_proof() {
     let genuine = batch(&key, 1024).swap_remove(1000);
     assert_eq!(proof(&genuine).path.len(), 10);
     genuine.verify_signature(&vk).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut BatchProof)>)> = vec![
+    type Edit = Box<dyn Fn(&mut BatchProof)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "one hash too many",
             Box::new(|p| p.path.push(p.path[0].clone())),

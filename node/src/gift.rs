@@ -3,7 +3,8 @@
 //! frame), and every member checks it offline before showing it.
 //!
 //! The check is sans-IO ([`check_receipt`]): the service's signature with the
-//! pinned service key, the room (the group), and that the member who
+//! pinned service key (over the receipt alone, or over the root of the batch
+//! it was signed in, which its Merkle inclusion proof leads to), the room (the group), and that the member who
 //! broadcast it is the member who paid for it, so nobody can claim another's
 //! gift or replay one into another group. Duplicates are dropped by receipt id
 //! in the store.
@@ -12,8 +13,9 @@ use aura_billing::signed::{GiftReceipt, SignedReceipt, VerifyError};
 use aura_crypto::{GroupId, MemberId};
 use ed25519_dalek::VerifyingKey;
 
-/// Largest encoded receipt accepted, bytes.
-pub const MAX_RECEIPT_BYTES: usize = 2048;
+/// Largest encoded receipt accepted, bytes: a receipt from the largest batch
+/// the ledger may sign (1,024, ten path hashes) with the longest fields fits.
+pub const MAX_RECEIPT_BYTES: usize = 3072;
 
 /// Why a gift receipt was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -99,8 +101,8 @@ pub fn check_signed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aura_billing::signed::Signed;
-    use ed25519_dalek::SigningKey;
+    use aura_billing::signed::{BatchLeaf, Signed};
+    use ed25519_dalek::{Signer, SigningKey};
 
     fn receipt(
         service: &SigningKey,
@@ -180,6 +182,82 @@ mod tests {
             check_receipt(&bytes, Some(&vk), GroupId([4u8; 32]), member),
             Err(GiftError::WrongRoom(_))
         ));
+        Ok(())
+    }
+
+    fn batch(
+        service: &SigningKey,
+        group: GroupId,
+        sender: MemberId,
+        n: u32,
+    ) -> Result<Vec<SignedReceipt>, GiftError> {
+        let one = receipt(service, group, sender)?.body;
+        let leaves = (0..n)
+            .map(|i| {
+                let mut b = one.clone();
+                b.receipt_id = format!("{}/g{i}", hex::encode(sender.0));
+                BatchLeaf::new(b)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Signed::sign_batch(leaves, |m| service.sign(m).to_bytes())?)
+    }
+
+    #[test]
+    fn a_batched_receipt_passes_and_a_forged_proof_fails() -> Result<(), GiftError> {
+        let (service, group, member) = setup();
+        let vk = service.verifying_key();
+        let rs = batch(&service, group, member, 128)?;
+        let bytes = encode_receipt(&rs[77])?;
+        let r = check_receipt(&bytes, Some(&vk), group, member)?;
+        assert_eq!(r.batch.as_ref().map(|p| (p.index, p.size)), Some((77, 128)));
+        // A forging member moves its receipt to another leaf of the batch.
+        let mut moved = rs[77].clone();
+        if let Some(p) = moved.batch.as_mut() {
+            p.index = 76;
+        }
+        assert_eq!(
+            check_signed(&moved, Some(&vk), group, member),
+            Err(GiftError::Signature(VerifyError::BadSignature))
+        );
+        // Or pads the proof to make members hash more.
+        let mut padded = rs[77].clone();
+        if let Some(p) = padded.batch.as_mut() {
+            p.path
+                .extend(std::iter::repeat_n(hex::encode([0u8; 32]), 50));
+        }
+        assert_eq!(
+            check_signed(&padded, Some(&vk), group, member),
+            Err(GiftError::Signature(VerifyError::BadProof))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn longest_batched_receipt_fits() -> Result<(), GiftError> {
+        let (service, group, member) = setup();
+        let mut body = receipt(&service, group, member)?.body;
+        // Longest fields the ledger allows: a 128-byte room that JSON escapes
+        // to twice its length, 64-byte catalog ids, the widest numbers.
+        body.receipt_id = format!("{}/{}", hex::encode(member.0), "x".repeat(64));
+        body.room = "\"".repeat(128);
+        body.gift = "g".repeat(64);
+        body.animation = "a".repeat(128);
+        (body.coins, body.diamonds, body.ts_ms) = (i64::MIN, i64::MIN, i64::MIN);
+        let leaves = (0..1024)
+            .map(|_| BatchLeaf::new(body.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rs = Signed::sign_batch(leaves, |m| service.sign(m).to_bytes())?;
+        let longest = rs
+            .iter()
+            .map(|r| r.batch.as_ref().map_or(0, |p| p.path.len()))
+            .max();
+        assert_eq!(longest, Some(10));
+        let bytes = encode_receipt(&rs[1000])?;
+        assert!(
+            bytes.len() <= MAX_RECEIPT_BYTES - 512,
+            "{} bytes",
+            bytes.len()
+        );
         Ok(())
     }
 

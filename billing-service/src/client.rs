@@ -222,7 +222,8 @@ impl BillingClient {
     }
 }
 
-/// Verifies a receipt received from another peer in a room, offline.
+/// Verifies a receipt received from another peer in a room, offline: signed
+/// alone, or batch-signed with its Merkle inclusion proof.
 pub fn verify_receipt<'a>(
     r: &'a SignedReceipt,
     service: &VerifyingKey,

@@ -3,8 +3,8 @@
 //! h2c where many senders share one connection), headers built once, the
 //! request body serialized once per sender with only the transfer id
 //! changing. Every answer must be `200` with status `created`; one in
-//! `verify_every` receipts is decoded and its signature, sender, receiver and
-//! id checked, so the bench proves the receipts are real without spending
+//! `verify_every` receipts is decoded and its signature (with its batch
+//! inclusion proof), sender, receiver and id checked, so the bench proves the receipts are real without spending
 //! its CPU budget on it. [`crate::client::BillingClient`] stays the client
 //! of nodes and tests.
 use std::{fmt::Write as _, net::SocketAddr};

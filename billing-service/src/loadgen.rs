@@ -7,7 +7,7 @@
 //! inclusion proof), sender, receiver and id checked, so the bench proves the receipts are real without spending
 //! its CPU budget on it. [`crate::client::BillingClient`] stays the client
 //! of nodes and tests.
-use std::{fmt::Write as _, net::SocketAddr};
+use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 use ed25519_dalek::VerifyingKey;
@@ -150,12 +150,14 @@ pub struct GiftSender {
     template: SendGiftRequest,
     verify_every: u64,
     sent: u64,
+    last_id: String,
 }
 
 impl GiftSender {
-    /// A sender that posts `template` (its `id` replaced by `id_prefix` and a
-    /// counter) as `sender` with session `token`, checking one receipt in
-    /// `verify_every` against `service_key` (0: none).
+    /// A sender that posts `template` as `sender` with session `token`,
+    /// checking one receipt in `verify_every` against `service_key` (0: none).
+    /// Each gift's id is time-ordered like [`crate::ids::new_client_id`]:
+    /// 12 hex digits of Unix milliseconds, `id_prefix`, then a counter.
     pub fn new(
         conn: Connection,
         token: &str,
@@ -194,6 +196,7 @@ impl GiftSender {
             template,
             verify_every,
             sent: 0,
+            last_id: String::new(),
         })
     }
 
@@ -207,9 +210,31 @@ impl GiftSender {
     pub async fn send_next(&mut self) -> Result<bool, LoadError> {
         self.sent += 1;
         let n = self.sent;
-        self.buf.reserve(self.head.len() + self.tail.len() + 24);
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        self.last_id = format!("{:012x}{}{n}", ms & 0xffff_ffff_ffff, self.id_prefix);
+        let answer = self.post(&self.last_id.clone()).await?;
+        if self.verify_every == 0 || n % self.verify_every != 0 {
+            return Ok(false);
+        }
+        self.verify(&answer, &self.last_id)?;
+        Ok(true)
+    }
+
+    /// Sends the last gift again with the same id (a retry after a lost
+    /// answer): the ledger answers `replayed`, which is not a new gift, so
+    /// this returns [`LoadError::Unexpected`] and nothing is counted.
+    pub async fn resend_last(&mut self) -> Result<(), LoadError> {
+        self.post(&self.last_id.clone()).await.map(|_| ())
+    }
+
+    /// Posts one gift with `id`; the answer's bytes when it was created.
+    async fn post(&mut self, id: &str) -> Result<Bytes, LoadError> {
+        self.buf
+            .reserve(self.head.len() + self.tail.len() + id.len());
         self.buf.extend_from_slice(&self.head);
-        let _ = write!(self.buf, "{}{n}", self.id_prefix);
+        self.buf.extend_from_slice(id.as_bytes());
         self.buf.extend_from_slice(&self.tail);
         let body = self.buf.split().freeze();
         let mut req = Request::builder()
@@ -226,22 +251,17 @@ impl GiftSender {
         if !answer.starts_with(CREATED) {
             return Err(LoadError::Unexpected);
         }
-        if self.verify_every == 0 || n % self.verify_every != 0 {
-            return Ok(false);
-        }
-        self.verify(&answer, n)?;
-        Ok(true)
+        Ok(answer)
     }
 
-    fn verify(&self, answer: &[u8], n: u64) -> Result<(), LoadError> {
+    fn verify(&self, answer: &[u8], id: &str) -> Result<(), LoadError> {
         let r: SendGiftResponse =
             serde_json::from_slice(answer).map_err(|_| LoadError::BadReceipt("not JSON"))?;
         let body = r
             .receipt
             .verify_signature(&self.service_key)
             .map_err(|_| LoadError::BadReceipt("signature"))?;
-        let id = format!("{}/{}{n}", self.sender, self.id_prefix);
-        if body.receipt_id != id || body.sender != self.sender {
+        if body.receipt_id != format!("{}/{id}", self.sender) || body.sender != self.sender {
             return Err(LoadError::BadReceipt("another gift"));
         }
         if body.receiver != self.template.to

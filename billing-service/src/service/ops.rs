@@ -7,7 +7,7 @@ use crate::{
         Balance, EntitlementResponse, GiftItem, RewardClaim, SendGiftRequest, SendGiftResponse,
         Wallet,
     },
-    ids::{check_client_id, platform, user_account, Currency, DeviceKey},
+    ids::{check_client_id, gift_transfer_base, platform, user_account, Currency, DeviceKey},
     ledger::{code, ChainOutcome, StoredTransfer, Transfer, TransferError, TransferKind},
     signed::{Entitlement, EntitlementToken, GiftReceipt, Signed},
     storage::Storage,
@@ -149,7 +149,7 @@ impl Service {
             animation: gift.animation_id.clone(),
             diamonds,
         })?;
-        let base = format!("g:{}:{}", sender.to_hex(), req.id);
+        let base = gift_transfer_base(sender, &req.id);
         let mut chain = vec![Transfer {
             id: format!("{base}:c"),
             debit_account: user_account(sender, Currency::Coins),

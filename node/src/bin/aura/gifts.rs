@@ -36,7 +36,7 @@ pub(crate) async fn send(
     if to == node.member_id() {
         bail!("you cannot send a gift to yourself; pick another member from `aura members GROUP`");
     }
-    let id = id.unwrap_or_else(|| format!("cli-{:016x}", rand::random::<u64>()));
+    let id = id.unwrap_or_else(aura_billing::ids::new_client_id);
     let mut billing = node.billing_client().await?;
     let r = node.send_gift(gid, &mut billing, to, gift, &id).await?;
     writeln!(

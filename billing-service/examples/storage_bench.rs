@@ -1,0 +1,150 @@
+//! The ledger's storage alone, without HTTP, sessions or signatures: batches
+//! of gift chains (sender coins -> revenue, issuer -> receiver diamonds)
+//! applied through the writer's own `Storage::apply_batch` on a fresh SQLite
+//! file, one batch after another. Prints chains per second and the CPU one
+//! chain costs, the figures the group-commit writer is bounded by:
+//! `cargo run --release -p aura-billing --example storage_bench -- --json`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use aura_billing::{
+    ids::{gift_transfer_base, new_client_id, platform, user_account, Currency, DeviceKey},
+    ledger::{code, ChainOutcome, Transfer, TransferKind},
+    storage::{AnyStore, Storage},
+};
+use clap::Parser;
+use rand::{rngs::OsRng, RngCore};
+
+#[global_allocator]
+static ALLOC: aura_billing::MiMalloc = aura_billing::MiMalloc;
+
+#[derive(Parser)]
+struct Cli {
+    /// Measurement time, seconds.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Gift chains per batch (one transaction each).
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Distinct senders (and as many receivers).
+    #[arg(long, default_value_t = 128)]
+    senders: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Process CPU time (user + system), seconds.
+fn process_cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn key() -> DeviceKey {
+    let mut b = [0u8; 32];
+    OsRng.fill_bytes(&mut b);
+    DeviceKey(b)
+}
+
+fn gift(sender: &DeviceKey, receiver: &DeviceKey) -> Vec<Transfer> {
+    let base = gift_transfer_base(sender, &new_client_id());
+    let data = format!(
+        r#"{{"gift":"rose","to":"{}","room":"bench-room","animation":"anim.rose","diamonds":1}}"#,
+        receiver.to_hex()
+    );
+    vec![
+        Transfer {
+            id: format!("{base}:c"),
+            debit_account: user_account(sender, Currency::Coins),
+            credit_account: platform::GIFT_REVENUE.into(),
+            amount: 1,
+            currency: Currency::Coins,
+            kind: TransferKind::Single,
+            code: code::GIFT,
+            user_data: data,
+        },
+        Transfer {
+            id: format!("{base}:d"),
+            debit_account: platform::DIAMOND_ISSUER.into(),
+            credit_account: user_account(receiver, Currency::Diamonds),
+            amount: 1,
+            currency: Currency::Diamonds,
+            kind: TransferKind::Single,
+            code: code::GIFT,
+            user_data: String::new(),
+        },
+    ]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let store = AnyStore::open(&url, None, 4).await?;
+    let senders: Vec<DeviceKey> = (0..cli.senders).map(|_| key()).collect();
+    let receivers: Vec<DeviceKey> = (0..cli.senders).map(|_| key()).collect();
+    let funding: Vec<Vec<Transfer>> = senders
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            vec![Transfer {
+                id: format!("fund:{i}"),
+                debit_account: platform::COIN_ISSUER.into(),
+                credit_account: user_account(s, Currency::Coins),
+                amount: 1_000_000_000,
+                currency: Currency::Coins,
+                kind: TransferKind::Single,
+                code: code::ADMIN,
+                user_data: String::new(),
+            }]
+        })
+        .collect();
+    store.apply_batch(&funding, 0, false).await?;
+    let (mut chains, mut batches) = (0u64, 0u64);
+    let mut next = 0usize;
+    let mut batch_ms = Vec::new();
+    let (cpu0, t0) = (process_cpu_s(), Instant::now());
+    while t0.elapsed() < Duration::from_secs(cli.seconds) {
+        let batch: Vec<Vec<Transfer>> = (0..cli.batch)
+            .map(|_| {
+                next = (next + 1) % senders.len();
+                gift(&senders[next], &receivers[(next * 7) % receivers.len()])
+            })
+            .collect();
+        let started = Instant::now();
+        let out = store.apply_batch(&batch, 1, false).await?;
+        batch_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        let created = out
+            .iter()
+            .filter(|o| matches!(o, ChainOutcome::Created(_)))
+            .count();
+        anyhow::ensure!(created == batch.len(), "a chain was refused: {out:?}");
+        chains += batch.len() as u64;
+        batches += 1;
+    }
+    let (cpu, wall) = (process_cpu_s() - cpu0, t0.elapsed().as_secs_f64());
+    batch_ms.sort_by(f64::total_cmp);
+    let p50 = batch_ms[batch_ms.len() / 2];
+    let inv = store.check_invariant().await?;
+    let fig = serde_json::json!({
+        "suite": "storage",
+        "backend": store.backend(),
+        "batch": cli.batch,
+        "chains_per_s": chains as f64 / wall,
+        "cpu_us_per_chain": cpu * 1e6 / chains as f64,
+        "batch_p50_ms": p50,
+        "batches": batches,
+        "invariant_ok": inv.ok,
+    });
+    if cli.json {
+        println!("{fig}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&fig)?);
+    }
+    Ok(())
+}

@@ -33,6 +33,8 @@ pub mod webhook_sig;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
+mod durability;
+#[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]
 pub mod ledger;

@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     clock::Clock,
+    durability::{self, WalSyncer},
     ledger::{ChainOutcome, Transfer},
     metrics::Metrics,
     storage::{AnyStore, Storage, StoreError},
@@ -47,11 +48,18 @@ pub enum LedgerError {
     /// Too many writes are queued.
     #[error("ledger overloaded")]
     Overloaded,
+    /// The batch committed but flushing it to disk failed, so it may not
+    /// survive a power loss; retrying the same ids is safe.
+    #[error("ledger commit not flushed to disk")]
+    NotDurable,
 }
+
+/// What a request is answered.
+type Answer = Result<ChainOutcome, LedgerError>;
 
 struct Job {
     chain: Vec<Transfer>,
-    reply: oneshot::Sender<Result<ChainOutcome, LedgerError>>,
+    reply: oneshot::Sender<Answer>,
 }
 
 /// Handle to submit transfers; cheap to clone.
@@ -95,7 +103,22 @@ impl Ledger {
         metrics: Metrics,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = run(store.clone(), rx, max_batch.max(1), clock.clone(), metrics);
+        // SQLite commits without waiting for the disk; a thread fsyncs the
+        // WAL and answers (see `durability`).
+        let syncer = match store.wal_file() {
+            Some(wal) if mode == CommitMode::Batched => {
+                Some(WalSyncer::start(wal, |_| Err(LedgerError::NotDurable))?)
+            }
+            _ => None,
+        };
+        let writer = run(
+            store.clone(),
+            rx,
+            max_batch.max(1),
+            clock.clone(),
+            metrics,
+            syncer,
+        );
         match &*store {
             // SQLite's connection is a worker thread, independent of any
             // runtime. A batch is several round trips to it, and each resumes
@@ -122,6 +145,12 @@ impl Ledger {
         if self.mode == CommitMode::PerRequest {
             let chains = [chain];
             let mut out = apply_retrying(&self.store, &chains, &self.clock, false).await?;
+            if let Some(wal) = self.store.wal_file() {
+                tokio::task::spawn_blocking(move || durability::fsync(&wal))
+                    .await
+                    .map_err(|_| LedgerError::NotDurable)?
+                    .map_err(|_| LedgerError::NotDurable)?;
+            }
             return out.pop().ok_or(LedgerError::Closed);
         }
         let (reply, rx) = oneshot::channel();
@@ -153,12 +182,26 @@ fn spawn_on_own_thread(
     Ok(())
 }
 
+/// Answers requests whose batch committed: through the fsync thread when
+/// commits do not wait for the disk themselves.
+fn answer(syncer: Option<&WalSyncer<Answer>>, answers: Vec<(oneshot::Sender<Answer>, Answer)>) {
+    match syncer {
+        Some(s) => s.answer_when_durable(answers),
+        None => {
+            for (reply, a) in answers {
+                let _ = reply.send(a);
+            }
+        }
+    }
+}
+
 async fn run(
     store: Arc<AnyStore>,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     clock: Clock,
     metrics: Metrics,
+    syncer: Option<WalSyncer<Answer>>,
 ) {
     let mut sweep = tokio::time::interval(Duration::from_secs(1));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -182,21 +225,26 @@ async fn run(
         metrics.batch(chains.len(), started.elapsed());
         match result {
             Ok(outcomes) => {
-                for (job, o) in jobs.drain(..).zip(outcomes) {
-                    let _ = job.reply.send(Ok(o));
-                }
+                let answers = jobs.drain(..).zip(outcomes);
+                answer(
+                    syncer.as_ref(),
+                    answers.map(|(j, o)| (j.reply, Ok(o))).collect(),
+                );
             }
             Err(e) if chains.len() > 1 => {
                 // Isolate the request that broke the batch: commit one by one.
                 tracing::warn!(error = %e, size = chains.len(), "batch failed; retrying singly");
+                let mut answers = Vec::with_capacity(chains.len());
                 for (job, chain) in jobs.drain(..).zip(chains) {
                     let r =
                         apply_retrying(&store, std::slice::from_ref(&chain), &clock, false).await;
-                    let r = r
-                        .map_err(LedgerError::from)
-                        .and_then(|mut v| v.pop().ok_or(LedgerError::Closed));
-                    let _ = job.reply.send(r);
+                    match r.map(|mut v| v.pop()) {
+                        Ok(Some(o)) => answers.push((job.reply, Ok(o))),
+                        Ok(None) => drop(job.reply.send(Err(LedgerError::Closed))),
+                        Err(e) => drop(job.reply.send(Err(e.into()))),
+                    }
                 }
+                answer(syncer.as_ref(), answers);
             }
             Err(e) => {
                 tracing::error!(error = %e, "ledger transaction failed");

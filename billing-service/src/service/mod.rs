@@ -70,7 +70,9 @@ impl From<LedgerError> for ServiceError {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::Store(e) => e.into(),
-            LedgerError::Closed | LedgerError::Overloaded => ServiceError::Unavailable,
+            LedgerError::Closed | LedgerError::Overloaded | LedgerError::NotDurable => {
+                ServiceError::Unavailable
+            }
         }
     }
 }

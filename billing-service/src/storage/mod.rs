@@ -259,6 +259,15 @@ impl AnyStore {
         }
     }
 
+    /// The file whose fsync makes committed ledger batches durable, when
+    /// commits do not wait for the disk themselves (SQLite's WAL).
+    pub fn wal_file(&self) -> Option<std::path::PathBuf> {
+        match self {
+            AnyStore::Sqlite(s) => s.wal_file(),
+            AnyStore::Postgres(_) => None,
+        }
+    }
+
     /// `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
         match self {

@@ -1,9 +1,17 @@
 //! The embedded SQLite backend (the default: nothing to install).
 //!
-//! Durability: WAL journal with `synchronous=FULL`, so every commit is fsynced
-//! before it returns and survives power loss, not only a process crash. The
-//! group-commit writer makes that affordable: one fsync per batch.
-use std::{str::FromStr, sync::Arc, time::Duration};
+//! Durability: WAL journal. The pool's commits are fsynced before they return
+//! (`synchronous=FULL`); ledger batches commit with `NORMAL` on the writer's
+//! connection and the writer answers them only after fsyncing the WAL on
+//! another thread (`durability`), so every answered gift survives a power
+//! loss, not only a process crash, and the disk flush of one batch overlaps
+//! the next batch.
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
 
 use serde_json::Value;
 use sqlx::{
@@ -35,6 +43,8 @@ pub struct SqliteStore {
     /// turn, and a SQLite connection drops its page cache whenever another
     /// connection wrote since its last transaction).
     writer: Arc<Mutex<SqliteConnection>>,
+    /// The database's WAL file; `None` for an in-memory database.
+    wal: Option<PathBuf>,
 }
 
 fn transfer_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredTransfer, StoreError> {
@@ -118,9 +128,28 @@ impl SqliteStore {
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let writer = opts.statement_cache_capacity(WRITER_STATEMENTS);
+        let file = opts.get_filename();
+        let wal = (!file.as_os_str().is_empty() && file != Path::new(":memory:"))
+            .then(|| PathBuf::from(format!("{}-wal", file.display())));
+        // Ledger commits write their WAL frames without waiting for the disk
+        // (`NORMAL`); the writer answers a batch only after
+        // `durability::fsync` of the WAL, off its path. The pool's rare
+        // writes (webhook events, subscriptions) stay `FULL`.
+        let writer = opts
+            .synchronous(if wal.is_some() {
+                SqliteSynchronous::Normal
+            } else {
+                SqliteSynchronous::Full
+            })
+            .statement_cache_capacity(WRITER_STATEMENTS);
         let writer = Arc::new(Mutex::new(writer.connect().await?));
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore { pool, writer, wal })
+    }
+
+    /// The WAL file ledger commits must be fsynced through before they are
+    /// answered (`None`: an in-memory database).
+    pub fn wal_file(&self) -> Option<PathBuf> {
+        self.wal.clone()
     }
 
     async fn load(

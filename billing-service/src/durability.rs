@@ -105,12 +105,9 @@ fn sync(wal: &std::path::Path, dir_synced: &mut bool) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn answers(
-        n: usize,
-    ) -> (
-        Answers<Result<u32, u32>>,
-        Vec<oneshot::Receiver<Result<u32, u32>>>,
-    ) {
+    type Waiting = Vec<oneshot::Receiver<Result<u32, u32>>>;
+
+    fn answers(n: usize) -> (Answers<Result<u32, u32>>, Waiting) {
         (0..n)
             .map(|i| {
                 let (tx, rx) = oneshot::channel();

@@ -173,8 +173,10 @@ impl Ledger {
 fn spawn_on_own_thread(
     writer: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Timers only: SQLite needs no sockets, and without an I/O driver the
+    // idle thread parks on a futex instead of `epoll_wait`.
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_time()
         .build()?;
     std::thread::Builder::new()
         .name("ledger-writer".into())

@@ -89,7 +89,6 @@ async fn run(signer: Signer, mut rx: mpsc::Receiver<(BatchLeaf<GiftReceipt>, Rep
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use ed25519_dalek::SigningKey;
     use rand::rngs::OsRng;
 
@@ -111,7 +110,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn concurrent_receipts_share_a_signature_and_verify_alone() {
+    async fn concurrent_receipts_share_a_signature_and_verify_alone(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let key = SigningKey::generate(&mut OsRng);
         let b = std::sync::Arc::new(ReceiptBatcher::start(Signer::new(&key), 1024));
         // Queue all before the task runs: one current-thread runtime.
@@ -123,16 +123,17 @@ mod tests {
             .collect();
         let mut sizes = Vec::new();
         for (n, t) in (0i64..).zip(tasks) {
-            let r = t.await.unwrap().unwrap();
-            assert_eq!(r.verify_signature(&key.verifying_key()).unwrap().coins, n);
-            sizes.push(r.batch.unwrap().size);
+            let r = t.await??;
+            assert_eq!(r.verify_signature(&key.verifying_key())?.coins, n);
+            sizes.push(r.batch.ok_or("no batch proof")?.size);
         }
         assert!(sizes.iter().all(|s| *s as usize <= MAX_TREE));
         assert!(sizes.iter().any(|s| *s > 1), "no batching: {sizes:?}");
+        Ok(())
     }
 
     #[tokio::test]
-    async fn full_queue_is_an_overload_error() {
+    async fn full_queue_is_an_overload_error() -> Result<(), Box<dyn std::error::Error>> {
         let key = SigningKey::generate(&mut OsRng);
         let b = ReceiptBatcher::start(Signer::new(&key), 1);
         // The task has not run yet (current-thread runtime): the first job
@@ -141,6 +142,7 @@ mod tests {
         let second = b.sign(receipt(2));
         let (first, second) = tokio::join!(first, second);
         assert!(matches!(second, Err(BatchError::Overloaded)));
-        first.unwrap();
+        first?;
+        Ok(())
     }
 }

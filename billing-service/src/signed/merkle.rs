@@ -120,10 +120,15 @@ impl Tree {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use proptest::prelude::*;
 
     use super::*;
+
+    type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn tree(leaves: Vec<Hash>) -> std::result::Result<Tree, &'static str> {
+        Tree::new(leaves).ok_or("empty tree")
+    }
 
     /// RFC 6962 §2.1 as written: split at the largest power of two below n.
     fn mth(d: &[Vec<u8>]) -> Hash {
@@ -142,10 +147,10 @@ mod tests {
     }
 
     #[test]
-    fn roots_match_rfc6962_reference_and_ct_vectors() {
+    fn roots_match_rfc6962_reference_and_ct_vectors() -> Result {
         for n in 1..=70 {
             let d = data(n);
-            let t = Tree::new(d.iter().map(|x| leaf_hash(x)).collect()).unwrap();
+            let t = tree(d.iter().map(|x| leaf_hash(x)).collect())?;
             assert_eq!(t.root(), mth(&d), "size {n}");
         }
         // certificate-transparency's merkle_tree_test inputs and roots.
@@ -160,8 +165,8 @@ mod tests {
             "606162636465666768696a6b6c6d6e6f",
         ]
         .iter()
-        .map(|h| hex::decode(h).unwrap())
-        .collect();
+        .map(hex::decode)
+        .collect::<std::result::Result<_, _>>()?;
         let roots = [
             "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
             "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -173,16 +178,17 @@ mod tests {
             "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
         ];
         for (n, want) in roots.iter().enumerate() {
-            let t = Tree::new(d[..=n].iter().map(|x| leaf_hash(x)).collect()).unwrap();
+            let t = tree(d[..=n].iter().map(|x| leaf_hash(x)).collect())?;
             assert_eq!(hex::encode(t.root()), *want, "size {}", n + 1);
         }
+        Ok(())
     }
 
     #[test]
-    fn every_path_has_rfc_length_and_leads_to_the_root() {
+    fn every_path_has_rfc_length_and_leads_to_the_root() -> Result {
         for n in 1..=70u32 {
             let leaves: Vec<Hash> = data(n as usize).iter().map(|x| leaf_hash(x)).collect();
-            let t = Tree::new(leaves.clone()).unwrap();
+            let t = tree(leaves.clone())?;
             for i in 0..n {
                 let p = t.path(i as usize);
                 assert_eq!(Some(p.len()), path_len(i, n));
@@ -194,16 +200,18 @@ mod tests {
         assert_eq!(path_len(3, 3), None);
         assert_eq!(path_len(0, 0), None);
         assert!(Tree::new(Vec::new()).is_none());
+        Ok(())
     }
 
     #[test]
-    fn path_of_wrong_length_is_refused() {
-        let t = Tree::new(data(5).iter().map(|x| leaf_hash(x)).collect()).unwrap();
+    fn path_of_wrong_length_is_refused() -> Result {
+        let t = tree(data(5).iter().map(|x| leaf_hash(x)).collect())?;
         let mut p = t.path(1);
         p.push([0u8; 32]);
         assert_eq!(root_from_path(leaf_hash(b"leaf 1"), 1, 5, &p), None);
         p.truncate(1);
         assert_eq!(root_from_path(leaf_hash(b"leaf 1"), 1, 5, &p), None);
+        Ok(())
     }
 
     proptest! {
@@ -211,7 +219,7 @@ mod tests {
         fn proofs_fit_only_their_own_index_and_size(n in 1u32..=300, i in 0u32..300, other in 0u32..300) {
             let i = i % n;
             let leaves: Vec<Hash> = (0..n).map(|k| leaf_hash(&k.to_be_bytes())).collect();
-            let t = Tree::new(leaves.clone()).unwrap();
+            let t = tree(leaves.clone()).map_err(TestCaseError::fail)?;
             let p = t.path(i as usize);
             prop_assert_eq!(root_from_path(leaves[i as usize], i, n, &p), Some(t.root()));
             let j = other % n;

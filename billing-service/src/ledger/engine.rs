@@ -42,6 +42,16 @@ pub fn transfer_ids(chains: &[Vec<Transfer>]) -> Vec<String> {
     ids.into_iter().collect()
 }
 
+/// Ids of the pending transfers a batch posts or voids.
+pub fn pending_ids(chains: &[Vec<Transfer>]) -> Vec<String> {
+    let ids: BTreeSet<&str> = chains
+        .iter()
+        .flatten()
+        .filter_map(|t| t.kind.pending_id())
+        .collect();
+    ids.into_iter().map(str::to_string).collect()
+}
+
 /// Ids of the accounts a batch touches, given the transfers already loaded.
 pub fn account_ids(
     chains: &[Vec<Transfer>],

@@ -76,6 +76,26 @@ fn account_row(r: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
     )
 }
 
+/// Whether a batch looks its own transfer ids up before applying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ids {
+    /// Assume every id is new (only the holds it names are loaded).
+    AssumeNew,
+    /// Load the transfers with the batch's ids (retries get their original).
+    Look,
+}
+
+/// A transfer id that already exists (SQLite's extended primary-key and
+/// unique constraint codes).
+fn is_duplicate_id(e: &StoreError) -> bool {
+    match e {
+        StoreError::Db(sqlx::Error::Database(d)) => {
+            matches!(d.code().as_deref(), Some("1555" | "2067"))
+        }
+        _ => false,
+    }
+}
+
 /// Rows per multi-row statement.
 const CHUNK: usize = 128;
 
@@ -161,15 +181,22 @@ impl SqliteStore {
         chains: &[Vec<Transfer>],
         now_us: i64,
         sweep: bool,
+        ids: Ids,
     ) -> Result<(engine::Loaded, Vec<StoredTransfer>), StoreError> {
         let mut st = engine::Loaded::default();
-        let ids = Value::from(engine::transfer_ids(chains)).to_string();
-        let q = format!(
-            "SELECT {TRANSFER_COLS} FROM transfers WHERE id IN (SELECT value FROM json_each(?1))"
-        );
-        for r in sqlx::query(&q).bind(ids).fetch_all(&mut *c).await? {
-            let t = transfer_row(&r)?;
-            st.transfers.insert(t.transfer.id.clone(), t);
+        let ids = match ids {
+            Ids::Look => engine::transfer_ids(chains),
+            Ids::AssumeNew => engine::pending_ids(chains),
+        };
+        if !ids.is_empty() {
+            let q = format!(
+                "SELECT {TRANSFER_COLS} FROM transfers WHERE id IN (SELECT value FROM json_each(?1))"
+            );
+            let ids = Value::from(ids).to_string();
+            for r in sqlx::query(&q).bind(ids).fetch_all(&mut *c).await? {
+                let t = transfer_row(&r)?;
+                st.transfers.insert(t.transfer.id.clone(), t);
+            }
         }
         let mut expire = Vec::new();
         if sweep {
@@ -198,9 +225,16 @@ impl SqliteStore {
         chains: &[Vec<Transfer>],
         now_us: i64,
         sweep: bool,
-    ) -> Result<Vec<ChainOutcome>, StoreError> {
-        let (st, expire) = self.load(c, chains, now_us, sweep).await?;
+        ids: Ids,
+    ) -> Result<Option<Vec<ChainOutcome>>, StoreError> {
+        let (st, expire) = self.load(c, chains, now_us, sweep, ids).await?;
         let out = engine::apply(st, chains, &expire, now_us);
+        // A refusal may be a retry in disguise (a post of a hold it already
+        // posted): only a lookup can tell.
+        let refused = |o: &ChainOutcome| matches!(o, ChainOutcome::Failed { .. });
+        if ids == Ids::AssumeNew && out.outcomes.iter().any(refused) {
+            return Ok(None);
+        }
         // Multi-row VALUES with bound parameters, in chunks (SQLite's limit is
         // 32766 parameters per statement).
         for chunk in out.new_transfers.chunks(CHUNK) {
@@ -267,7 +301,7 @@ impl SqliteStore {
                 .execute(&mut *c)
                 .await?;
         }
-        Ok(out.outcomes)
+        Ok(Some(out.outcomes))
     }
 }
 
@@ -280,10 +314,28 @@ impl Storage for SqliteStore {
         sweep: bool,
     ) -> Result<Vec<ChainOutcome>, StoreError> {
         let mut conn = self.writer.lock().await;
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let out = self.batch_in_tx(&mut tx, chains, now_us, sweep).await?;
-        tx.commit().await?;
-        Ok(out)
+        // Fresh client ids are the rule and retries the exception: try the
+        // batch as if none of its ids existed (no lookup). A retried id then
+        // hits the primary key (or a chain is refused, which a retry can look
+        // like), the transaction rolls back whole, and the batch runs again
+        // with its ids looked up.
+        for ids in [Ids::AssumeNew, Ids::Look] {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            match self.batch_in_tx(&mut tx, chains, now_us, sweep, ids).await {
+                Ok(Some(out)) => {
+                    tx.commit().await?;
+                    return Ok(out);
+                }
+                Ok(None) => tx.rollback().await?,
+                Err(e) if ids == Ids::AssumeNew && is_duplicate_id(&e) => {
+                    tx.rollback().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Corrupt(
+            "batch neither new nor looked up".into(),
+        ))
     }
 
     /// Accounts by id.

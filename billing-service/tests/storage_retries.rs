@@ -56,7 +56,10 @@ async fn replaying_attacker_mixes_retries_into_fresh_batches_and_nothing_moves_t
         .await
         .unwrap();
     assert!(out.iter().all(|o| matches!(o, ChainOutcome::Created(_))));
-    let out = store.apply_batch(&[post.clone()], 2, false).await.unwrap();
+    let out = store
+        .apply_batch(std::slice::from_ref(&post), 2, false)
+        .await
+        .unwrap();
     assert!(matches!(out[0], ChainOutcome::Created(_)));
     // Retries of each (including the post of an already posted hold, which
     // without a lookup looks like a refusal) beside a fresh transfer.
@@ -94,7 +97,7 @@ async fn replaying_attacker_mixes_retries_into_fresh_batches_and_nothing_moves_t
         ),
         "{out:?}"
     );
-    let a = store.accounts(&[user.clone()]).await.unwrap();
+    let a = store.accounts(std::slice::from_ref(&user)).await.unwrap();
     assert_eq!(a[0].credits_posted, 100);
     assert_eq!(
         a[0].debits_posted, 50,

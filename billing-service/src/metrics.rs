@@ -24,6 +24,7 @@ struct Inner {
     rate_limited: Counter,
     batch_size: Histogram,
     batch_seconds: Histogram,
+    receipt_batch_size: Histogram,
     /// Hot-path series, looked up once (no label allocation per gift).
     gift_ok: Counter,
     chain_created: Counter,
@@ -47,6 +48,7 @@ impl Metrics {
         let batch_size = Histogram::new([1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0]);
         let batch_seconds =
             Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5]);
+        let receipt_batch_size = Histogram::new([1.0, 2.0, 4.0, 16.0, 64.0, 256.0]);
         registry.register(
             "requests",
             "API requests by operation and outcome",
@@ -78,6 +80,11 @@ impl Metrics {
             "Ledger transaction time",
             batch_seconds.clone(),
         );
+        registry.register(
+            "receipts_per_signature",
+            "Gift receipts signed together under one Merkle root",
+            receipt_batch_size.clone(),
+        );
         let gift_ok = requests
             .get_or_create(&vec![("op", "send_gift".into()), ("outcome", "ok".into())])
             .clone();
@@ -94,6 +101,7 @@ impl Metrics {
                 rate_limited,
                 batch_size,
                 batch_seconds,
+                receipt_batch_size,
                 gift_ok,
                 chain_created,
             }),
@@ -149,6 +157,11 @@ impl Metrics {
     pub fn batch(&self, size: usize, took: Duration) {
         self.inner.batch_size.observe(size as f64);
         self.inner.batch_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Records one signature over a tree of `size` receipts.
+    pub fn receipt_batch(&self, size: usize) {
+        self.inner.receipt_batch_size.observe(size as f64);
     }
 
     /// The text exposition format.

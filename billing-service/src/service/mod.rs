@@ -184,6 +184,7 @@ impl Service {
         let receipts = receipt_batcher::ReceiptBatcher::start(
             signer::Signer::new(&signing_key),
             RECEIPT_QUEUE,
+            metrics.clone(),
         );
         let svc = Arc::new(Service {
             config,

@@ -6,7 +6,10 @@
 use tokio::sync::{mpsc, oneshot};
 
 use super::signer::Signer;
-use crate::signed::{BatchLeaf, GiftReceipt, Signed, SignedReceipt, VerifyError};
+use crate::{
+    metrics::Metrics,
+    signed::{BatchLeaf, GiftReceipt, Signed, SignedReceipt, VerifyError},
+};
 
 /// Most receipts under one signature.
 pub(crate) const MAX_TREE: usize = 256;
@@ -34,10 +37,11 @@ pub(crate) struct ReceiptBatcher {
 }
 
 impl ReceiptBatcher {
-    /// Starts the task with `signer` and room for `queue` waiting receipts.
-    pub(crate) fn start(signer: Signer, queue: usize) -> Self {
+    /// Starts the task with `signer` and room for `queue` waiting receipts;
+    /// each tree's size goes to `metrics`.
+    pub(crate) fn start(signer: Signer, queue: usize, metrics: Metrics) -> Self {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        tokio::spawn(run(signer, rx));
+        tokio::spawn(run(signer, rx, metrics));
         ReceiptBatcher { tx }
     }
 
@@ -54,7 +58,11 @@ impl ReceiptBatcher {
     }
 }
 
-async fn run(signer: Signer, mut rx: mpsc::Receiver<(BatchLeaf<GiftReceipt>, Reply)>) {
+async fn run(
+    signer: Signer,
+    mut rx: mpsc::Receiver<(BatchLeaf<GiftReceipt>, Reply)>,
+    metrics: Metrics,
+) {
     let mut jobs = Vec::with_capacity(MAX_TREE);
     while rx.recv_many(&mut jobs, MAX_TREE).await > 0 {
         // The first send woke this task straight after its sender (tokio's
@@ -73,6 +81,7 @@ async fn run(signer: Signer, mut rx: mpsc::Receiver<(BatchLeaf<GiftReceipt>, Rep
         match Signed::sign_batch(leaves, |m| signer.sign_bytes(m)) {
             Ok(signed) => {
                 tracing::trace!(size = signed.len(), "receipt batch signed");
+                metrics.receipt_batch(signed.len());
                 for (r, reply) in signed.into_iter().zip(replies) {
                     let _ = reply.send(Ok(r));
                 }
@@ -113,7 +122,12 @@ mod tests {
     async fn concurrent_receipts_share_a_signature_and_verify_alone(
     ) -> Result<(), Box<dyn std::error::Error>> {
         let key = SigningKey::generate(&mut OsRng);
-        let b = std::sync::Arc::new(ReceiptBatcher::start(Signer::new(&key), 1024));
+        let metrics = Metrics::new();
+        let b = std::sync::Arc::new(ReceiptBatcher::start(
+            Signer::new(&key),
+            1024,
+            metrics.clone(),
+        ));
         // Queue all before the task runs: one current-thread runtime.
         let tasks: Vec<_> = (0..300)
             .map(|n| {
@@ -129,13 +143,19 @@ mod tests {
         }
         assert!(sizes.iter().all(|s| *s as usize <= MAX_TREE));
         assert!(sizes.iter().any(|s| *s > 1), "no batching: {sizes:?}");
+        // Every receipt is counted once in the batch-size histogram.
+        let m = metrics.render();
+        assert!(
+            m.contains("aura_billing_receipts_per_signature_sum 300"),
+            "{m}"
+        );
         Ok(())
     }
 
     #[tokio::test]
     async fn full_queue_is_an_overload_error() -> Result<(), Box<dyn std::error::Error>> {
         let key = SigningKey::generate(&mut OsRng);
-        let b = ReceiptBatcher::start(Signer::new(&key), 1);
+        let b = ReceiptBatcher::start(Signer::new(&key), 1, Metrics::new());
         // The task has not run yet (current-thread runtime): the first job
         // fills the queue, the second is refused at once.
         let first = b.sign(receipt(1));

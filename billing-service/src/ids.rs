@@ -108,14 +108,16 @@ impl fmt::Display for DeviceKey {
 /// append to the end of that order and a batch of gifts rewrites a handful
 /// of pages; random ids work the same but touch a page per gift.
 pub fn new_client_id() -> String {
+    time_ordered_id(format_args!("{:016x}", rand::random::<u64>()))
+}
+
+/// 12 hex digits of Unix milliseconds followed by `rest`: an id that sorts
+/// by creation time (see [`new_client_id`]).
+pub fn time_ordered_id(rest: impl fmt::Display) -> String {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    format!(
-        "{:012x}{:016x}",
-        ms & 0xffff_ffff_ffff,
-        rand::random::<u64>()
-    )
+    format!("{:012x}{rest}", ms & 0xffff_ffff_ffff)
 }
 
 /// The id prefix of the transfers of a gift (`:c` the coins leg, `:d` the

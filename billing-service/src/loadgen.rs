@@ -211,11 +211,10 @@ impl GiftSender {
     pub async fn send_next(&mut self) -> Result<bool, LoadError> {
         self.sent += 1;
         let n = self.sent;
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        self.last_id = format!("{:012x}{}{n}", ms & 0xffff_ffff_ffff, self.id_prefix);
-        let answer = self.post(&self.last_id.clone()).await?;
+        let id = crate::ids::time_ordered_id(format_args!("{}{n}", self.id_prefix));
+        let answer = self.post(&id).await;
+        self.last_id = id;
+        let answer = answer?;
         // Each sender checks its first receipt and one in `verify_every`.
         if self.verify_every == 0 || (n != 1 && n % self.verify_every != 0) {
             return Ok(false);
@@ -228,7 +227,10 @@ impl GiftSender {
     /// answer): the ledger answers `replayed`, which is not a new gift, so
     /// this returns [`LoadError::Unexpected`] and nothing is counted.
     pub async fn resend_last(&mut self) -> Result<(), LoadError> {
-        self.post(&self.last_id.clone()).await.map(|_| ())
+        let id = std::mem::take(&mut self.last_id);
+        let sent = self.post(&id).await.map(|_| ());
+        self.last_id = id;
+        sent
     }
 
     /// Posts one gift with `id`; the answer's bytes when it was created.

@@ -11,7 +11,7 @@ use aura_billing::{
     ledger::{Transfer, TransferKind},
     service::admin::ChainRequest,
 };
-use common::{start, Backend};
+use common::{start, tr, Backend};
 
 fn gift(id: &str, gift: &str, to: &str) -> SendGiftRequest {
     SendGiftRequest {
@@ -159,19 +159,6 @@ async fn catalog_admin(b: Backend) {
         .unwrap()
         .iter()
         .any(|x| x.id == "castle"));
-}
-
-fn tr(id: &str, dr: &str, cr: &str, amount: i64, kind: TransferKind) -> Transfer {
-    Transfer {
-        id: id.into(),
-        debit_account: dr.into(),
-        credit_account: cr.into(),
-        amount,
-        currency: Currency::Coins,
-        kind,
-        code: 4,
-        user_data: String::new(),
-    }
 }
 
 async fn holds_and_linked(b: Backend) {

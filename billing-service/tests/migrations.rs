@@ -3,27 +3,17 @@
 //! service, which clusters transfers by id, and nothing is lost or changed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::{path::Path, str::FromStr};
 
 use aura_billing::{
     ids::{platform, user_account, Currency, DeviceKey},
-    ledger::{code, ChainOutcome, PendingState, Transfer, TransferKind},
+    ledger::{ChainOutcome, PendingState, TransferKind},
     storage::{AnyStore, Storage},
 };
+use common::tr;
 use sqlx::{migrate::Migrator, sqlite::SqliteConnectOptions, ConnectOptions};
-
-fn tr(id: &str, dr: &str, cr: &str, amount: i64, kind: TransferKind) -> Transfer {
-    Transfer {
-        id: id.into(),
-        debit_account: dr.into(),
-        credit_account: cr.into(),
-        amount,
-        currency: Currency::Coins,
-        kind,
-        code: code::ADMIN,
-        user_data: String::new(),
-    }
-}
 
 #[tokio::test]
 async fn upgrading_a_first_schema_database_keeps_every_transfer_and_hold() {

@@ -3,24 +3,14 @@
 //! transfers still get their original result, and nothing moves twice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use aura_billing::{
     ids::{platform, user_account, Currency, DeviceKey},
-    ledger::{code, ChainOutcome, Transfer, TransferError, TransferKind},
+    ledger::{ChainOutcome, TransferError, TransferKind},
     storage::{AnyStore, Storage},
 };
-
-fn tr(id: &str, dr: &str, cr: &str, amount: i64, kind: TransferKind) -> Transfer {
-    Transfer {
-        id: id.into(),
-        debit_account: dr.into(),
-        credit_account: cr.into(),
-        amount,
-        currency: Currency::Coins,
-        kind,
-        code: code::ADMIN,
-        user_data: String::new(),
-    }
-}
+use common::tr;
 
 #[tokio::test]
 async fn replaying_attacker_mixes_retries_into_fresh_batches_and_nothing_moves_twice() {

@@ -182,3 +182,17 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// A coin transfer between two accounts, as an admin would post it.
+pub fn tr(id: &str, dr: &str, cr: &str, amount: i64, kind: TransferKind) -> Transfer {
+    Transfer {
+        id: id.into(),
+        debit_account: dr.into(),
+        credit_account: cr.into(),
+        amount,
+        currency: Currency::Coins,
+        kind,
+        code: aura_billing::ledger::code::ADMIN,
+        user_data: String::new(),
+    }
+}

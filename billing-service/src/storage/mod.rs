@@ -12,6 +12,7 @@ use crate::{
     },
 };
 
+pub mod account_cache;
 pub mod postgres;
 pub mod sqlite;
 

@@ -21,6 +21,7 @@ use sqlx::{
 use tokio::sync::Mutex;
 
 use super::{
+    account_cache::{AccountCache, DEFAULT_CAPACITY},
     account_from, report, Storage, StoreError, SubscriptionEvent, TransferRow, ACCOUNT_COLS,
     MISMATCH_SQL, OVERDRAWN_SQL, TOTALS_SQL, TRANSFER_COLS,
 };
@@ -42,9 +43,20 @@ pub struct SqliteStore {
     /// and prepared statements stay warm (a pool hands out its connections in
     /// turn, and a SQLite connection drops its page cache whenever another
     /// connection wrote since its last transaction).
-    writer: Arc<Mutex<SqliteConnection>>,
+    writer: Arc<Mutex<LedgerConn>>,
     /// The database's WAL file; `None` for an in-memory database.
     wal: Option<PathBuf>,
+}
+
+/// The ledger writer's connection and the accounts it last read or wrote.
+#[derive(Debug)]
+struct LedgerConn {
+    conn: SqliteConnection,
+    /// Accounts as committed, so a batch reads only the ones it has not seen.
+    accounts: AccountCache,
+    /// `PRAGMA data_version` at this connection's last batch: it moves when
+    /// another connection commits, and then the cache may be stale.
+    data_version: Option<i64>,
 }
 
 fn transfer_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredTransfer, StoreError> {
@@ -165,7 +177,11 @@ impl SqliteStore {
                 SqliteSynchronous::Full
             })
             .statement_cache_capacity(WRITER_STATEMENTS);
-        let writer = Arc::new(Mutex::new(writer.connect().await?));
+        let writer = Arc::new(Mutex::new(LedgerConn {
+            conn: writer.connect().await?,
+            accounts: AccountCache::new(DEFAULT_CAPACITY),
+            data_version: None,
+        }));
         Ok(SqliteStore { pool, writer, wal })
     }
 
@@ -175,14 +191,18 @@ impl SqliteStore {
         self.wal.clone()
     }
 
+    /// Loads what a batch needs; accounts come from `cache` when it has them.
+    /// Returns the state, the expired holds to void, and the accounts read
+    /// from the database.
     async fn load(
         &self,
         c: &mut SqliteConnection,
+        cache: &mut AccountCache,
         chains: &[Vec<Transfer>],
         now_us: i64,
         sweep: bool,
         ids: Ids,
-    ) -> Result<(engine::Loaded, Vec<StoredTransfer>), StoreError> {
+    ) -> Result<(engine::Loaded, Vec<StoredTransfer>, Vec<Account>), StoreError> {
         let mut st = engine::Loaded::default();
         let ids = match ids {
             Ids::Look => engine::transfer_ids(chains),
@@ -208,26 +228,40 @@ impl SqliteStore {
                 expire.push(transfer_row(&r)?);
             }
         }
-        let accts = Value::from(engine::account_ids(chains, &st.transfers, &expire)).to_string();
-        let q = format!(
-            "SELECT {ACCOUNT_COLS} FROM accounts WHERE id IN (SELECT value FROM json_each(?1))"
-        );
-        for r in sqlx::query(&q).bind(accts).fetch_all(&mut *c).await? {
-            let a = account_row(&r)?;
+        let (cached, missing) =
+            cache.lookup(engine::account_ids(chains, &st.transfers, &expire));
+        let mut read = Vec::with_capacity(missing.len());
+        if !missing.is_empty() {
+            let q = format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE id IN (SELECT value FROM json_each(?1))"
+            );
+            for r in sqlx::query(&q)
+                .bind(Value::from(missing).to_string())
+                .fetch_all(&mut *c)
+                .await?
+            {
+                read.push(account_row(&r)?);
+            }
+        }
+        for a in cached.into_iter().chain(read.iter().cloned()) {
             st.accounts.insert(a.id.clone(), a);
         }
-        Ok((st, expire))
+        Ok((st, expire, read))
     }
 
+    /// Runs a batch inside the caller's transaction. Returns the outcomes and
+    /// the accounts as they will be once it commits (`None`: rerun with the
+    /// ids looked up).
     async fn batch_in_tx(
         &self,
         c: &mut SqliteConnection,
+        cache: &mut AccountCache,
         chains: &[Vec<Transfer>],
         now_us: i64,
         sweep: bool,
         ids: Ids,
-    ) -> Result<Option<Vec<ChainOutcome>>, StoreError> {
-        let (st, expire) = self.load(c, chains, now_us, sweep, ids).await?;
+    ) -> Result<Option<(Vec<ChainOutcome>, Vec<Account>)>, StoreError> {
+        let (st, expire, mut accounts) = self.load(c, cache, chains, now_us, sweep, ids).await?;
         let out = engine::apply(st, chains, &expire, now_us);
         // A refusal may be a retry in disguise (a post of a hold it already
         // posted): only a lookup can tell.
@@ -301,7 +335,8 @@ impl SqliteStore {
                 .execute(&mut *c)
                 .await?;
         }
-        Ok(Some(out.outcomes))
+        accounts.extend(out.accounts);
+        Ok(Some((out.outcomes, accounts)))
     }
 }
 
@@ -313,17 +348,34 @@ impl Storage for SqliteStore {
         now_us: i64,
         sweep: bool,
     ) -> Result<Vec<ChainOutcome>, StoreError> {
-        let mut conn = self.writer.lock().await;
+        let mut guard = self.writer.lock().await;
+        let w = &mut *guard;
         // Fresh client ids are the rule and retries the exception: try the
         // batch as if none of its ids existed (no lookup). A retried id then
         // hits the primary key (or a chain is refused, which a retry can look
         // like), the transaction rolls back whole, and the batch runs again
         // with its ids looked up.
         for ids in [Ids::AssumeNew, Ids::Look] {
-            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-            match self.batch_in_tx(&mut tx, chains, now_us, sweep, ids).await {
-                Ok(Some(out)) => {
-                    tx.commit().await?;
+            let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await?;
+            // Holding the write lock: nobody else commits until we are done.
+            let version: i64 = sqlx::query_scalar("PRAGMA data_version")
+                .fetch_one(&mut *tx)
+                .await?;
+            if w.data_version != Some(version) {
+                w.accounts.clear();
+                w.data_version = Some(version);
+            }
+            match self
+                .batch_in_tx(&mut tx, &mut w.accounts, chains, now_us, sweep, ids)
+                .await
+            {
+                Ok(Some((out, accounts))) => {
+                    if let Err(e) = tx.commit().await {
+                        // Committed or not: unknown, so trust nothing held.
+                        w.accounts.clear();
+                        return Err(e.into());
+                    }
+                    w.accounts.store(&accounts);
                     return Ok(out);
                 }
                 Ok(None) => tx.rollback().await?,

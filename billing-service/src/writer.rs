@@ -73,15 +73,40 @@ pub struct Ledger {
 
 const QUEUE: usize = 65_536;
 
+/// Where a batch runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// The writer's own thread: SQLite is called directly, blocking it.
+    OwnThread,
+    /// A shared runtime worker: through the async storage API.
+    Runtime,
+}
+
+async fn apply_once(
+    store: &AnyStore,
+    chains: &[Vec<Transfer>],
+    now_us: i64,
+    sweep: bool,
+    caller: Caller,
+) -> Result<Vec<ChainOutcome>, StoreError> {
+    match store {
+        AnyStore::Sqlite(s) if caller == Caller::OwnThread => {
+            s.apply_batch_blocking(chains, now_us, sweep)
+        }
+        _ => store.apply_batch(chains, now_us, sweep).await,
+    }
+}
+
 async fn apply_retrying(
     store: &AnyStore,
     chains: &[Vec<Transfer>],
     clock: &Clock,
     sweep: bool,
+    caller: Caller,
 ) -> Result<Vec<ChainOutcome>, StoreError> {
     let mut attempt = 0;
     loop {
-        match store.apply_batch(chains, clock.now_us(), sweep).await {
+        match apply_once(store, chains, clock.now_us(), sweep, caller).await {
             Err(e) if e.is_retryable() && attempt < 8 => {
                 attempt += 1;
                 tracing::debug!(attempt, error = %e, "retrying ledger transaction");
@@ -111,6 +136,14 @@ impl Ledger {
             }
             _ => None,
         };
+        let caller = match &*store {
+            // SQLite is a library call: the writer gets a thread of its own
+            // and runs each batch straight through on it, never waiting
+            // behind HTTP requests for a runtime worker.
+            AnyStore::Sqlite(_) => Caller::OwnThread,
+            // PostgreSQL connections are sockets of the runtime that opened them.
+            AnyStore::Postgres(_) => Caller::Runtime,
+        };
         let writer = run(
             store.clone(),
             rx,
@@ -118,16 +151,11 @@ impl Ledger {
             clock.clone(),
             metrics,
             syncer,
+            caller,
         );
-        match &*store {
-            // SQLite's connection is a worker thread, independent of any
-            // runtime. A batch is several round trips to it, and each resumes
-            // this task; on its own thread the task resumes at once instead
-            // of queueing behind HTTP requests on the shared workers (BEGIN
-            // alone took 1.4 ms per batch there, 0.7 ms here).
-            AnyStore::Sqlite(_) => spawn_on_own_thread(writer)?,
-            // PostgreSQL connections are sockets of the runtime that opened them.
-            AnyStore::Postgres(_) => {
+        match caller {
+            Caller::OwnThread => spawn_on_own_thread(writer)?,
+            Caller::Runtime => {
                 tokio::spawn(writer);
             }
         }
@@ -144,7 +172,8 @@ impl Ledger {
     pub async fn submit(&self, chain: Vec<Transfer>) -> Result<ChainOutcome, LedgerError> {
         if self.mode == CommitMode::PerRequest {
             let chains = [chain];
-            let mut out = apply_retrying(&self.store, &chains, &self.clock, false).await?;
+            let mut out =
+                apply_retrying(&self.store, &chains, &self.clock, false, Caller::Runtime).await?;
             if let Some(wal) = self.store.wal_file() {
                 tokio::task::spawn_blocking(move || durability::fsync(&wal))
                     .await
@@ -204,6 +233,7 @@ async fn run(
     clock: Clock,
     metrics: Metrics,
     syncer: Option<WalSyncer<Answer>>,
+    caller: Caller,
 ) {
     let mut sweep = tokio::time::interval(Duration::from_secs(1));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -223,7 +253,7 @@ async fn run(
             .iter_mut()
             .map(|j| std::mem::take(&mut j.chain))
             .collect();
-        let result = apply_retrying(&store, &chains, &clock, do_sweep).await;
+        let result = apply_retrying(&store, &chains, &clock, do_sweep, caller).await;
         metrics.batch(chains.len(), started.elapsed());
         match result {
             Ok(outcomes) => {
@@ -238,8 +268,8 @@ async fn run(
                 tracing::warn!(error = %e, size = chains.len(), "batch failed; retrying singly");
                 let mut answers = Vec::with_capacity(chains.len());
                 for (job, chain) in jobs.drain(..).zip(chains) {
-                    let r =
-                        apply_retrying(&store, std::slice::from_ref(&chain), &clock, false).await;
+                    let one = std::slice::from_ref(&chain);
+                    let r = apply_retrying(&store, one, &clock, false, caller).await;
                     match r.map(|mut v| v.pop()) {
                         Ok(Some(o)) => answers.push((job.reply, Ok(o))),
                         Ok(None) => drop(job.reply.send(Err(LedgerError::Closed))),

@@ -15,6 +15,7 @@ use crate::{
 pub mod account_cache;
 pub mod postgres;
 pub mod sqlite;
+pub mod sqlite_ledger;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,12 @@ pub enum StoreError {
     /// A stored row could not be decoded.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The SQLite ledger connection failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The thread running a ledger transaction failed.
+    #[error("ledger thread: {0}")]
+    Thread(String),
     /// The database URL names no supported backend.
     #[error("unsupported database url (use sqlite:// or postgres://)")]
     UnsupportedUrl,
@@ -44,6 +51,7 @@ impl StoreError {
                     Some("40001" | "40P01" | "23505" | "5" | "6" | "517")
                 )
             }
+            StoreError::Sqlite(e) => sqlite_ledger::is_busy(e),
             _ => false,
         }
     }

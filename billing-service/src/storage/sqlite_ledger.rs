@@ -1,0 +1,308 @@
+//! The SQLite ledger writer: one connection that applies batches of transfer
+//! chains, driven synchronously by the thread that calls it.
+//!
+//! The ledger writer owns a thread of its own, so it talks to SQLite directly
+//! (prepared statements, one call per row) instead of through a connection
+//! thread it must hand every statement to and wait for. Everything else
+//! (migrations, reads, webhooks) goes through the sqlx pool of
+//! [`super::sqlite::SqliteStore`] on the same database file.
+use std::{path::Path, time::Duration};
+
+use rusqlite::{
+    params, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
+
+use super::{
+    account_cache::{AccountCache, DEFAULT_CAPACITY},
+    account_from, StoreError, TransferRow, ACCOUNT_COLS, TRANSFER_COLS,
+};
+use crate::ledger::{engine, Account, ChainOutcome, StoredTransfer, Transfer, TransferKind};
+
+/// Whether a batch looks its own transfer ids up before applying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ids {
+    /// Assume every id is new (only the holds it names are loaded).
+    AssumeNew,
+    /// Load the transfers with the batch's ids (retries get their original).
+    Look,
+}
+
+/// Prepared statements the connection keeps (the batch's handful, warm).
+const STATEMENTS: usize = 16;
+
+/// The ledger writer's connection and the accounts it last read or wrote.
+#[derive(Debug)]
+pub struct SqliteLedger {
+    conn: rusqlite::Connection,
+    /// Accounts as committed, so a batch reads only the ones it has not seen.
+    accounts: AccountCache,
+    /// `PRAGMA data_version` at the last batch: it moves when another
+    /// connection commits, and then the cache may be stale.
+    data_version: Option<i64>,
+}
+
+/// Whether a failure is a transfer id that already exists (SQLite's
+/// primary-key and unique constraint codes).
+fn is_duplicate_id(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+            matches!(f.extended_code, 1555 | 2067)
+        }
+        _ => false,
+    }
+}
+
+/// Whether retrying the transaction may succeed (another connection holds the lock).
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn transfer_row(r: &rusqlite::Row<'_>) -> Result<StoredTransfer, StoreError> {
+    TransferRow {
+        id: r.get(0)?,
+        debit: r.get(1)?,
+        credit: r.get(2)?,
+        amount: r.get(3)?,
+        currency: r.get(4)?,
+        kind: r.get(5)?,
+        pending_id: r.get(6)?,
+        timeout_s: r.get(7)?,
+        code: r.get(8)?,
+        user_data: r.get(9)?,
+        ts_us: r.get(10)?,
+        expires_at_us: r.get(11)?,
+        pending_state: r.get(12)?,
+    }
+    .into_stored()
+}
+
+fn account_row(r: &rusqlite::Row<'_>) -> Result<Account, StoreError> {
+    let cur: String = r.get(1)?;
+    account_from(
+        r.get(0)?,
+        &cur,
+        r.get(2)?,
+        [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+    )
+}
+
+impl SqliteLedger {
+    /// Opens the (already created and migrated) database `file`. `durable`:
+    /// commits wait for the disk (`synchronous=FULL`); otherwise (`NORMAL`)
+    /// the caller fsyncs the WAL before it answers anyone.
+    pub fn open(file: &Path, in_memory: bool, durable: bool) -> Result<Self, StoreError> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if in_memory {
+            // The pool's shared in-memory database (same name, shared cache).
+            flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
+        }
+        let conn = rusqlite::Connection::open_with_flags(file, flags)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS);
+        if !in_memory {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
+        // 8 MB of page cache: the hot pages (the right edge of `transfers`,
+        // the busy accounts) fit, and SQLite scans the whole cache hash at
+        // every commit when it is large (6 % of all CPU at 64 MB).
+        conn.pragma_update(None, "cache_size", -8192)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Checkpoint the WAL every 10,000 pages (~40 MB) instead of 1,000:
+        // batches of gifts rewrite the same index and account pages, which a
+        // checkpoint copies back once however often they were rewritten.
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        Ok(SqliteLedger {
+            conn,
+            accounts: AccountCache::new(DEFAULT_CAPACITY),
+            data_version: None,
+        })
+    }
+
+    /// Drops every cached account (after a batch panicked).
+    pub fn forget_accounts(&mut self) {
+        self.accounts.clear();
+    }
+
+    /// Applies a batch in one `BEGIN IMMEDIATE` transaction.
+    ///
+    /// Fresh client ids are the rule and retries the exception: the batch
+    /// first runs as if none of its ids existed (no lookup). A retried id
+    /// then hits the primary key (or a chain is refused, which a retry can
+    /// look like), the transaction rolls back whole, and the batch runs again
+    /// with its ids looked up.
+    pub fn apply_batch(
+        &mut self,
+        chains: &[Vec<Transfer>],
+        now_us: i64,
+        sweep: bool,
+    ) -> Result<Vec<ChainOutcome>, StoreError> {
+        let SqliteLedger {
+            conn,
+            accounts,
+            data_version,
+        } = self;
+        for ids in [Ids::AssumeNew, Ids::Look] {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Holding the write lock: nobody else commits until we are done.
+            let version: i64 = tx
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get(0))?;
+            if *data_version != Some(version) {
+                accounts.clear();
+                *data_version = Some(version);
+            }
+            match batch_in_tx(&tx, accounts, chains, now_us, sweep, ids) {
+                Ok(Some((out, touched))) => {
+                    if let Err(e) = tx.commit() {
+                        // Committed or not: unknown, so trust nothing held.
+                        accounts.clear();
+                        return Err(e.into());
+                    }
+                    accounts.store(&touched);
+                    return Ok(out);
+                }
+                Ok(None) => tx.rollback()?,
+                Err(e) if ids == Ids::AssumeNew && is_duplicate_id(&e) => tx.rollback()?,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Corrupt(
+            "batch neither new nor looked up".into(),
+        ))
+    }
+}
+
+/// Loads what a batch needs; accounts come from `cache` when it has them.
+/// Returns the state, the expired holds to void, and the accounts read from
+/// the database.
+fn load(
+    tx: &Transaction<'_>,
+    cache: &mut AccountCache,
+    chains: &[Vec<Transfer>],
+    now_us: i64,
+    sweep: bool,
+    ids: Ids,
+) -> Result<(engine::Loaded, Vec<StoredTransfer>, Vec<Account>), StoreError> {
+    let mut st = engine::Loaded::default();
+    let ids = match ids {
+        Ids::Look => engine::transfer_ids(chains),
+        Ids::AssumeNew => engine::pending_ids(chains),
+    };
+    if !ids.is_empty() {
+        let mut q = tx.prepare_cached(&format!(
+            "SELECT {TRANSFER_COLS} FROM transfers WHERE id = ?1"
+        ))?;
+        for id in &ids {
+            if let Some(t) = q.query_row([id], |r| Ok(transfer_row(r))).optional()? {
+                let t = t?;
+                st.transfers.insert(t.transfer.id.clone(), t);
+            }
+        }
+    }
+    let mut expire = Vec::new();
+    if sweep {
+        let mut q = tx.prepare_cached(&format!(
+            "SELECT {TRANSFER_COLS} FROM transfers WHERE pending_state = 1 \
+             AND expires_at_us > 0 AND expires_at_us <= ?1 LIMIT 1000"
+        ))?;
+        let mut rows = q.query([now_us])?;
+        while let Some(r) = rows.next()? {
+            expire.push(transfer_row(r)?);
+        }
+    }
+    let (cached, missing) = cache.lookup(engine::account_ids(chains, &st.transfers, &expire));
+    let mut read = Vec::with_capacity(missing.len());
+    if !missing.is_empty() {
+        let mut q = tx.prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"
+        ))?;
+        for id in &missing {
+            if let Some(a) = q.query_row([id], |r| Ok(account_row(r))).optional()? {
+                read.push(a?);
+            }
+        }
+    }
+    for a in cached.into_iter().chain(read.iter().cloned()) {
+        st.accounts.insert(a.id.clone(), a);
+    }
+    Ok((st, expire, read))
+}
+
+/// Runs a batch inside the caller's transaction. Returns the outcomes and
+/// the accounts as they will be once it commits (`None`: rerun with the ids
+/// looked up).
+fn batch_in_tx(
+    tx: &Transaction<'_>,
+    cache: &mut AccountCache,
+    chains: &[Vec<Transfer>],
+    now_us: i64,
+    sweep: bool,
+    ids: Ids,
+) -> Result<Option<(Vec<ChainOutcome>, Vec<Account>)>, StoreError> {
+    let (st, expire, mut accounts) = load(tx, cache, chains, now_us, sweep, ids)?;
+    let out = engine::apply(st, chains, &expire, now_us);
+    // A refusal may be a retry in disguise (a post of a hold it already
+    // posted): only a lookup can tell.
+    let refused = |o: &ChainOutcome| matches!(o, ChainOutcome::Failed { .. });
+    if ids == Ids::AssumeNew && out.outcomes.iter().any(refused) {
+        return Ok(None);
+    }
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT INTO transfers ({TRANSFER_COLS}) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    ))?;
+    for t in &out.new_transfers {
+        let tr = &t.transfer;
+        let timeout = match tr.kind {
+            TransferKind::Pending { timeout_s } => timeout_s,
+            _ => 0,
+        };
+        insert.execute(params![
+            tr.id,
+            tr.debit_account,
+            tr.credit_account,
+            tr.amount,
+            tr.currency.as_str(),
+            tr.kind.as_i32(),
+            tr.kind.pending_id().unwrap_or(""),
+            timeout,
+            tr.code,
+            tr.user_data,
+            t.ts_us,
+            t.expires_at_us,
+            t.pending_state.as_i32(),
+        ])?;
+    }
+    let mut upsert = tx.prepare_cached(&format!(
+        "INSERT INTO accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT(id) DO UPDATE SET debits_pending = excluded.debits_pending, \
+         debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending, \
+         credits_posted = excluded.credits_posted"
+    ))?;
+    for a in &out.accounts {
+        upsert.execute(params![
+            a.id,
+            a.currency.as_str(),
+            i64::from(a.no_overdraft),
+            a.debits_pending,
+            a.debits_posted,
+            a.credits_pending,
+            a.credits_posted,
+        ])?;
+    }
+    if !out.pending_updates.is_empty() {
+        let mut update =
+            tx.prepare_cached("UPDATE transfers SET pending_state = ?2 WHERE id = ?1")?;
+        for (id, s) in &out.pending_updates {
+            update.execute(params![id, s.as_i32()])?;
+        }
+    }
+    accounts.extend(out.accounts);
+    Ok(Some((out.outcomes, accounts)))
+}

@@ -24,15 +24,13 @@ use sqlx::{
 };
 
 use super::{
-    account_from, sqlite_ledger::SqliteLedger, report, Storage, StoreError, SubscriptionEvent, TransferRow, ACCOUNT_COLS,
-    MISMATCH_SQL, OVERDRAWN_SQL, TOTALS_SQL, TRANSFER_COLS,
+    account_from, report, sqlite_ledger::SqliteLedger, Storage, StoreError, SubscriptionEvent,
+    TransferRow, ACCOUNT_COLS, MISMATCH_SQL, OVERDRAWN_SQL, TOTALS_SQL, TRANSFER_COLS,
 };
 use crate::{
     api::{GiftItem, Subscription},
     ids::Currency,
-    ledger::{
-        Account, ChainOutcome, CurrencyTotals, InvariantReport, StoredTransfer, Transfer,
-    },
+    ledger::{Account, ChainOutcome, CurrencyTotals, InvariantReport, StoredTransfer, Transfer},
 };
 
 /// A SQLite database.

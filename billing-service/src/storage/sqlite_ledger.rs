@@ -8,9 +8,7 @@
 //! [`super::sqlite::SqliteStore`] on the same database file.
 use std::{path::Path, time::Duration};
 
-use rusqlite::{
-    params, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::{
     account_cache::{AccountCache, DEFAULT_CAPACITY},
@@ -158,14 +156,14 @@ impl SqliteLedger {
                 *data_version = Some(version);
             }
             match batch_in_tx(&tx, accounts, chains, now_us, sweep, ids) {
-                Ok(Some((out, touched))) => {
+                Ok(Some(applied)) => {
                     if let Err(e) = tx.commit() {
                         // Committed or not: unknown, so trust nothing held.
                         accounts.clear();
                         return Err(e.into());
                     }
-                    accounts.store(&touched);
-                    return Ok(out);
+                    accounts.store(&applied.accounts);
+                    return Ok(applied.outcomes);
                 }
                 Ok(None) => tx.rollback()?,
                 Err(e) if ids == Ids::AssumeNew && is_duplicate_id(&e) => tx.rollback()?,
@@ -234,8 +232,15 @@ fn load(
     Ok((st, expire, read))
 }
 
-/// Runs a batch inside the caller's transaction. Returns the outcomes and
-/// the accounts as they will be once it commits (`None`: rerun with the ids
+/// A batch applied inside its transaction, not yet committed.
+struct Applied {
+    /// One outcome per chain.
+    outcomes: Vec<ChainOutcome>,
+    /// The accounts it read or wrote, as they will be once it commits.
+    accounts: Vec<Account>,
+}
+
+/// Runs a batch inside the caller's transaction (`None`: rerun with the ids
 /// looked up).
 fn batch_in_tx(
     tx: &Transaction<'_>,
@@ -244,7 +249,7 @@ fn batch_in_tx(
     now_us: i64,
     sweep: bool,
     ids: Ids,
-) -> Result<Option<(Vec<ChainOutcome>, Vec<Account>)>, StoreError> {
+) -> Result<Option<Applied>, StoreError> {
     let (st, expire, mut accounts) = load(tx, cache, chains, now_us, sweep, ids)?;
     let out = engine::apply(st, chains, &expire, now_us);
     // A refusal may be a retry in disguise (a post of a hold it already
@@ -304,5 +309,8 @@ fn batch_in_tx(
         }
     }
     accounts.extend(out.accounts);
-    Ok(Some((out.outcomes, accounts)))
+    Ok(Some(Applied {
+        outcomes: out.outcomes,
+        accounts,
+    }))
 }

@@ -153,6 +153,43 @@ pub(crate) const TOTALS_SQL: &str = "SELECT currency,
 pub(crate) const OVERDRAWN_SQL: &str = "SELECT id FROM accounts WHERE no_overdraft = 1 \
     AND debits_posted + debits_pending > credits_posted ORDER BY id LIMIT 100";
 
+/// Decodes a `TRANSFER_COLS` row into a [`StoredTransfer`] with the row
+/// type's getter (`try_get` for sqlx, `get` for rusqlite).
+macro_rules! decode_transfer {
+    ($row:expr, $get:ident) => {
+        $crate::storage::TransferRow {
+            id: $row.$get(0)?,
+            debit: $row.$get(1)?,
+            credit: $row.$get(2)?,
+            amount: $row.$get(3)?,
+            currency: $row.$get(4)?,
+            kind: $row.$get(5)?,
+            pending_id: $row.$get(6)?,
+            timeout_s: $row.$get(7)?,
+            code: $row.$get(8)?,
+            user_data: $row.$get(9)?,
+            ts_us: $row.$get(10)?,
+            expires_at_us: $row.$get(11)?,
+            pending_state: $row.$get(12)?,
+        }
+        .into_stored()
+    };
+}
+
+/// Decodes an `ACCOUNT_COLS` row into an [`Account`] with the row type's getter.
+macro_rules! decode_account {
+    ($row:expr, $get:ident) => {{
+        let currency: String = $row.$get(1)?;
+        $crate::storage::account_from(
+            $row.$get(0)?,
+            &currency,
+            $row.$get(2)?,
+            [$row.$get(3)?, $row.$get(4)?, $row.$get(5)?, $row.$get(6)?],
+        )
+    }};
+}
+pub(crate) use {decode_account, decode_transfer};
+
 /// One stored transfer row, as decoded from either backend.
 pub(crate) struct TransferRow {
     pub(crate) id: String,

@@ -24,8 +24,8 @@ use sqlx::{
 };
 
 use super::{
-    account_from, report, sqlite_ledger::SqliteLedger, Storage, StoreError, SubscriptionEvent,
-    TransferRow, ACCOUNT_COLS, MISMATCH_SQL, OVERDRAWN_SQL, TOTALS_SQL, TRANSFER_COLS,
+    decode_account, decode_transfer, report, sqlite_ledger::SqliteLedger, Storage, StoreError,
+    SubscriptionEvent, ACCOUNT_COLS, MISMATCH_SQL, OVERDRAWN_SQL, TOTALS_SQL, TRANSFER_COLS,
 };
 use crate::{
     api::{GiftItem, Subscription},
@@ -48,32 +48,11 @@ pub struct SqliteStore {
 }
 
 fn transfer_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredTransfer, StoreError> {
-    TransferRow {
-        id: r.try_get(0)?,
-        debit: r.try_get(1)?,
-        credit: r.try_get(2)?,
-        amount: r.try_get(3)?,
-        currency: r.try_get(4)?,
-        kind: r.try_get(5)?,
-        pending_id: r.try_get(6)?,
-        timeout_s: r.try_get(7)?,
-        code: r.try_get(8)?,
-        user_data: r.try_get(9)?,
-        ts_us: r.try_get(10)?,
-        expires_at_us: r.try_get(11)?,
-        pending_state: r.try_get(12)?,
-    }
-    .into_stored()
+    decode_transfer!(r, try_get)
 }
 
 fn account_row(r: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
-    let cur: String = r.try_get(1)?;
-    account_from(
-        r.try_get(0)?,
-        &cur,
-        r.try_get(2)?,
-        [r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?],
-    )
+    decode_account!(r, try_get)
 }
 
 impl SqliteStore {

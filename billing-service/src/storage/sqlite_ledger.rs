@@ -12,7 +12,7 @@ use rusqlite::{params, ErrorCode, OpenFlags, OptionalExtension, Transaction, Tra
 
 use super::{
     account_cache::{AccountCache, DEFAULT_CAPACITY},
-    account_from, StoreError, TransferRow, ACCOUNT_COLS, TRANSFER_COLS,
+    decode_account, decode_transfer, StoreError, ACCOUNT_COLS, TRANSFER_COLS,
 };
 use crate::ledger::{engine, Account, ChainOutcome, StoredTransfer, Transfer, TransferKind};
 
@@ -59,32 +59,11 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 fn transfer_row(r: &rusqlite::Row<'_>) -> Result<StoredTransfer, StoreError> {
-    TransferRow {
-        id: r.get(0)?,
-        debit: r.get(1)?,
-        credit: r.get(2)?,
-        amount: r.get(3)?,
-        currency: r.get(4)?,
-        kind: r.get(5)?,
-        pending_id: r.get(6)?,
-        timeout_s: r.get(7)?,
-        code: r.get(8)?,
-        user_data: r.get(9)?,
-        ts_us: r.get(10)?,
-        expires_at_us: r.get(11)?,
-        pending_state: r.get(12)?,
-    }
-    .into_stored()
+    decode_transfer!(r, get)
 }
 
 fn account_row(r: &rusqlite::Row<'_>) -> Result<Account, StoreError> {
-    let cur: String = r.get(1)?;
-    account_from(
-        r.get(0)?,
-        &cur,
-        r.get(2)?,
-        [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
-    )
+    decode_account!(r, get)
 }
 
 impl SqliteLedger {

@@ -41,6 +41,11 @@ impl AccountCache {
         (found, missing)
     }
 
+    /// Whether `id` is held (so it exists in the database).
+    pub fn contains(&self, id: &str) -> bool {
+        self.map.contains_key(id)
+    }
+
     /// Records accounts as they are in the database now (read in, or written
     /// by, a committed transaction).
     pub fn store<'a>(&mut self, accounts: impl IntoIterator<Item = &'a Account>) {

@@ -6,7 +6,7 @@
 //! thread it must hand every statement to and wait for. Everything else
 //! (migrations, reads, webhooks) goes through the sqlx pool of
 //! [`super::sqlite::SqliteStore`] on the same database file.
-use std::{path::Path, time::Duration};
+use std::{collections::HashSet, path::Path, time::Duration};
 
 use rusqlite::{params, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -146,7 +146,11 @@ impl SqliteLedger {
                 }
                 Ok(None) => tx.rollback()?,
                 Err(e) if ids == Ids::AssumeNew && is_duplicate_id(&e) => tx.rollback()?,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // Whatever broke may have been a cached account: forget them.
+                    accounts.clear();
+                    return Err(e);
+                }
             }
         }
         Err(StoreError::Corrupt(
@@ -237,7 +241,7 @@ fn batch_in_tx(
     if ids == Ids::AssumeNew && out.outcomes.iter().any(refused) {
         return Ok(None);
     }
-    let mut insert = tx.prepare_cached(&format!(
+    let mut insert_transfer = tx.prepare_cached(&format!(
         "INSERT INTO transfers ({TRANSFER_COLS}) VALUES \
          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
     ))?;
@@ -247,7 +251,7 @@ fn batch_in_tx(
             TransferKind::Pending { timeout_s } => timeout_s,
             _ => 0,
         };
-        insert.execute(params![
+        insert_transfer.execute(params![
             tr.id,
             tr.debit_account,
             tr.credit_account,
@@ -263,23 +267,33 @@ fn batch_in_tx(
             t.pending_state.as_i32(),
         ])?;
     }
-    let mut upsert = tx.prepare_cached(&format!(
-        "INSERT INTO accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-         ON CONFLICT(id) DO UPDATE SET debits_pending = excluded.debits_pending, \
-         debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending, \
-         credits_posted = excluded.credits_posted"
+    // Accounts held in the cache or just read exist: update those in
+    // place; the rest are new.
+    let read: HashSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
+    let mut update = tx.prepare_cached(
+        "UPDATE accounts SET debits_pending = ?2, debits_posted = ?3, credits_pending = ?4, \
+         credits_posted = ?5 WHERE id = ?1",
+    )?;
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT INTO accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))?;
     for a in &out.accounts {
-        upsert.execute(params![
-            a.id,
-            a.currency.as_str(),
-            i64::from(a.no_overdraft),
+        let (dp, dpo, cp, cpo) = (
             a.debits_pending,
             a.debits_posted,
             a.credits_pending,
             a.credits_posted,
-        ])?;
+        );
+        if cache.contains(&a.id) || read.contains(a.id.as_str()) {
+            if update.execute(params![a.id, dp, dpo, cp, cpo])? != 1 {
+                return Err(StoreError::Corrupt(format!("account {} vanished", a.id)));
+            }
+        } else {
+            let (currency, no_overdraft) = (a.currency.as_str(), i64::from(a.no_overdraft));
+            insert.execute(params![a.id, currency, no_overdraft, dp, dpo, cp, cpo])?;
+        }
     }
+    drop(read);
     if !out.pending_updates.is_empty() {
         let mut update =
             tx.prepare_cached("UPDATE transfers SET pending_state = ?2 WHERE id = ?1")?;

@@ -5,7 +5,10 @@
 //! (prepared statements, one call per row) instead of through a connection
 //! thread it must hand every statement to and wait for. Everything else
 //! (migrations, reads, webhooks) goes through the sqlx pool of
-//! [`super::sqlite::SqliteStore`] on the same database file.
+//! [`super::sqlite::SqliteStore`] on the same database file. Both link the
+//! one copy of libsqlite3 in the process (`libsqlite3-sys` can only be linked
+//! once), which SQLite needs for connections of one process to see each
+//! other's file locks.
 use std::{collections::HashSet, path::Path, time::Duration};
 
 use rusqlite::{params, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};

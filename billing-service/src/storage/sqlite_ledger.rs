@@ -28,6 +28,16 @@ enum Ids {
     Look,
 }
 
+/// One attempt at a batch: its chains, the time, whether to expire due
+/// holds first, and whether its own ids are looked up.
+#[derive(Debug, Clone, Copy)]
+struct Attempt<'a> {
+    chains: &'a [Vec<Transfer>],
+    now_us: i64,
+    sweep: bool,
+    ids: Ids,
+}
+
 /// Prepared statements the connection keeps (the batch's handful, warm).
 const STATEMENTS: usize = 16;
 
@@ -137,7 +147,13 @@ impl SqliteLedger {
                 accounts.clear();
                 *data_version = Some(version);
             }
-            match batch_in_tx(&tx, accounts, chains, now_us, sweep, ids) {
+            let attempt = Attempt {
+                chains,
+                now_us,
+                sweep,
+                ids,
+            };
+            match batch_in_tx(&tx, accounts, attempt) {
                 Ok(Some(applied)) => {
                     if let Err(e) = tx.commit() {
                         // Committed or not: unknown, so trust nothing held.
@@ -168,11 +184,14 @@ impl SqliteLedger {
 fn load(
     tx: &Transaction<'_>,
     cache: &mut AccountCache,
-    chains: &[Vec<Transfer>],
-    now_us: i64,
-    sweep: bool,
-    ids: Ids,
+    attempt: Attempt<'_>,
 ) -> Result<(engine::Loaded, Vec<StoredTransfer>, Vec<Account>), StoreError> {
+    let Attempt {
+        chains,
+        now_us,
+        sweep,
+        ids,
+    } = attempt;
     let mut st = engine::Loaded::default();
     let ids = match ids {
         Ids::Look => engine::transfer_ids(chains),
@@ -231,17 +250,14 @@ struct Applied {
 fn batch_in_tx(
     tx: &Transaction<'_>,
     cache: &mut AccountCache,
-    chains: &[Vec<Transfer>],
-    now_us: i64,
-    sweep: bool,
-    ids: Ids,
+    attempt: Attempt<'_>,
 ) -> Result<Option<Applied>, StoreError> {
-    let (st, expire, mut accounts) = load(tx, cache, chains, now_us, sweep, ids)?;
-    let out = engine::apply(st, chains, &expire, now_us);
+    let (st, expire, mut accounts) = load(tx, cache, attempt)?;
+    let out = engine::apply(st, attempt.chains, &expire, attempt.now_us);
     // A refusal may be a retry in disguise (a post of a hold it already
     // posted): only a lookup can tell.
     let refused = |o: &ChainOutcome| matches!(o, ChainOutcome::Failed { .. });
-    if ids == Ids::AssumeNew && out.outcomes.iter().any(refused) {
+    if attempt.ids == Ids::AssumeNew && out.outcomes.iter().any(refused) {
         return Ok(None);
     }
     let mut insert_transfer = tx.prepare_cached(&format!(

@@ -1,7 +1,8 @@
 //! The ledger's storage alone, without HTTP, sessions or signatures: batches
 //! of gift chains (sender coins -> revenue, issuer -> receiver diamonds)
-//! applied through the writer's own `Storage::apply_batch` on a fresh SQLite
-//! file, one batch after another. Prints chains per second and the CPU one
+//! applied the way the ledger writer applies them on its own thread
+//! (`SqliteStore::apply_batch_blocking`) on a fresh SQLite file, one batch
+//! after another. Prints chains per second and the CPU one
 //! chain costs, the figures the group-commit writer is bounded by:
 //! `cargo run --release -p aura-billing --example storage_bench -- --json`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use aura_billing::{
     ids::{gift_transfer_base, new_client_id, platform, user_account, Currency, DeviceKey},
     ledger::{code, ChainOutcome, Transfer, TransferKind},
-    storage::{AnyStore, Storage},
+    storage::{sqlite::SqliteStore, Storage},
 };
 use clap::Parser;
 use rand::{rngs::OsRng, RngCore};
@@ -85,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = AnyStore::open(&url, None, 4).await?;
+    let store = SqliteStore::open(&url).await?;
     let senders: Vec<DeviceKey> = (0..cli.senders).map(|_| key()).collect();
     let receivers: Vec<DeviceKey> = (0..cli.senders).map(|_| key()).collect();
     let funding: Vec<Vec<Transfer>> = senders
@@ -104,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
             }]
         })
         .collect();
-    store.apply_batch(&funding, 0, false).await?;
+    store.apply_batch_blocking(&funding, 0, false)?;
     let (mut chains, mut batches) = (0u64, 0u64);
     let mut next = 0usize;
     let mut batch_ms = Vec::new();
@@ -117,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
             })
             .collect();
         let started = Instant::now();
-        let out = store.apply_batch(&batch, 1, false).await?;
+        let out = store.apply_batch_blocking(&batch, 1, false)?;
         batch_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         let created = out
             .iter()
@@ -133,7 +134,7 @@ async fn main() -> anyhow::Result<()> {
     let inv = store.check_invariant().await?;
     let fig = serde_json::json!({
         "suite": "storage",
-        "backend": store.backend(),
+        "backend": "sqlite",
         "batch": cli.batch,
         "chains_per_s": chains as f64 / wall,
         "cpu_us_per_chain": cpu * 1e6 / chains as f64,

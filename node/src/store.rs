@@ -4,7 +4,8 @@
 //! Every multi-key write is one atomic sled batch, so a crash (even SIGKILL)
 //! leaves either all of it or none of it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -27,6 +28,18 @@ pub enum StoreError {
     /// A record could not be encoded.
     #[error("could not encode record: {0}")]
     Encode(postcard::Error),
+    /// Another open store (another aura process, or one not yet closed in
+    /// this process) still holds the directory's lock.
+    #[error("the local store at {0:?} is in use by another aura process")]
+    Locked(PathBuf),
+}
+
+/// How long `Store::open` waits for a lock held by a store being closed.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// Whether sled refused to open because another handle holds the lock file.
+fn is_lock_held(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock"))
 }
 
 /// What the node keeps about one group.
@@ -88,11 +101,28 @@ fn loc_key(group: &[u8; 32], member: &[u8; 32], at_ms: u64) -> Vec<u8> {
 
 impl Store {
     /// Opens (or creates) the store in `dir`.
+    ///
+    /// A store dropped a moment ago may still hold the lock while sled's
+    /// background threads let go of it, so a held lock is retried for up to
+    /// [`LOCK_WAIT`]; after that the error is [`StoreError::Locked`].
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(Some(500))
-            .open()?;
+        let started = Instant::now();
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .flush_every_ms(Some(500))
+                .open()
+            {
+                Ok(db) => break db,
+                Err(e) if is_lock_held(&e) => {
+                    if started.elapsed() >= LOCK_WAIT {
+                        return Err(StoreError::Locked(dir.to_path_buf()));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         Ok(Self {
             groups: db.open_tree("groups")?,
             locations: db.open_tree("locations")?,
@@ -302,5 +332,36 @@ mod tests {
         assert_eq!(s.groups().unwrap()[0].1.precision, Precision::Approx1km);
         s.delete_group(&g).unwrap();
         assert!(s.group(&g).unwrap().is_none() && s.chat(&g).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_store_in_use_is_refused_with_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = Store::open(dir.path()).unwrap();
+        let started = Instant::now();
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(err, StoreError::Locked(_)), "{err}");
+        assert!(started.elapsed() >= LOCK_WAIT);
+    }
+
+    #[test]
+    fn reopening_right_after_drop_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..20u8 {
+            let s = Store::open(dir.path()).unwrap();
+            s.put_group(
+                &[i; 32],
+                &GroupRecord {
+                    session: vec![i],
+                    sharing: false,
+                    precision: Precision::Exact,
+                    fences: vec![],
+                },
+            )
+            .unwrap();
+            drop(s);
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.groups().unwrap().len(), 20);
     }
 }

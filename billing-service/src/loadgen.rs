@@ -1,6 +1,7 @@
 //! A lean load generator for `POST /v1/gifts/send`: the phones of the ledger
-//! bench. Hyper connections opened directly on a `TcpStream` (HTTP/1.1, or
-//! h2c where many senders share one connection), headers built once, the
+//! bench. Connections opened directly on a `TcpStream` (HTTP/1.1 through
+//! hyper, or h2c through `h2` where many senders share one connection and
+//! each drives its own stream: no extra task per request), headers built once, the
 //! request body serialized once per sender with only the transfer id
 //! changing. Every answer must be `200` with status `created`; one in
 //! `verify_every` receipts is decoded and its signature (with its batch
@@ -11,13 +12,13 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 use ed25519_dalek::VerifyingKey;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
-    client::conn::{http1, http2},
+    client::conn::http1,
     header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST},
     Method, Request, StatusCode, Uri,
 };
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
 use crate::{api::SendGiftRequest, api::SendGiftResponse, ids::DeviceKey};
 
@@ -25,6 +26,8 @@ use crate::{api::SendGiftRequest, api::SendGiftResponse, ids::DeviceKey};
 pub const SEND_PATH: &str = "/v1/gifts/send";
 /// The id placeholder in the body template.
 const MARK: &str = "\u{1}id\u{1}";
+/// Largest answer body read (a receipt is about 1 KB).
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// The start of a fresh gift's answer (the service serializes `status` first).
 const CREATED: &[u8] = br#"{"status":"created""#;
 
@@ -37,6 +40,9 @@ pub enum LoadError {
     /// HTTP protocol or connection error.
     #[error("http: {0}")]
     Http(#[from] hyper::Error),
+    /// HTTP/2 protocol or connection error.
+    #[error("h2: {0}")]
+    H2(#[from] h2::Error),
     /// A request could not be built (bad token or address).
     #[error("request: {0}")]
     Request(#[from] hyper::http::Error),
@@ -46,6 +52,9 @@ pub enum LoadError {
     /// The answer is not a fresh gift's receipt.
     #[error("unexpected answer")]
     Unexpected,
+    /// The answer's body is larger than [`MAX_ANSWER_BYTES`].
+    #[error("answer over {MAX_ANSWER_BYTES} bytes")]
+    TooLarge,
     /// A sampled receipt does not verify or names another gift.
     #[error("bad receipt: {0}")]
     BadReceipt(&'static str),
@@ -70,7 +79,7 @@ pub struct Connection {
 #[derive(Debug)]
 enum Send {
     H1(http1::SendRequest<Full<Bytes>>),
-    H2(http2::SendRequest<Full<Bytes>>),
+    H2(h2::client::SendRequest<Bytes>),
 }
 
 /// Opens a connection to the service at `addr` (TCP_NODELAY) and drives it
@@ -78,10 +87,9 @@ enum Send {
 pub async fn connect(addr: SocketAddr, version: Version) -> Result<Connection, LoadError> {
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
-    let io = TokioIo::new(tcp);
     let send = match version {
         Version::Http1 => {
-            let (send, conn) = http1::handshake(io).await?;
+            let (send, conn) = http1::handshake(TokioIo::new(tcp)).await?;
             tokio::spawn(async move {
                 if let Err(e) = conn.await {
                     tracing::debug!(error = %e, "load connection closed");
@@ -90,8 +98,10 @@ pub async fn connect(addr: SocketAddr, version: Version) -> Result<Connection, L
             Send::H1(send)
         }
         Version::Http2 => {
-            let (send, conn) = http2::Builder::new(TokioExecutor::new())
-                .handshake(io)
+            let (send, conn) = h2::client::Builder::new()
+                .initial_window_size(1 << 20)
+                .initial_connection_window_size(4 << 20)
+                .handshake(tcp)
                 .await?;
             tokio::spawn(async move {
                 if let Err(e) = conn.await {
@@ -116,21 +126,65 @@ impl Connection {
         }
     }
 
-    async fn round_trip(&mut self, req: Request<Full<Bytes>>) -> Result<Bytes, LoadError> {
-        let resp = match &mut self.send {
+    async fn round_trip(&mut self, req: Request<Bytes>) -> Result<Bytes, LoadError> {
+        let (status, body) = match &mut self.send {
             Send::H1(s) => {
                 s.ready().await?;
-                s.send_request(req).await?
+                let resp = s.send_request(req.map(Full::new)).await?;
+                let status = resp.status();
+                let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
+                    .collect()
+                    .await
+                    .map_err(|e| match e.downcast::<hyper::Error>() {
+                        Ok(e) => LoadError::Http(*e),
+                        Err(_) => LoadError::TooLarge,
+                    })?;
+                (status, body.to_bytes())
             }
-            Send::H2(s) => s.send_request(req).await?,
+            Send::H2(s) => {
+                std::future::poll_fn(|cx| s.poll_ready(cx)).await?;
+                let (head, body) = req.into_parts();
+                let (resp, mut stream) = s.send_request(Request::from_parts(head, ()), false)?;
+                stream.send_data(body, true)?;
+                let resp = resp.await?;
+                let status = resp.status();
+                (status, read_h2_body(resp.into_body()).await?)
+            }
         };
-        let status = resp.status();
-        let body = resp.into_body().collect().await?.to_bytes();
         if status != StatusCode::OK {
             return Err(LoadError::Status(status));
         }
         Ok(body)
     }
+}
+
+/// Reads an HTTP/2 answer body of at most [`MAX_ANSWER_BYTES`], giving the
+/// flow-control window back as it goes. One frame (the usual case) is not copied.
+async fn read_h2_body(mut rx: h2::RecvStream) -> Result<Bytes, LoadError> {
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    while let Some(chunk) = rx.data().await {
+        let chunk = chunk?;
+        rx.flow_control().release_capacity(chunk.len())?;
+        let have = first.as_ref().map_or(0, Bytes::len) + rest.len();
+        if have + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(LoadError::TooLarge);
+        }
+        match &first {
+            None => first = Some(chunk),
+            Some(f) => {
+                if rest.is_empty() {
+                    rest.extend_from_slice(f);
+                }
+                rest.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        rest.freeze()
+    })
 }
 
 /// One sender (a phone): its session, its receiver and its body template.
@@ -244,7 +298,7 @@ impl GiftSender {
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(self.uri.clone())
-            .body(Full::new(body))?;
+            .body(body)?;
         let h = req.headers_mut();
         if matches!(self.conn.send, Send::H1(_)) {
             h.insert(HOST, self.host.clone());

@@ -1,20 +1,24 @@
 //! The ledger's rules as a sans-IO state machine: given the accounts and
 //! transfers a batch touches, it applies chains in order and returns what to
 //! persist. No clock, no database: `now_us` is an input.
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use super::{
     Account, ChainOutcome, PendingState, StoredTransfer, Transfer, TransferError, TransferKind,
 };
 use crate::ids::parse_account;
 
+/// A map keyed by ids, for a batch's few hundred entries: foldhash, seeded
+/// per process (the ids hashed per batch are too few to flood).
+pub type IdMap<V> = std::collections::HashMap<String, V, foldhash::fast::RandomState>;
+
 /// The state a batch needs, loaded by a storage backend.
 #[derive(Debug, Default, Clone)]
 pub struct Loaded {
     /// Accounts by id (missing ones are created on first use).
-    pub accounts: HashMap<String, Account>,
+    pub accounts: IdMap<Account>,
     /// Existing transfers among the batch's ids and the pending ids it names.
-    pub transfers: HashMap<String, StoredTransfer>,
+    pub transfers: IdMap<StoredTransfer>,
 }
 
 /// What a batch produced.
@@ -55,7 +59,7 @@ pub fn pending_ids(chains: &[Vec<Transfer>]) -> Vec<String> {
 /// Ids of the accounts a batch touches, given the transfers already loaded.
 pub fn account_ids(
     chains: &[Vec<Transfer>],
-    loaded: &HashMap<String, StoredTransfer>,
+    loaded: &IdMap<StoredTransfer>,
     expire: &[StoredTransfer],
 ) -> Vec<String> {
     let mut ids = BTreeSet::new();
@@ -289,7 +293,7 @@ pub fn apply(
 ) -> Output {
     let mut out = Output::default();
     let mut dirty = BTreeSet::new();
-    let mut pending: HashMap<String, PendingState> = HashMap::new();
+    let mut pending: IdMap<PendingState> = IdMap::default();
     for p in expire {
         st.transfers
             .entry(p.transfer.id.clone())

@@ -159,32 +159,22 @@ impl Connection {
 }
 
 /// Reads an HTTP/2 answer body of at most [`MAX_ANSWER_BYTES`], giving the
-/// flow-control window back as it goes. One frame (the usual case) is not copied.
+/// flow-control window back as it goes. An answer in one frame (the usual
+/// case) is returned without a copy.
 async fn read_h2_body(mut rx: h2::RecvStream) -> Result<Bytes, LoadError> {
-    let mut first: Option<Bytes> = None;
-    let mut rest = BytesMut::new();
+    let mut body = BytesMut::new();
     while let Some(chunk) = rx.data().await {
         let chunk = chunk?;
         rx.flow_control().release_capacity(chunk.len())?;
-        let have = first.as_ref().map_or(0, Bytes::len) + rest.len();
-        if have + chunk.len() > MAX_ANSWER_BYTES {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Err(LoadError::TooLarge);
         }
-        match &first {
-            None => first = Some(chunk),
-            Some(f) => {
-                if rest.is_empty() {
-                    rest.extend_from_slice(f);
-                }
-                rest.extend_from_slice(&chunk);
-            }
+        if body.is_empty() && rx.is_end_stream() {
+            return Ok(chunk);
         }
+        body.extend_from_slice(&chunk);
     }
-    Ok(if rest.is_empty() {
-        first.unwrap_or_default()
-    } else {
-        rest.freeze()
-    })
+    Ok(body.freeze())
 }
 
 /// One sender (a phone): its session, its receiver and its body template.

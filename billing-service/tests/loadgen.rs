@@ -1,7 +1,7 @@
 //! `server::spawn_local` and the bench's lean gift client (`loadgen`) against
 //! the real service: gifts over HTTP/2 and HTTP/1.1 are committed and their
 //! receipts verified; a receipt checked against an impostor's key, a forged
-//! session token and a resent id are refused.
+//! session token, a resent id and an oversized answer are refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aura_billing::{
@@ -179,4 +179,27 @@ async fn forged_session_token_and_replayed_id_are_not_counted_as_gifts() {
     let mut a = GiftSender::new(conn, &token, &who, key, rose_to(&other()), "r-", 1).unwrap();
     assert!(a.send_next().await.unwrap());
     assert!(matches!(a.resend_last().await, Err(LoadError::Unexpected)));
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused_over_h2_and_h1() {
+    // A server that answers every gift with 100 KB: the client stops
+    // reading at its limit instead of buffering whatever it is sent.
+    let big = axum::Router::new().route(
+        loadgen::SEND_PATH,
+        axum::routing::post(|| async { vec![b'x'; 100 * 1024] }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, big).await });
+    let key = SigningKey::generate(&mut OsRng).verifying_key();
+    for version in [Version::Http2, Version::Http1] {
+        let conn = loadgen::connect(at, version).await.unwrap();
+        let mut g = GiftSender::new(conn, "t", &other(), key, rose_to(&other()), "o-", 0).unwrap();
+        let got = g.send_next().await;
+        assert!(
+            matches!(got, Err(LoadError::TooLarge)),
+            "{version:?}: {got:?}"
+        );
+    }
 }

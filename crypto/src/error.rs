@@ -193,6 +193,10 @@ pub enum OpenError {
     /// Decrypted plaintext is malformed.
     #[error("malformed plaintext")]
     Malformed,
+    /// Too many voice frames of this sender since its last verified batch
+    /// signature: further ones wait for the next batch.
+    #[error("voice frame refused until the sender's next batch signature")]
+    AwaitingSignature,
 }
 
 /// Errors from exporting or importing a session.

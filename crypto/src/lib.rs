@@ -68,8 +68,8 @@ pub use error::{
 };
 pub use frame::{FrameHeader, FrameKind, HEADER_LEN};
 pub use group::{
-    AuthReport, Authenticity, GroupSession, MembershipChange, Opened, Rotation, SealedVoice,
-    SessionStats, Verdict,
+    AuthReport, Authenticity, GroupSession, MembershipChange, Opened, ReplayFloor, Rotation,
+    SealedVoice, SessionStats, Verdict,
 };
 pub use identity::{Identity, MemberId, ShortId};
 pub use invite::{Hint, Invite, InviteBody};

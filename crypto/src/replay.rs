@@ -57,6 +57,21 @@ impl ReplayWindow {
         self.set(c);
     }
 
+    /// One past the highest counter accepted (0 = none yet).
+    pub fn top(&self) -> u64 {
+        self.top
+    }
+
+    /// Counts every counter below `floor` as seen (restoring a replay
+    /// floor after a restart). Never moves the window back.
+    pub fn raise_floor(&mut self, floor: u32) {
+        let f = u64::from(floor);
+        if f > self.top {
+            self.bits = [u64::MAX; WORDS];
+            self.top = f;
+        }
+    }
+
     /// Checks and records in one step.
     pub fn check_and_commit(&mut self, counter: u32) -> Result<(), OpenError> {
         self.check(counter)?;

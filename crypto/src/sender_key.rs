@@ -208,6 +208,11 @@ impl ReceiverChain {
         true
     }
 
+    /// First counter of the oldest step held.
+    pub(crate) fn known_start(&self) -> u64 {
+        u64::from(self.lo) * u64::from(STEP)
+    }
+
     fn hi(&self) -> u32 {
         self.lo + self.keys.len() as u32 - 1
     }

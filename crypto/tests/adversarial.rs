@@ -119,7 +119,7 @@ fn member_cannot_forge_another_members_frame() {
     assert_eq!(g[1].open(&forged, NOW), Err(OpenError::BadSignature));
 
     // 2. Voice: the forged frame plays (voice cannot wait) but Alice's batch
-    // signature reveals it within one batch.
+    // signature reveals it within one batch; it took nothing from Alice.
     g[0].set_voice_batch(4);
     let mut sig_frame = None;
     let mut genuine = Vec::new();
@@ -139,7 +139,8 @@ fn member_cannot_forge_another_members_frame() {
             2 => {
                 let o = g[1].open(&fake, NOW).unwrap();
                 assert_eq!(o.authenticity, aura_crypto::Authenticity::Pending);
-                assert_eq!(g[1].open(f, NOW), Err(OpenError::Replay));
+                let o = g[1].open(f, NOW).unwrap();
+                assert_eq!(o.authenticity, aura_crypto::Authenticity::Pending);
             }
             3 => {}
             _ => {
@@ -161,7 +162,7 @@ fn member_cannot_forge_another_members_frame() {
             .iter()
             .filter(|r| r.verdict == Verdict::Verified)
             .count(),
-        2
+        3
     );
     // A forgery arriving after the batch that covers its counter is refused.
     let late = g[2].forge_as(alice, FrameKind::Voice, c3, b"late").unwrap();

@@ -27,6 +27,18 @@ fn seal(s: &mut GroupSession, kind: FrameKind, payload: &[u8]) -> Vec<u8> {
     }
 }
 
+/// `n` voice frames with the batch signatures the sender emits among them.
+fn voice_stream(s: &mut GroupSession, n: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let sv = s.seal_voice(&(i as u32).to_be_bytes(), NOW).unwrap();
+        out.push(sv.frame);
+        out.extend(sv.sig_frame);
+    }
+    out.extend(s.flush_voice_sig().unwrap());
+    out
+}
+
 fn shuffle<T>(v: &mut [T], seed: u64) {
     let mut rng = TestRng(seed);
     for i in (1..v.len()).rev() {
@@ -71,12 +83,12 @@ proptest! {
     #[test]
     fn replays_rejected(n in 1usize..200, dups in proptest::collection::vec(any::<prop::sample::Index>(), 1..50), seed in any::<u64>()) {
         let mut g = group(2, &mut TestRng(seed));
-        let frames: Vec<Vec<u8>> = (0..n).map(|i| seal(&mut g[0], FrameKind::Voice, &[i as u8; 30])).collect();
+        let frames = voice_stream(&mut g[0], n);
         for f in &frames {
             g[1].open(f, NOW).unwrap();
         }
         for d in dups {
-            let f = &frames[d.index(n)];
+            let f = &frames[d.index(frames.len())];
             prop_assert_eq!(g[1].open(f, NOW), Err(OpenError::Replay));
         }
     }
@@ -84,7 +96,7 @@ proptest! {
     #[test]
     fn reordering_inside_window_accepted(n in 2usize..400, max_shift in 1usize..900, seed in any::<u64>()) {
         let mut g = group(2, &mut TestRng(seed));
-        let frames: Vec<Vec<u8>> = (0..n).map(|i| seal(&mut g[0], FrameKind::Voice, &(i as u32).to_be_bytes())).collect();
+        let frames: Vec<Vec<u8>> = (0..n).map(|i| seal(&mut g[0], FrameKind::Chat, &(i as u32).to_be_bytes())).collect();
         // Each frame is delayed by up to `max_shift` positions (< window).
         let mut rng = TestRng(seed ^ 0xabc);
         let mut keyed: Vec<(usize, usize)> = (0..n).map(|i| (i + (rng.next_u64() as usize % (max_shift + 1)), i)).collect();
@@ -92,6 +104,19 @@ proptest! {
         for (_, i) in keyed {
             let o = g[1].open(&frames[i], NOW).unwrap();
             prop_assert_eq!(o.payload, (i as u32).to_be_bytes().to_vec());
+        }
+    }
+
+    #[test]
+    fn voice_reordering_accepted(n in 2usize..400, max_shift in 1usize..40, seed in any::<u64>()) {
+        // Voice with its batch signatures, reordered by up to 40 frames (0.8 s).
+        let mut g = group(2, &mut TestRng(seed));
+        let frames = voice_stream(&mut g[0], n);
+        let mut rng = TestRng(seed ^ 0xabc);
+        let mut keyed: Vec<(usize, usize)> = (0..frames.len()).map(|i| (i + (rng.next_u64() as usize % (max_shift + 1)), i)).collect();
+        keyed.sort();
+        for (_, i) in keyed {
+            g[1].open(&frames[i], NOW).unwrap();
         }
     }
 

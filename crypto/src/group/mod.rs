@@ -1,6 +1,7 @@
 //! `GroupSession`: the roster, our sender key, the keys received from other
 //! members and their replay windows, tied together behind one sans-IO API.
 
+mod floors;
 mod persist;
 mod types;
 mod voice;
@@ -10,8 +11,9 @@ use std::collections::HashMap;
 use ed25519_dalek::Signature;
 use rand_core::{CryptoRng, RngCore};
 
+pub use floors::ReplayFloor;
 pub use types::{Authenticity, MembershipChange, Opened, Rotation, SealedVoice, SessionStats};
-pub use voice::{AuthReport, Verdict, MAX_PENDING_PER_SENDER, MAX_REPORTS};
+pub use voice::{AuthReport, Verdict, MAX_PENDING_PER_SENDER, MAX_REPORTS, MAX_UNSIGNED_RUN};
 
 use crate::envelope::KeyEnvelope;
 use crate::error::{EnvelopeError, OpenError, RosterError, SealError};
@@ -19,9 +21,11 @@ use crate::frame::{
     self, FrameHeader, FrameKind, DIGEST_LEN, HEADER_LEN, MAX_PAYLOAD_LEN, SIG_LEN,
 };
 use crate::identity::{Identity, MemberId, ShortId};
+use crate::replay::REPLAY_WINDOW;
 use crate::roster::{Applied, GroupId, InviteId, OpKind, Role, Roster, SignedOp};
 use crate::sender_key::{Lookup, OwnSenderKey, ReceiverChain, RotationPolicy, STEP};
-use voice::VoiceVerifier;
+use floors::Floors;
+use voice::{Recorded, VoiceVerifier};
 
 /// Default number of voice frames per batch signature.
 pub const DEFAULT_VOICE_BATCH: usize = 16;
@@ -45,6 +49,8 @@ pub struct GroupSession {
     /// Members' decompressed ed25519 keys (decompression is about a third
     /// of a signature check).
     keys: VerifyingKeys,
+    /// Replay floors reserved ahead of accepted counters (see [`floors`]).
+    floors: Floors,
     stats: SessionStats,
 }
 
@@ -92,6 +98,7 @@ impl GroupSession {
             voice_out: Vec::new(),
             voice_in: VoiceVerifier::default(),
             keys: VerifyingKeys::default(),
+            floors: Floors::default(),
             stats: SessionStats::default(),
         }
     }
@@ -157,6 +164,7 @@ impl GroupSession {
         for m in &removed {
             self.peers.remove(m);
             self.voice_in.drop_sender(m);
+            self.floors.forget_member(m);
             self.rotation_due = true;
             tracing::info!(member = %m, "member removed: keys dropped, rotation due");
         }
@@ -310,10 +318,18 @@ impl GroupSession {
                 return Ok(None);
             }
         }
-        chains.push(ReceiverChain::new(&opened.share));
+        let mut chain = ReceiverChain::new(&opened.share);
+        if let Some(f) = self.floors.get(&env.sender, env.epoch) {
+            // Reinstalled after a restart: what was accepted stays refused.
+            chain.window.raise_floor(f);
+        }
+        chains.push(chain);
         chains.sort_by_key(|c| c.epoch);
         while chains.len() > EPOCHS_KEPT {
             chains.remove(0);
+        }
+        if let Some(oldest) = chains.first() {
+            self.floors.keep_epochs_from(&env.sender, oldest.epoch);
         }
         self.highest_epoch.insert(env.sender, env.epoch);
         Ok(Some(env.epoch))
@@ -453,14 +469,40 @@ impl GroupSession {
             .and_then(|cs| cs.iter_mut().find(|c| c.epoch == h.epoch))
             .ok_or(OpenError::UnknownEpoch)?;
         chain.window.check(h.counter)?;
+        if h.kind == FrameKind::Voice {
+            // Unauthenticated: never derive far past what authenticated
+            // frames reached (a signed frame of the sender catches us up).
+            let base = chain.window.top().max(chain.known_start());
+            if u64::from(h.counter) >= base + u64::from(REPLAY_WINDOW) {
+                return Err(OpenError::TooFarAhead);
+            }
+        }
+        // Keys derived ahead stay tentative until the frame authenticates.
         let (pt, advance) = match chain.lookup(h.counter)? {
             Lookup::Known(k) => (frame::open_raw(k, &h, bytes)?, None),
             Lookup::Ahead(k, adv) => (frame::open_raw(&k, &h, bytes)?, Some(adv)),
         };
         let hb = &bytes[..HEADER_LEN];
-        let mut batch = None;
+        let mut genuine_voice = Vec::new();
         let (payload, authenticity) = match h.kind {
-            FrameKind::Voice => (pt, Authenticity::Pending),
+            FrameKind::Voice => {
+                let d = frame::frame_digest(bytes);
+                match self.voice_in.record(sender, h.epoch, h.counter, d)? {
+                    Recorded::Judged(Verdict::Forged) => return Err(OpenError::BadSignature),
+                    Recorded::Judged(_) => (pt, Authenticity::Verified),
+                    // Plays at once; moves no window and no chain.
+                    Recorded::Pending => {
+                        return Ok(Opened {
+                            sender,
+                            kind: h.kind,
+                            epoch: h.epoch,
+                            counter: h.counter,
+                            payload: pt,
+                            authenticity: Authenticity::Pending,
+                        })
+                    }
+                }
+            }
             FrameKind::VoiceSig => {
                 let b = voice::parse_batch(&pt)?;
                 let msg = frame::voice_sig_message(&group, hb, b.body);
@@ -470,7 +512,7 @@ impl GroupSession {
                 {
                     return Err(OpenError::BadSignature);
                 }
-                batch = Some((b.first, b.digests));
+                genuine_voice = self.voice_in.on_batch(sender, h.epoch, b.first, b.digests);
                 (Vec::new(), Authenticity::Verified)
             }
             _ => {
@@ -489,21 +531,15 @@ impl GroupSession {
                 (pt, Authenticity::Verified)
             }
         };
+        // Authenticated from here on: commit keys, window and replay floor.
         if let Some(adv) = advance {
             chain.commit(adv);
         }
-        chain.window.commit(h.counter);
-        let mut authenticity = authenticity;
-        if h.kind == FrameKind::Voice {
-            let d = frame::frame_digest(bytes);
-            match self.voice_in.record(sender, h.epoch, h.counter, d) {
-                Some(Verdict::Forged) => return Err(OpenError::BadSignature),
-                Some(_) => authenticity = Authenticity::Verified,
-                None => {}
+        for c in genuine_voice.into_iter().chain([h.counter]) {
+            if chain.window.check(c).is_ok() {
+                chain.window.commit(c);
             }
-        }
-        if let Some((first, digests)) = batch {
-            self.voice_in.on_batch(sender, h.epoch, first, digests);
+            self.floors.reserve(sender, h.epoch, c);
         }
         Ok(Opened {
             sender,
@@ -513,6 +549,30 @@ impl GroupSession {
             payload,
             authenticity,
         })
+    }
+
+    /// Replay floors, when one moved since the last call: store them
+    /// durably before acting on the frame just opened (see [`ReplayFloor`]).
+    pub fn take_replay_floors(&mut self) -> Option<Vec<ReplayFloor>> {
+        self.floors.take_if_moved()
+    }
+
+    /// All current replay floors.
+    pub fn replay_floors(&self) -> Vec<ReplayFloor> {
+        self.floors.list()
+    }
+
+    /// Restores stored replay floors (after a restart, clean or not): every
+    /// counter below a floor is refused from now on.
+    pub fn restore_replay_floors(&mut self, list: &[ReplayFloor]) {
+        self.floors.restore(list);
+        for (m, chains) in &mut self.peers {
+            for c in chains.iter_mut() {
+                if let Some(f) = self.floors.get(m, c.epoch) {
+                    c.window.raise_floor(f);
+                }
+            }
+        }
     }
 
     /// The newest receiver chain held for `m` (used by the test adversary).

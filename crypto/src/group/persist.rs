@@ -86,6 +86,7 @@ impl GroupSession {
             voice_out: saved.voice_out.clone(),
             voice_in: VoiceVerifier::default(),
             keys: Default::default(),
+            floors: Default::default(),
             stats: SessionStats::default(),
         })
     }

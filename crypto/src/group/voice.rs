@@ -1,7 +1,12 @@
 //! Batch authentication of voice frames.
 //!
 //! Voice frames are played at once (`Authenticity::Pending`) and their
-//! truncated digests remembered. Every K voice frames the sender emits a
+//! truncated digests remembered; a pending frame moves no replay window and
+//! no key chain (the session commits its counter only once a batch vouches
+//! for it), so a forgery cannot make the real sender's frames look old.
+//! At most [`MAX_UNSIGNED_RUN`] voice frames of a sender epoch play between
+//! two of its verified batches: forged audio plays for at most one batch.
+//! Every K voice frames the sender emits a
 //! `VoiceSig` frame: `first_counter u32 | n u8 | n digests [8] | ed25519
 //! signature`. Slot `i` covers counter `first_counter + i`; counters the
 //! sender used for other kinds hold zero digests. When the batch arrives
@@ -19,6 +24,10 @@ use crate::identity::MemberId;
 
 /// Most remembered unverified voice frames per sender epoch.
 pub const MAX_PENDING_PER_SENDER: usize = 512;
+/// Most voice frames of one sender epoch accepted since its last verified
+/// batch (the largest batch a sender may use); further frames wait for a
+/// batch signature.
+pub const MAX_UNSIGNED_RUN: usize = 64;
 /// Most queued reports; older ones are dropped (and counted).
 pub const MAX_REPORTS: usize = 4096;
 /// Batches after which an uncovered frame is reported `Unverified`.
@@ -53,8 +62,20 @@ pub struct AuthReport {
 
 #[derive(Default)]
 struct Stream {
-    pending: BTreeMap<u32, ([u8; DIGEST_LEN], u8)>,
+    /// Unjudged frames by (counter, digest): a forgery and the genuine frame
+    /// of the same counter are both held until the batch tells them apart.
+    pending: BTreeMap<(u32, [u8; DIGEST_LEN]), u8>,
+    /// Frames accepted since the last verified batch.
+    unsigned: usize,
     recent: VecDeque<(u32, Vec<[u8; DIGEST_LEN]>)>,
+}
+
+/// What [`VoiceVerifier::record`] decided about a voice frame.
+pub(crate) enum Recorded {
+    /// A recent batch already covers it.
+    Judged(Verdict),
+    /// Held until a batch covers it (play it, commit nothing).
+    Pending,
 }
 
 /// Receiver-side tracker of voice digests and batch verdicts.
@@ -87,15 +108,16 @@ impl VoiceVerifier {
         self.streams.entry((sender, epoch)).or_default()
     }
 
-    /// Records a voice frame that passed AEAD. Returns a verdict at once if a
-    /// recent batch already covers its counter.
+    /// Records a voice frame that passed AEAD. Judges it at once if a
+    /// recent batch covers its counter; refuses a frame already held
+    /// (`Replay`) or one past the unsigned allowance (`AwaitingSignature`).
     pub(crate) fn record(
         &mut self,
         sender: MemberId,
         epoch: u16,
         counter: u32,
         digest: [u8; DIGEST_LEN],
-    ) -> Option<Verdict> {
+    ) -> Result<Recorded, OpenError> {
         let s = self.stream(sender, epoch);
         for (first, digests) in &s.recent {
             if let Some(i) = counter.checked_sub(*first) {
@@ -111,16 +133,23 @@ impl VoiceVerifier {
                         counter,
                         verdict: v,
                     });
-                    return Some(v);
+                    return Ok(Recorded::Judged(v));
                 }
             }
+        }
+        if s.pending.contains_key(&(counter, digest)) {
+            return Err(OpenError::Replay);
+        }
+        if s.unsigned >= MAX_UNSIGNED_RUN {
+            return Err(OpenError::AwaitingSignature);
         }
         let mut evicted = None;
         if s.pending.len() >= MAX_PENDING_PER_SENDER {
             evicted = s.pending.pop_first();
         }
-        s.pending.insert(counter, (digest, 0));
-        if let Some((c, _)) = evicted {
+        s.pending.insert((counter, digest), 0);
+        s.unsigned += 1;
+        if let Some(((c, _), _)) = evicted {
             self.report(AuthReport {
                 sender,
                 epoch,
@@ -128,37 +157,44 @@ impl VoiceVerifier {
                 verdict: Verdict::Unverified,
             });
         }
-        None
+        Ok(Recorded::Pending)
     }
 
     /// Applies a verified batch (the caller checked its signature).
+    /// Returns the counters it proved genuine (to commit to the window).
     pub(crate) fn on_batch(
         &mut self,
         sender: MemberId,
         epoch: u16,
         first: u32,
         digests: Vec<[u8; DIGEST_LEN]>,
-    ) {
+    ) -> Vec<u32> {
         let s = self.stream(sender, epoch);
         let mut out = Vec::new();
         let mut keep = BTreeMap::new();
-        for (c, (d, age)) in std::mem::take(&mut s.pending) {
+        for ((c, d), age) in std::mem::take(&mut s.pending) {
             let slot = c.checked_sub(first).and_then(|i| digests.get(i as usize));
             match slot {
                 Some(sd) if *sd == d => out.push((c, Verdict::Verified)),
                 Some(_) => out.push((c, Verdict::Forged)),
                 None if age + 1 >= GRACE_BATCHES && c < first => out.push((c, Verdict::Unverified)),
                 None => {
-                    keep.insert(c, (d, age + 1));
+                    keep.insert((c, d), age + 1);
                 }
             }
         }
+        let end = u64::from(first) + digests.len() as u64;
+        s.unsigned = keep.keys().filter(|(c, _)| u64::from(*c) >= end).count();
         s.pending = keep;
         if s.recent.len() >= RECENT_BATCHES {
             s.recent.pop_front();
         }
         s.recent.push_back((first, digests));
+        let mut genuine = Vec::new();
         for (counter, verdict) in out {
+            if verdict == Verdict::Verified {
+                genuine.push(counter);
+            }
             self.report(AuthReport {
                 sender,
                 epoch,
@@ -166,6 +202,7 @@ impl VoiceVerifier {
                 verdict,
             });
         }
+        genuine
     }
 
     /// Forgets a sender (removed member).

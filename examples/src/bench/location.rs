@@ -115,23 +115,40 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     // Per node: how many distinct members' keys it holds; latencies while measuring.
     let keyed: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
-    let (tx, mut rx) = mpsc::channel::<u64>(1 << 20);
+    let (tx, mut rx) = mpsc::channel::<(u64, usize, aura_crypto::MemberId)>(1 << 20);
+    // Per node: peers connected now, and disconnections seen.
+    let peers: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    let drops = Arc::new(AtomicU64::new(0));
+    let lagged = Arc::new(AtomicU64::new(0));
     let window = Arc::new(Window::default());
     for (i, m) in nodes.iter().enumerate() {
         let mut ev = m.node.events();
         let (tx, window, keyed) = (tx.clone(), window.clone(), keyed.clone());
+        let (peers, drops, lagged) = (peers.clone(), drops.clone(), lagged.clone());
         tokio::spawn(async move {
             let mut senders = HashSet::new();
             loop {
                 match ev.recv().await {
-                    Ok(Event::Location { fix, .. }) if window.contains(fix.at_ms) => {
-                        let _ = tx.try_send(now_ms().saturating_sub(fix.at_ms));
+                    Ok(Event::Location { fix, member, .. }) if window.contains(fix.at_ms) => {
+                        let _ = tx.try_send((now_ms().saturating_sub(fix.at_ms), i, member));
+                    }
+                    Ok(Event::PeerConnected { .. }) => {
+                        peers[i].fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Event::PeerDisconnected { .. }) => {
+                        peers[i].fetch_sub(1, Ordering::Relaxed);
+                        if window.start_ms.load(Ordering::Relaxed) > 0 {
+                            drops.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                        lagged.fetch_add(k, Ordering::Relaxed);
                     }
                     Ok(Event::KeysReceived { sender, .. }) => {
                         senders.insert(sender);
                         keyed[i].store(senders.len(), Ordering::Relaxed);
                     }
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Ok(_) => {}
                     Err(_) => return,
                 }
             }
@@ -216,6 +233,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     // Warm-up: meshes settle after the join storm.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let short_of_full_mesh = peers
+        .iter()
+        .filter(|p| p.load(Ordering::Relaxed) < n - 1)
+        .count();
     let before = totals(&nodes).await?;
     let cpu0 = super::process_cpu_s();
     let start = Instant::now();
@@ -231,10 +252,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // Updates sent in the window still in flight get 2 s more to arrive.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut lat = Vec::new();
-    while let Ok(l) = rx.try_recv() {
+    let mut slow_pairs = std::collections::HashMap::<(usize, aura_crypto::MemberId), u64>::new();
+    while let Ok((l, i, m)) = rx.try_recv() {
         lat.push(l);
+        if l > 100 {
+            *slow_pairs.entry((i, m)).or_default() += 1;
+        }
     }
     lat.sort_unstable();
+    let slow: u64 = slow_pairs.values().sum();
+    let disconnects = drops.load(Ordering::Relaxed);
     let expected = window.moves.load(Ordering::Relaxed) * (n as u64 - 1);
     let per_node_s = |b: u64| b as f64 / n as f64 / elapsed;
     let bytes_per_node_per_s = per_node_s(after.bytes_sent - before.bytes_sent);
@@ -254,6 +281,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "joined_s": joined.as_secs_f64(), "keyed_s": keyed_after.as_secs_f64(),
                 "phases": if args.lockstep { "lockstep" } else { "spread" },
                 "cpu_pct": cpu_pct.round(), "heartbeat_ms": args.heartbeat_ms,
+                "p999_ms": pct(&lat, 0.999), "max_ms": lat.last().copied().unwrap_or(0),
+                "over_100ms": slow, "pairs_over_100ms": slow_pairs.len(),
+                "nodes_short_of_full_mesh": short_of_full_mesh,
+                "disconnects_while_measuring": disconnects,
+                "events_lagged": lagged.load(Ordering::Relaxed),
             })
         );
     } else {

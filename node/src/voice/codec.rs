@@ -1,7 +1,7 @@
 //! Opus encoder and decoder with Aura's voice settings: 48 kHz, 20 ms (or
 //! 10 ms) frames, in-band FEC, DTX, and a bitrate the sender adapts.
 
-use opus::{Application, Bitrate, Channels};
+use aura_opus::Application;
 use thiserror::Error;
 
 use super::SAMPLE_RATE;
@@ -18,7 +18,7 @@ pub const MUSIC_BPS: i32 = 128_000;
 pub enum CodecError {
     /// libopus refused a call.
     #[error("opus: {0}")]
-    Opus(#[from] opus::Error),
+    Opus(#[from] aura_opus::Error),
     /// Input frame has the wrong number of samples.
     #[error("expected {expected} samples, got {got}")]
     FrameSize {
@@ -100,17 +100,9 @@ impl EncoderConfig {
     }
 }
 
-fn channels(n: usize) -> Channels {
-    if n >= 2 {
-        Channels::Stereo
-    } else {
-        Channels::Mono
-    }
-}
-
 /// Opus encoder.
 pub struct Encoder {
-    inner: opus::Encoder,
+    inner: aura_opus::Encoder,
     cfg: EncoderConfig,
     out: Vec<u8>,
 }
@@ -129,8 +121,8 @@ impl Encoder {
         } else {
             Application::Voip
         };
-        let mut inner = opus::Encoder::new(SAMPLE_RATE, channels(cfg.channels), app)?;
-        inner.set_bitrate(Bitrate::Bits(cfg.bitrate))?;
+        let mut inner = aura_opus::Encoder::new(SAMPLE_RATE, cfg.channels.clamp(1, 2), app)?;
+        inner.set_bitrate(cfg.bitrate)?;
         inner.set_inband_fec(cfg.fec)?;
         inner.set_dtx(cfg.dtx)?;
         inner.set_packet_loss_perc(cfg.loss_perc)?;
@@ -153,7 +145,7 @@ impl Encoder {
 
     /// Changes the bitrate and the expected loss (from receiver reports).
     pub fn set_rate(&mut self, bitrate: i32, loss_perc: i32) -> Result<(), CodecError> {
-        self.inner.set_bitrate(Bitrate::Bits(bitrate))?;
+        self.inner.set_bitrate(bitrate)?;
         self.inner.set_packet_loss_perc(loss_perc.clamp(0, 100))?;
         self.cfg.bitrate = bitrate;
         self.cfg.loss_perc = loss_perc;
@@ -178,13 +170,13 @@ impl Encoder {
 
     /// Encoder lookahead in samples (part of the algorithmic delay).
     pub fn lookahead(&mut self) -> Result<usize, CodecError> {
-        Ok(self.inner.get_lookahead()?.max(0) as usize)
+        Ok(self.inner.lookahead()?)
     }
 }
 
 /// Opus decoder with concealment and FEC recovery.
 pub struct Decoder {
-    inner: opus::Decoder,
+    inner: aura_opus::Decoder,
     channels: usize,
     frame: FrameDuration,
     out: Vec<i16>,
@@ -203,7 +195,7 @@ impl Decoder {
     pub fn new(channels_n: usize, frame: FrameDuration) -> Result<Self, CodecError> {
         let channels_n = channels_n.clamp(1, 2);
         Ok(Self {
-            inner: opus::Decoder::new(SAMPLE_RATE, channels(channels_n))?,
+            inner: aura_opus::Decoder::new(SAMPLE_RATE, channels_n)?,
             channels: channels_n,
             frame,
             out: vec![0; 5_760 * 2],
@@ -231,7 +223,7 @@ impl Decoder {
     /// Packet-loss concealment for one frame.
     pub fn conceal(&mut self) -> Result<Vec<i16>, CodecError> {
         let len = self.frame_len();
-        let n = self.inner.decode(&[], &mut self.out[..len], false)?;
+        let n = self.inner.conceal(&mut self.out[..len])?;
         Ok(self.out[..n * self.channels].to_vec())
     }
 }

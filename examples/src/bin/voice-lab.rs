@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aura_crypto::{GroupSession, Identity, Role, Roster};
+use aura_node::voice::codec::EncoderConfig;
 use aura_node::voice::payload::VoicePayload;
 use aura_node::voice::signal::{write_wav, WavSource};
 use aura_node::voice::AudioSource;
-use aura_node::voice::{SlotKind, TalkMode, VoiceReceiver, VoiceSender};
+use aura_node::voice::{SlotKind, TalkGate, TalkMode, VoiceReceiver, VoiceSender};
 use clap::Parser;
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
@@ -50,9 +51,86 @@ struct Args {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Voice bitrate, bits/s (the sender's start rate; the lab sends no
+    /// receiver reports, so it stays there).
+    #[arg(long, default_value_t = 24_000)]
+    bitrate: i32,
+    /// Also run plain libopus (same bitrate and frame size, no FEC, no DTX,
+    /// no jitter buffer, classic concealment) through the same loss model
+    /// and seed, and write it beside OUT as OUT.baseline.wav.
+    #[arg(long)]
+    baseline: bool,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// Gilbert-Elliott loss: mean burst length `burst`, average loss `loss_pct`.
+struct LossModel {
+    p_good_to_bad: f64,
+    p_bad_to_good: f64,
+    bad: bool,
+    rng: rand::rngs::StdRng,
+}
+
+impl LossModel {
+    fn new(loss_pct: f64, burst: f64, seed: u64) -> Self {
+        let p = (loss_pct / 100.0).clamp(0.0, 0.95);
+        let p_bad_to_good = 1.0 / burst.max(1.0);
+        let p_good_to_bad = if p > 0.0 {
+            p * p_bad_to_good / (1.0 - p)
+        } else {
+            0.0
+        };
+        Self {
+            p_good_to_bad,
+            p_bad_to_good,
+            bad: false,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Whether the next packet is lost.
+    fn lose(&mut self) -> bool {
+        self.bad = if self.bad {
+            !self.rng.gen_bool(self.p_bad_to_good)
+        } else {
+            self.rng.gen_bool(self.p_good_to_bad)
+        };
+        self.bad
+    }
+}
+
+/// Plain libopus at the lab's settings: every frame encoded and sent, lost
+/// frames concealed by the decoder, output aligned with the input.
+fn plain_libopus(input: &[i16], args: &Args) -> anyhow::Result<Vec<i16>> {
+    use aura_opus::{Application, Decoder, Encoder};
+    let frame = 960;
+    let mut enc = Encoder::new(48_000, 1, Application::Voip)?;
+    enc.set_bitrate(args.bitrate)?;
+    let lookahead = enc.lookahead()?;
+    let mut dec = Decoder::new(48_000, 1)?;
+    let mut loss = LossModel::new(args.loss, args.burst, args.seed);
+    let mut out = Vec::with_capacity(input.len() + 2 * frame);
+    let mut packet = [0u8; 1_500];
+    let mut pcm = vec![0i16; frame];
+    let mut k = 0;
+    while out.len() < input.len() + lookahead {
+        let start = (k * frame).min(input.len());
+        let end = (start + frame).min(input.len());
+        pcm.fill(0);
+        pcm[..end - start].copy_from_slice(&input[start..end]);
+        let n = enc.encode(&pcm, &mut packet)?;
+        let mut slot = vec![0i16; frame];
+        if loss.lose() {
+            dec.conceal(&mut slot)?;
+        } else {
+            dec.decode(&packet[..n], &mut slot, false)?;
+        }
+        out.extend_from_slice(&slot);
+        k += 1;
+    }
+    Ok(out.into_iter().skip(lookahead).take(input.len()).collect())
 }
 
 const NOW: u64 = 1_700_000_000_000;
@@ -84,21 +162,17 @@ fn main() -> anyhow::Result<()> {
     rx.set_read_timeout(Some(Duration::from_millis(200)))?;
     tx.connect(rx.local_addr()?)?;
 
-    let mut sender = VoiceSender::voice(Default::default(), TalkMode::PushToTalk)?;
-    sender.gate.key_down = true;
+    let mut gate = TalkGate::new(TalkMode::PushToTalk);
+    gate.key_down = true;
+    let cfg = EncoderConfig {
+        bitrate: args.bitrate,
+        ..EncoderConfig::voice()
+    };
+    let mut sender = VoiceSender::new(cfg, gate)?;
     let lookahead = sender.lookahead()?;
     let mut recv = VoiceReceiver::new(0)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    // Gilbert-Elliott loss: mean burst length `burst`, average loss `loss`.
-    let p = (args.loss / 100.0).clamp(0.0, 0.95);
-    let burst = args.burst.max(1.0);
-    let p_bad_to_good = 1.0 / burst;
-    let p_good_to_bad = if p > 0.0 {
-        p * p_bad_to_good / (1.0 - p)
-    } else {
-        0.0
-    };
-    let mut bad = false;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed);
+    let mut loss = LossModel::new(args.loss, args.burst, args.seed);
 
     let frame = 960usize;
     let frame_us = 20_000u64;
@@ -180,12 +254,7 @@ fn main() -> anyhow::Result<()> {
             let sv = sa.seal_voice(&vp.to_bytes(), NOW)?;
             for f in std::iter::once(sv.frame).chain(sv.sig_frame) {
                 datagrams += 1;
-                bad = if bad {
-                    !rng.gen_bool(p_bad_to_good)
-                } else {
-                    rng.gen_bool(p_good_to_bad)
-                };
-                if bad {
+                if loss.lose() {
                     net_lost += 1;
                     continue;
                 }
@@ -208,6 +277,13 @@ fn main() -> anyhow::Result<()> {
         .copied()
         .collect();
     write_wav(&args.output, &aligned, 1)?;
+    let baseline_output = if args.baseline {
+        let path = args.output.with_extension("baseline.wav");
+        write_wav(&path, &plain_libopus(&input, &args)?, 1)?;
+        Some(path)
+    } else {
+        None
+    };
 
     latencies.sort_by(|a, b| a.total_cmp(b));
     let pct = |q: f64| {
@@ -233,6 +309,7 @@ fn main() -> anyhow::Result<()> {
         "latency_p99_ms": (pct(0.99) * 10.0).round() / 10.0,
         "mos_estimate": (q.mos * 100.0).round() / 100.0,
         "bitrate_bps": sender.bitrate(),
+        "baseline_output": baseline_output,
     });
     if args.json {
         println!("{report}");

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::location::{HistoryPolicy, PublishPolicy};
+use crate::location::{HistoryPolicy, Precision, PublishPolicy};
 
 /// Configuration errors.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,9 @@ pub struct Config {
     pub mdns: bool,
     /// Location publish policy.
     pub publish: PublishPolicy,
+    /// The precision a new group (created or joined) is shared at, until
+    /// changed for that group: `Exact`, `Approx100m` (default) or `Approx1km`.
+    pub default_precision: Precision,
     /// Location history retention, days.
     pub retention_days: u64,
     /// Which received fixes become history track points.
@@ -77,6 +80,7 @@ impl Default for Config {
             relays: vec![],
             mdns: true,
             publish: PublishPolicy::default(),
+            default_precision: Precision::default(),
             retention_days: 7,
             history: HistoryPolicy::default(),
             proximity_m: 200.0,
@@ -132,6 +136,7 @@ impl Config {
                 min_distance_m: 1.0,
                 min_interval_ms: 0,
                 max_interval_ms: 5_000,
+                ..PublishPolicy::default()
             },
             ..Self::default()
         }

@@ -52,6 +52,9 @@ pub enum NodeError {
     /// Bad argument.
     #[error("invalid input: {0}")]
     BadInput(String),
+    /// A geofence change was refused (not an admin, invalid fence, too many).
+    #[error("geofence refused: {0}")]
+    Geofence(#[from] crate::location::FenceError),
     /// A gift receipt was refused (bad signature, wrong room or sender...).
     #[error("gift: {0}")]
     Gift(#[from] GiftError),

@@ -1,5 +1,6 @@
 //! The local store: `sled` behind a small API. Groups (crypto state and
-//! settings), location history with retention, chat history.
+//! settings), geofences (one record each), location history with retention,
+//! chat history.
 //!
 //! Every multi-key write is one atomic sled batch, so a crash (even SIGKILL)
 //! leaves either all of it or none of it.
@@ -51,7 +52,8 @@ pub struct GroupRecord {
     pub sharing: bool,
     /// The precision we share at.
     pub precision: Precision,
-    /// The group's geofences.
+    /// Geofences as stores before the `fences` tree kept them (read once,
+    /// moved to that tree, then saved empty).
     pub fences: Vec<Geofence>,
 }
 
@@ -72,6 +74,7 @@ pub struct Store {
     db: sled::Db,
     groups: sled::Tree,
     locations: sled::Tree,
+    fences: sled::Tree,
     chat: sled::Tree,
     gifts: sled::Tree,
     peers: sled::Tree,
@@ -96,6 +99,13 @@ fn loc_key(group: &[u8; 32], member: &[u8; 32], at_ms: u64) -> Vec<u8> {
     k.extend_from_slice(group);
     k.extend_from_slice(member);
     k.extend_from_slice(&at_ms.to_be_bytes());
+    k
+}
+
+fn fence_key(group: &[u8; 32], name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32 + name.len());
+    k.extend_from_slice(group);
+    k.extend_from_slice(name.as_bytes());
     k
 }
 
@@ -126,6 +136,7 @@ impl Store {
         Ok(Self {
             groups: db.open_tree("groups")?,
             locations: db.open_tree("locations")?,
+            fences: db.open_tree("fences")?,
             chat: db.open_tree("chat")?,
             gifts: db.open_tree("gifts")?,
             peers: db.open_tree("peers")?,
@@ -147,7 +158,7 @@ impl Store {
     /// Deletes a group and its history (after leaving it).
     pub fn delete_group(&self, id: &[u8; 32]) -> Result<(), StoreError> {
         self.groups.remove(id)?;
-        for tree in [&self.locations, &self.chat, &self.gifts] {
+        for tree in [&self.locations, &self.fences, &self.chat, &self.gifts] {
             let mut batch = sled::Batch::default();
             for kv in tree.scan_prefix(id) {
                 batch.remove(kv?.0);
@@ -168,6 +179,28 @@ impl Store {
             out.push((id, dec("groups", &v)?));
         }
         Ok(out)
+    }
+
+    /// Saves (or replaces) one geofence of `group`, without rewriting the
+    /// group record.
+    pub fn put_fence(&self, group: &[u8; 32], fence: &Geofence) -> Result<(), StoreError> {
+        self.fences
+            .insert(fence_key(group, &fence.name), enc(fence)?)?;
+        Ok(())
+    }
+
+    /// Deletes the geofence `name` of `group`.
+    pub fn remove_fence(&self, group: &[u8; 32], name: &str) -> Result<(), StoreError> {
+        self.fences.remove(fence_key(group, name))?;
+        Ok(())
+    }
+
+    /// The geofences of `group`.
+    pub fn fences(&self, group: &[u8; 32]) -> Result<Vec<Geofence>, StoreError> {
+        self.fences
+            .scan_prefix(group)
+            .map(|kv| dec("fences", &kv?.1))
+            .collect()
     }
 
     /// Appends location fixes of members of `group` in one atomic batch.
@@ -199,6 +232,17 @@ impl Store {
 
     /// Deletes location fixes older than `before_ms`; returns how many.
     pub fn prune_locations(&self, before_ms: u64) -> Result<usize, StoreError> {
+        self.prune_locations_where(|at_ms| at_ms < before_ms)
+    }
+
+    /// Deletes location fixes dated after `after_ms` (written before received
+    /// fixes were dated at most a little after their receipt, or before our
+    /// clock was set back); returns how many.
+    pub fn prune_future_locations(&self, after_ms: u64) -> Result<usize, StoreError> {
+        self.prune_locations_where(|at_ms| at_ms > after_ms)
+    }
+
+    fn prune_locations_where(&self, doomed: impl Fn(u64) -> bool) -> Result<usize, StoreError> {
         let mut batch = sled::Batch::default();
         let mut n = 0;
         for kv in self.locations.iter() {
@@ -206,7 +250,7 @@ impl Store {
             if k.len() == 72 {
                 let mut t = [0u8; 8];
                 t.copy_from_slice(&k[64..72]);
-                if u64::from_be_bytes(t) < before_ms {
+                if doomed(u64::from_be_bytes(t)) {
                     batch.remove(k);
                     n += 1;
                 }
@@ -332,6 +376,60 @@ mod tests {
         assert_eq!(s.groups().unwrap()[0].1.precision, Precision::Approx1km);
         s.delete_group(&g).unwrap();
         assert!(s.group(&g).unwrap().is_none() && s.chat(&g).unwrap().is_empty());
+    }
+
+    #[test]
+    fn fences_are_records_of_their_own() {
+        use crate::location::Shape;
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let (g, other) = ([1u8; 32], [2u8; 32]);
+        let fence = |name: &str, radius_m| Geofence {
+            name: name.into(),
+            shape: Shape::Circle {
+                center: Position::new(1.0, 2.0).unwrap(),
+                radius_m,
+            },
+        };
+        s.put_fence(&g, &fence("hut", 10.0)).unwrap();
+        s.put_fence(&g, &fence("lake", 20.0)).unwrap();
+        s.put_fence(&g, &fence("hut", 30.0)).unwrap();
+        s.put_fence(&other, &fence("hut", 40.0)).unwrap();
+        s.remove_fence(&g, "lake").unwrap();
+        assert_eq!(s.fences(&g).unwrap(), vec![fence("hut", 30.0)]);
+        s.delete_group(&g).unwrap();
+        assert!(s.fences(&g).unwrap().is_empty());
+        assert_eq!(s.fences(&other).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_fix_dated_far_in_the_future_is_pruned_once_retention_has_passed() {
+        use crate::location::{as_received, MAX_FUTURE_SKEW_MS};
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let (g, mallory) = ([1u8; 32], [6u8; 32]);
+        let received_ms = 1_800_000_000_000u64;
+        let retention_ms = 7 * 86_400_000;
+        let claimed = Fix {
+            pos: Position::new(1.0, 2.0).unwrap(),
+            at_ms: received_ms + 10 * 365 * 86_400_000,
+            precision: Precision::Exact,
+        };
+        s.append_locations(&g, &[(mallory, as_received(claimed, received_ms))])
+            .unwrap();
+        // Retention runs a day after the point has expired.
+        let later = received_ms + MAX_FUTURE_SKEW_MS + retention_ms + 86_400_000;
+        assert_eq!(s.prune_locations(later - retention_ms).unwrap(), 1);
+        assert!(s.locations(&g).unwrap().is_empty());
+        // A point stored dated in the future before receipt times were
+        // clamped is pruned as soon as it is seen.
+        s.append_locations(&g, &[(mallory, claimed)]).unwrap();
+        assert_eq!(
+            s.prune_future_locations(received_ms + MAX_FUTURE_SKEW_MS)
+                .unwrap(),
+            1
+        );
+        assert!(s.locations(&g).unwrap().is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 
 use aura_crypto::{MemberId, Role};
-use aura_node::{Event, NodeError};
+use aura_node::{location::Precision, Event, NodeError};
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,6 +24,7 @@ async fn five_nodes_join_by_invite_and_see_each_others_location() {
     assert_eq!(nodes[0].node.members(gid).await.unwrap().len(), 5);
     let ids: Vec<MemberId> = nodes.iter().map(|n| n.node.member_id()).collect();
     for n in &nodes {
+        n.node.set_precision(gid, Precision::Exact).await.unwrap();
         n.node.share_location(gid, true).await.unwrap();
     }
     // Everyone moves (repeatedly, so updates sent before keys arrived are superseded)
@@ -209,6 +210,7 @@ async fn history_keeps_a_track_point_every_25_m_of_a_member_riding_past() {
     let gid = a.node.create_group("track").await.unwrap();
     let invite = a.node.invite(gid, 5, 600_000).await.unwrap();
     b.node.join(&invite).await.unwrap();
+    b.node.set_precision(gid, Precision::Exact).await.unwrap();
     b.node.share_location(gid, true).await.unwrap();
     let mut a_events = a.node.events();
     // b rides north 5 m every 50 ms until a hears it, then 60 steps more (300 m).

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use aura_node::voice::signal::{rms, speech_like};
 use aura_node::voice_api::VoiceConfig;
-use aura_node::Event;
+use aura_node::{location::Precision, Event};
 use common::base;
 use nodes::{finish, record_shared, trio, warm_up};
 
@@ -35,6 +35,7 @@ async fn a_member_to_our_east_is_right_and_a_far_member_is_quieter() {
     // step 12 m back and forth (north) so each step passes the publish
     // policy, until our node has seen both.
     for n in &nodes[1..] {
+        n.node.set_precision(gid, Precision::Exact).await.unwrap();
         n.node.share_location(gid, true).await.unwrap();
     }
     let started = Instant::now();

@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aura_crypto::GroupId;
-use aura_node::{config::Config, location::Position, Node};
+use aura_node::{
+    config::Config,
+    location::{Position, Precision},
+    Node,
+};
 
 /// A started node and the temp dir holding its data.
 pub struct MeshNode {
@@ -34,6 +38,11 @@ pub async fn start_node_with(
     let mut cfg = Config::loopback(dir.path().to_path_buf());
     cfg.heartbeat_ms = heartbeat_ms;
     cfg.billing_service_key = billing_key.map(str::to_owned);
+    // The demo shows exact positions unless it chooses a coarser precision
+    // for a member, whose cell then changes every 2 s at most (the demo
+    // walks 600 m in 10 s; a real member's cell changes every 15 s at most).
+    cfg.default_precision = Precision::Exact;
+    cfg.publish.coarse_slot_ms = 2_000;
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
     let node = Node::builder()

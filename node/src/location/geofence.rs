@@ -49,13 +49,77 @@ impl Shape {
         }
     }
 
-    /// Whether the shape is usable (positive radius, at least 3 vertices).
+    /// Whether the shape is usable; see [`Shape::validate`].
     pub fn is_valid(&self) -> bool {
-        match self {
-            Shape::Circle { radius_m, .. } => radius_m.is_finite() && *radius_m > 0.0,
-            Shape::Polygon(v) => v.len() >= 3,
-        }
+        self.validate().is_ok()
     }
+
+    /// Checks the shape as received from anyone: coordinates in range, a
+    /// radius in (0, [`MAX_FENCE_SIZE_M`]], 3 to [`MAX_POLYGON_VERTICES`]
+    /// vertices all within [`MAX_FENCE_SIZE_M`] of the first.
+    pub fn validate(&self) -> Result<(), FenceError> {
+        let checked = |p: &Position| Position::new(p.lat, p.lon).ok_or(FenceError::BadCoordinate);
+        match self {
+            Shape::Circle { center, radius_m } => {
+                checked(center)?;
+                if !(radius_m.is_finite() && *radius_m > 0.0 && *radius_m <= MAX_FENCE_SIZE_M) {
+                    return Err(FenceError::BadRadius);
+                }
+            }
+            Shape::Polygon(v) => {
+                if !(3..=MAX_POLYGON_VERTICES).contains(&v.len()) {
+                    return Err(FenceError::BadVertexCount(v.len()));
+                }
+                let first = checked(&v[0])?;
+                for p in v {
+                    if checked(p)?.distance_m(&first) > MAX_FENCE_SIZE_M {
+                        return Err(FenceError::TooLarge);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Longest geofence name, bytes.
+pub const MAX_FENCE_NAME_BYTES: usize = 64;
+/// Most vertices of a polygon fence.
+pub const MAX_POLYGON_VERTICES: usize = 64;
+/// Largest circle radius, and farthest a polygon vertex may be from the
+/// first, metres (fences are computed on a local plane).
+pub const MAX_FENCE_SIZE_M: f64 = 50_000.0;
+
+/// Why a geofence, or a change to a group's geofences, was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FenceError {
+    /// The author is not the group's owner or an admin.
+    #[error("only the group's owner or an admin may change its geofences")]
+    NotAdmin,
+    /// The name is empty or too long.
+    #[error("a geofence name is 1-{MAX_FENCE_NAME_BYTES} bytes")]
+    BadName,
+    /// A latitude or longitude is out of range or not a number.
+    #[error("a geofence coordinate is out of range (latitude -90..90, longitude -180..180)")]
+    BadCoordinate,
+    /// The circle's radius is not in (0, [`MAX_FENCE_SIZE_M`]].
+    #[error("a geofence circle needs a radius above 0 and at most {MAX_FENCE_SIZE_M} m")]
+    BadRadius,
+    /// The polygon has too few or too many vertices.
+    #[error("a geofence polygon needs 3-{MAX_POLYGON_VERTICES} vertices, not {0}")]
+    BadVertexCount(usize),
+    /// A polygon vertex is too far from the first.
+    #[error("a geofence polygon spans more than {MAX_FENCE_SIZE_M} m")]
+    TooLarge,
+    /// The group has [`super::MAX_FENCES`] fences already.
+    #[error(
+        "the group has {} geofences already; remove one first",
+        super::MAX_FENCES
+    )]
+    TooMany,
+    /// No fence has that name.
+    #[error("no geofence named {0:?}; see `aura geofence list`")]
+    Unknown(String),
 }
 
 /// A named geofence of a group.
@@ -65,6 +129,16 @@ pub struct Geofence {
     pub name: String,
     /// Area.
     pub shape: Shape,
+}
+
+impl Geofence {
+    /// Checks name and shape (see [`Shape::validate`]).
+    pub fn validate(&self) -> Result<(), FenceError> {
+        if self.name.is_empty() || self.name.len() > MAX_FENCE_NAME_BYTES {
+            return Err(FenceError::BadName);
+        }
+        self.shape.validate()
+    }
 }
 
 /// An enter/leave event for a member `M`.

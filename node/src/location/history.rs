@@ -30,6 +30,20 @@ impl Default for HistoryPolicy {
     }
 }
 
+/// How far ahead of our clock a received fix may be dated, ms (clock skew
+/// between honest devices is seconds).
+pub const MAX_FUTURE_SKEW_MS: u64 = 60_000;
+
+/// A fix received at `now_ms`, dated no later than `now_ms` +
+/// [`MAX_FUTURE_SKEW_MS`] whatever its sender claims: history is keyed by
+/// this time, so retention prunes every point, however it was dated.
+pub fn as_received(fix: Fix, now_ms: u64) -> Fix {
+    Fix {
+        at_ms: fix.at_ms.min(now_ms.saturating_add(MAX_FUTURE_SKEW_MS)),
+        ..fix
+    }
+}
+
 /// Bound on members tracked per thinner (a group roster is smaller).
 const MAX_MEMBERS: usize = 4096;
 
@@ -105,6 +119,17 @@ mod tests {
             .filter(|i| t.keep(b, &fix(0.0, i * 1000)))
             .count();
         assert_eq!(kept_b, 3, "0, 5, 10 s");
+    }
+
+    #[test]
+    fn a_fix_dated_in_the_future_is_dated_at_most_the_skew_after_receipt() {
+        let now = 1_800_000_000_000;
+        assert_eq!(
+            as_received(fix(0.0, u64::MAX), now).at_ms,
+            now + MAX_FUTURE_SKEW_MS
+        );
+        assert_eq!(as_received(fix(0.0, now + 5_000), now).at_ms, now + 5_000);
+        assert_eq!(as_received(fix(0.0, 7), now).at_ms, 7);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! proximity alerts and GPX export. Everything here is sans-IO: time comes in
 //! as unix milliseconds.
 
+mod fence_set;
 mod geofence;
 mod gpx;
 mod history;
@@ -9,11 +10,15 @@ mod policy;
 mod precision;
 mod proximity;
 
-pub use geofence::{FenceEvent, FenceTracker, Geofence, Shape};
+pub use fence_set::{FenceSet, MAX_FENCES};
+pub use geofence::{
+    FenceError, FenceEvent, FenceTracker, Geofence, Shape, MAX_FENCE_NAME_BYTES, MAX_FENCE_SIZE_M,
+    MAX_POLYGON_VERTICES,
+};
 pub use gpx::to_gpx;
-pub use history::{HistoryPolicy, HistoryThinner};
+pub use history::{as_received, HistoryPolicy, HistoryThinner, MAX_FUTURE_SKEW_MS};
 pub use policy::{PublishPolicy, Publisher};
-pub use precision::Precision;
+pub use precision::{Cell, Precision, EDGE_MARGIN};
 pub use proximity::{ProximityEvent, ProximityTracker};
 
 use serde::{Deserialize, Serialize};

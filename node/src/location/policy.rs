@@ -1,9 +1,12 @@
 //! When to publish a position: by distance moved and time elapsed, never when
-//! nothing changed.
+//! nothing changed. At a coarse precision, a cell change is published only at
+//! the start of a fixed time slot, and only once the member is clearly inside
+//! the new cell ([`Precision::hold`]): neither GPS noise at a cell edge nor the
+//! moment of crossing one tells the group where the edge was crossed.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Fix, Position, Precision};
+use super::{precision::Cell, Fix, Position, Precision};
 
 /// Publish policy settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -14,6 +17,15 @@ pub struct PublishPolicy {
     pub min_interval_ms: u64,
     /// Publish any change, however small, once this long (ms) has passed.
     pub max_interval_ms: u64,
+    /// At a coarse precision, cells are compared once per slot of this many
+    /// ms (slots start at multiples of it since the unix epoch), so when a
+    /// cell change is published says nothing about when the edge was crossed.
+    #[serde(default = "default_coarse_slot_ms")]
+    pub coarse_slot_ms: u64,
+}
+
+fn default_coarse_slot_ms() -> u64 {
+    15_000
 }
 
 impl Default for PublishPolicy {
@@ -22,6 +34,7 @@ impl Default for PublishPolicy {
             min_distance_m: 10.0,
             min_interval_ms: 1_000,
             max_interval_ms: 30_000,
+            coarse_slot_ms: default_coarse_slot_ms(),
         }
     }
 }
@@ -33,6 +46,9 @@ pub struct Publisher {
     policy: PublishPolicy,
     precision: Precision,
     last: Option<Fix>,
+    /// Coarse precision: the cell we are placed in and the slot it was last
+    /// compared in.
+    cell: Option<(Cell, u64)>,
 }
 
 impl Publisher {
@@ -42,6 +58,7 @@ impl Publisher {
             policy,
             precision,
             last: None,
+            cell: None,
         }
     }
 
@@ -50,6 +67,7 @@ impl Publisher {
         if precision != self.precision {
             self.precision = precision;
             self.last = None;
+            self.cell = None;
         }
     }
 
@@ -60,7 +78,42 @@ impl Publisher {
 
     /// A raw fix at `now`: returns the coarsened fix to publish, or `None`.
     pub fn on_fix(&mut self, pos: Position, now: u64) -> Option<Fix> {
-        let coarse = self.precision.coarsen(pos);
+        if self.precision == Precision::Exact {
+            self.on_exact_fix(pos, now)
+        } else {
+            self.on_coarse_fix(pos, now)
+        }
+    }
+
+    /// Coarse precision: the first fix places us in its cell; after that, the
+    /// first fix of each slot is compared with our cell (with hysteresis) and
+    /// a change is published; every other fix is ignored.
+    fn on_coarse_fix(&mut self, pos: Position, now: u64) -> Option<Fix> {
+        let slot = now / self.policy.coarse_slot_ms.max(1);
+        let cell = match self.cell {
+            None => self.precision.cell_of(pos)?,
+            Some((_, seen)) if seen == slot => return None,
+            Some((current, _)) => {
+                let next = self.precision.hold(current, pos);
+                self.cell = Some((current, slot));
+                if next == current {
+                    return None;
+                }
+                next
+            }
+        };
+        self.cell = Some((cell, slot));
+        let fix = Fix {
+            pos: self.precision.centre(cell),
+            at_ms: now,
+            precision: self.precision,
+        };
+        self.last = Some(fix);
+        Some(fix)
+    }
+
+    fn on_exact_fix(&mut self, pos: Position, now: u64) -> Option<Fix> {
+        let coarse = pos;
         let fix = Fix {
             pos: coarse,
             at_ms: now,
@@ -108,6 +161,7 @@ mod tests {
             min_distance_m: 10.0,
             min_interval_ms: 1000,
             max_interval_ms: 30_000,
+            coarse_slot_ms: 15_000,
         };
         let mut p = Publisher::new(pol, Precision::Exact);
         p.on_fix(origin(), 0);
@@ -127,5 +181,84 @@ mod tests {
         assert_eq!(first.precision, Precision::Approx1km);
         // Moving 100 m inside the cell publishes nothing, even much later.
         assert!(p.on_fix(start.offset_m(100.0, 0.0), 600_000).is_none());
+    }
+
+    /// A standard normal sample (Box-Muller), for GPS noise.
+    fn gauss(rng: &mut impl rand::Rng) -> f64 {
+        let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+        let v: f64 = rng.gen_range(0.0..std::f64::consts::TAU);
+        (-2.0 * u.ln()).sqrt() * v.cos()
+    }
+
+    #[test]
+    fn gps_noise_at_a_cell_edge_never_flips_the_published_cell() {
+        use rand::SeedableRng;
+        for (prec, sigma_m) in [(Precision::Approx100m, 5.0), (Precision::Approx1km, 15.0)] {
+            let half = prec.cell_m() / 2.0;
+            let centre = prec.coarsen(origin());
+            // Just inside or outside the north edge, the east edge, and the
+            // north-east corner of one cell.
+            let spots = [
+                (half - 0.5, 0.0),
+                (half + 0.5, 0.0),
+                (half - 3.0, 0.0),
+                (half + 3.0, 0.0),
+                (0.0, half - 1.0),
+                (0.0, half + 1.0),
+                (half + 0.5, half - 0.5),
+                (half - 0.5, half + 0.5),
+            ];
+            for (seed, (north, east)) in spots.into_iter().enumerate() {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed as u64);
+                let truth = centre.offset_m(north, east);
+                let mut p = Publisher::new(PublishPolicy::default(), prec);
+                // One fix a second for two hours, each off by GPS noise.
+                let published: Vec<Fix> = (0..7_200u64)
+                    .filter_map(|s| {
+                        let noisy =
+                            truth.offset_m(sigma_m * gauss(&mut rng), sigma_m * gauss(&mut rng));
+                        p.on_fix(noisy, 1_000_000 + s * 1000)
+                    })
+                    .collect();
+                assert_eq!(
+                    published.len(),
+                    1,
+                    "{prec:?} at {north} m N, {east} m E of the centre flipped: {published:?}"
+                );
+                assert!(truth.distance_m(&published[0].pos) <= prec.uncertainty_m());
+            }
+        }
+    }
+
+    #[test]
+    fn when_a_cell_change_is_published_does_not_reveal_when_the_edge_was_crossed() {
+        let pol = PublishPolicy::default();
+        let prec = Precision::Approx100m;
+        let centre = prec.coarsen(origin());
+        // Members walk north at 1 m/s from (about) the centre of a cell; each starts a
+        // few seconds later, so each crosses the edge (and the margin) at
+        // another moment of the same slot.
+        let walk = |delay_s: u64| {
+            let mut p = Publisher::new(pol, prec);
+            (0..120u64)
+                .filter_map(|s| {
+                    let walked = s.saturating_sub(delay_s) as f64 - 0.5;
+                    p.on_fix(centre.offset_m(walked, 0.0), s * 1000)
+                })
+                .map(|f| (f.at_ms, f.pos))
+                .collect::<Vec<_>>()
+        };
+        // Past the margin (75 m north of the centre) at 76 s without delay, up
+        // to 89 s with: all in slot 5 (75 s to 90 s), so the change shows at 90 s.
+        let first = walk(0);
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(first[1].0, 90_000);
+        for delay in 1..=13 {
+            assert_eq!(walk(delay), first, "a walk {delay} s later told apart");
+        }
+        assert!(first
+            .iter()
+            .skip(1)
+            .all(|(at, _)| at % pol.coarse_slot_ms == 0));
     }
 }

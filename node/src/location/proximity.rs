@@ -136,4 +136,47 @@ mod tests {
         };
         assert_eq!(seq(a), seq(b));
     }
+
+    #[test]
+    fn an_observer_walking_around_a_jittery_member_cannot_trilaterate_inside_the_cell() {
+        use rand::{Rng, SeedableRng};
+        // The member stands still near the south-east or the north-west corner
+        // of one 100 m cell, its fixes off by up to 10 m of GPS noise; an
+        // observer walks a 2 km x 2 km lattice around it for an hour, getting
+        // the member's published fixes as they come. Whatever the observer
+        // records (alerts and the distances in them) is the same for both.
+        let prec = Precision::Approx100m;
+        let centre = prec.coarsen(base());
+        let observe = |true_pos: Position, seed: u64| {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let mut publisher = Publisher::new(PublishPolicy::default(), prec);
+            let mut tracker = ProximityTracker::new(200.0, 25.0);
+            let mut shared = None;
+            let mut seen = Vec::new();
+            for s in 0..3_600u64 {
+                let noisy =
+                    true_pos.offset_m(rng.gen_range(-10.0..10.0), rng.gen_range(-10.0..10.0));
+                if let Some(fix) = publisher.on_fix(noisy, s * 1000) {
+                    shared = Some(fix);
+                }
+                let step = s as f64;
+                let me = centre.offset_m(
+                    -1000.0 + (step * 37.0) % 2000.0,
+                    -1000.0 + (step * 53.0) % 2000.0,
+                );
+                if let Some(fix) = shared {
+                    seen.push(tracker.update(&me, &"x", &fix).map(|e| match e {
+                        ProximityEvent::Near { distance_m, .. } => distance_m.to_bits(),
+                        ProximityEvent::Far { .. } => 0,
+                    }));
+                }
+            }
+            seen
+        };
+        let south = centre.offset_m(-38.0, 12.0);
+        let north = centre.offset_m(38.0, -36.0);
+        let a = observe(south, 1);
+        assert!(a.iter().flatten().count() > 10, "the observer saw alerts");
+        assert_eq!(a, observe(north, 2));
+    }
 }

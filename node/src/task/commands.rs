@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use aura_crypto::{FrameKind, GroupId, GroupSession, Hint, Invite, MemberId, OpKind, Role};
 use libp2p::{Multiaddr, PeerId};
 
-use super::{group::lock, now_ms, GroupState, NodeStats, Task};
+use super::{fences::FenceChange, group::lock, now_ms, GroupState, NodeStats, Task};
 use crate::{
     api::Event,
     location::{to_gpx, Fix, Geofence, Position, Precision},
@@ -213,7 +213,7 @@ impl Task {
                 let Some(g) = self.groups.get_mut(&gid) else {
                     continue;
                 };
-                let fe = g.fence_tracker.update(&g.fences, &me, &pos);
+                let fe = g.fence_tracker.update(g.fences.as_slice(), &me, &pos);
                 let prox: Vec<_> = g
                     .last
                     .iter()
@@ -239,35 +239,11 @@ impl Task {
     }
 
     pub(crate) fn add_geofence(&mut self, gid: GroupId, fence: Geofence) -> Result<(), NodeError> {
-        if !fence.shape.is_valid() || fence.name.is_empty() || fence.name.len() > 64 {
-            return Err(NodeError::BadInput(
-                "geofence needs a name (1-64 chars) and a positive radius or at least 3 vertices"
-                    .into(),
-            ));
-        }
-        let g = self.group_mut(&gid)?;
-        g.fences.retain(|f| f.name != fence.name);
-        g.fences.push(fence.clone());
-        self.save_group(&gid);
-        self.send_control(&gid, &ControlMsg::Fence(fence))
+        self.change_fences(gid, FenceChange::Set(fence))
     }
 
     pub(crate) fn remove_geofence(&mut self, gid: GroupId, name: &str) -> Result<(), NodeError> {
-        let g = self.group_mut(&gid)?;
-        let before = g.fences.len();
-        g.fences.retain(|f| f.name != name);
-        if g.fences.len() == before {
-            return Err(NodeError::BadInput(format!(
-                "no geofence named {name:?}; see `aura geofence list`"
-            )));
-        }
-        g.fence_tracker.forget_fence(name);
-        self.save_group(&gid);
-        self.send_control(&gid, &ControlMsg::FenceRemoved(name.to_owned()))
-    }
-
-    pub(crate) fn geofences(&self, gid: GroupId) -> Result<Vec<Geofence>, NodeError> {
-        Ok(self.group(&gid)?.fences.clone())
+        self.change_fences(gid, FenceChange::Remove(name.to_owned()))
     }
 
     pub(crate) fn send_chat(&mut self, gid: GroupId, text: &str) -> Result<(), NodeError> {

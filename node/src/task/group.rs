@@ -11,12 +11,15 @@ use aura_crypto::{
 };
 use libp2p::{gossipsub, PeerId};
 
-use super::{now_ms, Task};
+use super::{
+    fences::{load_fences, FenceChange},
+    now_ms, Task,
+};
 use crate::{
     api::Event,
     location::{
-        FenceEvent, FenceTracker, Fix, Geofence, HistoryThinner, ProximityEvent, ProximityTracker,
-        Publisher,
+        as_received, FenceEvent, FenceSet, FenceTracker, Fix, HistoryThinner, ProximityEvent,
+        ProximityTracker, Publisher,
     },
     net::topic_for,
     store::{ChatRecord, GroupRecord},
@@ -33,7 +36,7 @@ pub(crate) struct GroupState {
     pub(crate) topic: gossipsub::IdentTopic,
     pub(crate) sharing: bool,
     pub(crate) publisher: Publisher,
-    pub(crate) fences: Vec<Geofence>,
+    pub(crate) fences: FenceSet,
     pub(crate) fence_tracker: FenceTracker<MemberId>,
     pub(crate) proximity: ProximityTracker<MemberId>,
     pub(crate) last: BTreeMap<MemberId, Fix>,
@@ -84,13 +87,13 @@ impl GroupState {
     pub(crate) fn new(task: &Task, session: GroupSession, rec: Option<&GroupRecord>) -> Self {
         let gid = session.group_id();
         let cfg = &task.config;
-        let precision = rec.map(|r| r.precision).unwrap_or_default();
+        let precision = rec.map_or(cfg.default_precision, |r| r.precision);
         Self {
             session: Arc::new(Mutex::new(session)),
             topic: topic_for(&gid.0),
             sharing: rec.map(|r| r.sharing).unwrap_or(false),
             publisher: Publisher::new(cfg.publish, precision),
-            fences: rec.map(|r| r.fences.clone()).unwrap_or_default(),
+            fences: load_fences(&task.store, &gid, rec),
             fence_tracker: FenceTracker::new(cfg.hysteresis_m),
             proximity: ProximityTracker::new(cfg.proximity_m, cfg.hysteresis_m),
             last: BTreeMap::new(),
@@ -155,7 +158,8 @@ impl Task {
             session,
             sharing: g.sharing,
             precision: g.publisher.precision(),
-            fences: g.fences.clone(),
+            // Fences are records of their own (`Store::put_fence`).
+            fences: Vec::new(),
         };
         if let Err(e) = self.store.put_group(&gid.0, &rec) {
             tracing::warn!(error = %e, "saving group failed");
@@ -496,20 +500,10 @@ impl Task {
                 });
             }
             ControlMsg::KeyRequest => self.send_envelope_to(gid, sender),
-            ControlMsg::Fence(fence) => {
-                if let Ok(g) = self.group_mut(&gid) {
-                    g.fences.retain(|f| f.name != fence.name);
-                    g.fences.push(fence);
-                    self.save_group(&gid);
-                }
-            }
+            ControlMsg::Fence(fence) => self.on_fence_change(gid, sender, FenceChange::Set(fence)),
             ControlMsg::Gift(_) => {} // checked in `on_gift`
             ControlMsg::FenceRemoved(name) => {
-                if let Ok(g) = self.group_mut(&gid) {
-                    g.fences.retain(|f| f.name != name);
-                    g.fence_tracker.forget_fence(&name);
-                    self.save_group(&gid);
-                }
+                self.on_fence_change(gid, sender, FenceChange::Remove(name))
             }
         }
     }
@@ -619,6 +613,7 @@ impl Task {
     }
 
     fn on_location(&mut self, gid: GroupId, member: MemberId, fix: Fix) {
+        let fix = as_received(fix, now_ms());
         self.emit(Event::Location {
             group: gid,
             member,
@@ -630,7 +625,9 @@ impl Task {
             return;
         };
         g.last.insert(member, fix);
-        let fence_events = g.fence_tracker.update(&g.fences, &member, &fix.pos);
+        let fence_events = g
+            .fence_tracker
+            .update(g.fences.as_slice(), &member, &fix.pos);
         let prox = my_pos.and_then(|me| g.proximity.update(&me, &member, &fix));
         self.emit_fences(gid, fence_events);
         if let Some(p) = prox {

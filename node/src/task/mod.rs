@@ -2,6 +2,7 @@
 //! runs commands sent by [`crate::Node`] handles and reacts to swarm events.
 
 mod commands;
+mod fences;
 mod gifts;
 mod group;
 mod rpc;
@@ -59,6 +60,13 @@ pub struct NodeStats {
     pub gifts_received: u64,
     /// Gift receipts refused (bad signature, wrong room or sender).
     pub gifts_refused: u64,
+    /// Geofence changes refused: the author is not the owner or an admin.
+    pub fences_refused_not_admin: u64,
+    /// Geofence changes refused: an invalid fence (name, coordinates,
+    /// radius, polygon size).
+    pub fences_refused_invalid: u64,
+    /// Geofence changes refused: the group holds the most fences already.
+    pub fences_refused_too_many: u64,
     /// Bytes of gossip we published (our own messages, once).
     pub bytes_published: u64,
     /// Bytes written to all libp2p streams: every protocol, forwarded gossip
@@ -263,6 +271,12 @@ impl Task {
         let cutoff = now_ms().saturating_sub(self.config.retention_days * 86_400_000);
         match self.store.prune_locations(cutoff) {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "location history retention"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "history pruning failed"),
+        }
+        let latest = now_ms().saturating_add(crate::location::MAX_FUTURE_SKEW_MS);
+        match self.store.prune_future_locations(latest) {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "location history dated in the future"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "history pruning failed"),
         }

@@ -240,7 +240,7 @@ impl Task {
                         s.roster()
                             .check_invite(&invite, now_ms())
                             .map_err(|e| format!("invite refused: {e}"))?;
-                        s.add_member(member, Role::Member, Some(invite.body.invite_id), now_ms())
+                        s.add_member(member, Role::Member, Some(invite.redemption()), now_ms())
                             .map_err(|e| {
                                 format!("this member cannot add you ({e}); try an admin")
                             })?

@@ -116,7 +116,12 @@ impl Config {
                 })
             }
         };
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        Self::parse(&text, path)
+    }
+
+    /// Parses the text of a config file (`path` only names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Parse {
             path: path.display().to_string(),
             source,
         })

@@ -1,6 +1,8 @@
 //! What the node puts inside sealed frames and on the wire, and the size limits
 //! applied before anything is decoded.
 
+use aura_crypto::Invite;
+use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
 use crate::location::{Fix, Geofence, Position, Precision};
@@ -142,4 +144,86 @@ pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Option<T> {
         return None;
     }
     postcard::from_bytes(b).ok()
+}
+
+/// The peers an invite names, with their addresses, in the order a joining
+/// node asks them: a hint whose peer id does not parse is skipped, and so is
+/// an address that does not parse.
+pub fn invite_peers(invite: &Invite) -> Vec<(PeerId, Vec<Multiaddr>)> {
+    invite
+        .body
+        .hints
+        .iter()
+        .filter_map(|h| {
+            let peer = h.peer.parse::<PeerId>().ok()?;
+            let addrs = h.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+            Some((peer, addrs))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use aura_crypto::{Hint, Identity, Invite, InviteBody};
+
+    use super::*;
+    use crate::location::{FenceError, FenceSet, FenceTracker};
+
+    /// Found by the `frame_payload` fuzz target: a member's control frame
+    /// carrying a polygon fence whose first vertex is NaN. Applied and
+    /// tracked, it panicked the node task inside `geo` on the next position
+    /// update (`assertion failed: linestring.is_closed()`).
+    const NAN_POLYGON_FENCE: [u8; 81] = [
+        0x04, 0x04, 0x70, 0x61, 0x72, 0x6b, 0x01, 0x03, 0x33, 0x01, 0xff, 0x3c, 0xff, 0xff, 0xff,
+        0xff, 0x7d, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x33, 0x33, 0x33, 0x33, 0xf8,
+        0x46, 0x33, 0x33, 0x33, 0x33, 0xf3, 0xf9, 0x3e, 0xab, 0x50, 0xf3, 0x46, 0x40, 0x7b, 0x14,
+        0xae, 0x47, 0xe1, 0x7a, 0x1b, 0x40, 0x33, 0xff, 0xff, 0xff, 0x33, 0xc8, 0xff, 0xff, 0xcc,
+        0xcc, 0x40, 0x7b, 0x14, 0xae, 0x47, 0xe1, 0x7a, 0x1b, 0x40, 0xb4, 0xf9, 0x3e, 0xab, 0x50,
+        0xff, 0xff, 0xff, 0xff, 0x12, 0x40,
+    ];
+
+    #[test]
+    fn fence_with_a_nan_vertex_is_refused_and_never_panics_a_tracker() {
+        let Some(ControlMsg::Fence(fence)) = decode::<ControlMsg>(&NAN_POLYGON_FENCE) else {
+            panic!("the fuzzer's input decodes as a fence");
+        };
+        assert_eq!(fence.validate(), Err(FenceError::BadCoordinate));
+        assert_eq!(
+            FenceSet::default().upsert(fence.clone()),
+            Err(FenceError::BadCoordinate)
+        );
+        let here = crate::location::Position::new(45.9, 6.87).unwrap();
+        let mut tracker = FenceTracker::new(25.0);
+        assert!(tracker.update(&[fence], &1u8, &here).is_empty());
+    }
+
+    #[test]
+    fn invite_peers_skip_hints_and_addresses_that_do_not_parse() {
+        let inviter = Identity::from_secret_bytes(&[1; 32]);
+        let peer = inviter.member_id().peer_id().unwrap();
+        let hint = |peer: String, addrs: &[&str]| Hint {
+            peer,
+            addrs: addrs.iter().map(|a| a.to_string()).collect(),
+        };
+        let body = InviteBody {
+            group: aura_crypto::GroupId([2; 32]),
+            group_name: "g".into(),
+            inviter: inviter.member_id(),
+            invite_id: [3; 16],
+            expires_at_ms: u64::MAX,
+            max_uses: 1,
+            hints: vec![
+                hint("not a peer id".into(), &["/ip4/1.2.3.4/tcp/1"]),
+                hint(peer.to_string(), &["/ip4/1.2.3.4/tcp/1", "/nonsense"]),
+            ],
+        };
+        let invite = Invite::sign(body, &inviter).unwrap();
+        let peers = invite_peers(&invite);
+        assert_eq!(peers.len(), 1);
+        assert_eq!(peers[0].0, peer);
+        assert_eq!(
+            peers[0].1,
+            vec!["/ip4/1.2.3.4/tcp/1".parse::<Multiaddr>().unwrap()]
+        );
+    }
 }

@@ -1,10 +1,11 @@
-//! Fuzzes the frame decoder: header parsing and `GroupSession::open` on
-//! arbitrary bytes (with the room id patched in so open goes deep).
+//! Fuzzes the sealed-frame decoder: the key-free header (and its re-encoding)
+//! and `GroupSession::open` on arbitrary bytes (with the room id and a real
+//! sender patched in so open reaches the replay window and the AEAD).
 #![no_main]
 
 use std::sync::Mutex;
 
-use aura_crypto::{FrameHeader, GroupSession, Identity, Role, Roster};
+use aura_crypto::{FrameHeader, GroupSession, Identity, Role, Roster, HEADER_LEN};
 use libfuzzer_sys::fuzz_target;
 use rand_core::OsRng;
 
@@ -27,11 +28,13 @@ fn setup() -> (GroupSession, [u8; 8], u32) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = FrameHeader::parse(data);
+    if let Ok(h) = FrameHeader::parse(data) {
+        assert_eq!(h.to_bytes()[..], data[..HEADER_LEN], "header re-encodes");
+    }
     let mut guard = SESSION.lock().unwrap_or_else(|e| e.into_inner());
     let (s, room, sender) = guard.get_or_insert_with(setup);
     let mut bytes = data.to_vec();
-    if bytes.len() >= 19 {
+    if bytes.len() >= HEADER_LEN {
         bytes[1..9].copy_from_slice(room);
         bytes[9..13].copy_from_slice(&sender.to_be_bytes());
     }

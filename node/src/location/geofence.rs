@@ -37,6 +37,11 @@ impl Shape {
                         Coord { x, y }
                     })
                     .collect();
+                // A vertex that is not a number (a fence never validated)
+                // would break `geo`'s ring closing: such a fence is nowhere.
+                if ring.iter().any(|c| !(c.x.is_finite() && c.y.is_finite())) {
+                    return f64::INFINITY;
+                }
                 let poly = Polygon::new(LineString::new(ring), vec![]);
                 let origin = Point::new(0.0, 0.0);
                 let d = Euclidean::distance(&origin, poly.exterior());

@@ -52,6 +52,14 @@ pub struct Behaviour {
     pub rpc: request_response::cbor::Behaviour<Request, Response>,
 }
 
+/// The codec of [`GROUP_PROTOCOL`]: CBOR, each request and response at most
+/// [`MAX_RPC_BYTES`].
+pub fn rpc_codec() -> request_response::cbor::codec::Codec<Request, Response> {
+    request_response::cbor::codec::Codec::default()
+        .set_request_size_maximum(MAX_RPC_BYTES)
+        .set_response_size_maximum(MAX_RPC_BYTES)
+}
+
 /// The gossipsub topic of a group (named after the group id, so the topic
 /// reveals nothing a relay would not see in frame headers anyway).
 pub fn topic_for(group: &[u8; 32]) -> gossipsub::IdentTopic {
@@ -219,11 +227,8 @@ pub fn build_swarm(
                 kad.set_mode(Some(kad::Mode::Server));
                 kad
             });
-            let codec = request_response::cbor::codec::Codec::default()
-                .set_request_size_maximum(MAX_RPC_BYTES)
-                .set_response_size_maximum(MAX_RPC_BYTES);
             let rpc = request_response::Behaviour::with_codec(
-                codec,
+                rpc_codec(),
                 [(
                     StreamProtocol::new(GROUP_PROTOCOL),
                     request_response::ProtocolSupport::Full,

@@ -5,6 +5,6 @@ pub mod discovery;
 
 pub(crate) use behaviour::topic_score_params;
 pub use behaviour::{
-    build_swarm, bytes_sent, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD,
+    build_swarm, bytes_sent, rpc_codec, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD,
     GROUP_PROTOCOL,
 };

@@ -10,7 +10,8 @@ pub struct ChallengeRequest {
     pub account: String,
 }
 
-/// `POST /v1/auth/challenge` response: sign `challenge` (its UTF-8 bytes).
+/// `POST /v1/auth/challenge` response: sign [`crate::login::signed_message`]
+/// of `challenge` (a context tag, then its UTF-8 bytes).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChallengeResponse {
     /// The text to sign; single use, valid until `expires_at`.
@@ -26,7 +27,7 @@ pub struct LoginRequest {
     pub account: String,
     /// The challenge as received.
     pub challenge: String,
-    /// ed25519 signature of the challenge (hex).
+    /// ed25519 signature of [`crate::login::signed_message`] (hex).
     pub signature: String,
 }
 

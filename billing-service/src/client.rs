@@ -11,6 +11,7 @@ use crate::{
         SendGiftRequest, SendGiftResponse, ServiceKey, Wallet,
     },
     ids::DeviceKey,
+    login::{signed_message, Challenge, ChallengeError},
     signed::{EntitlementToken, SignedReceipt, VerifyError},
 };
 
@@ -36,6 +37,10 @@ pub enum ClientError {
     /// Call `login` first.
     #[error("not logged in")]
     NotLoggedIn,
+    /// The login challenge is not one the ledger makes for this account:
+    /// nothing was signed.
+    #[error("login challenge refused: {0}")]
+    BadChallenge(#[from] ChallengeError),
     /// The service key it published is malformed.
     #[error("bad service key")]
     BadServiceKey,
@@ -147,7 +152,8 @@ impl BillingClient {
         self.service_key = Some(key);
     }
 
-    /// Challenge–response login; keeps the session token.
+    /// Challenge–response login; keeps the session token. The challenge is
+    /// checked (see [`crate::login`]) before anything is signed.
     pub async fn login(&mut self) -> Result<(), ClientError> {
         let account = self.account().to_hex();
         let ch: ChallengeResponse = self
@@ -159,7 +165,10 @@ impl BillingClient {
                 false,
             )
             .await?;
-        let signature = hex::encode(self.key.sign(ch.challenge.as_bytes()).to_bytes());
+        // Only a challenge of the ledger's shape naming this account is
+        // signed, and only inside the login context (never its bare text).
+        Challenge::parse_for(&ch.challenge, &self.account())?;
+        let signature = hex::encode(self.key.sign(&signed_message(&ch.challenge)).to_bytes());
         let r: LoginResponse = self
             .post(
                 "/v1/auth/login",

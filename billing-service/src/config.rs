@@ -1,6 +1,9 @@
 //! Service settings: a TOML file, then `AURA_BILLING_*` environment
 //! variables, then command-line flags. `Debug` never shows secrets.
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+};
 
 use serde::Deserialize;
 
@@ -16,6 +19,10 @@ impl std::fmt::Debug for Secret {
         f.write_str("<redacted>")
     }
 }
+
+/// The webhook secret of explicit dev mode (and of `aura-billing
+/// test-provider --dev`). It is public: outside dev mode it is refused.
+pub const DEV_WEBHOOK_SECRET: &str = "whsec_local_test";
 
 /// A coin pack sold through the payment provider.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -53,6 +60,13 @@ pub enum ConfigError {
     /// An environment variable has a bad value.
     #[error("environment variable {0}: {1}")]
     Env(&'static str, String),
+    /// No webhook secret outside dev mode: the ledger would accept nothing,
+    /// or (before) fell back to a public one anyone could sign with.
+    #[error("no webhook_secrets configured (set AURA_BILLING_WEBHOOK_SECRETS, or run in dev mode with --dev)")]
+    NoWebhookSecret,
+    /// A webhook secret that is empty or published (the dev-mode secret).
+    #[error("webhook secret #{0} is empty or well known; use the payment provider's secret")]
+    WeakWebhookSecret(usize),
 }
 
 /// All settings.
@@ -75,8 +89,14 @@ pub struct Config {
     pub max_batch: usize,
     /// Hex ed25519 keys allowed to call admin endpoints.
     pub admins: Vec<String>,
-    /// Webhook signing secrets; several during rotation.
+    /// Webhook signing secrets; several during rotation. Required outside
+    /// dev mode; empty or well-known ones are refused.
     pub webhook_secrets: Vec<Secret>,
+    /// Explicit development mode (`--dev`, `AURA_BILLING_DEV=1`): with no
+    /// `webhook_secrets`, accepts webhooks signed with the public
+    /// [`DEV_WEBHOOK_SECRET`], so anyone who can reach it can mint coins. Only
+    /// serves on loopback addresses.
+    pub dev_mode: bool,
     /// Seconds a webhook timestamp may differ from now.
     pub webhook_tolerance_s: i64,
     /// Session lifetime in seconds.
@@ -87,6 +107,24 @@ pub struct Config {
     pub rate_limit_per_s: u32,
     /// Burst per identity.
     pub rate_limit_burst: u32,
+    /// Requests per second per client address to unauthenticated endpoints
+    /// (challenge, login, catalog, service key, OpenAPI); 0 turns it off.
+    /// IPv6 addresses count per /64.
+    pub public_rate_limit_per_s: u32,
+    /// Burst per client address to unauthenticated endpoints.
+    pub public_rate_limit_burst: u32,
+    /// Login attempts per minute per client address, and verified logins
+    /// per minute per account; 0 turns both off.
+    pub login_rate_per_min: u32,
+    /// Burst of login attempts per address and of logins per account.
+    pub login_burst: u32,
+    /// Most single-use login nonces remembered (their challenges are still
+    /// valid); with the login limits on, one address holds at most
+    /// `login_burst + login_rate_per_min` of them.
+    pub login_nonce_capacity: usize,
+    /// Reverse proxies whose `X-Forwarded-For` (its last entry) names the
+    /// client address; requests from other peers are counted by peer address.
+    pub trusted_proxies: Vec<IpAddr>,
     /// Largest request body in bytes.
     pub body_limit_bytes: usize,
     /// Platform share of a gift's diamond value, in basis points.
@@ -114,12 +152,19 @@ impl Default for Config {
             commit_mode: CommitMode::Batched,
             max_batch: 4096,
             admins: Vec::new(),
-            webhook_secrets: vec![Secret("whsec_local_test".into())],
+            webhook_secrets: Vec::new(),
+            dev_mode: false,
             webhook_tolerance_s: 300,
             session_ttl_s: 900,
             entitlement_ttl_s: 300,
             rate_limit_per_s: 50,
             rate_limit_burst: 100,
+            public_rate_limit_per_s: 20,
+            public_rate_limit_burst: 50,
+            login_rate_per_min: 20,
+            login_burst: 10,
+            login_nonce_capacity: 200_000,
+            trusted_proxies: Vec::new(),
             body_limit_bytes: 64 * 1024,
             platform_share_bps: 3000,
             daily_rewards: [10, 20, 30, 40, 50, 60, 100],
@@ -178,12 +223,18 @@ impl Config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| ConfigError::Read(p.to_path_buf(), e))?;
-                toml::from_str(&text)?
+                Self::from_toml(&text)?
             }
             None => Config::default(),
         };
         c.apply_env()?;
         Ok(c)
+    }
+
+    /// Parses settings from TOML text (unknown fields refused), without
+    /// environment overrides.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Ok(toml::from_str(text)?)
     }
 
     /// Applies `AURA_BILLING_*` variables.
@@ -212,12 +263,48 @@ impl Config {
         if let Some(v) = env("AURA_BILLING_WEBHOOK_SECRETS") {
             self.webhook_secrets = list(&v).into_iter().map(Secret).collect();
         }
+        let num = |name: &'static str, v: String| {
+            v.parse::<u32>()
+                .map_err(|e| ConfigError::Env(name, e.to_string()))
+        };
         if let Some(v) = env("AURA_BILLING_RATE_LIMIT_PER_S") {
-            self.rate_limit_per_s = v.parse().map_err(|e: std::num::ParseIntError| {
-                bad("AURA_BILLING_RATE_LIMIT_PER_S")(e.to_string())
-            })?;
+            self.rate_limit_per_s = num("AURA_BILLING_RATE_LIMIT_PER_S", v)?;
+        }
+        if let Some(v) = env("AURA_BILLING_PUBLIC_RATE_LIMIT_PER_S") {
+            self.public_rate_limit_per_s = num("AURA_BILLING_PUBLIC_RATE_LIMIT_PER_S", v)?;
+        }
+        if let Some(v) = env("AURA_BILLING_LOGIN_RATE_PER_MIN") {
+            self.login_rate_per_min = num("AURA_BILLING_LOGIN_RATE_PER_MIN", v)?;
+        }
+        if let Some(v) = env("AURA_BILLING_DEV") {
+            self.dev_mode = matches!(v.as_str(), "1" | "true" | "yes");
         }
         Ok(())
+    }
+
+    /// The webhook secrets to verify with: the configured ones, each
+    /// neither empty nor well known; in dev mode with none configured, the
+    /// public [`DEV_WEBHOOK_SECRET`].
+    pub fn checked_webhook_secrets(&self) -> Result<Vec<Vec<u8>>, ConfigError> {
+        if self.webhook_secrets.is_empty() {
+            return if self.dev_mode {
+                Ok(vec![DEV_WEBHOOK_SECRET.as_bytes().to_vec()])
+            } else {
+                Err(ConfigError::NoWebhookSecret)
+            };
+        }
+        self.webhook_secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let v = s.0.trim();
+                if v.is_empty() || (v == DEV_WEBHOOK_SECRET && !self.dev_mode) {
+                    Err(ConfigError::WeakWebhookSecret(i))
+                } else {
+                    Ok(s.0.as_bytes().to_vec())
+                }
+            })
+            .collect()
     }
 
     /// The database URL, defaulting to `sqlite://<data_dir>/billing.db`.
@@ -243,5 +330,30 @@ mod tests {
         let d = format!("{c:?}");
         assert!(!d.contains("whsec_a") && !d.contains("pw@"), "{d}");
         assert!(toml::from_str::<Config>("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn webhook_secrets_are_required_outside_dev_mode() {
+        let mut c = Config::default();
+        assert!(matches!(
+            c.checked_webhook_secrets(),
+            Err(ConfigError::NoWebhookSecret)
+        ));
+        c.dev_mode = true;
+        assert_eq!(
+            c.checked_webhook_secrets().unwrap(),
+            vec![DEV_WEBHOOK_SECRET.as_bytes().to_vec()]
+        );
+        c.dev_mode = false;
+        c.webhook_secrets = vec![Secret("whsec_x".into()), Secret(DEV_WEBHOOK_SECRET.into())];
+        assert!(matches!(
+            c.checked_webhook_secrets(),
+            Err(ConfigError::WeakWebhookSecret(1))
+        ));
+        c.webhook_secrets.pop();
+        assert_eq!(
+            c.checked_webhook_secrets().unwrap(),
+            vec![b"whsec_x".to_vec()]
+        );
     }
 }

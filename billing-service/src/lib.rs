@@ -3,7 +3,8 @@
 //! receipts and entitlement tokens that peers verify offline.
 //!
 //! Without the default `server` feature the crate is only what a peer needs:
-//! the [`client`], the [`api`] types and offline verification in [`signed`].
+//! the [`client`], the [`api`] types and offline verification in [`signed`]
+//! and [`entitlement`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), aura_billing::client::ClientError> {
@@ -26,7 +27,9 @@ pub mod api;
 pub mod client;
 #[cfg(feature = "server")]
 pub mod clock;
+pub mod entitlement;
 pub mod ids;
+pub mod login;
 pub mod signed;
 pub mod webhook_sig;
 

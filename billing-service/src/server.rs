@@ -74,6 +74,9 @@ pub enum ServeError {
     /// Opening the database or seeding.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// Dev mode accepts a public webhook secret: loopback only.
+    #[error("dev mode serves on loopback only, not {0}")]
+    DevModeNotLoopback(std::net::SocketAddr),
     /// The listener failed.
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
@@ -87,8 +90,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
+    if svc.config.dev_mode && !addr.ip().is_loopback() {
+        return Err(ServeError::DevModeNotLoopback(addr));
+    }
     tracing::info!(%addr, backend = svc.store.backend(), mode = ?svc.config.commit_mode, "aura-billing serving");
-    axum::serve(listener, router(svc))
+    let app = router(svc).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("aura-billing stopped");

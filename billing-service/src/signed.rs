@@ -36,6 +36,12 @@ pub enum VerifyError {
     /// A batch proof whose index, size, path length or hashes are malformed.
     #[error("malformed batch proof")]
     BadProof,
+    /// The token does not grant what was asked (capability or room size).
+    #[error("not entitled")]
+    NotEntitled,
+    /// A statement format version this code does not know.
+    #[error("unknown format version {0}")]
+    Version(u8),
     /// A batch to sign was empty or held more than [`MAX_BATCH`] statements.
     #[error("a batch holds 1..={MAX_BATCH} statements, not {0}")]
     BatchSize(usize),
@@ -279,7 +285,7 @@ impl EntitlementToken {
         now_s: i64,
     ) -> Result<&Entitlement, VerifyError> {
         let e = self.verify_signature(service)?;
-        if now_s >= e.exp || now_s + 60 < e.iat {
+        if now_s >= e.exp || now_s.saturating_add(crate::entitlement::CLOCK_SKEW_S) < e.iat {
             return Err(VerifyError::Expired);
         }
         if e.peer != peer.to_hex() {

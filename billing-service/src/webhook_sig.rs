@@ -1,7 +1,7 @@
 //! Payment-provider webhook signatures, the way Stripe does them: the header
 //! `Aura-Signature: t=<unix s>,v1=<hex>[,v1=<hex>...]` carries HMAC-SHA256
 //! over `"<t>.<raw body>"`; the receiver accepts any of its current secrets
-//! (rotation), compares in constant time and refuses stale timestamps.
+//! (rotation), compares in constant time and then refuses stale timestamps.
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -69,18 +69,19 @@ pub fn verify(
     if sigs.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now_s - t).abs() > tolerance_s {
+    // The MAC first: nothing about an unauthenticated timestamp is computed.
+    let matched = secrets.iter().any(|secret| {
+        sigs.iter()
+            // `verify_slice` compares in constant time.
+            .any(|s| mac(secret, t, body).verify_slice(s).is_ok())
+    });
+    if !matched {
+        return Err(SignatureError::NoMatch);
+    }
+    if now_s.abs_diff(t) > tolerance_s.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
-    for secret in secrets {
-        for s in &sigs {
-            // `verify_slice` compares in constant time.
-            if mac(secret, t, body).verify_slice(s).is_ok() {
-                return Ok(t);
-            }
-        }
-    }
-    Err(SignatureError::NoMatch)
+    Ok(t)
 }
 
 #[cfg(test)]
@@ -109,5 +110,26 @@ mod tests {
             verify(&h, br#"{ "id":"evt_1"}"#, &secrets, 1000, 300),
             Err(SignatureError::NoMatch)
         );
+    }
+
+    /// `(now - t).abs()` overflowed (a panic in debug builds) before any MAC check.
+    #[test]
+    fn extreme_timestamp_header_is_refused_without_panic() {
+        let body = b"{}";
+        let secrets = vec![b"s".to_vec()];
+        for t in [i64::MIN, i64::MAX, i64::MIN + 1] {
+            let h = format!("t={t},v1={}", "00".repeat(32));
+            assert!(verify(&h, body, &secrets, 1000, 300).is_err());
+            let signed = sign(b"s", t, body);
+            assert_eq!(
+                verify(&signed, body, &secrets, 1000, 300),
+                Err(SignatureError::Stale)
+            );
+            let far = if t < 0 { i64::MAX } else { i64::MIN };
+            assert_eq!(
+                verify(&signed, body, &secrets, far, 300),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 }

@@ -48,6 +48,9 @@ fn command(sub: &[&str], dir: &Path, admin: &str, pg: &Option<(String, String)>)
         .args(sub)
         .env("AURA_BILLING_ADMINS", admin)
         .env("AURA_BILLING_RATE_LIMIT_PER_S", "1000000")
+        .env("AURA_BILLING_PUBLIC_RATE_LIMIT_PER_S", "0")
+        .env("AURA_BILLING_LOGIN_RATE_PER_MIN", "0")
+        .env("AURA_BILLING_WEBHOOK_SECRETS", "whsec_crash_test_secret")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -89,7 +92,10 @@ async fn login(http: &reqwest::Client, url: &str, key: &SigningKey) -> String {
         .json()
         .await
         .unwrap();
-    let signature = hex::encode(key.sign(ch.challenge.as_bytes()).to_bytes());
+    let signature = hex::encode(
+        key.sign(&aura_billing::login::signed_message(&ch.challenge))
+            .to_bytes(),
+    );
     let r: serde_json::Value = http
         .post(format!("{url}/v1/auth/login"))
         .json(&LoginRequest {

@@ -9,6 +9,7 @@ use aura_billing::{
     api::{ChallengeRequest, ChallengeResponse, LoginRequest, SendGiftRequest},
     client::verify_receipt,
     ids::DeviceKey,
+    login::signed_message,
     signed::{Signed, VerifyError},
 };
 use common::{start, start_with, Backend};
@@ -96,7 +97,7 @@ async fn session_attacks(b: Backend) {
     let bad = LoginRequest {
         account: victim_hex.clone(),
         challenge: ch.challenge.clone(),
-        signature: hex::encode(impostor.sign(ch.challenge.as_bytes()).to_bytes()),
+        signature: hex::encode(impostor.sign(&signed_message(&ch.challenge)).to_bytes()),
     };
     assert_eq!(
         post("/v1/auth/login")
@@ -112,7 +113,7 @@ async fn session_attacks(b: Backend) {
     let bad = LoginRequest {
         account: victim_hex.clone(),
         challenge: fake.clone(),
-        signature: hex::encode(victim.sign(fake.as_bytes()).to_bytes()),
+        signature: hex::encode(victim.sign(&signed_message(&fake)).to_bytes()),
     };
     assert_eq!(
         post("/v1/auth/login")
@@ -127,7 +128,7 @@ async fn session_attacks(b: Backend) {
     let good = LoginRequest {
         account: victim_hex.clone(),
         challenge: ch.challenge.clone(),
-        signature: hex::encode(victim.sign(ch.challenge.as_bytes()).to_bytes()),
+        signature: hex::encode(victim.sign(&signed_message(&ch.challenge)).to_bytes()),
     };
     assert_eq!(
         post("/v1/auth/login")

@@ -48,6 +48,10 @@ pub enum RosterError {
     /// `from_ops` was given no create op.
     #[error("no create op")]
     NoCreate,
+    /// The author is neither the creator nor named by any add in the log
+    /// (yet): the op is not stored.
+    #[error("roster op author is unknown to the group")]
+    UnknownAuthor,
 }
 
 /// Errors from building, parsing or checking an invite.
@@ -115,6 +119,10 @@ pub enum EnvelopeError {
     /// The recipient is not a current member.
     #[error("recipient is not a member")]
     RecipientNotMember,
+    /// The roster was restored and no member has confirmed it yet: a key
+    /// sealed now could go to a member removed while we were away.
+    #[error("roster not yet confirmed by a member since the restart")]
+    RosterUnconfirmed,
     /// All 65 536 sender key epochs of this identity in this group are used.
     #[error("sender key epochs exhausted")]
     EpochExhausted,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::InviteError;
 use crate::identity::{Identity, MemberId};
-use crate::roster::{GroupId, InviteId, Role, Roster};
+use crate::roster::{GroupId, InviteId, InviteUse, Role, Roster};
 
 /// Text prefix of every invite.
 pub const INVITE_PREFIX: &str = "aura1";
@@ -98,6 +98,14 @@ impl Invite {
         let bytes = postcard::to_allocvec(&body).map_err(|_| InviteError::Malformed)?;
         let signature = inviter.sign(&sig_message(&bytes));
         Ok(Self { body, signature })
+    }
+
+    /// What an add redeeming this invite carries (id and use limit).
+    pub fn redemption(&self) -> InviteUse {
+        InviteUse {
+            id: self.body.invite_id,
+            max_uses: self.body.max_uses,
+        }
     }
 
     /// Binary form: postcard body followed by the 64-byte signature.

@@ -29,7 +29,7 @@
 //! // Bob hands the invite back to Alice (over the network); Alice checks it and adds him.
 //! let invite = Invite::parse(&text, now)?;
 //! a.roster().check_invite(&invite, now)?;
-//! a.add_member(bob.member_id(), Role::Member, Some(invite.body.invite_id), now)?;
+//! a.add_member(bob.member_id(), Role::Member, Some(invite.redemption()), now)?;
 //!
 //! // Bob rebuilds the roster from Alice's ops and starts his session.
 //! let roster = Roster::from_ops(a.roster().ops().cloned().collect())?;
@@ -74,5 +74,7 @@ pub use group::{
 pub use identity::{Identity, MemberId, ShortId};
 pub use invite::{Hint, Invite, InviteBody};
 pub use replay::ReplayWindow;
-pub use roster::{Applied, GroupId, InviteId, Op, OpHash, OpKind, Role, Roster, SignedOp};
+pub use roster::{
+    Applied, BatchApplied, GroupId, InviteId, InviteUse, Op, OpHash, OpKind, Role, Roster, SignedOp,
+};
 pub use sender_key::RotationPolicy;

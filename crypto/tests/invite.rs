@@ -83,7 +83,7 @@ fn used_up_and_wrong_group() {
     let (mut g, inv) = invite(1, vec![]);
     let newcomer = ident(70).member_id();
     g[0].roster().check_invite(&inv, NOW).unwrap();
-    g[0].add_member(newcomer, Role::Member, Some(inv.body.invite_id), NOW)
+    g[0].add_member(newcomer, Role::Member, Some(inv.redemption()), NOW)
         .unwrap();
     assert_eq!(
         g[0].roster().check_invite(&inv, NOW),

@@ -50,6 +50,14 @@ pub enum Event {
         /// Group.
         group: GroupId,
     },
+    /// A stored group could not be loaded at start: its record was moved
+    /// aside (`Store::quarantined_groups`) and the node started without it.
+    GroupQuarantined {
+        /// Group (the id it was stored under).
+        group: GroupId,
+        /// Why it did not load.
+        reason: String,
+    },
     /// A member's (coarsened) location.
     Location {
         /// Group.

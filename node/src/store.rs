@@ -332,6 +332,48 @@ impl Store {
     }
 }
 
+/// A stored group record, decoded on its own.
+pub type GroupEntry = ([u8; 32], Result<GroupRecord, StoreError>);
+
+/// Groups that failed to load, kept aside (see `task::load`).
+impl Store {
+    /// All group records, each decoded on its own: one corrupt record does
+    /// not hide the others.
+    pub fn groups_each(&self) -> Result<Vec<GroupEntry>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.groups.iter() {
+            let (k, v) = kv?;
+            let Ok(id) = <[u8; 32]>::try_from(&k[..]) else {
+                continue;
+            };
+            out.push((id, dec("groups", &v)));
+        }
+        Ok(out)
+    }
+
+    /// Moves a group record that cannot be loaded to the `quarantine` tree
+    /// (kept for inspection, never loaded again); its history stays.
+    pub fn quarantine_group(&self, id: &[u8; 32]) -> Result<(), StoreError> {
+        let quarantine = self.db.open_tree("quarantine")?;
+        if let Some(v) = self.groups.remove(id)? {
+            quarantine.insert(id, v)?;
+        }
+        Ok(())
+    }
+
+    /// Ids of quarantined groups.
+    pub fn quarantined_groups(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        let quarantine = self.db.open_tree("quarantine")?;
+        let mut out = Vec::new();
+        for k in quarantine.iter().keys() {
+            if let Ok(id) = <[u8; 32]>::try_from(&k?[..]) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

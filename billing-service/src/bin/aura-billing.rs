@@ -24,6 +24,11 @@ struct Cli {
     /// Data directory (SQLite file, service key).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// Development mode: `serve` accepts webhooks signed with the public dev
+    /// secret (loopback only) and `test-provider` signs with it. Never in
+    /// production: anyone who can reach the ledger could mint coins.
+    #[arg(long, global = true)]
+    dev: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -46,13 +51,10 @@ enum Cmd {
         /// Service base URL.
         #[arg(long, default_value = "http://127.0.0.1:8088")]
         url: String,
-        /// Webhook signing secret (one of the service's `webhook_secrets`).
-        #[arg(
-            long,
-            env = "AURA_BILLING_TEST_PROVIDER_SECRET",
-            default_value = "whsec_local_test"
-        )]
-        secret: String,
+        /// Webhook signing secret (one of the service's `webhook_secrets`);
+        /// with `--dev`, the public dev secret by default.
+        #[arg(long, env = "AURA_BILLING_TEST_PROVIDER_SECRET")]
+        secret: Option<String>,
         #[command(subcommand)]
         action: ProviderCmd,
     },
@@ -100,6 +102,7 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
     if let Some(d) = &cli.data_dir {
         c.data_dir = d.clone();
     }
+    c.dev_mode |= cli.dev;
     Ok(c)
 }
 
@@ -186,6 +189,13 @@ async fn main() -> anyhow::Result<()> {
                     test_provider::subscription_renewed(account, plan, end)
                 }
                 ProviderCmd::Cancel { account } => test_provider::subscription_canceled(account),
+            };
+            let secret = match (secret, cli.dev) {
+                (Some(s), _) => s.as_str(),
+                (None, true) => aura_billing::config::DEV_WEBHOOK_SECRET,
+                (None, false) => {
+                    anyhow::bail!("give --secret (the ledger's webhook secret), or --dev")
+                }
             };
             let ack = test_provider::deliver(url, secret, &ev).await?;
             println!("{} {}: {}", ev.kind, ev.id, ack.status);

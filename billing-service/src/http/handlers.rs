@@ -7,7 +7,7 @@ use axum::{
     Json,
 };
 
-use super::{Admin, AppState, Authed};
+use super::{Admin, AppState, Authed, Public};
 use crate::{
     api::{
         ChallengeRequest, ChallengeResponse, CheckoutRequest, CheckoutResponse,
@@ -42,12 +42,12 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
 /// `GET /openapi.json`
-pub async fn openapi() -> impl IntoResponse {
+pub async fn openapi(_p: Public) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 /// `GET /v1/service-key`
-pub async fn service_key(State(s): State<AppState>) -> Json<ServiceKey> {
+pub async fn service_key(State(s): State<AppState>, _p: Public) -> Json<ServiceKey> {
     Json(ServiceKey {
         public_key: s.public_key_hex(),
     })
@@ -56,13 +56,19 @@ pub async fn service_key(State(s): State<AppState>) -> Json<ServiceKey> {
 /// `POST /v1/auth/challenge`
 pub async fn challenge(
     State(s): State<AppState>,
+    _p: Public,
     Json(r): Json<ChallengeRequest>,
 ) -> R<ChallengeResponse> {
     s.challenge(&r).map(Json)
 }
 
 /// `POST /v1/auth/login`
-pub async fn login(State(s): State<AppState>, Json(r): Json<LoginRequest>) -> R<LoginResponse> {
+pub async fn login(
+    State(s): State<AppState>,
+    Public(ip): Public,
+    Json(r): Json<LoginRequest>,
+) -> R<LoginResponse> {
+    s.check_login_rate(ip)?;
     s.login(&r).map(Json)
 }
 
@@ -72,7 +78,7 @@ pub async fn wallet(State(s): State<AppState>, Authed(k): Authed) -> R<Wallet> {
 }
 
 /// `GET /v1/gifts`
-pub async fn catalog(State(s): State<AppState>) -> Json<Vec<GiftItem>> {
+pub async fn catalog(State(s): State<AppState>, _p: Public) -> Json<Vec<GiftItem>> {
     Json(s.catalog())
 }
 

@@ -1,9 +1,12 @@
 //! The HTTP skin: error mapping, the authentication extractors, thin
 //! handlers and the one router.
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
-    extract::FromRequestParts,
+    extract::{ConnectInfo, FromRequestParts},
     http::{request::Parts, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -96,5 +99,45 @@ impl FromRequestParts<AppState> for Admin {
             tracing::warn!(account = %k, "admin endpoint refused");
             Err(ServiceError::Forbidden)
         }
+    }
+}
+
+/// The client's address (the peer's, or the last `X-Forwarded-For` entry
+/// when the peer is a trusted proxy), its unauthenticated request counted
+/// against the per-address limit. A router served without connect info
+/// (in-process tests) counts everyone as `0.0.0.0`.
+#[derive(Debug, Clone, Copy)]
+pub struct Public(pub IpAddr);
+
+/// The address a request is counted under.
+pub fn client_ip(parts: &Parts, trusted_proxies: &[IpAddr]) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    if !trusted_proxies.contains(&peer) {
+        return peer;
+    }
+    parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
+impl FromRequestParts<AppState> for Public {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        svc: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(parts, &svc.config.trusted_proxies);
+        svc.check_public_rate(ip)?;
+        Ok(Public(ip))
     }
 }

@@ -10,11 +10,10 @@ use super::{Service, ServiceError};
 use crate::{
     api::{ChallengeRequest, ChallengeResponse, LoginRequest, LoginResponse},
     ids::DeviceKey,
+    login::{signed_message, Challenge, CHALLENGE_PREFIX},
 };
 
 const CHALLENGE_TTL_S: i64 = 60;
-const MAX_NONCES: usize = 200_000;
-const CHALLENGE_PREFIX: &str = "aura-billing-login/v1";
 
 impl Service {
     fn mac(&self, parts: &[&[u8]]) -> Hmac<Sha256> {
@@ -53,7 +52,9 @@ impl Service {
         })
     }
 
-    /// Checks a signed challenge and issues a session token.
+    /// Checks a signed challenge and issues a session token. The nonce store
+    /// is bounded by `login_nonce_capacity`; the per-address login limit
+    /// (checked by the HTTP layer) keeps one client to a small share of it.
     pub fn login(&self, req: &LoginRequest) -> Result<LoginResponse, ServiceError> {
         let fail = |reason: &'static str| {
             self.metrics.auth_failure(reason);
@@ -61,25 +62,21 @@ impl Service {
             ServiceError::Unauthorized(reason)
         };
         let key = DeviceKey::parse_hex(&req.account).map_err(|_| fail("bad_account"))?;
-        let parts: Vec<&str> = req.challenge.split(':').collect();
-        let [prefix, acct, exp_s, nonce_hex, tag] = parts[..] else {
-            return Err(fail("malformed_challenge"));
-        };
-        if prefix != CHALLENGE_PREFIX
-            || acct != key.to_hex()
+        let ch = Challenge::parse(&req.challenge).map_err(|_| fail("malformed_challenge"))?;
+        if ch.account != key.to_hex()
             || !self.mac_ok(
                 &[
                     b"challenge",
-                    acct.as_bytes(),
-                    exp_s.as_bytes(),
-                    nonce_hex.as_bytes(),
+                    ch.account.as_bytes(),
+                    ch.expires_at.as_bytes(),
+                    ch.nonce.as_bytes(),
                 ],
-                tag,
+                ch.tag,
             )
         {
             return Err(fail("forged_challenge"));
         }
-        let exp: i64 = exp_s.parse().map_err(|_| fail("malformed_challenge"))?;
+        let exp = ch.expiry();
         let now = self.clock.now_s();
         if now >= exp {
             return Err(fail("expired_challenge"));
@@ -87,18 +84,26 @@ impl Service {
         let mut sig = [0u8; 64];
         hex::decode_to_slice(&req.signature, &mut sig).map_err(|_| fail("bad_signature"))?;
         let vk = key.verifying_key().map_err(|_| fail("bad_account"))?;
-        vk.verify_strict(req.challenge.as_bytes(), &Signature::from_bytes(&sig))
-            .map_err(|_| fail("bad_signature"))?;
+        vk.verify_strict(
+            &signed_message(&req.challenge),
+            &Signature::from_bytes(&sig),
+        )
+        .map_err(|_| fail("bad_signature"))?;
+        // Counted per account only once the key holder has signed: nobody
+        // else can spend an account's login budget.
+        self.check_keyed(self.login_account_limiter.as_ref(), key)?;
         let mut nonce = [0u8; 16];
-        hex::decode_to_slice(nonce_hex, &mut nonce).map_err(|_| fail("malformed_challenge"))?;
+        hex::decode_to_slice(ch.nonce, &mut nonce).map_err(|_| fail("malformed_challenge"))?;
         {
             let mut used = self
                 .used_nonces
                 .lock()
                 .map_err(|_| ServiceError::Internal)?;
-            if used.len() >= MAX_NONCES {
+            let capacity = self.config.login_nonce_capacity;
+            if used.len() >= capacity {
                 used.retain(|_, e| *e > now);
-                if used.len() >= MAX_NONCES {
+                if used.len() >= capacity {
+                    tracing::warn!(capacity, "login nonce store full");
                     return Err(ServiceError::Unavailable);
                 }
             }

@@ -2,6 +2,7 @@
 //! the rules live here and in [`crate::ledger`].
 use std::{
     collections::{HashMap, HashSet},
+    net::IpAddr,
     num::NonZeroU32,
     sync::{Arc, Mutex, RwLock},
 };
@@ -12,7 +13,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use crate::{
     api::GiftItem,
     clock::Clock,
-    config::Config,
+    config::{Config, ConfigError},
     ids::DeviceKey,
     ledger::TransferError,
     metrics::Metrics,
@@ -24,6 +25,7 @@ pub mod admin;
 mod auth;
 mod ops;
 pub mod payments;
+mod rate;
 mod receipt_batcher;
 mod signer;
 
@@ -103,6 +105,12 @@ pub struct Service {
     /// Gift receivers already checked to be ed25519 points (bounded).
     valid_receivers: Mutex<HashSet<DeviceKey>>,
     limiter: DefaultKeyedRateLimiter<DeviceKey>,
+    /// Unauthenticated requests per client address.
+    public_limiter: Option<rate::KeyedLimiter<u128>>,
+    /// Login attempts per client address.
+    login_address_limiter: Option<rate::KeyedLimiter<u128>>,
+    /// Verified logins per account.
+    login_account_limiter: Option<rate::KeyedLimiter<DeviceKey>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -127,6 +135,9 @@ pub enum StartError {
     /// Seeding the rewards pool failed.
     #[error("seeding the rewards pool: {0}")]
     Seed(String),
+    /// Webhook secrets missing or well known outside dev mode.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The ledger writer's thread could not be started.
     #[error("starting the ledger writer: {0}")]
     Writer(std::io::Error),
@@ -139,6 +150,13 @@ impl Service {
         signing_key: SigningKey,
         clock: Clock,
     ) -> Result<Arc<Self>, StartError> {
+        let webhook_secrets = config.checked_webhook_secrets()?;
+        if config.dev_mode {
+            tracing::warn!(
+                "DEV MODE: webhooks signed with the public dev secret are accepted; \
+                 anyone who can reach this service can mint coins"
+            );
+        }
         let store = Arc::new(
             AnyStore::open(
                 &config.database_url(),
@@ -174,11 +192,21 @@ impl Service {
         let per_s = NonZeroU32::new(config.rate_limit_per_s.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_limit_burst.max(1)).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_second(per_s).allow_burst(burst));
-        let webhook_secrets = config
-            .webhook_secrets
-            .iter()
-            .map(|s| s.0.as_bytes().to_vec())
-            .collect();
+        let public_limiter = rate::KeyedLimiter::per_second(
+            config.public_rate_limit_per_s,
+            config.public_rate_limit_burst,
+            rate::MAX_KEYS,
+        );
+        let login_address_limiter = rate::KeyedLimiter::per_minute(
+            config.login_rate_per_min,
+            config.login_burst,
+            rate::MAX_KEYS,
+        );
+        let login_account_limiter = rate::KeyedLimiter::per_minute(
+            config.login_rate_per_min,
+            config.login_burst,
+            rate::MAX_KEYS,
+        );
         let signer = signer::Signer::new(&signing_key);
         tracing::info!(implementation = signer.implementation(), "statement signer");
         let receipts = receipt_batcher::ReceiptBatcher::start(
@@ -202,6 +230,9 @@ impl Service {
             used_nonces: Mutex::new(HashMap::new()),
             valid_receivers: Mutex::new(HashSet::new()),
             limiter,
+            public_limiter,
+            login_address_limiter,
+            login_account_limiter,
         });
         svc.seed_rewards_pool().await?;
         let weak = Arc::downgrade(&svc);
@@ -234,6 +265,35 @@ impl Service {
             self.metrics.rate_limited();
             ServiceError::RateLimited
         })
+    }
+
+    /// Counts an unauthenticated request from `client` (its address, or its
+    /// /64 for IPv6) against the per-address limit.
+    pub fn check_public_rate(&self, client: IpAddr) -> Result<(), ServiceError> {
+        self.check_keyed(self.public_limiter.as_ref(), rate::address_key(client))
+    }
+
+    /// Counts a login attempt from `client` against the per-address login
+    /// limit (attempts, verified or not, consume it).
+    pub fn check_login_rate(&self, client: IpAddr) -> Result<(), ServiceError> {
+        self.check_keyed(
+            self.login_address_limiter.as_ref(),
+            rate::address_key(client),
+        )
+    }
+
+    fn check_keyed<K: std::hash::Hash + Eq>(
+        &self,
+        limiter: Option<&rate::KeyedLimiter<K>>,
+        key: K,
+    ) -> Result<(), ServiceError> {
+        match limiter {
+            Some(l) if !l.check(key, self.clock.now_us()) => {
+                self.metrics.rate_limited();
+                Err(ServiceError::RateLimited)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Parses a gift receiver's key: 64 hex digits of a valid ed25519 point.

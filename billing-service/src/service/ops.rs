@@ -237,10 +237,18 @@ impl Service {
     }
 
     /// Claims today's reward: a 7-day cycle, a missed day restarts it, twice
-    /// a day is refused. Paid from the rewards pool through the ledger.
+    /// a day is refused. Paid from the rewards pool through the ledger, and
+    /// only to paying accounts (a purchase once, or a subscription): keys
+    /// cost nothing to make, so rewards to fresh keys gifted on to one
+    /// collector would mint diamonds at the scale of key generation.
     pub async fn claim_reward(&self, key: &DeviceKey) -> Result<RewardClaim, ServiceError> {
         let day = self.clock.now_s().div_euclid(86_400);
         let wallet = user_account(key, Currency::Coins);
+        if !self.store.has_purchase(&wallet).await?
+            && self.store.subscription(&key.to_hex()).await?.is_none()
+        {
+            return Err(ServiceError::Conflict("purchase_required"));
+        }
         let id = |d: i64| format!("r:{}:{d}", key.to_hex());
         // Today's and yesterday's claims are found by id: no scan, no extra index.
         let found = self.store.transfers(&[id(day), id(day - 1)]).await?;

@@ -118,7 +118,13 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         account: &str,
     ) -> impl Future<Output = Result<Option<Subscription>, StoreError>> + Send;
+    /// Whether a purchase ever credited `wallet` (a ledger account id).
+    fn has_purchase(&self, wallet: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
+
+/// Finds one purchase credited to a wallet (`$1`/`?1`: the wallet).
+pub(crate) const HAS_PURCHASE_SQL: &str =
+    "SELECT 1 FROM transfers WHERE credit_account = $1 AND code = 2 LIMIT 1";
 
 /// Columns of `transfers` in the order backends select and insert them.
 pub(crate) const TRANSFER_COLS: &str = "id, debit_account, credit_account, amount, currency, \
@@ -377,5 +383,8 @@ impl Storage for AnyStore {
     }
     async fn subscription(&self, account: &str) -> Result<Option<Subscription>, StoreError> {
         delegate!(self, s => s.subscription(account))
+    }
+    async fn has_purchase(&self, wallet: &str) -> Result<bool, StoreError> {
+        delegate!(self, s => s.has_purchase(wallet))
     }
 }

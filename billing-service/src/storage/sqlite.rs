@@ -316,4 +316,12 @@ impl Storage for SqliteStore {
         })
         .transpose()
     }
+
+    async fn has_purchase(&self, wallet: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(super::HAS_PURCHASE_SQL)
+            .bind(wallet)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.is_some())
+    }
 }

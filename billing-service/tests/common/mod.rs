@@ -73,6 +73,10 @@ pub fn base_config(backend: Backend, dir: &std::path::Path) -> Option<Config> {
         webhook_secrets: vec![Secret(SECRET.into()), Secret(OLD_SECRET.into())],
         rate_limit_per_s: 100_000,
         rate_limit_burst: 100_000,
+        // Tests log many devices in from one loopback address; the attack
+        // tests turn the per-address limits back on.
+        public_rate_limit_per_s: 0,
+        login_rate_per_min: 0,
         ..Config::default()
     };
     if backend == Backend::Postgres {
@@ -123,6 +127,21 @@ impl TestServer {
         )
         .unwrap();
         c.login().await.unwrap();
+        c
+    }
+
+    /// A new device, logged in, that has bought coins once (a paying
+    /// account: it may claim daily rewards).
+    pub async fn paying_user(&self) -> BillingClient {
+        let c = self.user().await;
+        let ev = aura_billing::test_provider::checkout_completed(
+            &c.account().to_hex(),
+            "coins_100",
+            None,
+        );
+        aura_billing::test_provider::deliver(&self.url, SECRET, &ev)
+            .await
+            .unwrap();
         c
     }
 

@@ -3,6 +3,7 @@
 
 mod floors;
 mod persist;
+mod sync;
 mod types;
 mod voice;
 
@@ -22,7 +23,7 @@ use crate::frame::{
 };
 use crate::identity::{Identity, MemberId, ShortId};
 use crate::replay::REPLAY_WINDOW;
-use crate::roster::{Applied, GroupId, InviteId, OpKind, Role, Roster, SignedOp};
+use crate::roster::{Applied, GroupId, InviteUse, OpKind, Role, Roster, SignedOp};
 use crate::sender_key::{Lookup, OwnSenderKey, ReceiverChain, RotationPolicy, STEP};
 use floors::Floors;
 use voice::{Recorded, VoiceVerifier};
@@ -52,6 +53,9 @@ pub struct GroupSession {
     /// Replay floors reserved ahead of accepted counters (see [`floors`]).
     floors: Floors,
     stats: SessionStats,
+    /// False after a restart until a member's sync answer confirmed the
+    /// roster: no key is sealed to anyone before (see `sync.rs`).
+    roster_confirmed: bool,
 }
 
 impl std::fmt::Debug for GroupSession {
@@ -100,6 +104,7 @@ impl GroupSession {
             keys: VerifyingKeys::default(),
             floors: Floors::default(),
             stats: SessionStats::default(),
+            roster_confirmed: true,
         }
     }
 
@@ -211,7 +216,7 @@ impl GroupSession {
         &mut self,
         member: MemberId,
         role: Role,
-        invite: Option<InviteId>,
+        invite: Option<InviteUse>,
         now: u64,
     ) -> Result<SignedOp, RosterError> {
         let kind = OpKind::Add {
@@ -255,7 +260,7 @@ impl GroupSession {
         let group = self.group_id();
         let mut envelopes = Vec::new();
         for (m, _) in self.roster.members() {
-            if m == me {
+            if m == me || !self.roster_confirmed {
                 continue;
             }
             // One bad recipient must not stop everyone else getting the key.
@@ -282,6 +287,9 @@ impl GroupSession {
     ) -> Result<KeyEnvelope, EnvelopeError> {
         if !self.roster.is_member(&member) || member == self.member_id() {
             return Err(EnvelopeError::RecipientNotMember);
+        }
+        if !self.roster_confirmed {
+            return Err(EnvelopeError::RosterUnconfirmed);
         }
         let share = self.own.share_next_step();
         KeyEnvelope::seal(&self.identity, self.group_id(), member, &share, rng)

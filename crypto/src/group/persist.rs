@@ -88,6 +88,8 @@ impl GroupSession {
             keys: Default::default(),
             floors: Default::default(),
             stats: SessionStats::default(),
+            // Members may have been removed while we were away.
+            roster_confirmed: false,
         })
     }
 }

@@ -1,30 +1,35 @@
 //! The roster: a signed, hash-linked DAG of membership ops with a
 //! deterministic merge.
 //!
-//! Every op is signed by its author and names the DAG heads it saw as
-//! parents. A new op is accepted when its signature verifies, its parents
-//! are known, and its author was authorised in the state computed from the
-//! op's own causal history. The current state is the result of applying
-//! every op in one deterministic topological order (ties broken by op hash),
-//! skipping (but keeping) ops that a concurrent removal or demotion made
-//! invalid. Members holding the same op set therefore compute the same state
-//! and the same [`Roster::head_hash`], whatever order the ops arrived in.
+//! Every op is signed by its author and names (up to
+//! [`MAX_PROPOSE_PARENTS`] of) the DAG heads it saw as parents. A new op is
+//! stored when its signature verifies, its parents are known and its author
+//! is the creator or named by an add in the log. Its effect is decided by
+//! the merge (`merge.rs`): every op applied in one deterministic order, an op
+//! having no effect when its author lacked the role for it, or lost it
+//! through a revocation the op did not see. Members holding the same op set
+//! compute the same state and the same [`Roster::head_hash`], whatever order
+//! the ops arrived in.
 
+mod dag;
+mod merge;
 mod op;
 mod state;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
 
 pub use op::{
-    GroupId, InviteId, Op, OpHash, OpKind, Role, SignedOp, MAX_NAME_LEN, MAX_OP_BYTES, MAX_PARENTS,
+    GroupId, InviteId, InviteUse, Op, OpHash, OpKind, Role, SignedOp, MAX_NAME_LEN, MAX_OP_BYTES,
+    MAX_PARENTS, MAX_PROPOSE_PARENTS,
 };
 pub(crate) use state::RosterState;
 pub use state::MAX_MEMBERS;
 
 use crate::error::RosterError;
 use crate::identity::{Identity, MemberId, ShortId};
+use dag::Dag;
 
 /// Most ops a roster holds.
 pub const MAX_OPS: usize = 200_000;
@@ -38,15 +43,30 @@ pub enum Applied {
     New,
 }
 
+/// Outcome of [`Roster::apply_batch`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchApplied {
+    /// Ops new to the log.
+    pub new: usize,
+    /// Ops already known.
+    pub known: usize,
+    /// Ops refused (wrong group, limit reached, unknown author).
+    pub refused: usize,
+    /// Ops left out because some parents are still unknown: ask for more.
+    pub missing_parents: usize,
+}
+
 /// A group's membership log and its current state.
 #[derive(Clone, Debug)]
 pub struct Roster {
     group: GroupId,
-    ops: HashMap<OpHash, SignedOp>,
-    children: HashMap<OpHash, Vec<OpHash>>,
-    order: Vec<OpHash>,
-    heads: BTreeSet<OpHash>,
-    skipped: HashSet<OpHash>,
+    dag: Dag,
+    /// Authors whose ops are stored: the creator and every member an add names.
+    named: HashSet<MemberId>,
+    /// Op indices in the merge order.
+    order: Vec<u32>,
+    /// Per op index: kept but without effect.
+    skipped: Vec<bool>,
     state: RosterState,
 }
 
@@ -74,19 +94,22 @@ impl Roster {
     fn from_create(create: SignedOp) -> Result<Self, RosterError> {
         let mut state = RosterState::default();
         state.apply(&create.op)?;
-        let h = create.hash();
+        let group = GroupId(create.hash().0);
+        let named = HashSet::from([create.op.author]);
+        let mut dag = Dag::default();
+        let i = dag.insert(create);
         Ok(Self {
-            group: GroupId(h.0),
-            ops: HashMap::from([(h, create)]),
-            children: HashMap::new(),
-            order: vec![h],
-            heads: BTreeSet::from([h]),
-            skipped: HashSet::new(),
+            group,
+            dag,
+            named,
+            order: vec![i],
+            skipped: vec![false],
             state,
         })
     }
 
-    /// Rebuilds a roster from stored or synced ops (any order), verifying each.
+    /// Rebuilds a roster from stored or synced ops (any order), verifying
+    /// each; fails when an op is refused or its parents are missing.
     pub fn from_ops(ops: Vec<SignedOp>) -> Result<Self, RosterError> {
         let mut pending: Vec<SignedOp> = Vec::new();
         let mut roster = None;
@@ -98,24 +121,65 @@ impl Roster {
             }
         }
         let mut roster = roster.ok_or(RosterError::NoCreate)?;
-        // Apply in rounds until no progress: handles any input order.
+        let left = roster.admit_all(pending, true)?;
+        roster.recompute();
+        match left.first() {
+            None => Ok(roster),
+            Some(op) => Err(RosterError::MissingParents(roster.missing_parents(&op.op))),
+        }
+    }
+
+    /// Applies many ops (a sync answer) with a single merge at the end;
+    /// ops refused one by one are counted, never fatal.
+    pub fn apply_batch(&mut self, ops: Vec<SignedOp>) -> BatchApplied {
+        let mut out = BatchApplied::default();
+        let mut fresh = Vec::with_capacity(ops.len());
+        for op in ops {
+            if self.dag.index_of(&op.hash()).is_some() {
+                out.known += 1;
+            } else {
+                fresh.push(op);
+            }
+        }
+        let before = self.dag.len();
+        let total = fresh.len();
+        // Never an error when not strict.
+        if let Ok(left) = self.admit_all(fresh, false) {
+            out.missing_parents = left.len();
+        }
+        out.new = self.dag.len() - before;
+        out.refused = total - out.new - out.missing_parents;
+        if out.new > 0 {
+            self.recompute();
+        }
+        out
+    }
+
+    /// Inserts ops (without merging) in rounds until no progress; returns
+    /// those whose parents are still missing.
+    fn admit_all(
+        &mut self,
+        mut pending: Vec<SignedOp>,
+        strict: bool,
+    ) -> Result<Vec<SignedOp>, RosterError> {
         loop {
             let before = pending.len();
             let mut still = Vec::new();
             for op in pending {
-                match roster.apply(op.clone()) {
-                    Ok(_) => {}
-                    Err(RosterError::MissingParents(_)) => still.push(op),
-                    Err(e) => return Err(e),
+                match self.admit(&op) {
+                    Ok(()) => {
+                        self.insert(op, false);
+                    }
+                    Err(RosterError::MissingParents(_) | RosterError::UnknownAuthor) => {
+                        still.push(op)
+                    }
+                    Err(e) if strict => return Err(e),
+                    Err(_) => {}
                 }
             }
             pending = still;
-            if pending.is_empty() {
-                return Ok(roster);
-            }
-            if pending.len() == before {
-                let missing = roster.missing_parents(&pending[0].op);
-                return Err(RosterError::MissingParents(missing));
+            if pending.is_empty() || pending.len() == before {
+                return Ok(pending);
             }
         }
     }
@@ -130,130 +194,96 @@ impl Roster {
         &self.state.name
     }
 
-    /// Applies an op received from a peer (or storage). Idempotent.
+    /// Applies an op received from a peer (or storage). Idempotent. An op
+    /// extending all heads that breaks the rules is refused; one concurrent
+    /// with others is stored and the merge decides its effect.
     pub fn apply(&mut self, op: SignedOp) -> Result<Applied, RosterError> {
-        let h = op.hash();
-        if self.ops.contains_key(&h) {
+        if self.dag.index_of(&op.hash()).is_some() {
             return Ok(Applied::Known);
         }
-        if matches!(op.op.kind, OpKind::Create { .. }) {
-            return Err(RosterError::WrongGroup);
+        self.admit(&op)?;
+        if self.extends_heads(&op.op) {
+            // Its causal history is the whole log: it applies last, to the
+            // current state.
+            self.state.apply(&op.op)?;
+            self.insert(op, true);
+        } else {
+            self.insert(op, false);
+            self.recompute();
         }
-        if op.op.group != self.group {
+        Ok(Applied::New)
+    }
+
+    /// Checks that an op may be stored (not whether it has effect).
+    fn admit(&self, op: &SignedOp) -> Result<(), RosterError> {
+        if matches!(op.op.kind, OpKind::Create { .. }) || op.op.group != self.group {
             return Err(RosterError::WrongGroup);
         }
         let missing = self.missing_parents(&op.op);
         if !missing.is_empty() {
             return Err(RosterError::MissingParents(missing));
         }
-        if self.ops.len() >= MAX_OPS {
+        if self.dag.len() >= MAX_OPS {
             return Err(RosterError::LimitReached);
         }
-        let extends_heads = op.op.parents.len() == self.heads.len()
-            && op.op.parents.iter().zip(&self.heads).all(|(a, b)| a == b);
-        if extends_heads {
-            // Causal history is the whole DAG: its state is the current state,
-            // and the new op sorts last in the linearisation.
-            self.state.apply(&op.op)?;
-            self.insert(op);
-            self.order.push(h);
-        } else {
-            let mut past = self.state_of_ancestors(&op.op.parents);
-            past.apply(&op.op)?;
-            self.insert(op);
-            self.recompute();
+        if !self.named.contains(&op.op.author) {
+            return Err(RosterError::UnknownAuthor);
         }
-        Ok(Applied::New)
+        Ok(())
     }
 
-    fn insert(&mut self, op: SignedOp) {
-        let h = op.hash();
-        for p in &op.op.parents {
-            self.heads.remove(p);
-            self.children.entry(*p).or_default().push(h);
+    fn extends_heads(&self, op: &Op) -> bool {
+        op.parents.len() == self.dag.heads().len()
+            && op.parents.iter().zip(self.dag.heads()).all(|(a, b)| a == b)
+    }
+
+    /// Stores an admitted op; `applied` when it was applied to the state
+    /// (otherwise a merge must follow).
+    fn insert(&mut self, op: SignedOp, applied: bool) {
+        if let OpKind::Add { member, .. } = &op.op.kind {
+            self.named.insert(*member);
         }
-        self.heads.insert(h);
-        self.ops.insert(h, op);
+        let i = self.dag.insert(op);
+        self.skipped.push(false);
+        if applied {
+            self.order.push(i);
+        }
     }
 
     fn missing_parents(&self, op: &Op) -> Vec<OpHash> {
         op.parents
             .iter()
-            .filter(|p| !self.ops.contains_key(p))
+            .filter(|p| self.dag.index_of(p).is_none())
             .copied()
             .collect()
     }
 
-    /// Deterministic topological order of `subset` (all ops if None).
-    fn linearise(&self, subset: Option<&HashSet<OpHash>>) -> Vec<OpHash> {
-        let inside = |h: &OpHash| subset.is_none_or(|s| s.contains(h));
-        let mut indeg: HashMap<OpHash, usize> = HashMap::new();
-        let mut ready = BTreeSet::new();
-        for (h, op) in &self.ops {
-            if !inside(h) {
-                continue;
-            }
-            let d = op.op.parents.len();
-            indeg.insert(*h, d);
-            if d == 0 {
-                ready.insert(*h);
-            }
-        }
-        let mut out = Vec::with_capacity(indeg.len());
-        while let Some(h) = ready.pop_first() {
-            out.push(h);
-            for c in self.children.get(&h).into_iter().flatten() {
-                if let Some(d) = indeg.get_mut(c) {
-                    *d -= 1;
-                    if *d == 0 {
-                        ready.insert(*c);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    fn run(&self, order: &[OpHash], skipped: Option<&mut HashSet<OpHash>>) -> RosterState {
-        let mut state = RosterState::default();
-        let mut skip = HashSet::new();
-        for h in order {
-            if let Some(op) = self.ops.get(h) {
-                if state.apply(&op.op).is_err() {
-                    skip.insert(*h);
-                }
-            }
-        }
-        if let Some(s) = skipped {
-            *s = skip;
-        }
-        state
-    }
-
-    fn ancestors(&self, from: &[OpHash]) -> HashSet<OpHash> {
-        let mut seen = HashSet::new();
-        let mut stack: Vec<OpHash> = from.to_vec();
-        while let Some(h) = stack.pop() {
-            if seen.insert(h) {
-                if let Some(op) = self.ops.get(&h) {
-                    stack.extend(op.op.parents.iter().copied());
-                }
-            }
-        }
-        seen
-    }
-
-    fn state_of_ancestors(&self, parents: &[OpHash]) -> RosterState {
-        let anc = self.ancestors(parents);
-        let order = self.linearise(Some(&anc));
-        self.run(&order, None)
-    }
-
     fn recompute(&mut self) {
-        self.order = self.linearise(None);
-        let mut skipped = HashSet::new();
-        self.state = self.run(&self.order, Some(&mut skipped));
-        self.skipped = skipped;
+        let m = merge::merge(&self.dag);
+        self.order = m.order;
+        self.skipped = m.skipped;
+        self.state = m.state;
+    }
+
+    /// The parents a proposal names: every head, or the deepest
+    /// [`MAX_PROPOSE_PARENTS`] of them when there are more.
+    fn proposal_parents(&self) -> Vec<OpHash> {
+        let heads = self.dag.heads();
+        if heads.len() <= MAX_PROPOSE_PARENTS {
+            return heads.iter().copied().collect();
+        }
+        let mut by_depth: Vec<(u32, OpHash)> = heads
+            .iter()
+            .filter_map(|h| self.dag.index_of(h).map(|i| (self.dag.depth(i), *h)))
+            .collect();
+        by_depth.sort_by(|a, b| b.cmp(a));
+        let mut parents: Vec<OpHash> = by_depth
+            .into_iter()
+            .take(MAX_PROPOSE_PARENTS)
+            .map(|(_, h)| h)
+            .collect();
+        parents.sort();
+        parents
     }
 
     fn propose(
@@ -264,13 +294,26 @@ impl Roster {
     ) -> Result<SignedOp, RosterError> {
         let op = Op {
             group: self.group,
-            parents: self.heads.iter().copied().collect(),
+            parents: self.proposal_parents(),
             author: identity.member_id(),
             at_ms: now,
             kind,
         }
         .sign(identity)?;
-        self.apply(op.clone())?;
+        if self.extends_heads(&op.op) {
+            self.apply(op.clone())?;
+        } else {
+            // Some heads are left out: check the op keeps its effect.
+            let mut trial = self.clone();
+            trial.state.clone().apply(&op.op)?;
+            trial.apply(op.clone())?;
+            if trial.is_skipped(&op.hash()) {
+                return Err(RosterError::Conflict(
+                    "a concurrent op leaves the author without the role for this",
+                ));
+            }
+            *self = trial;
+        }
         Ok(op)
     }
 
@@ -280,7 +323,7 @@ impl Roster {
         identity: &Identity,
         member: MemberId,
         role: Role,
-        invite: Option<InviteId>,
+        invite: Option<InviteUse>,
         now: u64,
     ) -> Result<SignedOp, RosterError> {
         let kind = OpKind::Add {
@@ -364,14 +407,14 @@ impl Roster {
 
     /// Current DAG heads, sorted.
     pub fn heads(&self) -> Vec<OpHash> {
-        self.heads.iter().copied().collect()
+        self.dag.heads().iter().copied().collect()
     }
 
     /// SHA-256 over the sorted heads: equal iff both sides hold the same ops.
     pub fn head_hash(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(b"aura-roster-head-v1");
-        for x in &self.heads {
+        for x in self.dag.heads() {
             h.update(x.0);
         }
         h.finalize().into()
@@ -382,38 +425,63 @@ impl Roster {
         hex::encode(&self.head_hash()[..4])
     }
 
-    /// All ops in the deterministic topological order (for sync and storage).
+    /// All ops in the merge order, a topological order (for sync and storage).
     pub fn ops(&self) -> impl Iterator<Item = &SignedOp> + '_ {
-        self.order.iter().filter_map(|h| self.ops.get(h))
+        self.order.iter().map(|i| self.dag.op(*i))
     }
 
     /// Number of ops in the log.
     pub fn op_count(&self) -> usize {
-        self.ops.len()
+        self.dag.len()
     }
 
-    /// Whether the op was kept but skipped by the merge (made invalid by a
-    /// concurrent op).
+    /// Whether the op was kept but has no effect (its author lacked the
+    /// role, or lost it through a revocation the op did not see).
     pub fn is_skipped(&self, h: &OpHash) -> bool {
-        self.skipped.contains(h)
+        self.dag
+            .index_of(h)
+            .is_some_and(|i| self.skipped[i as usize])
     }
 
     /// Whether the op is in our log (a peer's head we lack means we are behind).
     pub fn knows(&self, h: &OpHash) -> bool {
-        self.ops.contains_key(h)
+        self.dag.index_of(h).is_some()
     }
 
     /// Ops a peer whose heads are `their_heads` lacks, in topological order.
     pub fn ops_missing_from(&self, their_heads: &[OpHash]) -> Vec<SignedOp> {
-        let known: Vec<OpHash> = their_heads
+        self.ops_missing_within(their_heads, usize::MAX).0
+    }
+
+    /// As [`Self::ops_missing_from`], but only the first ops whose encoded
+    /// sizes sum to at most `max_bytes` (always a prefix closed under
+    /// parents, so the peer can apply it); `true` when nothing was left out.
+    /// The peer asks again with its new heads for the rest.
+    pub fn ops_missing_within(
+        &self,
+        their_heads: &[OpHash],
+        max_bytes: usize,
+    ) -> (Vec<SignedOp>, bool) {
+        let known: Vec<u32> = their_heads
             .iter()
-            .filter(|h| self.ops.contains_key(h))
-            .copied()
+            .filter_map(|h| self.dag.index_of(h))
             .collect();
-        let have = self.ancestors(&known);
-        self.ops()
-            .filter(|o| !have.contains(&o.hash()))
-            .cloned()
-            .collect()
+        let have = self.dag.past(&known);
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for &i in &self.order {
+            if have.has(i) {
+                continue;
+            }
+            let op = self.dag.op(i);
+            // Encoded length plus its length prefix in a list of byte strings.
+            let len = op.encode().map(|b| b.len()).unwrap_or(MAX_OP_BYTES) + 3;
+            if bytes + len > max_bytes {
+                return (out, false);
+            }
+            bytes += len;
+            out.push(op.clone());
+        }
+        (out, true)
     }
 }

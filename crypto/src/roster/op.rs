@@ -13,6 +13,11 @@ use crate::identity::{Identity, MemberId};
 pub const MAX_OP_BYTES: usize = 1024;
 /// Most parents an op may name.
 pub const MAX_PARENTS: usize = 32;
+/// Most parents a proposal names: with more heads than this, the newest
+/// heads are named and the rest stay heads, so a proposal always fits in
+/// [`MAX_OP_BYTES`] however many concurrent ops exist (an op with 16
+/// parents encodes to about 700 bytes).
+pub const MAX_PROPOSE_PARENTS: usize = 16;
 /// Longest group name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -57,6 +62,17 @@ impl fmt::Display for GroupId {
 /// Invite identifier (random, chosen by the inviter).
 pub type InviteId = [u8; 16];
 
+/// The invite an add redeems: its id and the use limit the inviter signed.
+/// The limit travels in the op so that the merge enforces it (adds beyond
+/// it are skipped, whichever admins made them concurrently).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct InviteUse {
+    /// The invite's id.
+    pub id: InviteId,
+    /// How many adds may redeem it.
+    pub max_uses: u32,
+}
+
 /// Member roles, ordered: `Member < Admin < Owner`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 pub enum Role {
@@ -83,7 +99,7 @@ pub enum OpKind {
         /// Its role (never `Owner`).
         role: Role,
         /// The invite redeemed, if any (counts toward its `max_uses`).
-        invite: Option<InviteId>,
+        invite: Option<InviteUse>,
     },
     /// Removes a member.
     Remove {

@@ -62,10 +62,14 @@ impl RosterState {
                 if self.members.len() >= MAX_MEMBERS {
                     return Err(RosterError::LimitReached);
                 }
-                self.insert(*member, *role);
-                if let Some(id) = invite {
-                    *self.invite_uses.entry(*id).or_insert(0) += 1;
+                if let Some(inv) = invite {
+                    let used = self.invite_uses.get(&inv.id).copied().unwrap_or(0);
+                    if used >= inv.max_uses {
+                        return Err(Conflict("invite used up"));
+                    }
+                    self.invite_uses.insert(inv.id, used + 1);
                 }
+                self.insert(*member, *role);
             }
             OpKind::Remove { member } => {
                 if author < Role::Admin {
@@ -107,6 +111,33 @@ impl RosterState {
                 self.members.insert(op.author, Role::Admin);
             }
         }
+        Ok(())
+    }
+
+    /// The role `op`'s author needs for it in this state (`Leave` needs
+    /// only membership; acting on admins needs the owner).
+    pub(crate) fn needed(&self, op: &Op) -> Role {
+        match &op.kind {
+            OpKind::Create { .. } | OpKind::Leave => Role::Member,
+            OpKind::Add { role, .. } if *role >= Role::Admin => Role::Owner,
+            OpKind::Add { .. } => Role::Admin,
+            OpKind::Remove { member } if self.members.get(member) >= Some(&Role::Admin) => {
+                Role::Owner
+            }
+            OpKind::Remove { .. } => Role::Admin,
+            OpKind::SetRole { .. } | OpKind::TransferOwnership { .. } => Role::Owner,
+        }
+    }
+
+    /// An owner that signed concurrent transfers keeps none of them: it
+    /// becomes admin and nobody gains ownership (see `merge`).
+    pub(crate) fn demote_owner(&mut self, op: &Op) -> Result<(), RosterError> {
+        if self.members.get(&op.author) != Some(&Role::Owner) {
+            return Err(RosterError::Unauthorised(
+                "only the owner transfers ownership",
+            ));
+        }
+        self.members.insert(op.author, Role::Admin);
         Ok(())
     }
 

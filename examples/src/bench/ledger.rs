@@ -79,6 +79,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         rate_limit_per_s: 10_000_000,
         rate_limit_burst: 10_000_000,
         webhook_secrets: vec![Secret(random_hex(16))],
+        // Every simulated phone logs in from this one loopback address.
+        public_rate_limit_per_s: 0,
+        login_rate_per_min: 0,
         ..Config::default()
     };
     match args.backend.as_str() {

@@ -1,5 +1,5 @@
 //! The demo's gift round: an embedded billing ledger (SQLite in a temp dir,
-//! HTTP on a loopback port), a member who buys coins through the test
+//! HTTP on a loopback port, explicit dev mode), a member who buys coins through the test
 //! payment provider's signed webhook and sends a gift, and every member's
 //! device showing the receipt it checked offline with the ledger's key.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use aura_billing::{
     client::BillingClient,
-    config::{Config, Secret},
+    config::{Config, DEV_WEBHOOK_SECRET},
     server, test_provider,
 };
 use aura_crypto::{GroupId, MemberId};
@@ -16,8 +16,6 @@ use aura_node::Event;
 use ed25519_dalek::SigningKey;
 
 use super::MeshNode;
-
-const WEBHOOK_SECRET: &str = "whsec_demo";
 
 /// A running embedded ledger.
 pub struct Ledger {
@@ -34,7 +32,9 @@ pub async fn start_ledger() -> anyhow::Result<Ledger> {
     let dir = tempfile::tempdir()?;
     let config = Config {
         data_dir: dir.path().to_path_buf(),
-        webhook_secrets: vec![Secret(WEBHOOK_SECRET.into())],
+        // Explicit dev mode: the test payment provider signs with the public
+        // dev secret, and the ledger only listens on loopback.
+        dev_mode: true,
         ..Config::default()
     };
     let server = server::spawn_local(config).await?;
@@ -67,7 +67,7 @@ pub async fn gift_round(
         "coins_100",
         Some(&checkout.checkout_id),
     );
-    test_provider::deliver(&ledger.url, WEBHOOK_SECRET, &paid).await?;
+    test_provider::deliver(&ledger.url, DEV_WEBHOOK_SECRET, &paid).await?;
     println!(
         "{} bought {} coins (test payment provider, signed webhook)",
         name(&buyer.node.member_id()),

@@ -7,7 +7,7 @@ use std::{
 
 use aura_crypto::{
     FrameHeader, FrameKind, GroupId, GroupSession, KeyEnvelope, MemberId, MembershipChange,
-    OpenError, RosterError, SignedOp,
+    OpenError, SignedOp,
 };
 use libp2p::{gossipsub, PeerId};
 
@@ -170,27 +170,6 @@ impl Task {
         for gid in self.groups.keys() {
             self.save_group(gid);
         }
-    }
-
-    /// Reloads groups from the store. Each rotates at once: the saved sender
-    /// counter may be behind what was sent before a crash, so never reuse it.
-    pub(crate) fn load_groups(&mut self) -> Result<(), NodeError> {
-        let now = now_ms();
-        for (_, rec) in self.store.groups()? {
-            let mut session = GroupSession::import_state(&rec.session)?;
-            if let Err(e) = session.rotate(now, &mut rand::rngs::OsRng) {
-                tracing::warn!(error = %e, "rotation after restart failed");
-            }
-            let st = GroupState::new(self, session, Some(&rec));
-            let (gid, name) = {
-                let s = lock(&st.session);
-                (s.group_id(), s.roster().name().to_owned())
-            };
-            self.install_group(st);
-            self.save_group(&gid);
-            self.emit(Event::Joined { group: gid, name });
-        }
-        Ok(())
     }
 
     /// Publishes raw gossip on a group's topic.
@@ -541,18 +520,6 @@ impl Task {
         self.swarm.behaviour_mut().rpc.send_request(&peer, req);
         self.stats.keys_sent_direct += 1;
         true
-    }
-
-    pub(crate) fn apply_remote_op(&mut self, gid: GroupId, from: PeerId, op: SignedOp) {
-        let Some(g) = self.groups.get(&gid) else {
-            return;
-        };
-        let r = lock(&g.session).apply_op(op);
-        match r {
-            Ok(change) => self.on_membership_change(gid, change),
-            Err(RosterError::MissingParents(_)) => self.request_sync(gid, from),
-            Err(e) => tracing::debug!(error = %e, "roster op refused"),
-        }
     }
 
     /// Reacts to roster changes: keys for new members, rotation after removals.

@@ -5,6 +5,8 @@ mod commands;
 mod fences;
 mod gifts;
 mod group;
+mod load;
+mod ops;
 mod rpc;
 mod swarm_events;
 
@@ -69,6 +71,12 @@ pub struct NodeStats {
     pub fences_refused_too_many: u64,
     /// Bytes of gossip we published (our own messages, once).
     pub bytes_published: u64,
+    /// Groups that failed to load at start and were set aside.
+    pub groups_quarantined: u64,
+    /// Concurrent roster ops dropped because the merge queue was full.
+    pub roster_ops_dropped: u64,
+    /// Sync or join answers ignored because the answering peer is not a member.
+    pub answers_from_non_members: u64,
     /// Bytes written to all libp2p streams: every protocol, forwarded gossip
     /// included (before transport encryption and framing).
     pub bytes_sent: u64,
@@ -96,6 +104,12 @@ pub(crate) struct Task {
     pub(crate) observed: HashMap<TopicHash, GroupId>,
     pub(crate) joins: HashMap<OutboundRequestId, PendingJoin>,
     pub(crate) syncs: HashMap<OutboundRequestId, GroupId>,
+    /// Joins fetching the rest of a roster too long for one answer.
+    pub(crate) join_syncs: HashMap<OutboundRequestId, rpc::JoinProgress>,
+    /// Roster ops from gossip that need a merge, applied on the next tick.
+    pub(crate) op_queue: Vec<(GroupId, PeerId, aura_crypto::SignedOp)>,
+    /// When we last asked members to confirm a restored roster, per group, unix ms.
+    pub(crate) confirm_sync_ms: HashMap<GroupId, u64>,
     /// When we last synced back from a peer that was ahead of us, unix ms.
     pub(crate) sync_back_ms: HashMap<PeerId, u64>,
     pub(crate) peer_addrs: HashMap<PeerId, Vec<libp2p::Multiaddr>>,
@@ -183,6 +197,9 @@ impl Task {
             observed: HashMap::new(),
             joins: HashMap::new(),
             syncs: HashMap::new(),
+            join_syncs: HashMap::new(),
+            op_queue: Vec::new(),
+            confirm_sync_ms: HashMap::new(),
             sync_back_ms: HashMap::new(),
             peer_addrs: HashMap::new(),
             my_pos: None,

@@ -1,5 +1,10 @@
 //! Join and sync over request-response: an admin answers a join with the
 //! roster ops and its key; any member answers a sync with missing ops and its key.
+//!
+//! Answers carry at most [`WELCOME_OPS_BYTES`] of ops (a prefix closed under
+//! parents); the asker asks again from its new heads while answers bring new
+//! ops. Only a member's answer is applied (for a join: a member of the
+//! roster it sends), and each op only by its author's own authority.
 
 use aura_crypto::{GroupId, GroupSession, Invite, MemberId, OpHash, Role, Roster, SignedOp};
 use libp2p::{
@@ -20,6 +25,30 @@ type Reply = oneshot::Receiver<Result<GroupId, NodeError>>;
 /// Least time between two syncs we start because a peer's sync showed we are
 /// behind it, per peer, ms.
 const SYNC_BACK_EVERY_MS: u64 = 2_000;
+
+/// Most bytes of roster ops in one join or sync answer (the rest of
+/// [`wire::MAX_RPC_BYTES`] is left for the envelope and addresses).
+pub(crate) const WELCOME_OPS_BYTES: usize = 768 * 1024;
+
+/// Most heads a sync request names (and an answer reads).
+pub(crate) const MAX_SYNC_HEADS: usize = 1024;
+
+/// Most sync rounds a join makes to fetch a long roster.
+const MAX_JOIN_ROUNDS: u32 = 64;
+
+/// Least time between two rounds of asking members to confirm a restored
+/// roster, per group, ms.
+const CONFIRM_SYNC_EVERY_MS: u64 = 1_000;
+
+/// A join whose roster arrives over several answers.
+pub(crate) struct JoinProgress {
+    pj: PendingJoin,
+    peer: PeerId,
+    roster: Roster,
+    envelopes: Vec<Vec<u8>>,
+    peers: Vec<(String, Vec<String>)>,
+    rounds: u32,
+}
 
 /// Longest a joining member waits for connections to every member before
 /// announcing its key (the rest get it by gossip), ms.
@@ -88,6 +117,7 @@ impl Task {
             .roster()
             .heads()
             .iter()
+            .take(MAX_SYNC_HEADS)
             .map(|h| h.0)
             .collect();
         let id = self.swarm.behaviour_mut().rpc.send_request(
@@ -154,6 +184,11 @@ impl Task {
                     pj.errors.push(format!("{peer}: unreachable ({error})"));
                     self.next_join_attempt(pj);
                 }
+                if let Some(jp) = self.join_syncs.remove(&request_id) {
+                    let mut pj = jp.pj;
+                    pj.errors.push(format!("{peer}: unreachable ({error})"));
+                    self.next_join_attempt(pj);
+                }
                 self.syncs.remove(&request_id);
             }
             _ => {}
@@ -179,10 +214,10 @@ impl Task {
             .ok_or("this peer is not in that group; try another member")?;
         let (ops, env) = {
             let mut s = lock(&g.session);
-            let ops: Vec<SignedOp> = match from_heads {
-                Some(h) => s.roster().ops_missing_from(h),
-                None => s.roster().ops().cloned().collect(),
-            };
+            let ops = s
+                .roster()
+                .ops_missing_within(from_heads.unwrap_or_default(), WELCOME_OPS_BYTES)
+                .0;
             let ops = ops.iter().filter_map(|o| o.encode().ok()).collect();
             (ops, s.envelope_for(member, &mut rand::rngs::OsRng).ok())
         };
@@ -235,7 +270,7 @@ impl Task {
                         s.roster()
                             .check_invite(&invite, now_ms())
                             .map_err(|e| format!("invite refused: {e}"))?;
-                        s.add_member(member, Role::Member, Some(invite.body.invite_id), now_ms())
+                        s.add_member(member, Role::Member, Some(invite.redemption()), now_ms())
                             .map_err(|e| {
                                 format!("this member cannot add you ({e}); try an admin")
                             })?
@@ -272,19 +307,20 @@ impl Task {
             Request::Sync { group, heads } => {
                 let gid = GroupId(group);
                 let g = self.groups.get(&gid).ok_or("not in that group")?;
-                let heads: Vec<OpHash> = heads.into_iter().take(64).map(OpHash).collect();
+                let heads: Vec<OpHash> =
+                    heads.into_iter().take(MAX_SYNC_HEADS).map(OpHash).collect();
                 let (is_member, behind) = {
                     let s = lock(&g.session);
                     let r = s.roster();
                     (r.is_member(&member), heads.iter().any(|h| !r.knows(h)))
                 };
+                if !is_member {
+                    return Err("you are not a member of that group".into());
+                }
                 // Anti-entropy both ways: the asker holds ops we lack (perhaps
                 // the one that added it), so we ask it in turn.
                 if behind {
                     self.sync_back(gid, peer);
-                }
-                if !is_member {
-                    return Err("you are not a member of that group".into());
                 }
                 self.welcome(gid, member, Some(&heads))
             }
@@ -308,24 +344,131 @@ impl Task {
                     envelopes,
                     peers,
                 } => {
-                    let r = self.finish_join(pj.group, ops, envelopes, peers);
-                    let _ = pj.reply.send(r);
+                    let ops = decode_ops(&ops);
+                    match Roster::from_ops(ops) {
+                        Ok(roster) => self.continue_join(JoinProgress {
+                            pj,
+                            peer,
+                            roster,
+                            envelopes,
+                            peers,
+                            rounds: 0,
+                        }),
+                        Err(e) => {
+                            let mut pj = pj;
+                            pj.errors
+                                .push(format!("{peer}: roster does not verify ({e})"));
+                            self.next_join_attempt(pj);
+                        }
+                    }
+                }
+            }
+        } else if let Some(mut jp) = self.join_syncs.remove(&id) {
+            match resp {
+                Response::Welcome { ops, envelopes, .. } => {
+                    let out = jp.roster.apply_batch(decode_ops(&ops));
+                    jp.envelopes.extend(envelopes.into_iter().take(4));
+                    jp.rounds = if out.new == 0 {
+                        MAX_JOIN_ROUNDS
+                    } else {
+                        jp.rounds + 1
+                    };
+                    self.continue_join(jp);
+                }
+                _ => {
+                    let mut pj = jp.pj;
+                    pj.errors
+                        .push(format!("{peer}: refused to send the rest of the roster"));
+                    self.next_join_attempt(pj);
                 }
             }
         } else if let Some(gid) = self.syncs.remove(&id) {
             if let Response::Welcome { ops, envelopes, .. } = resp {
-                for bytes in ops {
-                    if let Ok(op) = SignedOp::decode(&bytes) {
-                        let Some(g) = self.groups.get(&gid) else {
-                            return;
-                        };
-                        let r = lock(&g.session).apply_op(op);
-                        if let Ok(change) = r {
-                            self.on_membership_change(gid, change);
-                        }
-                    }
-                }
-                self.accept_encoded(gid, &envelopes);
+                self.on_sync_answer(gid, peer, ops, envelopes);
+            }
+        }
+    }
+
+    /// Applies a sync answer, only when `peer` is a member: the ops in one
+    /// merge, each checked against its author's own authority. A restored
+    /// roster counts as confirmed once a member's answer is merged in.
+    fn on_sync_answer(
+        &mut self,
+        gid: GroupId,
+        peer: PeerId,
+        ops: Vec<Vec<u8>>,
+        envelopes: Vec<Vec<u8>>,
+    ) {
+        let Some(g) = self.groups.get(&gid) else {
+            return;
+        };
+        let session = g.session.clone();
+        let by_member =
+            MemberId::from_peer_id(&peer).is_some_and(|m| lock(&session).roster().is_member(&m));
+        if !by_member {
+            self.stats.answers_from_non_members += 1;
+            tracing::debug!(%peer, "sync answer from a non-member ignored");
+            return;
+        }
+        let (outcome, change, confirmed_now) = {
+            let mut s = lock(&session);
+            let (outcome, change) = s.apply_ops(decode_ops(&ops));
+            let confirmed_now = !s.is_roster_confirmed();
+            s.confirm_roster();
+            (outcome, change, confirmed_now)
+        };
+        if outcome.new > 0 || confirmed_now {
+            self.on_membership_change(gid, change);
+        }
+        if confirmed_now {
+            // The key made at restart went to nobody: hand it out now.
+            if let Some(g) = self.groups.get_mut(&gid) {
+                g.announce = true;
+                g.announce_wait_from_ms = None;
+            }
+        }
+        self.accept_encoded(gid, &envelopes);
+        // Answers are bounded: while they bring new ops, ask for more.
+        if outcome.new > 0 {
+            self.request_sync(gid, peer);
+        }
+    }
+
+    /// Finishes a join once we are in the roster, or asks the same peer for
+    /// the rest of a roster too long for one answer.
+    fn continue_join(&mut self, jp: JoinProgress) {
+        let me = self.identity.member_id();
+        if !jp.roster.is_member(&me) && jp.rounds < MAX_JOIN_ROUNDS {
+            let heads = jp
+                .roster
+                .heads()
+                .iter()
+                .take(MAX_SYNC_HEADS)
+                .map(|h| h.0)
+                .collect();
+            let req = Request::Sync {
+                group: jp.pj.group.0,
+                heads,
+            };
+            let id = self.swarm.behaviour_mut().rpc.send_request(&jp.peer, req);
+            self.join_syncs.insert(id, jp);
+            return;
+        }
+        let JoinProgress {
+            mut pj,
+            peer,
+            roster,
+            envelopes,
+            peers,
+            ..
+        } = jp;
+        match self.finish_join(pj.group, peer, roster, envelopes, peers) {
+            Ok(gid) => {
+                let _ = pj.reply.send(Ok(gid));
+            }
+            Err(e) => {
+                pj.errors.push(format!("{peer}: {e}"));
+                self.next_join_attempt(pj);
             }
         }
     }
@@ -341,15 +484,11 @@ impl Task {
     fn finish_join(
         &mut self,
         gid: GroupId,
-        ops: Vec<Vec<u8>>,
+        peer: PeerId,
+        roster: Roster,
         envelopes: Vec<Vec<u8>>,
         peers: Vec<(String, Vec<String>)>,
     ) -> Result<GroupId, NodeError> {
-        let ops: Vec<SignedOp> = ops
-            .iter()
-            .filter_map(|b| SignedOp::decode(b).ok())
-            .collect();
-        let roster = Roster::from_ops(ops)?;
         if roster.group_id() != gid {
             return Err(NodeError::JoinRefused(
                 "the peer answered with another group".into(),
@@ -358,6 +497,12 @@ impl Task {
         if !roster.is_member(&self.identity.member_id()) {
             return Err(NodeError::JoinRefused(
                 "the peer did not add us to the roster".into(),
+            ));
+        }
+        if !MemberId::from_peer_id(&peer).is_some_and(|m| roster.is_member(&m)) {
+            self.stats.answers_from_non_members += 1;
+            return Err(NodeError::JoinRefused(
+                "the answering peer is not a member of the roster it sent".into(),
             ));
         }
         let name = roster.name().to_owned();
@@ -429,6 +574,10 @@ impl Task {
         if !has_peer || g.removed {
             return;
         }
+        if !lock(&g.session).is_roster_confirmed() {
+            self.ask_to_confirm_roster(gid);
+            return;
+        }
         let me = self.identity.member_id();
         // Keys go straight to each member over its connection; gossip only
         // reaches the members the author is connected to (one hop, see
@@ -488,6 +637,40 @@ impl Task {
         }
     }
 
+    /// A restored roster may miss removals: before any key goes out, merge a
+    /// member's roster (sync with connected members). Alone in the roster,
+    /// there is nobody a key could leak to.
+    fn ask_to_confirm_roster(&mut self, gid: GroupId) {
+        let Some(g) = self.groups.get(&gid) else {
+            return;
+        };
+        let me = self.identity.member_id();
+        let others: Vec<PeerId> = lock(&g.session)
+            .roster()
+            .members()
+            .filter(|(m, _)| *m != me)
+            .filter_map(|(m, _)| m.peer_id().ok())
+            .collect();
+        if others.is_empty() {
+            lock(&g.session).confirm_roster();
+            return;
+        }
+        let now = now_ms();
+        let last = self.confirm_sync_ms.get(&gid).copied().unwrap_or(0);
+        if now.saturating_sub(last) < CONFIRM_SYNC_EVERY_MS {
+            return;
+        }
+        self.confirm_sync_ms.insert(gid, now);
+        let connected: Vec<PeerId> = others
+            .into_iter()
+            .filter(|p| self.swarm.is_connected(p))
+            .take(3)
+            .collect();
+        for peer in connected {
+            self.request_sync(gid, peer);
+        }
+    }
+
     pub(crate) fn listen_strings(&self) -> Vec<String> {
         self.swarm
             .listeners()
@@ -495,6 +678,14 @@ impl Task {
             .map(|a| a.to_string())
             .collect()
     }
+}
+
+/// Decodes (and so verifies) ops of an answer, at most as many as fit in one.
+fn decode_ops(ops: &[Vec<u8>]) -> Vec<SignedOp> {
+    ops.iter()
+        .take(WELCOME_OPS_BYTES / 64)
+        .filter_map(|b| SignedOp::decode(b).ok())
+        .collect()
 }
 
 fn aura_crypto_keys(envs: Vec<Vec<u8>>) -> crate::wire::GossipMsg {

@@ -243,6 +243,7 @@ impl Task {
     /// Periodic work: announce once a topic peer appears, re-ask for missing
     /// keys, DHT provider records.
     pub(crate) fn on_tick(&mut self) {
+        self.apply_queued_ops();
         let now = now_ms();
         self.discovery_tick(now);
         if now.saturating_sub(self.last_redial_ms) >= super::REDIAL_EVERY_MS {

@@ -84,6 +84,9 @@ fn describe(e: &Event, names: &HashMap<GroupId, String>) -> Option<String> {
         Event::RemovedFromGroup { group } => {
             format!("[{}] you were removed from this group", g(group))
         }
+        Event::GroupQuarantined { group, reason } => {
+            format!("[{group}] could not be loaded and was set aside: {reason}")
+        }
         Event::Location { group, member, fix } => format!(
             "[{}] {member} at {:.6},{:.6} (±{:.0} m)",
             g(group),

@@ -21,6 +21,7 @@ struct Run {
     waits: Vec<(u32, i64)>,
     frames: u32,
     fec: u32,
+    dred: u32,
     conceal: u32,
     last_delay_us: i64,
 }
@@ -58,6 +59,7 @@ fn drive(mut pkts: Vec<Pkt>, end_us: u64) -> (Run, JitterBuffer) {
                     run.frames += 1;
                 }
                 Playout::Fec { .. } => run.fec += 1,
+                Playout::Dred { .. } => run.dred += 1,
                 Playout::Conceal { .. } => run.conceal += 1,
             }
             run.last_delay_us = jb.playout_delay_us();
@@ -128,7 +130,7 @@ fn burst_loss_is_concealed_or_recovered_and_later_frames_play() {
     let s = jb.stats();
     assert_eq!(s.lost, 6);
     assert_eq!(run.frames, 494);
-    assert_eq!(s.concealed + s.fec_recovered, 6, "{s:?}");
+    assert_eq!(s.concealed + s.fec_recovered + s.dred_recovered, 6, "{s:?}");
     // Every frame after the burst still plays.
     assert!(run.waits.iter().any(|w| w.0 == 106));
 }
@@ -142,6 +144,42 @@ fn single_losses_use_fec_once_loss_is_seen() {
         30_000_000,
     );
     assert!(run.fec >= 40, "fec {} conceal {}", run.fec, run.conceal);
+}
+
+#[test]
+fn loss_bursts_of_two_wait_two_frames_and_rebuild_both() {
+    // Two consecutive frames lost every 25: once such bursts are seen the
+    // buffer waits two frames, so the frame after a burst is here when the
+    // first lost slot is due (DRED rebuilds it) and FEC covers the second.
+    let (run, jb) = drive(
+        stream(1000, 1.0, |i| {
+            if i % 25 == 7 || i % 25 == 8 {
+                None
+            } else {
+                Some(30_000)
+            }
+        }),
+        30_000_000,
+    );
+    assert!(
+        run.dred >= 35,
+        "dred {} fec {} conceal {}",
+        run.dred,
+        run.fec,
+        run.conceal
+    );
+    assert!(
+        run.fec >= 35,
+        "dred {} fec {} conceal {}",
+        run.dred,
+        run.fec,
+        run.conceal
+    );
+    // Only the first bursts, before the wait has grown, are concealed.
+    assert!(run.conceal <= 12, "conceal {}", run.conceal);
+    // The wait is two frames (plus the jitter margin), not more.
+    let delay = jb.playout_delay_us();
+    assert!((40_000..=45_000).contains(&delay), "delay {delay} us");
 }
 
 #[test]

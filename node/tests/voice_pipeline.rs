@@ -43,6 +43,32 @@ fn dtx_sends_almost_nothing_in_silence() {
 }
 
 #[test]
+fn quiet_speech_is_not_withheld_as_silence() {
+    // Speech at about -50 dBFS, below the energy VAD's floor: with the key
+    // held every frame must go out (the old energy-gated DTX withheld 19 of
+    // every 20 such frames, clipping quiet onsets and endings).
+    let mut s = VoiceSender::voice(Default::default(), TalkMode::PushToTalk).unwrap();
+    s.gate.key_down = true;
+    let loud = speech_like(2.0, 3);
+    let k = 100.0 / rms(&loud);
+    let quiet: Vec<i16> = loud.iter().map(|x| (f64::from(*x) * k) as i16).collect();
+    assert!(rms(&quiet) > 90.0 && rms(&quiet) < 110.0);
+    let (mut voiced, mut withheld) = (0, 0);
+    for f in quiet.chunks_exact(960) {
+        let sent = s.process(f).unwrap().is_some();
+        if rms(f) > 60.0 {
+            voiced += 1;
+            withheld += usize::from(!sent);
+        }
+    }
+    assert!(voiced > 40, "{voiced}");
+    assert_eq!(
+        withheld, 0,
+        "{withheld} of {voiced} quiet speech frames withheld"
+    );
+}
+
+#[test]
 fn open_mic_vad_sends_speech_not_pauses() {
     let mut s = VoiceSender::voice(Default::default(), TalkMode::OpenMic).unwrap();
     let mut pcm = vec![0i16; 48_000];

@@ -91,7 +91,7 @@ def main():
                                                     text=True).stdout)
                     aura.append(score(f, out))
                     base.append(score(f, rep["baseline_output"]))
-                    kbps.add(round(rep["bitrate_bps"] / 1000))
+                    kbps.add(round(rep["bitrate_mean_bps"] / 1000))
                     lat.append(rep["latency_p99_ms"])
             row = {"loss": float(loss), "burst": float(burst),
                    "aura": statistics.mean(aura), "baseline": statistics.mean(base),

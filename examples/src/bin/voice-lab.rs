@@ -1,9 +1,10 @@
 //! `voice-lab`: runs a WAV file through Aura's real voice pipeline under network
 //! impairment and writes what a listener would hear.
 //!
-//! encode (Opus, FEC, DTX) → seal (aura-crypto sender keys) → real UDP
+//! encode (Opus, FEC, DRED, DTX) → seal (aura-crypto sender keys) → real UDP
 //! datagrams on loopback with random/burst loss and jitter (hence reordering)
-//! → open → adaptive jitter buffer → decode/FEC/conceal. Time is virtual (the
+//! → open → adaptive jitter buffer → decode/FEC/DRED/deep PLC; the
+//! receiver's loss goes back to the sender each second, as in the node. Time is virtual (the
 //! datagram carries its simulated arrival time in an 8-byte lab prefix), so a
 //! run takes a fraction of the audio's duration and is reproducible by seed.
 //! OUT.wav is time-aligned with IN.wav (same length and rate; Opus lookahead
@@ -22,7 +23,7 @@ use aura_node::voice::codec::EncoderConfig;
 use aura_node::voice::payload::VoicePayload;
 use aura_node::voice::signal::{write_wav, WavSource};
 use aura_node::voice::AudioSource;
-use aura_node::voice::{SlotKind, TalkGate, TalkMode, VoiceReceiver, VoiceSender};
+use aura_node::voice::{LossMeter, SlotKind, TalkGate, TalkMode, VoiceReceiver, VoiceSender};
 use clap::Parser;
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
@@ -169,6 +170,12 @@ fn main() -> anyhow::Result<()> {
         ..EncoderConfig::voice()
     };
     let mut sender = VoiceSender::new(cfg, gate)?;
+    // Receiver reports each second, as the node sends them: FEC and DRED
+    // follow the reported loss; the bitrate stays at --bitrate (its cap)
+    // unless the loss looks like congestion.
+    sender.cap_bitrate(args.bitrate);
+    let mut meter = LossMeter::default();
+    let mut bitrates = Vec::new();
     let lookahead = sender.lookahead()?;
     let mut recv = VoiceReceiver::new(0)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed);
@@ -248,6 +255,12 @@ fn main() -> anyhow::Result<()> {
             );
         }
         now = now.max(t_send);
+        if k % 50 == 49 {
+            if let Some(rep) = meter.interval([0; 8], &recv.report()) {
+                sender.on_loss_reports(&[rep.loss()])?;
+            }
+        }
+        bitrates.push(f64::from(sender.bitrate()));
         if let Some(vp) = sender.process(&pcm)? {
             capture_us.insert(u64::from(vp.ts), t_capture);
             frames_sent += 1;
@@ -309,6 +322,8 @@ fn main() -> anyhow::Result<()> {
         "latency_p99_ms": (pct(0.99) * 10.0).round() / 10.0,
         "mos_estimate": (q.mos * 100.0).round() / 100.0,
         "bitrate_bps": sender.bitrate(),
+        "bitrate_mean_bps": (bitrates.iter().sum::<f64>() / bitrates.len().max(1) as f64).round(),
+        "dred_recovered": js.dred_recovered,
         "baseline_output": baseline_output,
     });
     if args.json {

@@ -75,7 +75,9 @@ pub struct EncoderConfig {
 }
 
 impl EncoderConfig {
-    /// Voice defaults: mono, 20 ms, 24 kb/s, FEC and DTX on.
+    /// Voice defaults: mono, 20 ms, 24 kb/s, FEC armed and DTX on. The
+    /// expected loss starts at 0 so a clean path spends no bits on
+    /// redundancy; receiver reports raise it.
     pub fn voice() -> Self {
         Self {
             frame: FrameDuration::Ms20,
@@ -83,7 +85,7 @@ impl EncoderConfig {
             bitrate: 24_000,
             fec: true,
             dtx: true,
-            loss_perc: 10,
+            loss_perc: 0,
         }
     }
 
@@ -97,6 +99,16 @@ impl EncoderConfig {
             dtx: false,
             loss_perc: 0,
         }
+    }
+}
+
+/// DRED span (10 ms units) for an expected loss: off on a clean path,
+/// else 100 ms, enough for the bursts the jitter buffer waits out.
+fn dred_units(loss_perc: i32) -> i32 {
+    if loss_perc > 0 {
+        10
+    } else {
+        0
     }
 }
 
@@ -126,6 +138,9 @@ impl Encoder {
         inner.set_inband_fec(cfg.fec)?;
         inner.set_dtx(cfg.dtx)?;
         inner.set_packet_loss_perc(cfg.loss_perc)?;
+        if cfg.channels < 2 {
+            inner.set_dred_duration(dred_units(cfg.loss_perc))?;
+        }
         Ok(Self {
             inner,
             cfg,
@@ -143,10 +158,14 @@ impl Encoder {
         self.cfg.frame.samples() * self.cfg.channels
     }
 
-    /// Changes the bitrate and the expected loss (from receiver reports).
+    /// Changes the bitrate and the expected loss (from receiver reports):
+    /// the loss sizes in-band FEC and turns DRED on (voice only).
     pub fn set_rate(&mut self, bitrate: i32, loss_perc: i32) -> Result<(), CodecError> {
         self.inner.set_bitrate(bitrate)?;
         self.inner.set_packet_loss_perc(loss_perc.clamp(0, 100))?;
+        if self.cfg.channels < 2 {
+            self.inner.set_dred_duration(dred_units(loss_perc))?;
+        }
         self.cfg.bitrate = bitrate;
         self.cfg.loss_perc = loss_perc;
         Ok(())
@@ -174,9 +193,14 @@ impl Encoder {
     }
 }
 
-/// Opus decoder with concealment and FEC recovery.
+/// Decoder complexity: 5 turns on deep PLC (neural concealment) and DRED.
+const DECODER_COMPLEXITY: i32 = 5;
+
+/// Opus decoder with concealment (deep PLC), FEC and DRED recovery.
 pub struct Decoder {
     inner: aura_opus::Decoder,
+    dred_dec: Option<aura_opus::DredDecoder>,
+    dred: Option<aura_opus::Dred>,
     channels: usize,
     frame: FrameDuration,
     out: Vec<i16>,
@@ -194,8 +218,12 @@ impl Decoder {
     /// A new decoder.
     pub fn new(channels_n: usize, frame: FrameDuration) -> Result<Self, CodecError> {
         let channels_n = channels_n.clamp(1, 2);
+        let mut inner = aura_opus::Decoder::new(SAMPLE_RATE, channels_n)?;
+        inner.set_complexity(DECODER_COMPLEXITY)?;
         Ok(Self {
-            inner: aura_opus::Decoder::new(SAMPLE_RATE, channels_n)?,
+            inner,
+            dred_dec: None,
+            dred: None,
             channels: channels_n,
             frame,
             out: vec![0; 5_760 * 2],
@@ -213,10 +241,39 @@ impl Decoder {
         Ok(self.out[..n * self.channels].to_vec())
     }
 
-    /// Recovers the previous frame from the FEC data of `next`.
+    /// Recovers the previous frame from the FEC data of `next`, or from
+    /// its DRED data when it carries no FEC.
     pub fn decode_fec(&mut self, next: &[u8]) -> Result<Vec<i16>, CodecError> {
         let len = self.frame_len();
+        if !aura_opus::packet_has_fec(next) {
+            return self.decode_dred(next, self.frame.samples());
+        }
         let n = self.inner.decode(next, &mut self.out[..len], true)?;
+        Ok(self.out[..n * self.channels].to_vec())
+    }
+
+    /// Rebuilds the lost frame that starts `back` samples before `later`
+    /// from `later`'s DRED data; conceals if it carries none that far back.
+    pub fn decode_dred(&mut self, later: &[u8], back: usize) -> Result<Vec<i16>, CodecError> {
+        let len = self.frame_len();
+        let frame = self.frame.samples();
+        // The DRED decoder (and its network weights) only for streams that
+        // lose frames.
+        let dred_dec = match self.dred_dec.as_mut() {
+            Some(d) => d,
+            None => self.dred_dec.insert(aura_opus::DredDecoder::new()?),
+        };
+        let dred = match self.dred.as_mut() {
+            Some(d) => d,
+            None => self.dred.insert(aura_opus::Dred::new()?),
+        };
+        let available = dred_dec.parse(dred, later, back + frame, SAMPLE_RATE)?;
+        if available < back {
+            return self.conceal();
+        }
+        let n = self
+            .inner
+            .decode_dred(dred, back as i32, &mut self.out[..len])?;
         Ok(self.out[..n * self.channels].to_vec())
     }
 

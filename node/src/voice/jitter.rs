@@ -8,8 +8,10 @@
 //! delay and the spread above it is jitter (measured block by block so clock
 //! drift does not pass for jitter). A frame with media time `ts` is due at
 //! `ts + offset`, where `offset` tracks `base + target` (target = a high
-//! percentile of the jitter, plus one frame when losses make FEC worth
-//! waiting for). On a clean path the target is close to zero, so a frame plays
+//! percentile of the jitter, plus, only while losses are seen, one frame
+//! per frame of the longest recent loss burst (at most two) so the frame
+//! after a loss is here to rebuild it: FEC for the frame just before it,
+//! DRED for the one before that). On a clean path the target is close to zero, so a frame plays
 //! as soon as it arrives; it grows only as jitter demands, and shrinks again by
 //! skipping a slot (preferably a missing one) when the path calms down.
 //! When the target grows, the next missing slot is pushed back by just the
@@ -71,6 +73,17 @@ pub enum Playout {
         /// The *next* frame, whose FEC data covers this slot.
         next_payload: Vec<u8>,
     },
+    /// The slot's frame and the next are missing but a later frame is
+    /// here: rebuild this slot from that frame's DRED data (its deep
+    /// redundancy), or conceal if it carries none.
+    Dred {
+        /// Media timestamp of the slot.
+        ts: u64,
+        /// Media timestamp of the later frame.
+        later_ts: u64,
+        /// The later frame.
+        later_payload: Vec<u8>,
+    },
     /// The slot's frame is missing: conceal (decoder packet-loss concealment).
     Conceal {
         /// Media timestamp of the slot.
@@ -95,6 +108,8 @@ pub struct Stats {
     pub played: u64,
     /// Slots recovered from the next frame's FEC data.
     pub fec_recovered: u64,
+    /// Slots handed out for rebuilding from a later frame's DRED data.
+    pub dred_recovered: u64,
     /// Slots concealed.
     pub concealed: u64,
     /// Slots skipped to shrink the delay.
@@ -109,6 +124,10 @@ pub struct Stats {
 /// missing slot is skipped to shrink it (a present frame is dropped only
 /// after twice as long).
 const SHRINK_HOLD_SLOTS: u32 = 25;
+
+/// Most frames the buffer waits beyond the jitter target for a frame that
+/// can rebuild lost ones.
+const MAX_RECOVERY_WAIT: u64 = 2;
 
 /// A transit jump this large (microseconds) means the sender restarted.
 const RESYNC_US: u64 = 2_000_000;
@@ -319,11 +338,26 @@ impl JitterBuffer {
         let idx = ((d.len() - 1) as f64 * self.cfg.percentile).round() as usize;
         let jitter = d[idx.min(d.len() - 1)].max(0) as u64;
         let mut target = jitter + self.cfg.margin_us;
-        // Losses seen recently: wait one more frame so FEC can recover them.
+        // Losses seen recently: wait as many more frames as the longest
+        // recent burst (at most MAX_RECOVERY_WAIT), so the frame after a
+        // burst is here in time to rebuild it (FEC for the last lost frame,
+        // DRED for the ones before). A clean path waits for nothing.
         if self.recent_loss() > 0.01 {
-            target += self.frame_us() as u64;
+            target += self.frame_us() as u64 * self.recent_burst().min(MAX_RECOVERY_WAIT);
         }
         target.min(self.cfg.max_target_us)
+    }
+
+    /// Longest run of consecutive missing sequence numbers in the window.
+    fn recent_burst(&self) -> u64 {
+        let mut seqs: Vec<u64> = self.history.iter().map(|t| t.seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.windows(2)
+            .map(|w| w[1] - w[0] - 1)
+            .max()
+            .unwrap_or(0)
+            .max(1)
     }
 
     fn recent_loss(&self) -> f64 {
@@ -439,6 +473,29 @@ impl JitterBuffer {
                 // The recovered slot stands for the frame sent just before.
                 self.settle_misses(seq.saturating_sub(1));
                 return Some(Playout::Fec { ts, next_payload });
+            }
+            // A later frame within DRED's reach (up to MAX_RECOVERY_WAIT +
+            // 1 slots on) may carry this slot's speech as deep redundancy.
+            let reach = ts + step * (MAX_RECOVERY_WAIT + 1);
+            let later = self.frames.range(ts + 2 * step..=reach).next();
+            // Only for a frame the sender really sent (a sequence gap), not
+            // for a silence it did not send (DTX).
+            let sent = |later_seq: u64, back: u64| {
+                self.last_out_seq
+                    .is_none_or(|l| later_seq.saturating_sub(l + 1) >= back)
+            };
+            if let Some((&later_ts, (seq, later))) =
+                later.filter(|(t, (q, _))| sent(*q, (**t - ts) / step))
+            {
+                let (later_seq, later_payload) = (*seq, later.clone());
+                let back = (later_ts - ts) / step;
+                self.stats.dred_recovered += 1;
+                self.settle_misses(later_seq.saturating_sub(back));
+                return Some(Playout::Dred {
+                    ts,
+                    later_ts,
+                    later_payload,
+                });
             }
             // Loss, or a silence the sender did not send (DTX): decided by
             // the sequence numbers when the next frame comes out.

@@ -30,6 +30,8 @@ pub enum SlotKind {
     Decoded,
     /// Recovered from the next frame's FEC.
     Fec,
+    /// Rebuilt from a later frame's DRED (deep redundancy).
+    Dred,
     /// Concealed.
     Concealed,
 }
@@ -101,6 +103,18 @@ impl VoiceReceiver {
             Playout::Frame { ts, payload } => (ts, self.dec.decode(&payload), SlotKind::Decoded),
             Playout::Fec { ts, next_payload } => {
                 (ts, self.dec.decode_fec(&next_payload), SlotKind::Fec)
+            }
+            Playout::Dred {
+                ts,
+                later_ts,
+                later_payload,
+            } => {
+                let back = later_ts.saturating_sub(ts) as usize;
+                (
+                    ts,
+                    self.dec.decode_dred(&later_payload, back),
+                    SlotKind::Dred,
+                )
             }
             Playout::Conceal { ts } => (ts, self.dec.conceal(), SlotKind::Concealed),
         };

@@ -38,6 +38,10 @@ pub struct VoiceSender {
 /// In silence, one comfort-noise frame is sent every this many frames.
 const CN_EVERY: u32 = 20;
 
+/// RMS (16-bit units) below which a frame the VAD finds silent is not sent
+/// (about -56 dBFS: room silence, not a quiet consonant).
+const SILENCE_RMS: f64 = 50.0;
+
 impl VoiceSender {
     /// A voice sender (mono) in `mode`.
     pub fn voice(frame: FrameDuration, mode: TalkMode) -> Result<Self, CodecError> {
@@ -65,9 +69,9 @@ impl VoiceSender {
             flags |= FLAG_10MS;
         }
         Ok(Self {
+            rate: RateController::new(cfg.bitrate),
             enc: Encoder::new(cfg)?,
             gate,
-            rate: RateController::default(),
             seq: 0,
             ts: 0,
             flags,
@@ -96,7 +100,13 @@ impl VoiceSender {
         self.enc.lookahead()
     }
 
-    /// Applies the loss fractions the receivers reported (voice only).
+    /// Caps the bitrate the adaptation climbs to.
+    pub fn cap_bitrate(&mut self, max_bps: i32) {
+        self.rate.cap(max_bps);
+    }
+
+    /// Applies the loss fractions the receivers reported (voice only):
+    /// bitrate, FEC strength and DRED follow them.
     pub fn on_loss_reports(&mut self, losses: &[f64]) -> Result<(), CodecError> {
         if self.flags & FLAG_MUSIC != 0 {
             return Ok(());
@@ -125,9 +135,14 @@ impl VoiceSender {
             self.stats.gated += 1;
             return Ok(None);
         }
-        // DTX: besides Opus's own DTX (digital silence), frames the VAD
-        // finds silent are sent only as a periodic comfort-noise update.
-        let silent = self.enc.config().dtx && !self.gate.last_voice;
+        // DTX: Opus's own (its VAD, with lookahead) plus, for near-digital
+        // silence Opus keeps coding (it sends low-level noise forever),
+        // frames the VAD finds silent *and* below SILENCE_RMS are sent only
+        // as a periodic comfort-noise update. Gating on the VAD alone
+        // clipped quiet word onsets and endings (-0.16 PESQ-WB on recorded
+        // speech).
+        let silent =
+            self.enc.config().dtx && !self.gate.last_voice && super::signal::rms(pcm) < SILENCE_RMS;
         self.silent_run = if silent { self.silent_run + 1 } else { 0 };
         let encoded = self.enc.encode(pcm)?;
         if silent && self.silent_run % CN_EVERY != 1 {

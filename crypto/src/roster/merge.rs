@@ -59,7 +59,7 @@ struct Merger<'a> {
     indeg: Vec<u32>,
     ready: BTreeSet<(OpHash, u32)>,
     /// Revocations not yet applied, by target.
-    pending: HashMap<MemberId, Vec<u32>>,
+    pending: HashMap<MemberId, BTreeSet<u32>>,
     parked: BTreeSet<(OpHash, u32)>,
     parked_by: HashMap<MemberId, Vec<u32>>,
     /// Revocations that took effect, by target: (op, role left; None = gone).
@@ -74,7 +74,7 @@ impl<'a> Merger<'a> {
         let n = dag.len();
         let mut indeg = Vec::with_capacity(n);
         let mut ready = BTreeSet::new();
-        let mut pending: HashMap<MemberId, Vec<u32>> = HashMap::new();
+        let mut pending: HashMap<MemberId, BTreeSet<u32>> = HashMap::new();
         for i in 0..n as u32 {
             let d = dag.parents(i).len() as u32;
             indeg.push(d);
@@ -82,7 +82,7 @@ impl<'a> Merger<'a> {
                 ready.insert((dag.op(i).hash(), i));
             }
             if let Some(t) = revokes(&dag.op(i).op) {
-                pending.entry(t).or_default().push(i);
+                pending.entry(t).or_default().insert(i);
             }
         }
         Self {
@@ -165,23 +165,28 @@ impl<'a> Merger<'a> {
     fn void(&mut self, i: u32) -> bool {
         let dag = self.dag;
         let op = &dag.op(i).op;
-        let Some(list) = self.effective.get(&op.author) else {
+        let Some(list) = self.effective.remove(&op.author) else {
             return false;
         };
         let needed = Some(self.out.state.needed(op));
-        let list = list.clone();
-        list.into_iter()
-            .any(|(r, left)| left < needed && !self.seen_by(r, i))
+        let void = list
+            .iter()
+            .any(|&(r, left)| left < needed && !self.seen_by(r, i));
+        self.effective.insert(op.author, list);
+        void
     }
 
     /// A revocation of `i`'s author that `i` did not see is still pending.
     fn blocked(&mut self, i: u32) -> bool {
         let author = self.dag.op(i).op.author;
-        let Some(list) = self.pending.get(&author) else {
+        // Taken out and put back (not cloned): a flood of concurrent
+        // revocations of one member must not cost a copy per op.
+        let Some(list) = self.pending.remove(&author) else {
             return false;
         };
-        let list = list.clone();
-        list.into_iter().any(|r| r != i && !self.before(i, r))
+        let blocked = list.iter().any(|&r| r != i && !self.before(i, r));
+        self.pending.insert(author, list);
+        blocked
     }
 
     fn park(&mut self, next: (OpHash, u32)) {
@@ -196,7 +201,7 @@ impl<'a> Merger<'a> {
         let target = revokes(op);
         if let Some(t) = target {
             if let Some(list) = self.pending.get_mut(&t) {
-                list.retain(|r| *r != i);
+                list.remove(&i);
             }
         }
         let before_target = target.and_then(|t| self.out.state.members.get(&t).copied());

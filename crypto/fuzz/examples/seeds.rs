@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use aura_crypto::{FrameKind, GroupSession, Hint, Identity, Invite, Role, Roster};
+use aura_crypto::{FrameKind, GroupSession, Hint, Identity, Invite, InviteUse, Role, Roster};
 use rand::{rngs::StdRng, SeedableRng};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -24,7 +24,15 @@ fn main() -> Res<()> {
     let c = Identity::from_secret_bytes(&[3; 32]);
     let (mut sa, _) = GroupSession::create(a.clone(), "fuzz", now, &mut rng)?;
     sa.add_member(b.member_id(), Role::Member, None, now)?;
-    sa.add_member(c.member_id(), Role::Admin, Some([9; 16]), now)?;
+    sa.add_member(
+        c.member_id(),
+        Role::Admin,
+        Some(InviteUse {
+            id: [9; 16],
+            max_uses: 2,
+        }),
+        now,
+    )?;
     sa.remove_member(c.member_id(), now)?;
     let roster = Roster::from_ops(sa.roster().ops().cloned().collect())?;
     let mut sb = GroupSession::from_roster(b.clone(), roster, now, &mut rng);

@@ -8,7 +8,9 @@
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
-use aura_crypto::{GroupId, Identity, MemberId, Op, OpHash, OpKind, Role, Roster, SignedOp};
+use aura_crypto::{
+    GroupId, Identity, InviteUse, MemberId, Op, OpHash, OpKind, Role, Roster, SignedOp,
+};
 use libfuzzer_sys::fuzz_target;
 
 const PEOPLE: usize = 4;
@@ -19,7 +21,7 @@ enum Kind {
     Add {
         member: u8,
         role: u8,
-        invite: Option<u8>,
+        invite: Option<(u8, u8)>,
     },
     Remove {
         member: u8,
@@ -73,7 +75,10 @@ fn kind(k: &Kind) -> OpKind {
         } => OpKind::Add {
             member: member(m),
             role: role(r),
-            invite: invite.map(|i| [i; 16]),
+            invite: invite.map(|(id, max_uses)| InviteUse {
+                id: [id % 4; 16],
+                max_uses: u32::from(max_uses % 4),
+            }),
         },
         Kind::Remove { member: m } => OpKind::Remove { member: member(m) },
         Kind::SetRole { member: m, role: r } => OpKind::SetRole {

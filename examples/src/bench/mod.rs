@@ -2,6 +2,7 @@
 
 pub mod ledger;
 pub mod location;
+pub mod voice_e2e;
 pub mod voice_latency;
 
 /// CPU seconds (user + system) this process used so far, from `/proc/self/stat`

@@ -1,5 +1,5 @@
 //! `bench SUITE [OPTIONS]`: system benchmarks that print figures (`--json` for one
-//! JSON object). Suites: `location`, `voice-latency`, `ledger`.
+//! JSON object). Suites: `location`, `voice-latency`, `voice-e2e`, `ledger`.
 use aura_examples::bench;
 use clap::{Parser, Subcommand};
 
@@ -16,6 +16,8 @@ enum Suite {
     Location(bench::location::Args),
     /// Capture-to-playout voice latency between two nodes on loopback.
     VoiceLatency(bench::voice_latency::Args),
+    /// Capture push to mixed playout frame through two whole nodes on loopback.
+    VoiceE2e(bench::voice_e2e::Args),
     /// Concurrent gift transfers through the real billing HTTP service.
     Ledger(bench::ledger::Args),
 }
@@ -30,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().suite {
         Suite::Location(args) => bench::location::run(args).await,
         Suite::VoiceLatency(args) => bench::voice_latency::run(args).await,
+        Suite::VoiceE2e(args) => bench::voice_e2e::run(args).await,
         Suite::Ledger(args) => bench::ledger::run(args).await,
     }
 }

@@ -120,8 +120,8 @@ pub(crate) fn shape(circle: Option<&str>, polygon: Option<&str>) -> Result<Shape
         }
         _ => bail!("give the fence area with --circle LAT,LON,RADIUS_M or --polygon \"LAT,LON;LAT,LON;LAT,LON\""),
     };
-    if !shape.is_valid() {
-        bail!("the fence area is empty: a circle needs a radius > 0 metres, a polygon at least 3 vertices");
+    if let Err(e) = shape.validate() {
+        bail!("{e}");
     }
     Ok(shape)
 }
@@ -137,7 +137,7 @@ mod tests {
             Shape::Circle { radius_m, .. } if radius_m == 150.0
         ));
         assert!(matches!(
-            shape(None, Some("1,1;1,2;2,2")).unwrap(),
+            shape(None, Some("45.90,6.80;45.90,6.81;45.91,6.81")).unwrap(),
             Shape::Polygon(v) if v.len() == 3
         ));
         assert!(shape(Some("45.9,6.8"), None)
@@ -151,7 +151,13 @@ mod tests {
         assert!(shape(None, Some("1,1;1,2"))
             .unwrap_err()
             .to_string()
-            .contains("3 vertices"));
+            .contains("vertices"));
+        // A fence spanning more than a city is refused with the node's reason.
+        assert!(shape(None, Some("1,1;1,2;2,2")).is_err());
+        assert!(shape(Some("45.9,6.8,0"), None)
+            .unwrap_err()
+            .to_string()
+            .contains("radius"));
         assert!(shape(None, None).is_err());
     }
 }

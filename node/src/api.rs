@@ -131,6 +131,20 @@ pub enum Event {
         /// Loss, late, jitter, RTT, playout delay, concealment/FEC, MOS.
         report: crate::voice::QualityReport,
     },
+    /// Voice heard as `sender`'s was not authentic: `forged` when its
+    /// batch signature proved another holder of `sender`'s key made it, else
+    /// no signature of `sender` covered it in time. Names the sender whose
+    /// key was abused, not who abused it.
+    VoiceNotAuthentic {
+        /// Group.
+        group: GroupId,
+        /// The sender the frame claimed.
+        sender: MemberId,
+        /// Its frame counter.
+        counter: u32,
+        /// Proved forged (true) or merely unverified.
+        forged: bool,
+    },
     /// A member's sender key was installed.
     KeysReceived {
         /// Group.

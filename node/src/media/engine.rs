@@ -229,7 +229,18 @@ impl Engine {
             return;
         }
         let t = inc.at.saturating_duration_since(self.start).as_micros() as u64;
-        if let Ok(Some(m)) = self.room.on_frame(&inc.frame, t, now_ms()) {
+        // Every media connection of a node is direct to a member: the
+        // header's sender must be that member.
+        let r = self.room.on_frame_from(&inc.from, &inc.frame, t, now_ms());
+        for rep in self.room.take_alerts() {
+            self.p.node.emit(Event::VoiceNotAuthentic {
+                group: self.p.group,
+                sender: rep.sender,
+                counter: rep.counter,
+                forged: rep.verdict == aura_crypto::Verdict::Forged,
+            });
+        }
+        if let Ok(Some(m)) = r {
             if let std::collections::hash_map::Entry::Vacant(e) = self.meters.entry(m) {
                 e.insert(LossMeter::default());
                 self.place(m);

@@ -2,10 +2,13 @@
 //! keys, routes incoming sealed frames by their key-free header, opens them,
 //! and feeds one [`VoiceReceiver`] per talking member.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use aura_crypto::{FrameHeader, FrameKind, GroupSession, MemberId, OpenError, SealError};
+use aura_crypto::{
+    AuthReport, FrameHeader, FrameKind, GroupSession, MemberId, OpenError, SealError, ShortId,
+    Verdict,
+};
 use thiserror::Error;
 
 use crate::voice::payload::{PayloadError, VoicePayload};
@@ -13,6 +16,8 @@ use crate::voice::{QualityReport, Slot, VoiceReceiver};
 
 /// Most incoming streams held at once (one per talking member).
 pub const MAX_STREAMS: usize = 64;
+/// Most authenticity alerts queued for the app; older ones are dropped.
+pub const MAX_ALERTS: usize = 256;
 
 /// Why an incoming frame was dropped.
 #[derive(Debug, Error)]
@@ -38,6 +43,10 @@ pub enum RoomError {
     /// Too many concurrent streams.
     #[error("too many streams")]
     TooManyStreams,
+    /// On a direct connection: the header names another sender than the
+    /// connection's authenticated peer.
+    #[error("frame claims another sender than the connection's peer")]
+    WrongSender,
 }
 
 /// Counters of a room.
@@ -55,6 +64,10 @@ pub struct RoomStats {
     pub malformed: u64,
     /// Voice frames a batch signature proved forged.
     pub forged: u64,
+    /// Voice frames no batch signature covered in time.
+    pub unverified: u64,
+    /// Frames on a direct connection whose header named another sender.
+    pub wrong_sender: u64,
     /// Frames sealed by us.
     pub sealed: u64,
 }
@@ -66,6 +79,10 @@ pub struct MediaRoom {
     /// One stream per member and kind (voice, music).
     receivers: HashMap<(MemberId, bool), VoiceReceiver>,
     stats: RoomStats,
+    /// Short ids of connection peers (one SHA-256 each, not one per frame).
+    shorts: HashMap<MemberId, ShortId>,
+    /// Forged/unverified verdicts for the app, oldest first.
+    alerts: VecDeque<AuthReport>,
 }
 
 impl std::fmt::Debug for MediaRoom {
@@ -86,6 +103,8 @@ impl MediaRoom {
             room,
             receivers: HashMap::new(),
             stats: RoomStats::default(),
+            shorts: HashMap::new(),
+            alerts: VecDeque::new(),
         }
     }
 
@@ -138,6 +157,41 @@ impl MediaRoom {
         r
     }
 
+    /// As [`Self::on_frame`] for a frame that came on a direct connection
+    /// from `peer` (its identity authenticated by TLS): a frame whose header
+    /// names any other sender is dropped before any key work.
+    pub fn on_frame_from(
+        &mut self,
+        peer: &MemberId,
+        bytes: &[u8],
+        now_us: u64,
+        now_ms: u64,
+    ) -> Result<Option<MemberId>, RoomError> {
+        let h = match FrameHeader::parse(bytes) {
+            Ok(h) => h,
+            Err(e) => {
+                self.stats.malformed += 1;
+                return Err(e.into());
+            }
+        };
+        if self.shorts.len() >= 1024 {
+            self.shorts.clear();
+        }
+        let short = *self.shorts.entry(*peer).or_insert_with(|| peer.short_id());
+        if h.sender != short {
+            self.stats.wrong_sender += 1;
+            tracing::debug!(%peer, "frame with another sender on a direct connection dropped");
+            return Err(RoomError::WrongSender);
+        }
+        self.on_frame(bytes, now_us, now_ms)
+    }
+
+    /// Drains verdicts that voice heard earlier was not authentic: `Forged`
+    /// (another holder of the named sender's key made it) or `Unverified`.
+    pub fn take_alerts(&mut self) -> Vec<AuthReport> {
+        self.alerts.drain(..).collect()
+    }
+
     fn on_frame_inner(
         &mut self,
         bytes: &[u8],
@@ -155,10 +209,16 @@ impl MediaRoom {
             let mut s = lock(&self.session);
             let r = s.open(bytes, now_ms);
             for rep in s.take_auth_reports() {
-                if rep.verdict == aura_crypto::Verdict::Forged {
-                    self.stats.forged += 1;
-                    tracing::warn!(sender = %rep.sender, counter = rep.counter, "forged voice frame");
+                match rep.verdict {
+                    Verdict::Verified => continue,
+                    Verdict::Forged => self.stats.forged += 1,
+                    Verdict::Unverified => self.stats.unverified += 1,
                 }
+                tracing::warn!(sender = %rep.sender, counter = rep.counter, verdict = ?rep.verdict, "voice frame not authentic");
+                if self.alerts.len() >= MAX_ALERTS {
+                    self.alerts.pop_front();
+                }
+                self.alerts.push_back(rep);
             }
             match r {
                 Err(OpenError::UnknownSender) => return Err(RoomError::NonMember),

@@ -142,6 +142,16 @@ fn describe(e: &Event, names: &HashMap<GroupId, String>) -> Option<String> {
         } => {
             format!("[{}] keys of {sender} (epoch {epoch})", g(group))
         }
+        Event::VoiceNotAuthentic {
+            group,
+            sender,
+            counter,
+            forged,
+        } => format!(
+            "[{}] voice claiming to be {sender} (frame {counter}) was {}",
+            g(group),
+            if *forged { "FORGED" } else { "not verified" }
+        ),
         Event::PeerConnected { peer, relayed } => format!(
             "peer {peer} connected{}",
             if *relayed { " via relay" } else { "" }

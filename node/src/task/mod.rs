@@ -1,6 +1,7 @@
 //! The thin async shell: one tokio task owns the swarm and the group states,
 //! runs commands sent by [`crate::Node`] handles and reacts to swarm events.
 
+mod announce;
 mod commands;
 mod fences;
 mod gifts;

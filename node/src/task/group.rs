@@ -6,8 +6,7 @@ use std::{
 };
 
 use aura_crypto::{
-    FrameHeader, FrameKind, GroupId, GroupSession, KeyEnvelope, MemberId, MembershipChange,
-    OpenError, SignedOp,
+    FrameHeader, FrameKind, GroupId, GroupSession, KeyEnvelope, MemberId, OpenError, SignedOp,
 };
 use libp2p::{gossipsub, PeerId};
 
@@ -331,7 +330,7 @@ impl Task {
         }
     }
 
-    fn retry_pending(&mut self, gid: GroupId) {
+    pub(crate) fn retry_pending(&mut self, gid: GroupId) {
         let Some(g) = self.groups.get_mut(&gid) else {
             return;
         };
@@ -484,98 +483,6 @@ impl Task {
             ControlMsg::FenceRemoved(name) => {
                 self.on_fence_change(gid, sender, FenceChange::Remove(name))
             }
-        }
-    }
-
-    /// Publishes our key for `member` (a new member, or one that asked).
-    pub(crate) fn send_envelope_to(&mut self, gid: GroupId, member: MemberId) {
-        let Some(g) = self.groups.get(&gid) else {
-            return;
-        };
-        let env = lock(&g.session).envelope_for(member, &mut rand::rngs::OsRng);
-        match env {
-            Ok(env) => {
-                let bytes = env.encode();
-                if !self.send_keys_direct(gid, member, &bytes) {
-                    self.publish(&gid, &GossipMsg::Keys(vec![bytes]));
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "no envelope for member"),
-        }
-    }
-
-    /// Sends one envelope straight to `member` over request-response when we
-    /// are connected to it; `false` when not (the caller gossips it instead).
-    pub(crate) fn send_keys_direct(&mut self, gid: GroupId, member: MemberId, env: &[u8]) -> bool {
-        let Ok(peer) = member.peer_id() else {
-            return false;
-        };
-        if !self.swarm.is_connected(&peer) {
-            return false;
-        }
-        let req = wire::Request::Keys {
-            group: gid.0,
-            envelopes: vec![env.to_vec()],
-        };
-        self.swarm.behaviour_mut().rpc.send_request(&peer, req);
-        self.stats.keys_sent_direct += 1;
-        true
-    }
-
-    /// Reacts to roster changes: keys for new members, rotation after removals.
-    pub(crate) fn on_membership_change(&mut self, gid: GroupId, change: MembershipChange) {
-        let me = self.identity.member_id();
-        for m in &change.added {
-            self.emit(Event::MemberJoined {
-                group: gid,
-                member: *m,
-            });
-            if *m != me {
-                self.send_envelope_to(gid, *m);
-            }
-        }
-        for m in &change.removed {
-            if let Some(g) = self.groups.get_mut(&gid) {
-                g.last.remove(m);
-                g.have_keys.remove(m);
-                g.history.forget(&m.0);
-                g.fence_tracker.forget_member(m);
-                g.proximity.forget(m);
-            }
-            if *m == me {
-                if let Some(g) = self.groups.get_mut(&gid) {
-                    g.removed = true;
-                }
-                self.emit(Event::RemovedFromGroup { group: gid });
-            } else {
-                self.emit(Event::MemberLeft {
-                    group: gid,
-                    member: *m,
-                });
-            }
-        }
-        if !change.removed.is_empty() && !change.removed.contains(&me) {
-            self.rotate_now(gid);
-        }
-        if let Some(g) = self.groups.get(&gid) {
-            if !g.pending_envelopes.is_empty() || !g.pending_frames.is_empty() {
-                self.retry_pending(gid);
-            }
-        }
-        self.save_group(&gid);
-    }
-
-    pub(crate) fn rotate_now(&mut self, gid: GroupId) {
-        let Some(g) = self.groups.get(&gid) else {
-            return;
-        };
-        let r = lock(&g.session).rotate(now_ms(), &mut rand::rngs::OsRng);
-        match r {
-            Ok(rot) => {
-                let keys = rot.envelopes.iter().map(|e| e.encode()).collect();
-                self.publish(&gid, &GossipMsg::Keys(keys));
-            }
-            Err(e) => tracing::warn!(error = %e, "rotation failed"),
         }
     }
 

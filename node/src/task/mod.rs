@@ -7,6 +7,7 @@ mod fences;
 mod gifts;
 mod group;
 mod load;
+mod membership;
 mod ops;
 mod rpc;
 mod swarm_events;

@@ -156,6 +156,16 @@ impl KeyEnvelope {
 
     /// Decodes the fixed layout and verifies the sender's signature.
     pub fn decode(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        let env = Self::parse(bytes)?;
+        env.verify()?;
+        Ok(env)
+    }
+
+    /// Decodes the fixed layout only: no signature check. Lets a receiver
+    /// screen group, sender and recipient before any signature work; verify
+    /// (or [`crate::GroupSession::accept_envelope`], which verifies) before
+    /// trusting it.
+    pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
         if bytes.len() != ENVELOPE_LEN {
             return Err(EnvelopeError::BadLength(bytes.len()));
         }
@@ -171,7 +181,7 @@ impl KeyEnvelope {
         ciphertext.copy_from_slice(&bytes[ENVELOPE_HEADER_LEN..ENVELOPE_LEN - 64]);
         let mut sig = [0u8; 64];
         sig.copy_from_slice(&bytes[ENVELOPE_LEN - 64..]);
-        let env = Self {
+        Ok(Self {
             group: GroupId(arr(1..33)),
             sender: MemberId(arr(33..65)),
             recipient: MemberId(arr(65..97)),
@@ -179,9 +189,7 @@ impl KeyEnvelope {
             ephemeral_pub: arr(99..131),
             ciphertext,
             signature: Signature::from_bytes(&sig),
-        };
-        env.verify()?;
-        Ok(env)
+        })
     }
 
     /// Verifies the sender's signature.

@@ -158,6 +158,7 @@ impl Store {
     /// Deletes a group and its history (after leaving it).
     pub fn delete_group(&self, id: &[u8; 32]) -> Result<(), StoreError> {
         self.groups.remove(id)?;
+        self.db.open_tree(FLOORS_TREE)?.remove(id)?;
         for tree in [&self.locations, &self.fences, &self.chat, &self.gifts] {
             let mut batch = sled::Batch::default();
             for kv in tree.scan_prefix(id) {
@@ -371,6 +372,37 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+/// Tree of each group's replay floors (kept apart from the group record:
+/// written, and flushed, far more often).
+const FLOORS_TREE: &str = "replay_floors";
+
+impl Store {
+    /// Stores a group's replay floors and flushes them to disk before
+    /// returning (a crash must not roll them back).
+    pub fn put_replay_floors(
+        &self,
+        group: &[u8; 32],
+        floors: &[aura_crypto::ReplayFloor],
+    ) -> Result<(), StoreError> {
+        self.db
+            .open_tree(FLOORS_TREE)?
+            .insert(group, enc(&floors)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A group's replay floors (empty if none stored).
+    pub fn replay_floors(
+        &self,
+        group: &[u8; 32],
+    ) -> Result<Vec<aura_crypto::ReplayFloor>, StoreError> {
+        match self.db.open_tree(FLOORS_TREE)?.get(group)? {
+            Some(b) => dec(FLOORS_TREE, &b),
+            None => Ok(Vec::new()),
+        }
     }
 }
 

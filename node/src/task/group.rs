@@ -12,6 +12,7 @@ use libp2p::{gossipsub, PeerId};
 
 use super::{
     fences::{load_fences, FenceChange},
+    fresh::location_is_fresh,
     now_ms, Task,
 };
 use crate::{
@@ -54,6 +55,8 @@ pub(crate) struct GroupState {
     pub(crate) last_key_request_ms: u64,
     pub(crate) removed: bool,
     pub(crate) media_addr: Option<String>,
+    /// Our last envelope per member (rate limit on key requests).
+    pub(crate) key_grants: super::keys::KeyGrants,
 }
 
 /// What to tell gossipsub about a message.
@@ -106,6 +109,7 @@ impl GroupState {
             last_key_request_ms: 0,
             removed: false,
             media_addr: None,
+            key_grants: Default::default(),
         }
     }
 }
@@ -283,29 +287,6 @@ impl Task {
         }
     }
 
-    fn on_keys(&mut self, gid: GroupId, list: &[Vec<u8>]) -> Verdict {
-        let me = self.identity.member_id();
-        let mut mine = Vec::new();
-        for bytes in list {
-            let Ok(env) = KeyEnvelope::decode(bytes) else {
-                return Verdict::Reject(Reject::Undecodable, "undecodable key envelope".into());
-            };
-            if env.group != gid {
-                return Verdict::Reject(Reject::WrongGroup, "key envelope of another group".into());
-            }
-            if env.verify().is_err() {
-                return Verdict::Reject(Reject::Forged, "forged key envelope".into());
-            }
-            if env.recipient == me {
-                mine.push(env);
-            }
-        }
-        for env in mine {
-            self.accept_envelope(gid, env);
-        }
-        Verdict::Accept
-    }
-
     pub(crate) fn accept_envelope(&mut self, gid: GroupId, env: KeyEnvelope) {
         let Some(g) = self.groups.get_mut(&gid) else {
             return;
@@ -408,11 +389,19 @@ impl Task {
             }
             Err(e) => return Verdict::Reject(Reject::Forged, format!("frame refused: {e}")),
         };
+        // Durable before the frame has any effect, so a crash cannot
+        // make us accept it again.
+        self.persist_replay_floors(&gid);
         self.stats.frames_opened += 1;
         let sender = opened.sender;
         match opened.kind {
             FrameKind::Location => {
                 match wire::decode::<LocationMsg>(&opened.payload).and_then(|m| m.to_fix()) {
+                    Some(fix) if !location_is_fresh(fix.at_ms, now_ms()) => {
+                        tracing::debug!(%sender, at_ms = fix.at_ms, "stale location refused");
+                        self.stats.stale_locations += 1;
+                        return Verdict::Ignore;
+                    }
                     Some(fix) => self.on_location(gid, sender, fix),
                     None => return Verdict::Reject(Reject::Forged, "bad location payload".into()),
                 }

@@ -30,6 +30,11 @@ impl Task {
                     continue;
                 }
             };
+            // Restart, clean or not: what was accepted before stays refused.
+            match self.store.replay_floors(&id) {
+                Ok(floors) => session.restore_replay_floors(&floors),
+                Err(e) => tracing::warn!(error = %e, "replay floors unreadable"),
+            }
             if let Err(e) = session.rotate(now, &mut rand::rngs::OsRng) {
                 tracing::warn!(error = %e, "rotation after restart failed");
             }

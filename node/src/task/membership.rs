@@ -10,23 +10,6 @@ use crate::{
 };
 
 impl Task {
-    /// Publishes our key for `member` (a new member, or one that asked).
-    pub(crate) fn send_envelope_to(&mut self, gid: GroupId, member: MemberId) {
-        let Some(g) = self.groups.get(&gid) else {
-            return;
-        };
-        let env = lock(&g.session).envelope_for(member, &mut rand::rngs::OsRng);
-        match env {
-            Ok(env) => {
-                let bytes = env.encode();
-                if !self.send_keys_direct(gid, member, &bytes) {
-                    self.publish(&gid, &GossipMsg::Keys(vec![bytes]));
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "no envelope for member"),
-        }
-    }
-
     /// Sends one envelope straight to `member` over request-response when we
     /// are connected to it; `false` when not (the caller gossips it instead).
     pub(crate) fn send_keys_direct(&mut self, gid: GroupId, member: MemberId, env: &[u8]) -> bool {
@@ -61,6 +44,7 @@ impl Task {
             if let Some(g) = self.groups.get_mut(&gid) {
                 g.last.remove(m);
                 g.have_keys.remove(m);
+                g.key_grants.forget(m);
                 g.history.forget(&m.0);
                 g.fence_tracker.forget_member(m);
                 g.proximity.forget(m);

@@ -4,8 +4,10 @@
 mod announce;
 mod commands;
 mod fences;
+mod fresh;
 mod gifts;
 mod group;
+mod keys;
 mod load;
 mod membership;
 mod ops;
@@ -56,6 +58,8 @@ pub struct NodeStats {
     pub frames_unreadable: u64,
     /// Frames opened.
     pub frames_opened: u64,
+    /// Location fixes refused as stale (older than 10 min or ahead of our clock by more than 2 min).
+    pub stale_locations: u64,
     /// Location updates published.
     pub locations_published: u64,
     /// Key envelopes sent straight to a connected member.

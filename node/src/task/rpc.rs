@@ -200,15 +200,20 @@ impl Task {
             .groups
             .get(&gid)
             .ok_or("this peer is not in that group; try another member")?;
-        let (ops, env) = {
-            let mut s = lock(&g.session);
+        let ops = {
+            let s = lock(&g.session);
             let ops = s
                 .roster()
                 .ops_missing_within(from_heads.unwrap_or_default(), WELCOME_OPS_BYTES)
                 .0;
-            let ops = ops.iter().filter_map(|o| o.encode().ok()).collect();
-            (ops, s.envelope_for(member, &mut rand::rngs::OsRng).ok())
+            ops.iter().filter_map(|o| o.encode().ok()).collect()
         };
+        // Rate-limited per member: a sync flood gets the same envelope.
+        let env = self.key_grant(gid, member);
+        let g = self
+            .groups
+            .get(&gid)
+            .ok_or("this peer is not in that group; try another member")?;
         let mut peers = vec![(
             self.swarm.local_peer_id().to_string(),
             self.listen_strings(),
@@ -230,7 +235,7 @@ impl Task {
         }
         Ok(Response::Welcome {
             ops,
-            envelopes: env.map(|e| vec![e.encode()]).unwrap_or_default(),
+            envelopes: env.map(|e| vec![e]).unwrap_or_default(),
             peers,
         })
     }
@@ -281,13 +286,12 @@ impl Task {
                 }
                 let me = self.identity.member_id();
                 for bytes in &envelopes {
-                    let env = aura_crypto::KeyEnvelope::decode(bytes)
+                    // Layout only: accepting it verifies the signature (once).
+                    let env = aura_crypto::KeyEnvelope::parse(bytes)
                         .map_err(|e| format!("undecodable key envelope: {e}"))?;
                     if env.group != gid || env.recipient != me || env.sender != member {
                         return Err("key envelope not from you, for me, in this group".into());
                     }
-                    env.verify()
-                        .map_err(|e| format!("forged key envelope: {e}"))?;
                     self.accept_envelope(gid, env);
                 }
                 Ok(Response::Ack)
@@ -463,7 +467,8 @@ impl Task {
 
     fn accept_encoded(&mut self, gid: GroupId, envelopes: &[Vec<u8>]) {
         for e in envelopes {
-            if let Ok(env) = aura_crypto::KeyEnvelope::decode(e) {
+            // Layout only: accepting it verifies the signature (once).
+            if let Ok(env) = aura_crypto::KeyEnvelope::parse(e) {
                 self.accept_envelope(gid, env);
             }
         }

@@ -152,3 +152,19 @@ fn replay_floor_costs_one_durable_write_per_step() {
     }
     assert_eq!(writes, 4);
 }
+
+#[test]
+fn clean_restart_with_settled_floors_hears_the_sender_at_once() {
+    let mut rng = TestRng(45);
+    let mut g = group(2, &mut rng);
+    let f = g[0].seal(FrameKind::Chat, b"before", NOW).unwrap();
+    g[1].open(&f, NOW).unwrap();
+    // Clean shutdown: the session is saved, then the floors are settled.
+    let saved = g[1].export_state().unwrap();
+    let floors = g[1].settle_replay_floors();
+    let mut bob_again = GroupSession::import_state(&saved).unwrap();
+    bob_again.restore_replay_floors(&floors);
+    assert_eq!(bob_again.open(&f, NOW), Err(OpenError::Replay));
+    let next = g[0].seal(FrameKind::Chat, b"after", NOW).unwrap();
+    assert_eq!(bob_again.open(&next, NOW).unwrap().payload, b"after");
+}

@@ -84,6 +84,11 @@ impl Floors {
         v
     }
 
+    /// Sets a floor to exactly `top` (a clean shutdown saved the window).
+    pub(crate) fn settle(&mut self, member: MemberId, epoch: u16, top: u32) {
+        self.map.insert((member, epoch), top);
+    }
+
     /// All floors if one moved since the last call.
     pub(crate) fn take_if_moved(&mut self) -> Option<Vec<ReplayFloor>> {
         std::mem::take(&mut self.dirty).then(|| self.list())

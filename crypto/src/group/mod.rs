@@ -570,6 +570,20 @@ impl GroupSession {
         self.floors.list()
     }
 
+    /// Lowers every floor to what was really accepted and returns them all.
+    /// Only for a clean shutdown, right after the session itself was saved
+    /// (its windows are exact then): the restart then refuses nothing new.
+    pub fn settle_replay_floors(&mut self) -> Vec<ReplayFloor> {
+        for (m, chains) in &self.peers {
+            for c in chains {
+                let top = u32::try_from(c.window.top()).unwrap_or(u32::MAX);
+                self.floors.settle(*m, c.epoch, top);
+            }
+        }
+        self.floors.take_if_moved();
+        self.floors.list()
+    }
+
     /// Restores stored replay floors (after a restart, clean or not): every
     /// counter below a floor is refused from now on.
     pub fn restore_replay_floors(&mut self, list: &[ReplayFloor]) {

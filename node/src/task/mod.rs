@@ -58,7 +58,7 @@ pub struct NodeStats {
     pub frames_unreadable: u64,
     /// Frames opened.
     pub frames_opened: u64,
-    /// Location fixes refused as stale (older than 10 min or ahead of our clock by more than 2 min).
+    /// Location fixes refused as stale (older than 10 min).
     pub stale_locations: u64,
     /// Location updates published.
     pub locations_published: u64,
@@ -244,6 +244,7 @@ impl Task {
         }
         self.flush_history();
         self.save_all();
+        self.settle_all_replay_floors();
         if let Err(e) = self.store.flush() {
             tracing::warn!(error = %e, "store flush at shutdown failed");
         }

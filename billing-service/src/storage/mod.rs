@@ -1,6 +1,8 @@
 //! Storage: one trait, one backend per database, each owning its migrations.
 //! Backends only load and persist; the ledger rules live in
-//! [`crate::ledger::engine`].
+//! [`crate::ledger::engine`]. The SQL the backends share is written once in
+//! [`sql`], generic over the database; `sqlite.rs` and `postgres.rs` hold only
+//! their [`sql::Dialect`] (what differs) and how they open.
 use std::future::Future;
 
 use crate::{
@@ -14,6 +16,7 @@ use crate::{
 
 pub mod account_cache;
 pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 pub mod sqlite_ledger;
 
@@ -122,7 +125,7 @@ pub trait Storage: Send + Sync + 'static {
     fn has_purchase(&self, wallet: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
-/// Finds one purchase credited to a wallet (`$1`/`?1`: the wallet).
+/// Finds one purchase credited to a wallet (`$1`: the wallet).
 pub(crate) const HAS_PURCHASE_SQL: &str =
     "SELECT 1 FROM transfers WHERE credit_account = $1 AND code = 2 LIMIT 1";
 

@@ -3,8 +3,10 @@
 
 mod floors;
 mod persist;
+mod session_floors;
 mod sync;
 mod types;
+mod verifying_keys;
 mod voice;
 
 use std::collections::HashMap;
@@ -26,6 +28,7 @@ use crate::replay::REPLAY_WINDOW;
 use crate::roster::{Applied, GroupId, InviteUse, OpKind, Role, Roster, SignedOp};
 use crate::sender_key::{Lookup, OwnSenderKey, ReceiverChain, RotationPolicy, STEP};
 use floors::Floors;
+use verifying_keys::VerifyingKeys;
 use voice::{Recorded, VoiceVerifier};
 
 /// Default number of voice frames per batch signature.
@@ -559,44 +562,6 @@ impl GroupSession {
         })
     }
 
-    /// Replay floors, when one moved since the last call: store them
-    /// durably before acting on the frame just opened (see [`ReplayFloor`]).
-    pub fn take_replay_floors(&mut self) -> Option<Vec<ReplayFloor>> {
-        self.floors.take_if_moved()
-    }
-
-    /// All current replay floors.
-    pub fn replay_floors(&self) -> Vec<ReplayFloor> {
-        self.floors.list()
-    }
-
-    /// Lowers every floor to what was really accepted and returns them all.
-    /// Only for a clean shutdown, right after the session itself was saved
-    /// (its windows are exact then): the restart then refuses nothing new.
-    pub fn settle_replay_floors(&mut self) -> Vec<ReplayFloor> {
-        for (m, chains) in &self.peers {
-            for c in chains {
-                let top = u32::try_from(c.window.top()).unwrap_or(u32::MAX);
-                self.floors.settle(*m, c.epoch, top);
-            }
-        }
-        self.floors.take_if_moved();
-        self.floors.list()
-    }
-
-    /// Restores stored replay floors (after a restart, clean or not): every
-    /// counter below a floor is refused from now on.
-    pub fn restore_replay_floors(&mut self, list: &[ReplayFloor]) {
-        self.floors.restore(list);
-        for (m, chains) in &mut self.peers {
-            for c in chains.iter_mut() {
-                if let Some(f) = self.floors.get(m, c.epoch) {
-                    c.window.raise_floor(f);
-                }
-            }
-        }
-    }
-
     /// The newest receiver chain held for `m` (used by the test adversary).
     #[cfg(feature = "test-adversary")]
     pub(crate) fn newest_chain_of(&self, m: &MemberId) -> Option<&ReceiverChain> {
@@ -610,33 +575,4 @@ impl GroupSession {
 
     /// Frames per ratchet step (forward secrecy granularity).
     pub const STEP_FRAMES: u32 = STEP;
-}
-
-/// Cache of members' decompressed verifying keys, bounded.
-#[derive(Debug, Default)]
-pub(crate) struct VerifyingKeys(HashMap<MemberId, ed25519_dalek::VerifyingKey>);
-
-impl VerifyingKeys {
-    /// Most keys held (a roster is far smaller; past it the cache restarts).
-    const MAX: usize = 4096;
-
-    /// Non-strict ed25519 verification (hot path; malleability does not
-    /// matter here) with `member`'s cached key.
-    pub(crate) fn verify(&mut self, member: &MemberId, msg: &[u8], sig: &Signature) -> bool {
-        use ed25519_dalek::Verifier;
-        let vk = match self.0.get(member) {
-            Some(vk) => *vk,
-            None => {
-                let Ok(vk) = ed25519_dalek::VerifyingKey::from_bytes(&member.0) else {
-                    return false;
-                };
-                if self.0.len() >= Self::MAX {
-                    self.0.clear();
-                }
-                self.0.insert(*member, vk);
-                vk
-            }
-        };
-        vk.verify(msg, sig).is_ok()
-    }
 }

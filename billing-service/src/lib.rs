@@ -6,6 +6,11 @@
 //! the [`client`], the [`api`] types and offline verification in [`signed`]
 //! and [`entitlement`].
 //!
+//! Two features add what the service itself does not ship: `bench` (the
+//! ledger benchmark and its load generator, module `bench`) and
+//! `test-provider` (a stand-in payment provider, module `test_provider`). Tests, examples, the
+//! demo and the benchmarks turn them on.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), aura_billing::client::ClientError> {
 //! use aura_billing::client::BillingClient;
@@ -24,6 +29,8 @@ pub use ed25519_dalek;
 pub use mimalloc::MiMalloc;
 
 pub mod api;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod client;
 #[cfg(feature = "server")]
 pub mod clock;
@@ -42,8 +49,6 @@ pub mod http;
 #[cfg(feature = "server")]
 pub mod ledger;
 #[cfg(feature = "server")]
-pub mod loadgen;
-#[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
 pub mod server;
@@ -51,7 +56,7 @@ pub mod server;
 pub mod service;
 #[cfg(feature = "server")]
 pub mod storage;
-#[cfg(feature = "server")]
+#[cfg(feature = "test-provider")]
 pub mod test_provider;
 #[cfg(feature = "server")]
 pub mod writer;

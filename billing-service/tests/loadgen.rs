@@ -6,11 +6,11 @@
 
 use aura_billing::{
     api::SendGiftRequest,
+    bench::loadgen::{self, GiftSender, LoadError, Version},
     client::BillingClient,
     config::Config,
     ids::{platform, user_account, Currency, DeviceKey},
     ledger::{Transfer, TransferKind},
-    loadgen::{self, GiftSender, LoadError, Version},
     server::{self, LocalServer},
     service::admin::ChainRequest,
     storage::Storage,

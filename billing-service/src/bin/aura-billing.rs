@@ -2,11 +2,14 @@
 //!
 //! `aura-billing serve --listen 127.0.0.1:0` prints `listening on ADDR` on
 //! stdout once bound. Settings: `--config FILE` (TOML), `AURA_BILLING_*`
-//! environment variables, then flags.
+//! environment variables, then flags. The `test-provider` command is there
+//! only when built with the `test-provider` feature.
 use std::{io::Write, path::PathBuf};
 
 use anyhow::Context;
-use aura_billing::{clock::Clock, config::Config, server, storage::Storage, test_provider};
+#[cfg(feature = "test-provider")]
+use aura_billing::test_provider;
+use aura_billing::{clock::Clock, config::Config, server, storage::Storage};
 use clap::{Parser, Subcommand};
 
 #[global_allocator]
@@ -47,6 +50,7 @@ enum Cmd {
     /// Checks that debits equal credits per currency and balances match transfers.
     CheckInvariant,
     /// A local stand-in for the payment provider that sends signed webhooks.
+    #[cfg(feature = "test-provider")]
     TestProvider {
         /// Service base URL.
         #[arg(long, default_value = "http://127.0.0.1:8088")]
@@ -60,6 +64,7 @@ enum Cmd {
     },
 }
 
+#[cfg(feature = "test-provider")]
 #[derive(Subcommand)]
 enum ProviderCmd {
     /// A completed checkout of a coin pack.
@@ -169,6 +174,7 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::bail!("ledger invariant violated");
             }
         }
+        #[cfg(feature = "test-provider")]
         Cmd::TestProvider {
             url,
             secret,

@@ -1,6 +1,7 @@
 //! System benchmark suites: each prints human figures, or one JSON object with `--json`.
+//! The `ledger` suite lives in `aura-billing` (`aura_billing::bench::ledger`, feature
+//! `bench`), so it also builds from that crate alone.
 
-pub mod ledger;
 pub mod location;
 pub mod voice_e2e;
 pub mod voice_latency;

@@ -1,5 +1,6 @@
 //! `bench SUITE [OPTIONS]`: system benchmarks that print figures (`--json` for one
 //! JSON object). Suites: `location`, `voice-latency`, `voice-e2e`, `ledger`.
+use aura_billing::bench::ledger;
 use aura_examples::bench;
 use clap::{Parser, Subcommand};
 
@@ -19,7 +20,7 @@ enum Suite {
     /// Capture push to mixed playout frame through two whole nodes on loopback.
     VoiceE2e(bench::voice_e2e::Args),
     /// Concurrent gift transfers through the real billing HTTP service.
-    Ledger(bench::ledger::Args),
+    Ledger(ledger::Args),
 }
 
 /// mimalloc, as in the `aura-billing` binary: less CPU per ledger gift than
@@ -33,6 +34,15 @@ async fn main() -> anyhow::Result<()> {
         Suite::Location(args) => bench::location::run(args).await,
         Suite::VoiceLatency(args) => bench::voice_latency::run(args).await,
         Suite::VoiceE2e(args) => bench::voice_e2e::run(args).await,
-        Suite::Ledger(args) => bench::ledger::run(args).await,
+        Suite::Ledger(args) => {
+            let json = args.json;
+            let report = ledger::run(args).await?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                println!("{report}");
+            }
+            Ok(report.verdict()?)
+        }
     }
 }

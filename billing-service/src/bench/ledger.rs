@@ -1,25 +1,68 @@
 //! The `ledger` benchmark suite: concurrent gift transfers through the real
-//! `aura-billing` HTTP service (in-process server on loopback, real database)
-//! for a fixed time; prints gifts per second, p50/p99 latency and the
-//! invariant check. Each gift is one durable linked chain (sender coins ->
-//! revenue, issuer -> receiver diamonds), acknowledged only after commit.
+//! HTTP service (in-process server on loopback, real database) for a fixed
+//! time; reports gifts per second, p50/p99 latency and the invariant check.
+//! Each gift is one durable linked chain (sender coins -> revenue, issuer ->
+//! receiver diamonds), acknowledged only after commit.
+//!
+//! Run by `aura-examples`' `bench ledger` and by this crate's `ledger_bench`
+//! example; both print the [`Report`] this returns.
 
-use std::time::{Duration, Instant};
+use std::{
+    fmt,
+    time::{Duration, Instant},
+};
 
-use anyhow::Context;
-use aura_billing::ed25519_dalek::SigningKey;
-use aura_billing::{
+use ed25519_dalek::SigningKey;
+use rand::{rngs::OsRng, RngCore};
+
+use super::loadgen;
+use crate::{
     api::SendGiftRequest,
-    client::BillingClient,
+    client::{BillingClient, ClientError},
     config::{Config, Secret},
     ids::{platform, user_account, Currency, DeviceKey},
-    ledger::{Transfer, TransferKind},
-    loadgen, server,
-    service::admin::ChainRequest,
-    storage::Storage,
+    ledger::{InvariantReport, Transfer, TransferKind},
+    server::{self, ServeError},
+    service::{admin::ChainRequest, ServiceError},
+    storage::{Storage, StoreError},
     writer::CommitMode,
 };
-use rand::{rngs::OsRng, RngCore};
+
+/// Why the suite could not run (a violated invariant is a [`Report`] that
+/// [`Report::verdict`] refuses).
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The arguments do not make a run.
+    #[error("{0}")]
+    Args(String),
+    /// A temporary directory or the service's address.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// The in-process service did not start or stop.
+    #[error("service: {0}")]
+    Serve(#[from] ServeError),
+    /// Funding a sender or reading the catalog failed.
+    #[error("setup: {0}")]
+    Service(#[from] ServiceError),
+    /// Logging a sender in failed.
+    #[error("login: {0}")]
+    Client(#[from] ClientError),
+    /// The setup's HTTP client.
+    #[error("http client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// Opening a load connection.
+    #[error("load: {0}")]
+    Load(#[from] loadgen::LoadError),
+    /// Reading the revenue account.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A sender's task failed.
+    #[error("sender task: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    /// The run ended with a violated invariant or unreconciled revenue.
+    #[error("ledger invariant violated: {0:?}")]
+    Invariant(Box<InvariantReport>),
+}
 
 /// Command-line options of this suite.
 #[derive(Debug, clap::Args)]
@@ -53,6 +96,129 @@ pub struct Args {
     pub connections: usize,
 }
 
+/// What one run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// The writer's commit mode.
+    pub commit_mode: CommitMode,
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// HTTP version of the gifts.
+    pub http: u8,
+    /// Measured time, seconds.
+    pub seconds: f64,
+    /// Gifts answered with a fresh receipt.
+    pub gifts: i64,
+    /// Gifts that failed.
+    pub errors: u64,
+    /// Gifts per second.
+    pub transfers_per_s: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+    /// Process CPU (client and server) per gift, µs.
+    pub cpu_us_per_gift: f64,
+    /// Writer transactions during the run (and its setup).
+    pub commits: f64,
+    /// Mean chains per writer transaction.
+    pub chains_per_commit: f64,
+    /// Mean ms per writer transaction.
+    pub ms_per_commit: f64,
+    /// Share of the run the single writer spent inside transactions.
+    pub writer_busy: f64,
+    /// Receipts whose signature was verified.
+    pub receipts_verified: u64,
+    /// The revenue account holds exactly the gifts' price.
+    pub revenue_ok: bool,
+    /// Invariant, revenue, errors and receipts all as they must be.
+    pub invariant_ok: bool,
+    /// The ledger's invariant check after the run.
+    pub invariant: InvariantReport,
+}
+
+impl Report {
+    /// The figures as one JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "suite": "ledger",
+            "backend": self.backend,
+            "commit_mode": self.commit_mode,
+            "concurrency": self.concurrency,
+            "http": self.http,
+            "seconds": self.seconds,
+            "gifts": self.gifts,
+            "errors": self.errors,
+            "transfers_per_s": self.transfers_per_s,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "cpu_us_per_gift": self.cpu_us_per_gift,
+            "chains_per_commit": self.chains_per_commit,
+            "writer_busy": self.writer_busy,
+            "receipts_verified": self.receipts_verified,
+            "invariant_ok": self.invariant_ok,
+        })
+    }
+
+    /// `Ok` when the ledger came out of the run as it must.
+    pub fn verdict(&self) -> Result<(), BenchError> {
+        if self.invariant_ok {
+            Ok(())
+        } else {
+            Err(BenchError::Invariant(Box::new(self.invariant.clone())))
+        }
+    }
+}
+
+/// The figures, human-readable.
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ok = self.gifts;
+        writeln!(
+            f,
+            "ledger bench: backend={} commit_mode={:?} concurrency={}",
+            self.backend, self.commit_mode, self.concurrency
+        )?;
+        writeln!(
+            f,
+            "  {ok} durable gift transfers in {:.1} s = {:.0} /s ({} errors)",
+            self.seconds, self.transfers_per_s, self.errors
+        )?;
+        writeln!(
+            f,
+            "  latency p50 {:.2} ms, p99 {:.2} ms",
+            self.p50_ms, self.p99_ms
+        )?;
+        writeln!(
+            f,
+            "  receipts: all {ok} fresh, {} signatures verified (each client's first, then 1 in {VERIFY_EVERY})",
+            self.receipts_verified
+        )?;
+        writeln!(
+            f,
+            "  process CPU (client + server): {:.0} µs per gift",
+            self.cpu_us_per_gift
+        )?;
+        writeln!(
+            f,
+            "  writer: {:.0} transactions, {:.1} chains each, {:.2} ms each, busy {:.0}% of the run",
+            self.commits,
+            self.chains_per_commit,
+            self.ms_per_commit,
+            self.writer_busy * 100.0
+        )?;
+        write!(
+            f,
+            "  invariant: {} ({} transfers in the ledger, revenue reconciles: {})",
+            if self.invariant_ok { "ok" } else { "VIOLATED" },
+            self.invariant.transfers,
+            self.revenue_ok
+        )
+    }
+}
+
 /// One receipt in this many is decoded and its signature verified.
 const VERIFY_EVERY: u64 = 64;
 
@@ -70,8 +236,8 @@ fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Runs the suite and prints its figures.
-pub async fn run(args: Args) -> anyhow::Result<()> {
+/// Runs the suite and returns its figures.
+pub async fn run(args: Args) -> Result<Report, BenchError> {
     let dir = tempfile::tempdir()?;
     let mut config = Config {
         data_dir: dir.path().to_path_buf(),
@@ -87,19 +253,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.backend.as_str() {
         "sqlite" => {}
         "postgres" => {
-            let url = args
-                .database_url
-                .clone()
-                .context("--backend postgres needs --database-url")?;
+            let url = args.database_url.clone().ok_or_else(|| {
+                BenchError::Args("--backend postgres needs --database-url".into())
+            })?;
             config.database_url = Some(Secret(url));
             config.database_schema = Some(format!("bench_{}", random_hex(6)));
             config.database_max_connections = (args.concurrency as u32).clamp(8, 64);
         }
-        other => anyhow::bail!("unknown backend {other:?}: use sqlite or postgres"),
+        other => {
+            return Err(BenchError::Args(format!(
+                "unknown backend {other:?}: use sqlite or postgres"
+            )))
+        }
     }
     let server = server::spawn_local(config).await?;
     let (svc, url) = (server.service.clone(), server.url.clone());
-    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse()?;
+    let addr = url
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()
+        .map_err(|e| BenchError::Args(format!("service address {url}: {e}")))?;
 
     // Setup (funding, login) goes through the regular client; the measured
     // gifts through `loadgen`'s lean connections: HTTP/2 streams shared
@@ -107,7 +279,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let version = match args.http {
         1 => loadgen::Version::Http1,
         2 => loadgen::Version::Http2,
-        v => anyhow::bail!("--http {v}: use 1 or 2"),
+        v => return Err(BenchError::Args(format!("--http {v}: use 1 or 2"))),
     };
     let http = reqwest::Client::builder().http2_prior_knowledge().build()?;
     let funds = 1_000_000_000i64;
@@ -134,14 +306,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await?;
         let mut c = BillingClient::with_http(&url, key, http.clone())?;
         c.login().await?;
-        logins.push((who, c.session_token().context("no token")?.to_string()));
+        let token = c
+            .session_token()
+            .ok_or_else(|| BenchError::Args("login gave no session token".into()))?;
+        logins.push((who, token.to_string()));
     }
     let price = svc
         .catalog()
         .iter()
         .find(|g| g.id == "rose")
         .map(|g| g.price_coins)
-        .context("rose")?;
+        .ok_or_else(|| BenchError::Args("the catalog has no rose".into()))?;
 
     let shared = match version {
         loadgen::Version::Http1 => Vec::new(),
@@ -156,7 +331,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut senders = Vec::with_capacity(logins.len());
     for (w, (who, token)) in logins.iter().enumerate() {
         let conn = match shared.get(w % shared.len().max(1)) {
-            Some(c) => c.share().context("h2 connection")?,
+            Some(c) => c
+                .share()
+                .ok_or_else(|| BenchError::Args("an HTTP/1.1 connection is not shared".into()))?,
             None => loadgen::connect(addr, version).await?,
         };
         let template = SendGiftRequest {
@@ -233,56 +410,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // is the bottleneck; includes the setup's funding transactions).
     let writer_busy = batches.0 * batches.2 / 1000.0 / elapsed;
     server.shutdown().await?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "suite": "ledger",
-                "backend": args.backend,
-                "commit_mode": args.commit_mode,
-                "concurrency": args.concurrency,
-                "http": args.http,
-                "seconds": elapsed,
-                "gifts": ok,
-                "errors": errors,
-                "transfers_per_s": tps,
-                "p50_ms": p50,
-                "p99_ms": p99,
-                "cpu_us_per_gift": cpu_us_per_gift,
-                "chains_per_commit": batches.1,
-                "writer_busy": writer_busy,
-                "receipts_verified": verified,
-                "invariant_ok": invariant_ok,
-            })
-        );
-    } else {
-        println!(
-            "ledger bench: backend={} commit_mode={:?} concurrency={}",
-            args.backend, args.commit_mode, args.concurrency
-        );
-        println!("  {ok} durable gift transfers in {elapsed:.1} s = {tps:.0} /s ({errors} errors)");
-        println!("  latency p50 {p50:.2} ms, p99 {p99:.2} ms");
-        println!(
-            "  receipts: all {ok} fresh, {verified} signatures verified (each client's first, then 1 in {VERIFY_EVERY})"
-        );
-        println!("  process CPU (client + server): {cpu_us_per_gift:.0} µs per gift");
-        println!(
-            "  writer: {:.0} transactions, {:.1} chains each, {:.2} ms each, busy {:.0}% of the run",
-            batches.0,
-            batches.1,
-            batches.2,
-            writer_busy * 100.0
-        );
-        println!(
-            "  invariant: {} ({} transfers in the ledger, revenue reconciles: {revenue_ok})",
-            if invariant_ok { "ok" } else { "VIOLATED" },
-            report.transfers
-        );
-    }
-    if !invariant_ok {
-        anyhow::bail!("ledger invariant violated: {report:?}");
-    }
-    Ok(())
+    Ok(Report {
+        backend: args.backend,
+        commit_mode: args.commit_mode,
+        concurrency: args.concurrency,
+        http: args.http,
+        seconds: elapsed,
+        gifts: ok,
+        errors,
+        transfers_per_s: tps,
+        p50_ms: p50,
+        p99_ms: p99,
+        cpu_us_per_gift,
+        commits: batches.0,
+        chains_per_commit: batches.1,
+        ms_per_commit: batches.2,
+        writer_busy,
+        receipts_verified: verified,
+        revenue_ok,
+        invariant_ok,
+        invariant: report,
+    })
 }
 
 /// (transactions, mean chains per transaction, mean ms per transaction) from `/metrics`.

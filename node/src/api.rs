@@ -246,6 +246,7 @@ impl Builder {
                 member,
                 peer_id,
                 task: Mutex::new(Some(handle)),
+                media: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -258,6 +259,9 @@ struct Inner {
     member: MemberId,
     peer_id: PeerId,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The node's one media endpoint, bound by the first `join_voice` and
+    /// shared by every group's voice.
+    media: std::sync::Mutex<Option<aura_media::MediaEndpoint>>,
 }
 
 /// A running node. Cheap to clone; all clones drive the same node.
@@ -285,6 +289,11 @@ impl Node {
     /// Puts an event on the event stream (the voice engine's quality events).
     pub(crate) fn emit(&self, event: Event) {
         let _ = self.inner.events.send(event);
+    }
+
+    /// The slot of the node's media endpoint (see `voice_api`).
+    pub(crate) fn media_slot(&self) -> &std::sync::Mutex<Option<aura_media::MediaEndpoint>> {
+        &self.inner.media
     }
 
     /// A new subscription to the event stream.
@@ -552,6 +561,10 @@ impl Node {
 
     /// Flushes the store and stops the node. Other handles get `NodeError::Closed`.
     pub async fn shutdown(&self) {
+        let media = self.inner.media.lock().map(|mut m| m.take());
+        if let Ok(Some(ep)) = media {
+            ep.close();
+        }
         let _ = self.call(|t| t.stop()).await;
         if let Some(h) = self.inner.task.lock().await.take() {
             let _ = h.await;

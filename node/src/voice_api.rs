@@ -2,16 +2,20 @@
 //! engine and returns a [`VoiceHandle`] for push-to-talk, mute, volumes,
 //! capture, playout and music sharing.
 //!
-//! The engine binds a quinn media endpoint with the node's identity,
-//! announces its address to the group over the control plane (again every
-//! few seconds, so members who join later or get our key later learn it),
-//! dials members as their [`Event::MediaAddr`] arrives, drops a removed
-//! member's connection and stream, and reports per-stream quality as
-//! [`Event::VoiceQuality`] on the node's event stream.
+//! The node holds one media endpoint ([`aura_media::MediaEndpoint`],
+//! bound with the node's identity by the first call and shared by every
+//! group's voice, each group's datagrams routed to its own engine). The
+//! engine opens its group's room on it, announces the endpoint's address
+//! to the group over the control plane (again every few seconds, so members
+//! who join later or get our key later learn it), dials members as their
+//! [`Event::MediaAddr`] arrives, drops a removed member's stream (and its
+//! connection, unless another of our groups' voice uses it), and reports
+//! per-stream quality as [`Event::VoiceQuality`] on the node's event stream.
 //!
 //! Every stats tick each listener sends each talker a small receiver
-//! report (loss and jitter over the tick) on the media connection; the
-//! talker adapts its Opus bitrate (12–40 kb/s) and FEC to the worst recent
+//! report (loss and jitter over the tick), signed with the listener's
+//! identity so that it stays authentic through a relay; the talker
+//! verifies it and adapts its Opus bitrate (12–40 kb/s) and FEC to the worst recent
 //! report ([`VoiceStats::send_bitrate`], [`VoiceStats::feedback`]). With
 //! [`VoiceHandle::set_positional`] and our position set, members' voices
 //! are attenuated by distance and (stereo) panned by bearing, from the
@@ -39,9 +43,11 @@ use std::time::Duration;
 use aura_crypto::{GroupId, MemberId};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use aura_media::{MediaEndpoint, RoomConfig};
+
 use crate::location::Position;
 use crate::media::engine::{self, Command, Engine};
-use crate::media::{Config as MediaConfig, MediaEndpoint, RoomStats};
+use crate::media::RoomStats;
 use crate::voice::sender::SenderStats;
 use crate::voice::{FrameDuration, QualityReport, ReceiverReport, TalkMode};
 use crate::{Node, NodeError};
@@ -55,7 +61,8 @@ pub const PLAYOUT_QUEUE: usize = 64;
 /// Settings of a group's voice engine.
 #[derive(Clone, Debug)]
 pub struct VoiceConfig {
-    /// Where the media endpoint binds (port 0 picks one).
+    /// Where the node's media endpoint binds (port 0 picks one). Used by
+    /// the call that creates the endpoint; later calls share it.
     pub bind: SocketAddr,
     /// The address announced to members (default: `bind` with the port
     /// actually bound; set it when binding a wildcard address).
@@ -71,6 +78,7 @@ pub struct VoiceConfig {
     /// How often our media address is re-announced.
     pub announce_every: Duration,
     /// Accept QUIC datagrams (off forces the per-frame stream fallback).
+    /// Like `bind`, used by the call that creates the endpoint.
     pub datagrams: bool,
     /// Test/lab facility: drop each received media frame with this
     /// probability (0..1) before processing, seeded by `loss_seed`. 0 in
@@ -148,7 +156,8 @@ pub struct VoiceStats {
     pub send_bitrate: i32,
     /// The receiver reports our bitrate was last adapted to, per listener.
     pub feedback: Vec<(MemberId, ReceiverReport)>,
-    /// Receiver reports refused (malformed, other room, inconsistent).
+    /// Receiver reports refused (malformed, other room or talker, not a
+    /// member, bad signature, replayed, inconsistent).
     pub feedback_refused: u64,
     /// Frames dropped by the inbound-loss impairment (test/lab).
     pub impaired: u64,
@@ -294,7 +303,7 @@ impl VoiceHandle {
         rx.await.map_err(|_| VoiceError::Stopped)
     }
 
-    /// Stops the engine and closes the media endpoint.
+    /// Stops the engine and closes the group's room on the media endpoint.
     pub async fn leave(&self) {
         let _ = self.cmd.send(Command::Stop).await;
         if let Some(h) = self.task.lock().await.take() {
@@ -310,41 +319,64 @@ impl Drop for VoiceHandle {
 }
 
 impl Node {
-    /// Starts voice in `group`: binds the media endpoint with our identity,
-    /// announces it, and connects to members as they announce theirs.
+    /// The node's media endpoint, bound on the first call with `config`'s
+    /// address and datagram setting.
+    fn media_endpoint(
+        &self,
+        identity: &aura_crypto::Identity,
+        config: &VoiceConfig,
+    ) -> Result<MediaEndpoint, NodeError> {
+        let mut slot = self
+            .media_slot()
+            .lock()
+            .map_err(|_| NodeError::BadInput("media endpoint poisoned".into()))?;
+        if let Some(ep) = slot.as_ref().filter(|ep| !ep.is_closed()) {
+            return Ok(ep.clone());
+        }
+        let cfg = aura_media::Config {
+            datagrams: config.datagrams,
+        };
+        let ep = MediaEndpoint::bind(identity, config.bind, cfg)
+            .map_err(|e| NodeError::Network(format!("media endpoint: {e}")))?;
+        *slot = Some(ep.clone());
+        Ok(ep)
+    }
+
+    /// Starts voice in `group`: opens the group's room on the node's media
+    /// endpoint (binding it on the first call), announces it, and connects
+    /// to members as they announce theirs. One voice engine per group.
     pub async fn join_voice(
         &self,
         group: GroupId,
         config: VoiceConfig,
     ) -> Result<Arc<VoiceHandle>, NodeError> {
         let session = self.group_session(group).await?;
-        let identity = session
-            .lock()
-            .map_err(|_| NodeError::BadInput("group session poisoned".into()))?
-            .identity()
-            .clone();
-        let acl_session = session.clone();
-        let acl = Arc::new(move |m: &MemberId| {
-            acl_session
+        let (identity, members) = {
+            let s = session
                 .lock()
-                .map(|s| s.roster().is_member(m))
-                .unwrap_or(false)
-        });
-        let media_cfg = MediaConfig {
-            datagrams: config.datagrams,
+                .map_err(|_| NodeError::BadInput("group session poisoned".into()))?;
+            let members: Vec<MemberId> = s.roster().members().map(|(m, _)| m).collect();
+            (s.identity().clone(), members)
+        };
+        let endpoint = self.media_endpoint(&identity, &config)?;
+        let room_cfg = RoomConfig {
             inbound_loss: config.inbound_loss,
             loss_seed: config.loss_seed,
-            ..MediaConfig::default()
+            ..RoomConfig::default()
         };
-        let (endpoint, incoming) = MediaEndpoint::bind(&identity, config.bind, acl, media_cfg)
-            .map_err(|e| NodeError::Network(format!("media endpoint: {e}")))?;
+        let incoming = endpoint
+            .open_room(group.room(), members, room_cfg)
+            .map_err(|e| NodeError::BadInput(format!("voice in this group: {e}")))?;
         let local_addr = endpoint
             .local_addr()
             .map_err(|e| NodeError::Network(format!("media endpoint: {e}")))?;
         let advertise = config.advertise.unwrap_or(local_addr);
         // Subscribe before announcing so no member's address is missed.
         let events = self.events();
-        self.set_media_addr(group, &advertise.to_string()).await?;
+        if let Err(e) = self.set_media_addr(group, &advertise.to_string()).await {
+            endpoint.close_room(&group.room());
+            return Err(e);
+        }
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (cap_tx, cap_rx) = mpsc::channel(CAPTURE_QUEUE);
         let (play_tx, play_rx) = mpsc::channel(PLAYOUT_QUEUE);
@@ -353,9 +385,9 @@ impl Node {
         let eng = Engine::new(engine::Parts {
             node: self.clone(),
             group,
-            me: identity.member_id(),
+            identity,
             session,
-            endpoint,
+            endpoint: endpoint.clone(),
             incoming,
             events,
             commands: cmd_rx,
@@ -364,8 +396,14 @@ impl Node {
             playout_taken: playout_taken.clone(),
             advertise,
             config,
-        })
-        .map_err(|e| NodeError::BadInput(format!("voice codec: {e}")))?;
+        });
+        let eng = match eng {
+            Ok(e) => e,
+            Err(e) => {
+                endpoint.close_room(&group.room());
+                return Err(NodeError::BadInput(format!("voice codec: {e}")));
+            }
+        };
         let task = tokio::spawn(eng.run());
         Ok(Arc::new(VoiceHandle {
             group,

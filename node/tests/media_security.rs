@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aura_crypto::{GroupSession, Identity};
-use aura_node::media::{Config, MediaRoom};
+use aura_media::Config;
+use aura_node::media::MediaRoom;
 use aura_node::voice::signal::speech_like;
 use media_support::*;
 use rand::rngs::OsRng;
@@ -24,6 +25,12 @@ async fn non_member_connection_refused_and_frames_dropped_and_counted() {
         GroupSession::import_state(&own.export_state().unwrap()).unwrap(),
     ));
     let (eo, _ro) = endpoint(&own_arc, Config::default());
+    // It would talk to b (b is in its room), but b does not have it.
+    eo.set_members(
+        &own.group_id().room(),
+        [outsider.member_id(), member(&g[1])],
+    )
+    .unwrap();
     // Its connection is refused: it is not in b's roster.
     let r = eo.connect(member(&g[1]), eb.local_addr().unwrap()).await;
     let refused_at_b = {

@@ -6,7 +6,8 @@ mod media_support;
 
 use std::time::Duration;
 
-use aura_node::media::{Config, MediaRoom};
+use aura_media::Config;
+use aura_node::media::MediaRoom;
 use aura_node::voice::signal::{best_correlation, speech_like};
 use media_support::*;
 
@@ -68,13 +69,7 @@ async fn three_members_hear_under_ten_percent_loss() {
 async fn stream_fallback_carries_voice_when_peer_refuses_datagrams() {
     let g = group(2);
     let (ea, _ra) = endpoint(&g[0], Config::default());
-    let (eb, mut rb) = endpoint(
-        &g[1],
-        Config {
-            datagrams: false,
-            ..Config::default()
-        },
-    );
+    let (eb, mut rb) = endpoint(&g[1], Config { datagrams: false });
     ea.connect(member(&g[1]), eb.local_addr().unwrap())
         .await
         .unwrap();

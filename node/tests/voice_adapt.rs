@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aura_node::voice::signal::speech_like;
+use aura_node::voice::ReportQuality;
 use aura_node::voice_api::{VoiceConfig, VoiceHandle, VoiceStats};
 use common::within;
 use nodes::{correlation_per_second, finish, record, trio, warm_up};
@@ -112,15 +113,16 @@ async fn two_listeners_understand_speech_under_ten_percent_loss() {
 }
 
 /// A member that speaks raw datagrams on the media plane (its own quinn
-/// endpoint with its node's identity) and sends the talker junk, reports
-/// about another room and inconsistent reports: all refused and counted,
-/// the bitrate untouched. A well-formed report is taken at its word (the
-/// worst listener decides) and is attributed to that member.
+/// endpoint with its node's identity) and sends the talker reports that are
+/// malformed, about another talker, altered after signing, inconsistent,
+/// or replayed: all refused and counted, the bitrate untouched. Reports
+/// that name the talker as their author (forged) or another room never
+/// reach the engine. A well-formed report signed by that member is taken at
+/// its word (the worst listener decides) and attributed to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rogue_member_sending_bad_receiver_reports_is_refused_and_counted() {
-    use aura_crypto::{Identity, MemberId};
-    use aura_node::media::{Config, MediaEndpoint};
-    use aura_node::voice::ReceiverReport;
+    use aura_crypto::{Identity, ShortId};
+    use aura_media::{Config, MediaEndpoint, ReceiverReport, RoomConfig, SignedReport};
     use rand::rngs::OsRng;
 
     let a = common::start().await;
@@ -146,13 +148,11 @@ async fn rogue_member_sending_bad_receiver_reports_is_refused_and_counted() {
     let before = h.stats().await.unwrap().send_bitrate;
 
     let am = a.node.member_id();
-    let (ep, _rx) = MediaEndpoint::bind(
-        &id,
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(move |m: &MemberId| *m == am),
-        Config::default(),
-    )
-    .unwrap();
+    let room = gid.room();
+    let ep = MediaEndpoint::bind(&id, "127.0.0.1:0".parse().unwrap(), Config::default()).unwrap();
+    let _rx = ep
+        .open_room(room, [am, id.member_id()], RoomConfig::default())
+        .unwrap();
     // The talker admits us once our join is in its roster.
     within(10, async {
         while ep.connect(am, h.local_addr()).await.is_err() {
@@ -160,28 +160,30 @@ async fn rogue_member_sending_bad_receiver_reports_is_refused_and_counted() {
         }
     })
     .await;
-    let room = gid.room();
-    let bad = |r: ReceiverReport| r.to_bytes().to_vec();
-    let junk: Vec<Vec<u8>> = vec![
-        vec![aura_node::voice::feedback::REPORT_TAG; 3],
-        bad(ReceiverReport {
-            room: [0xee; 8],
-            expected: 50,
-            lost: 50,
-            ..Default::default()
-        }),
-        {
-            let mut b = bad(ReceiverReport {
-                room,
-                expected: 10,
-                lost: 0,
-                ..Default::default()
-            });
-            b[12] = 200; // lost > expected
-            b
-        },
+    let to_a = am.short_id();
+    let heavy = ReceiverReport {
+        expected: 50,
+        lost: 25,
+        ..Default::default()
+    };
+    let sign = |about: ShortId, seq: u64, r: &ReceiverReport| {
+        SignedReport::sign(&id, room, about, seq, r).to_vec()
+    };
+    let mut altered = sign(to_a, 2, &ReceiverReport::default());
+    altered[56] = 40; // lost 0 -> 40 after signing
+    let mut inconsistent = sign(to_a, 3, &heavy);
+    inconsistent[53..55].copy_from_slice(&10u16.to_be_bytes()); // expected < lost
+    let refused_by_engine: Vec<Vec<u8>> =
+        vec![sign(ShortId(to_a.0 ^ 1), 1, &heavy), altered, inconsistent];
+    let a_key = Identity::from_secret_bytes(&[9; 32]);
+    let mut claims_a = SignedReport::sign(&a_key, room, to_a, 4, &heavy).to_vec();
+    claims_a[9..41].copy_from_slice(&am.0);
+    let never_routed: Vec<Vec<u8>> = vec![
+        vec![aura_media::report::REPORT_TAG; 3],
+        SignedReport::sign(&id, [0xee; 8], to_a, 5, &heavy).to_vec(),
+        claims_a,
     ];
-    for j in junk {
+    for j in never_routed.into_iter().chain(refused_by_engine) {
         ep.send(&am, j.into()).unwrap();
     }
     let s = until(&h, 5, |s| s.feedback_refused >= 3).await;
@@ -190,16 +192,15 @@ async fn rogue_member_sending_bad_receiver_reports_is_refused_and_counted() {
     assert_eq!(h.stats().await.unwrap().send_bitrate, before);
 
     // A well-formed report of heavy loss lowers the rate, and says whose.
-    let heavy = ReceiverReport {
-        room,
-        expected: 50,
-        lost: 25,
-        ..Default::default()
-    };
-    ep.send(&am, heavy.to_bytes().to_vec().into()).unwrap();
+    let genuine = sign(to_a, 10, &heavy);
+    ep.send(&am, genuine.clone().into()).unwrap();
     let s = until(&h, 5, |s| s.send_bitrate < before).await;
     assert_eq!(s.feedback.len(), 1);
     assert_eq!(s.feedback[0].0, rogue.member_id());
+    // Sent again, it is a replay.
+    ep.send(&am, genuine.into()).unwrap();
+    let s = until(&h, 5, |s| s.feedback_refused >= 4).await;
+    assert_eq!(s.feedback_refused, 4);
     h.leave().await;
     ep.close();
     rogue.shutdown().await;

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aura_crypto::{GroupSession, Identity, MemberId, Role, Roster};
-use aura_node::media::{Config, MediaEndpoint, MediaRoom};
+use aura_media::{Config, Incoming, MediaEndpoint, RoomConfig};
+use aura_node::media::MediaRoom;
 use aura_node::voice::signal::speech_like;
 use aura_node::voice::{SlotKind, TalkMode, VoiceSender};
 use rand::rngs::OsRng;
@@ -38,28 +39,15 @@ const NOW: u64 = 1_700_000_000_000;
 
 fn endpoint(
     s: &Arc<Mutex<GroupSession>>,
-) -> anyhow::Result<(
-    MediaEndpoint,
-    tokio::sync::mpsc::Receiver<aura_node::media::Incoming>,
-)> {
-    let id = s
-        .lock()
-        .map_err(|_| anyhow::anyhow!("poisoned"))?
-        .identity()
-        .clone();
-    let acl_s = s.clone();
-    let acl = Arc::new(move |m: &MemberId| {
-        acl_s
-            .lock()
-            .map(|s| s.roster().is_member(m))
-            .unwrap_or(false)
-    });
-    Ok(MediaEndpoint::bind(
-        &id,
-        "127.0.0.1:0".parse()?,
-        acl,
-        Config::default(),
-    )?)
+) -> anyhow::Result<(MediaEndpoint, tokio::sync::mpsc::Receiver<Incoming>)> {
+    let (id, room, members) = {
+        let s = s.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let members: Vec<MemberId> = s.roster().members().map(|(m, _)| m).collect();
+        (s.identity().clone(), s.group_id().room(), members)
+    };
+    let ep = MediaEndpoint::bind(&id, "127.0.0.1:0".parse()?, Config::default())?;
+    let rx = ep.open_room(room, members, RoomConfig::default())?;
+    Ok((ep, rx))
 }
 
 /// A slot due this soon (µs) is waited for with a precise sleep instead
@@ -112,7 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 }
                 if let Ok(frames) = room.seal(&p, NOW) {
                     for fr in frames {
-                        ea.broadcast(&fr.into());
+                        ea.broadcast(&room.room_id(), &fr.into());
                     }
                 }
             }

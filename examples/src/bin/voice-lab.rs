@@ -23,7 +23,9 @@ use aura_node::voice::codec::EncoderConfig;
 use aura_node::voice::payload::VoicePayload;
 use aura_node::voice::signal::{write_wav, WavSource};
 use aura_node::voice::AudioSource;
-use aura_node::voice::{LossMeter, SlotKind, TalkGate, TalkMode, VoiceReceiver, VoiceSender};
+use aura_node::voice::{
+    LossMeter, ReportQuality, SlotKind, TalkGate, TalkMode, VoiceReceiver, VoiceSender,
+};
 use clap::Parser;
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
@@ -256,7 +258,7 @@ fn main() -> anyhow::Result<()> {
         }
         now = now.max(t_send);
         if k % 50 == 49 {
-            if let Some(rep) = meter.interval([0; 8], &recv.report()) {
+            if let Some(rep) = meter.interval(&recv.report()) {
                 sender.on_loss_reports(&[rep.loss()])?;
             }
         }

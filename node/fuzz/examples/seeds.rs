@@ -227,20 +227,21 @@ fn main() -> Res<()> {
     if let Some(sig) = room.flush()? {
         write("media_datagram", "voice-sig", &sig)?;
     }
+    // A's signed report to B about B's stream (as the target's rig expects).
     let report = ReceiverReport {
-        room: room.room_id(),
         expected: 50,
         lost: 5,
         jitter_100us: 12,
         delay_100us: 40,
     };
-    write("receiver_report", "report", &report.to_bytes())?;
-    write(
-        "receiver_report",
-        "lossless",
-        &ReceiverReport { lost: 0, ..report }.to_bytes(),
-    )?;
-    write("media_datagram", "report", &report.to_bytes())?;
+    let signed = aura_media::SignedReport::sign(
+        &a,
+        room.room_id(),
+        b.member_id().short_id(),
+        1,
+        &report,
+    );
+    write("media_datagram", "report", &signed)?;
     write("voice_room", "zeros", &[0; 64])?;
     write("voice_room", "ramp", &(0..=255).collect::<Vec<u8>>())?;
 

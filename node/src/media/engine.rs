@@ -1,6 +1,8 @@
 //! The async shell of a group's voice: one tokio task drives the sans-IO
-//! sender, room and playout with the media endpoint, the node's events and
-//! the app's commands. Built by [`crate::Node::join_voice`].
+//! sender, room, report inbox and playout with the node's media endpoint
+//! (shared by every group's voice; this group's datagrams come routed to
+//! its own queue), the node's events and the app's commands. Built by
+//! [`crate::Node::join_voice`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,13 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aura_crypto::{GroupId, GroupSession, MemberId};
+use aura_crypto::{GroupId, GroupSession, Identity, MemberId};
+use aura_media::{Header, Hop, Incoming, MediaEndpoint, ReportInbox, ReportSigner, RoomId};
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::{Incoming, MediaEndpoint, MediaRoom};
+use super::MediaRoom;
 use crate::location::Position as GeoPosition;
-use crate::voice::feedback::{is_report, FeedbackBook, LossMeter};
+use crate::voice::feedback::{FeedbackBook, LossMeter};
 use crate::voice::{CodecError, Playout, Position, TalkGate, TalkMode, VoiceSender};
 use crate::voice_api::{VoiceConfig, VoiceStats};
 use crate::{Event, Node};
@@ -38,7 +41,7 @@ pub(crate) enum Command {
 pub(crate) struct Parts {
     pub(crate) node: Node,
     pub(crate) group: GroupId,
-    pub(crate) me: MemberId,
+    pub(crate) identity: Identity,
     pub(crate) session: Arc<Mutex<GroupSession>>,
     pub(crate) endpoint: MediaEndpoint,
     pub(crate) incoming: mpsc::Receiver<Incoming>,
@@ -68,6 +71,8 @@ const REDIAL: Duration = Duration::from_secs(2);
 pub(crate) struct Engine {
     p: Parts,
     room: MediaRoom,
+    /// The room id in frame headers (our queue on the shared endpoint).
+    room_id: RoomId,
     sender: VoiceSender,
     music: Option<(VoiceSender, Vec<i16>, usize)>,
     mix: Playout<(MemberId, bool)>,
@@ -78,7 +83,11 @@ pub(crate) struct Engine {
     start: Instant,
     /// Capture clock: when frame 0 was captured and frames captured since.
     capture_clock: Option<(Instant, u64)>,
-    /// Receiver reports from our listeners (talker side).
+    /// Verifies the receiver reports sent to us (signature, membership, sequence).
+    inbox: ReportInbox,
+    /// Signs our receiver reports to the talkers we hear.
+    signer: ReportSigner,
+    /// Verified receiver reports from our listeners (talker side).
     feedback: FeedbackBook<MemberId>,
     /// Per incoming voice stream: interval loss for our reports to it.
     meters: HashMap<MemberId, LossMeter>,
@@ -107,10 +116,15 @@ impl Engine {
             TalkGate::new(p.config.mode),
         )?;
         let room = MediaRoom::new(p.session.clone());
+        let room_id = room.room_id();
         let mix = Playout::new(p.config.frame.samples(), p.config.stereo);
+        let me = p.identity.member_id();
         Ok(Self {
+            inbox: ReportInbox::new(room_id, &me),
+            signer: ReportSigner::new(p.identity.clone(), room_id),
             p,
             room,
+            room_id,
             sender,
             music: None,
             mix,
@@ -183,7 +197,7 @@ impl Engine {
                 self.mix.push((m, music), slot);
             }
         }
-        self.p.endpoint.close();
+        self.p.endpoint.close_room(&self.room_id);
         tracing::info!(group = %self.p.group, "voice engine stopped");
     }
 
@@ -209,7 +223,7 @@ impl Engine {
                 self.listener = l;
                 self.place_all();
             }
-            Command::InboundLoss(p) => self.p.endpoint.set_inbound_loss(p),
+            Command::InboundLoss(p) => self.p.endpoint.set_inbound_loss(&self.room_id, p),
             Command::Stats(tx) => {
                 let _ = tx.send(self.stats());
             }
@@ -218,20 +232,21 @@ impl Engine {
     }
 
     fn on_incoming(&mut self, inc: &Incoming) {
-        if is_report(&inc.frame) {
-            // Who sent it is the connection's authenticated identity.
-            if let Err(e) = self
-                .feedback
-                .on_datagram(inc.from, &inc.frame, self.room.room_id())
-            {
-                tracing::debug!(from = %inc.from, error = %e, "receiver report dropped");
+        if let Header::Report(_) = inc.header {
+            // Believed for its author's signature, not for the connection.
+            let room = &self.room;
+            match self.inbox.on_report(&inc.frame, |m| room.is_member(m)) {
+                Ok(r) => self.feedback.on_report(r.header.author, r.report),
+                Err(e) => tracing::debug!(from = %inc.from, error = %e, "receiver report refused"),
             }
             return;
         }
         let t = inc.at.saturating_duration_since(self.start).as_micros() as u64;
-        // Every media connection of a node is direct to a member: the
-        // header's sender must be that member.
-        let r = self.room.on_frame_from(&inc.from, &inc.frame, t, now_ms());
+        let r = match inc.hop {
+            // Direct from a member: the header's sender must be that member.
+            Hop::Direct => self.room.on_frame_from(&inc.from, &inc.frame, t, now_ms()),
+            Hop::Relay => self.room.on_frame(&inc.frame, t, now_ms()),
+        };
         for rep in self.room.take_alerts() {
             self.p.node.emit(Event::VoiceNotAuthentic {
                 group: self.p.group,
@@ -266,7 +281,7 @@ impl Engine {
 
     fn broadcast(&mut self, frames: Vec<Vec<u8>>) {
         for f in frames {
-            self.p.endpoint.broadcast(&Bytes::from(f));
+            self.p.endpoint.broadcast(&self.room_id, &Bytes::from(f));
         }
     }
 
@@ -340,8 +355,7 @@ impl Engine {
         let Some(peer) = self.peers.get_mut(&m) else {
             return;
         };
-        if self.p.endpoint.peers().contains(&m)
-            || peer.last_dial.is_some_and(|t| t.elapsed() < REDIAL)
+        if self.p.endpoint.is_connected(&m) || peer.last_dial.is_some_and(|t| t.elapsed() < REDIAL)
         {
             return;
         }
@@ -361,33 +375,36 @@ impl Engine {
                 group,
                 member,
                 addr,
-            } if group == self.p.group && member != self.p.me => match addr.parse() {
-                Ok(addr) => {
-                    let e = self.peers.entry(member).or_insert(Peer {
-                        addr,
-                        last_dial: None,
-                    });
-                    if e.addr != addr {
-                        *e = Peer {
+            } if group == self.p.group && member != self.p.identity.member_id() => {
+                match addr.parse() {
+                    Ok(addr) => {
+                        // Its address may come before we saw its join: admit it.
+                        self.sync_members();
+                        let e = self.peers.entry(member).or_insert(Peer {
                             addr,
                             last_dial: None,
-                        };
+                        });
+                        if e.addr != addr {
+                            *e = Peer {
+                                addr,
+                                last_dial: None,
+                            };
+                        }
+                        self.dial(member);
                     }
-                    self.dial(member);
+                    Err(_) => tracing::debug!(%member, %addr, "unusable media address"),
                 }
-                Err(_) => tracing::debug!(%member, %addr, "unusable media address"),
-            },
+            }
             Event::Location { group, member, fix } if group == self.p.group => {
                 self.member_pos.insert(member, fix.pos);
                 self.place(member);
             }
+            Event::MemberJoined { group, .. } if group == self.p.group => self.sync_members(),
             Event::MemberLeft { group, member } if group == self.p.group => {
-                self.peers.remove(&member);
-                self.forget(member);
-                self.p.endpoint.disconnect(&member);
-                for m in self.room.prune().into_iter().chain([member]) {
-                    self.mix.remove(&(m, false));
-                    self.mix.remove(&(m, true));
+                self.sync_members();
+                self.drop_member(member);
+                for m in self.room.prune() {
+                    self.drop_member(m);
                 }
                 tracing::info!(%member, "member left; media dropped");
             }
@@ -416,20 +433,42 @@ impl Engine {
         }
     }
 
+    /// Gives the endpoint's routing table this room's current members: a
+    /// new member may connect, a removed one is dropped (unless it is in
+    /// another of our rooms, whose voice keeps the shared connection).
+    fn sync_members(&mut self) {
+        if let Err(e) = self
+            .p
+            .endpoint
+            .set_members(&self.room_id, self.room.members())
+        {
+            tracing::warn!(group = %self.p.group, error = %e, "media routing not updated");
+        }
+    }
+
+    /// Forgets everything about a member who left.
+    fn drop_member(&mut self, m: MemberId) {
+        self.peers.remove(&m);
+        self.mix.remove(&(m, false));
+        self.mix.remove(&(m, true));
+        self.forget(m);
+    }
+
     fn report(&mut self) {
         // Whoever left the roster without us seeing the event (e.g. removed
         // by us) loses its connection and stream here.
-        for m in self.p.endpoint.peers() {
-            if !self.room.is_member(&m) {
-                self.p.endpoint.disconnect(&m);
-                self.peers.remove(&m);
-                self.mix.remove(&(m, false));
-                self.mix.remove(&(m, true));
-                self.forget(m);
-            }
+        self.sync_members();
+        let gone: Vec<MemberId> = self
+            .peers
+            .keys()
+            .chain(self.meters.keys())
+            .filter(|m| !self.room.is_member(m))
+            .copied()
+            .collect();
+        for m in gone.into_iter().chain(self.room.prune()) {
+            self.drop_member(m);
         }
-        self.room.prune();
-        for m in self.p.endpoint.peers() {
+        for m in self.p.endpoint.peers_in(&self.room_id) {
             if let Some(rtt) = self.p.endpoint.rtt(&m) {
                 self.room.set_rtt_ms(&m, rtt.as_secs_f64() * 1_000.0);
             }
@@ -447,16 +486,12 @@ impl Engine {
     /// Sends each talker we hear our report on its stream since the last
     /// tick, and adapts our bitrate to the worst report our listeners sent.
     fn exchange_reports(&mut self) {
-        let room = self.room.room_id();
         for (m, q) in self.room.reports() {
-            let Some(rep) = self.meters.entry(m).or_default().interval(room, &q) else {
+            let Some(rep) = self.meters.entry(m).or_default().interval(&q) else {
                 continue;
             };
-            if let Err(e) = self
-                .p
-                .endpoint
-                .send(&m, Bytes::copy_from_slice(&rep.to_bytes()))
-            {
+            let signed = self.signer.sign(m.short_id(), &rep, now_ms());
+            if let Err(e) = self.p.endpoint.send(&m, Bytes::copy_from_slice(&signed)) {
                 tracing::debug!(member = %m, error = %e, "receiver report not sent");
             }
         }
@@ -480,6 +515,7 @@ impl Engine {
     fn forget(&mut self, m: MemberId) {
         self.meters.remove(&m);
         self.feedback.remove(&m);
+        self.inbox.forget(&m);
         self.member_pos.remove(&m);
     }
 
@@ -500,17 +536,16 @@ impl Engine {
             room: self.room.stats().clone(),
             voice: self.room.reports(),
             music: self.room.music_reports(),
-            connected: self.p.endpoint.peers(),
+            connected: self.p.endpoint.peers_in(&self.room_id),
             frames_out: self.mix.frames_out(),
             send_bitrate: self.sender.bitrate(),
             feedback: self.feedback.latest().to_vec(),
-            feedback_refused: self.feedback.refused,
+            feedback_refused: self.inbox.stats().refused,
             impaired: self
                 .p
                 .endpoint
-                .stats()
-                .impaired
-                .load(std::sync::atomic::Ordering::Relaxed),
+                .room_counters(&self.room_id)
+                .map_or(0, |c| c.impaired),
             playout_dropped: self.playout_dropped + self.mix.dropped(),
             positions,
         }

@@ -1,17 +1,16 @@
-//! The media plane: sealed voice frames carried as QUIC datagrams over quinn.
+//! The node's voice over the media plane. The transport itself (TLS
+//! identity, framing, routing, signed receiver reports, the quinn endpoint)
+//! is `aura-media`, shared with the relay; what stays here is about voice:
 //!
-//! - [`tls`]: ed25519-keyed certificates and verifiers (who is at the other end).
-//! - [`endpoint`]: the quinn endpoint (datagrams, per-frame stream fallback).
-//! - [`room`]: sans-IO sealing, key-free routing and opening of voice frames.
-//! - `engine`: the async task behind [`crate::Node::join_voice`].
+//! - [`room`]: sans-IO sealing and opening of voice frames, one jitter
+//!   buffer per talking member.
+//! - `engine`: the async task behind [`crate::Node::join_voice`], on the
+//!   node's one [`aura_media::MediaEndpoint`].
 //!
 //! Frames stay opaque to the transport and are routed by the 19-byte
 //! [`aura_crypto::FrameHeader`], so a relay can forward them without keys.
 
-pub mod endpoint;
 pub(crate) mod engine;
 pub mod room;
-pub mod tls;
 
-pub use endpoint::{Acl, Config, Incoming, MediaEndpoint, MediaError};
 pub use room::{MediaRoom, RoomError, RoomStats};

@@ -123,6 +123,15 @@ impl MediaRoom {
         lock(&self.session).roster().is_member(m)
     }
 
+    /// The current members (for the media endpoint's routing table).
+    pub fn members(&self) -> Vec<MemberId> {
+        lock(&self.session)
+            .roster()
+            .members()
+            .map(|(m, _)| m)
+            .collect()
+    }
+
     /// Seals a voice payload: the frame, plus a batch-signature frame when due.
     pub fn seal(&mut self, p: &VoicePayload, now_ms: u64) -> Result<Vec<Vec<u8>>, SealError> {
         let sv = lock(&self.session).seal_voice(&p.to_bytes(), now_ms)?;

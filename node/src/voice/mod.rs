@@ -23,7 +23,7 @@ pub mod signal;
 pub mod talk;
 
 pub use codec::{CodecError, FrameDuration};
-pub use feedback::{FeedbackBook, FeedbackError, LossMeter, ReceiverReport};
+pub use feedback::{FeedbackBook, LossMeter, ReceiverReport, ReportQuality};
 pub use mixer::{Input as MixInput, Mixer, Position};
 pub use payload::{PayloadError, VoicePayload};
 pub use playout::Playout;

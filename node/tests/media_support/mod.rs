@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aura_crypto::{GroupSession, Identity, MemberId, Role, Roster};
-use aura_node::media::{Config, MediaEndpoint, MediaRoom};
+use aura_media::{Config, Incoming, MediaEndpoint, RoomConfig};
+use aura_node::media::MediaRoom;
 use aura_node::voice::{payload::VoicePayload, SlotKind, TalkMode, VoiceSender};
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
@@ -58,15 +59,19 @@ pub fn member(s: &Arc<Mutex<GroupSession>>) -> MemberId {
     s.lock().unwrap().member_id()
 }
 
-/// A media endpoint on loopback whose ACL is the session's roster.
+/// A media endpoint on loopback with the group's room open to its roster.
 pub fn endpoint(
     s: &Arc<Mutex<GroupSession>>,
     cfg: Config,
-) -> (MediaEndpoint, mpsc::Receiver<aura_node::media::Incoming>) {
-    let id = s.lock().unwrap().identity().clone();
-    let acl_s = s.clone();
-    let acl = Arc::new(move |m: &MemberId| acl_s.lock().unwrap().roster().is_member(m));
-    MediaEndpoint::bind(&id, "127.0.0.1:0".parse().unwrap(), acl, cfg).unwrap()
+) -> (MediaEndpoint, mpsc::Receiver<Incoming>) {
+    let (id, room, members) = {
+        let s = s.lock().unwrap();
+        let members: Vec<MemberId> = s.roster().members().map(|(m, _)| m).collect();
+        (s.identity().clone(), s.group_id().room(), members)
+    };
+    let ep = MediaEndpoint::bind(&id, "127.0.0.1:0".parse().unwrap(), cfg).unwrap();
+    let rx = ep.open_room(room, members, RoomConfig::default()).unwrap();
+    (ep, rx)
 }
 
 /// Talks `pcm` into the room in real time (20 ms pacing), dropping each
@@ -89,13 +94,13 @@ pub async fn talk(
         if let Some(p) = sender.process(&f).unwrap() {
             for frame in room.seal(&p, NOW).unwrap() {
                 if rng.gen::<f64>() >= loss {
-                    sent += ep.broadcast(&frame.into());
+                    sent += ep.broadcast(&room.room_id(), &frame.into());
                 }
             }
         }
     }
     if let Ok(Some(sig)) = room.flush() {
-        ep.broadcast(&sig.into());
+        ep.broadcast(&room.room_id(), &sig.into());
     }
     sent
 }
@@ -103,7 +108,7 @@ pub async fn talk(
 /// Listens for `dur`, returning what the member would play, placed by
 /// media timestamp (time-aligned with the talker's input), per talker.
 pub async fn listen(
-    rx: &mut mpsc::Receiver<aura_node::media::Incoming>,
+    rx: &mut mpsc::Receiver<Incoming>,
     room: &mut MediaRoom,
     dur: Duration,
     len: usize,

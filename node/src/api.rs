@@ -8,181 +8,20 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot, Mutex};
 
 use crate::{
+    billing::Ledger,
+    command::Command,
     config::Config,
+    events::{spawn_listener, Event, EventListener, EventStream, ListenerHandle, EVENT_QUEUE},
     keyfile,
     location::{Fix, Geofence, Position, Precision},
+    stats::NodeStats,
     store::{ChatRecord, Store},
-    task::{NodeStats, Task},
+    task::Task,
     NodeError,
 };
 
 /// Bound of the command queue.
 const COMMAND_QUEUE: usize = 256;
-/// Bound of the event stream (slow subscribers lag and are told how much they missed).
-const EVENT_QUEUE: usize = 4096;
-
-/// What happens on the node.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// We are now in `group` (created, joined, or reloaded after restart).
-    Joined {
-        /// Group.
-        group: GroupId,
-        /// Its name.
-        name: String,
-    },
-    /// A member was added.
-    MemberJoined {
-        /// Group.
-        group: GroupId,
-        /// Who.
-        member: MemberId,
-    },
-    /// A member was removed or left.
-    MemberLeft {
-        /// Group.
-        group: GroupId,
-        /// Who.
-        member: MemberId,
-    },
-    /// We were removed from `group`: nothing sent from now on is readable to us.
-    RemovedFromGroup {
-        /// Group.
-        group: GroupId,
-    },
-    /// A stored group could not be loaded at start: its record was moved
-    /// aside (`Store::quarantined_groups`) and the node started without it.
-    GroupQuarantined {
-        /// Group (the id it was stored under).
-        group: GroupId,
-        /// Why it did not load.
-        reason: String,
-    },
-    /// A member's (coarsened) location.
-    Location {
-        /// Group.
-        group: GroupId,
-        /// Who.
-        member: MemberId,
-        /// Where and when.
-        fix: Fix,
-    },
-    /// A member entered or left a geofence.
-    Geofence {
-        /// Group.
-        group: GroupId,
-        /// Who.
-        member: MemberId,
-        /// Fence name.
-        fence: String,
-        /// Entered (true) or left.
-        entered: bool,
-    },
-    /// A member came near us, or went away again.
-    Proximity {
-        /// Group.
-        group: GroupId,
-        /// Who.
-        member: MemberId,
-        /// Near (true) or far.
-        near: bool,
-        /// Distance to the member's shared position, metres.
-        distance_m: f64,
-        /// Uncertainty from the member's precision, metres.
-        uncertainty_m: f64,
-    },
-    /// A chat message.
-    Chat {
-        /// Group.
-        group: GroupId,
-        /// Sender.
-        from: MemberId,
-        /// Text.
-        text: String,
-        /// Sent at, unix ms.
-        at_ms: u64,
-    },
-    /// A member sent a gift (its ledger receipt checked with the pinned
-    /// billing service key; each receipt shown once).
-    Gift {
-        /// Group (the room).
-        group: GroupId,
-        /// Who paid for it.
-        from: MemberId,
-        /// What the ledger signed: gift, receiver, coins, diamonds, animation.
-        receipt: aura_billing::signed::GiftReceipt,
-    },
-    /// A member's media-plane (voice) endpoint.
-    MediaAddr {
-        /// Group.
-        group: GroupId,
-        /// Who.
-        member: MemberId,
-        /// Socket address or multiaddr string.
-        addr: String,
-    },
-    /// Quality of a member's incoming voice stream (every
-    /// [`crate::voice_api::VoiceConfig::stats_every`] while in voice).
-    VoiceQuality {
-        /// Group.
-        group: GroupId,
-        /// Whose stream.
-        member: MemberId,
-        /// Loss, late, jitter, RTT, playout delay, concealment/FEC, MOS.
-        report: crate::voice::QualityReport,
-    },
-    /// Voice heard as `sender`'s was not authentic: `forged` when its
-    /// batch signature proved another holder of `sender`'s key made it, else
-    /// no signature of `sender` covered it in time. Names the sender whose
-    /// key was abused, not who abused it.
-    VoiceNotAuthentic {
-        /// Group.
-        group: GroupId,
-        /// The sender the frame claimed.
-        sender: MemberId,
-        /// Its frame counter.
-        counter: u32,
-        /// Proved forged (true) or merely unverified.
-        forged: bool,
-    },
-    /// A member's sender key was installed.
-    KeysReceived {
-        /// Group.
-        group: GroupId,
-        /// Whose key.
-        sender: MemberId,
-        /// Its epoch.
-        epoch: u16,
-    },
-    /// A connection opened.
-    PeerConnected {
-        /// Peer.
-        peer: PeerId,
-        /// Through a circuit relay.
-        relayed: bool,
-    },
-    /// The last connection to a peer closed.
-    PeerDisconnected {
-        /// Peer.
-        peer: PeerId,
-    },
-    /// Raw gossip on a topic watched with [`Node::observe_group`] (not a member).
-    Observed {
-        /// Group whose topic it was.
-        group: GroupId,
-        /// The bytes as received.
-        data: Vec<u8>,
-    },
-    /// A gossip message was rejected (malformed, wrong group, forged).
-    GossipRejected {
-        /// Who forwarded it.
-        peer: PeerId,
-        /// Why.
-        reason: String,
-    },
-}
-
-pub(crate) type Command = Box<dyn FnOnce(&mut Task) + Send>;
 
 /// Builds a [`Node`].
 #[derive(Debug, Default)]
@@ -237,6 +76,11 @@ impl Builder {
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let (ev_tx, _) = broadcast::channel(EVENT_QUEUE);
         let member = identity.member_id();
+        let ledger = Ledger::new(
+            cfg.billing_url.clone(),
+            cfg.billing_service_key.clone(),
+            *secret,
+        );
         let (task, peer_id) = Task::new(identity, &secret, cfg, store, ev_tx.clone())?;
         let handle = tokio::spawn(task.run(cmd_rx));
         Ok(Node {
@@ -245,6 +89,7 @@ impl Builder {
                 events: ev_tx,
                 member,
                 peer_id,
+                ledger,
                 task: Mutex::new(Some(handle)),
                 media: std::sync::Mutex::new(None),
             }),
@@ -258,6 +103,7 @@ struct Inner {
     events: broadcast::Sender<Event>,
     member: MemberId,
     peer_id: PeerId,
+    ledger: Ledger,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The node's one media endpoint, bound by the first `join_voice` and
     /// shared by every group's voice.
@@ -296,22 +142,36 @@ impl Node {
         &self.inner.media
     }
 
-    /// A new subscription to the event stream.
-    pub fn events(&self) -> broadcast::Receiver<Event> {
+    /// A new subscription to the events, bounded (see [`EventStream`]).
+    pub fn events(&self) -> EventStream {
+        EventStream::new(self.inner.events.subscribe())
+    }
+
+    /// The raw subscription, for the voice engine.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()
     }
 
-    async fn call<R: Send + 'static>(
+    /// Pushes every event from now on to `listener`, on a thread of its own,
+    /// until the returned handle is dropped or the node stops.
+    pub fn add_listener(
         &self,
-        f: impl FnOnce(&mut Task) -> R + Send + 'static,
+        listener: std::sync::Arc<dyn EventListener>,
+    ) -> Result<ListenerHandle, NodeError> {
+        spawn_listener(self.events(), listener)
+            .map_err(|e| NodeError::BadInput(format!("cannot start the event thread: {e}")))
+    }
+
+    /// Sends the command `make` builds around a fresh answer channel and
+    /// waits for the answer.
+    async fn ask<R>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<R>) -> Command,
     ) -> Result<R, NodeError> {
         let (tx, rx) = oneshot::channel();
-        let cmd: Command = Box::new(move |t| {
-            let _ = tx.send(f(t));
-        });
         self.inner
             .cmd
-            .send(cmd)
+            .send(make(tx))
             .await
             .map_err(|_| NodeError::Closed)?;
         rx.await.map_err(|_| NodeError::Closed)
@@ -319,23 +179,23 @@ impl Node {
 
     /// Addresses we listen on.
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NodeError> {
-        self.call(|t| t.listen_addrs()).await
+        self.ask(Command::ListenAddrs).await
     }
 
     /// Dials a peer address.
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
-        self.call(move |t| t.dial(addr)).await?
+        self.ask(|r| Command::Dial(addr, r)).await?
     }
 
     /// Creates a group owned by us.
     pub async fn create_group(&self, name: &str) -> Result<GroupId, NodeError> {
         let name = name.to_owned();
-        self.call(move |t| t.create_group(&name)).await?
+        self.ask(|r| Command::CreateGroup(name, r)).await?
     }
 
     /// Our groups: id and name.
     pub async fn groups(&self) -> Result<Vec<(GroupId, String)>, NodeError> {
-        self.call(|t| t.groups()).await
+        self.ask(Command::Groups).await
     }
 
     /// An invite (text code) for `group`, valid for `ttl_ms`, usable `max_uses` times.
@@ -345,25 +205,34 @@ impl Node {
         max_uses: u32,
         ttl_ms: u64,
     ) -> Result<String, NodeError> {
-        self.call(move |t| t.invite(group, max_uses, ttl_ms))
-            .await?
+        self.ask(|reply| Command::Invite {
+            group,
+            max_uses,
+            ttl_ms,
+            reply,
+        })
+        .await?
     }
 
     /// Joins a group with an invite code, over the network.
     pub async fn join(&self, invite: &str) -> Result<GroupId, NodeError> {
         let invite = invite.to_owned();
-        let rx = self.call(move |t| t.join(&invite)).await??;
-        rx.await.map_err(|_| NodeError::Closed)?
+        self.ask(|r| Command::Join(invite, r)).await?
     }
 
     /// Members and roles of `group`.
     pub async fn members(&self, group: GroupId) -> Result<Vec<(MemberId, Role)>, NodeError> {
-        self.call(move |t| t.members(group)).await?
+        self.ask(|r| Command::Members(group, r)).await?
     }
 
     /// Removes a member (admins only); every remaining member rotates keys.
     pub async fn remove_member(&self, group: GroupId, member: MemberId) -> Result<(), NodeError> {
-        self.call(move |t| t.remove_member(group, member)).await?
+        self.ask(|reply| Command::RemoveMember {
+            group,
+            member,
+            reply,
+        })
+        .await?
     }
 
     /// Changes a member's role (owner only for admins).
@@ -373,17 +242,24 @@ impl Node {
         member: MemberId,
         role: Role,
     ) -> Result<(), NodeError> {
-        self.call(move |t| t.set_role(group, member, role)).await?
+        self.ask(|reply| Command::SetRole {
+            group,
+            member,
+            role,
+            reply,
+        })
+        .await?
     }
 
     /// Leaves a group and deletes its local data.
     pub async fn leave(&self, group: GroupId) -> Result<(), NodeError> {
-        self.call(move |t| t.leave(group)).await?
+        self.ask(|r| Command::Leave(group, r)).await?
     }
 
     /// Turns location sharing with `group` on or off.
     pub async fn share_location(&self, group: GroupId, on: bool) -> Result<(), NodeError> {
-        self.call(move |t| t.share_location(group, on)).await?
+        self.ask(|reply| Command::ShareLocation { group, on, reply })
+            .await?
     }
 
     /// Sets the precision we share with `group`.
@@ -392,50 +268,61 @@ impl Node {
         group: GroupId,
         precision: Precision,
     ) -> Result<(), NodeError> {
-        self.call(move |t| t.set_precision(group, precision))
-            .await?
+        self.ask(|reply| Command::SetPrecision {
+            group,
+            precision,
+            reply,
+        })
+        .await?
     }
 
     /// A new position of this device; published to sharing groups per policy.
     pub async fn update_position(&self, pos: Position) -> Result<(), NodeError> {
-        self.call(move |t| t.update_position(pos)).await?
+        self.ask(|r| Command::UpdatePosition(pos, r)).await?
     }
 
     /// Adds (or replaces) a geofence in `group`; shared with every member.
     pub async fn add_geofence(&self, group: GroupId, fence: Geofence) -> Result<(), NodeError> {
-        self.call(move |t| t.add_geofence(group, fence)).await?
+        self.ask(|reply| Command::AddGeofence {
+            group,
+            fence,
+            reply,
+        })
+        .await?
     }
 
     /// Removes a geofence by name.
     pub async fn remove_geofence(&self, group: GroupId, name: &str) -> Result<(), NodeError> {
         let name = name.to_owned();
-        self.call(move |t| t.remove_geofence(group, &name)).await?
+        self.ask(|reply| Command::RemoveGeofence { group, name, reply })
+            .await?
     }
 
     /// The geofences of `group`.
     pub async fn geofences(&self, group: GroupId) -> Result<Vec<Geofence>, NodeError> {
-        self.call(move |t| t.geofences(group)).await?
+        self.ask(|r| Command::Geofences(group, r)).await?
     }
 
     /// Sends an end-to-end encrypted chat message.
     pub async fn send_chat(&self, group: GroupId, text: &str) -> Result<(), NodeError> {
         let text = text.to_owned();
-        self.call(move |t| t.send_chat(group, &text)).await?
+        self.ask(|reply| Command::SendChat { group, text, reply })
+            .await?
     }
 
     /// Chat history of `group`.
     pub async fn chat_history(&self, group: GroupId) -> Result<Vec<ChatRecord>, NodeError> {
-        self.call(move |t| t.chat_history(group)).await?
+        self.ask(|r| Command::ChatHistory(group, r)).await?
     }
 
-    /// Sends a gift to `to` through the billing ledger and broadcasts the
-    /// signed receipt to `group`. `id` is chosen by the caller: retrying with
-    /// the same id after an error never pays twice (the ledger returns the
+    /// Sends a gift to `to` through the billing ledger (the node's own
+    /// client, see [`Node::billing_client`]) and broadcasts the signed
+    /// receipt to `group`. `id` is chosen by the caller: retrying with the
+    /// same id after an error never pays twice (the ledger returns the
     /// original receipt, members drop the duplicate).
     pub async fn send_gift(
         &self,
         group: GroupId,
-        billing: &mut aura_billing::client::BillingClient,
         to: MemberId,
         gift: &str,
         id: &str,
@@ -446,47 +333,47 @@ impl Node {
             to: hex::encode(to.0),
             room: crate::gift::room_id(group),
         };
-        let receipt = billing.send_gift(&req).await?.receipt;
+        let ledger = &self.inner.ledger;
+        let sent = ledger.client().await?.send_gift(&req).await;
+        let receipt = match sent {
+            Ok(r) => r.receipt,
+            Err(e) if ledger.retry_after(&e).await => {
+                ledger.client().await?.send_gift(&req).await?.receipt
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.broadcast_gift(group, receipt.clone()).await?;
         Ok(receipt)
     }
 
-    /// A billing-ledger client logged in with this node's identity key, at
-    /// the configured `billing_url`, pinned to `billing_service_key` when set.
-    pub async fn billing_client(&self) -> Result<aura_billing::client::BillingClient, NodeError> {
-        let (url, key, secret) = self
-            .call(|t| {
-                (
-                    t.config.billing_url.clone(),
-                    t.config.billing_service_key.clone(),
-                    t.identity.to_secret_bytes(),
-                )
-            })
-            .await?;
-        let url = url.ok_or_else(|| {
-            NodeError::BadInput(
-                "no billing ledger configured; set billing_url (and billing_service_key) in aura.toml"
-                    .into(),
-            )
-        })?;
-        let mut client = aura_billing::client::BillingClient::new(
-            &url,
-            ed25519_dalek::SigningKey::from_bytes(&secret),
-        )?;
-        if let Some(k) = key {
-            // A ledger that announces another key is the wrong ledger (or a
-            // misconfiguration): its receipts would not verify in the group.
-            let pinned = crate::gift::parse_service_key(&k)?;
-            let announced = client.service_key().await?;
-            if announced != pinned {
-                return Err(NodeError::BadInput(format!(
-                    "the ledger at {url} signs with key {}, not the billing_service_key in aura.toml; fix one of them",
-                    hex::encode(announced.to_bytes())
-                )));
-            }
+    /// This device's wallet at the ledger.
+    pub async fn wallet(&self) -> Result<aura_billing::api::Wallet, NodeError> {
+        let ledger = &self.inner.ledger;
+        let got = ledger.client().await?.wallet().await;
+        match got {
+            Ok(w) => Ok(w),
+            Err(e) if ledger.retry_after(&e).await => Ok(ledger.client().await?.wallet().await?),
+            Err(e) => Err(e.into()),
         }
-        client.login().await?;
-        Ok(client)
+    }
+
+    /// The ledger's gift catalog.
+    pub async fn gift_catalog(&self) -> Result<Vec<aura_billing::api::GiftItem>, NodeError> {
+        let ledger = &self.inner.ledger;
+        let got = ledger.client().await?.catalog().await;
+        match got {
+            Ok(c) => Ok(c),
+            Err(e) if ledger.retry_after(&e).await => Ok(ledger.client().await?.catalog().await?),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A new billing-ledger client of its own, logged in with this node's
+    /// identity key at the configured `billing_url`, its key checked against
+    /// `billing_service_key` when set (for ledger calls the node does not
+    /// wrap: checkout, rewards, entitlements).
+    pub async fn billing_client(&self) -> Result<aura_billing::client::BillingClient, NodeError> {
+        self.inner.ledger.connect().await
     }
 
     /// Broadcasts a gift receipt we obtained from the ledger to `group`
@@ -496,7 +383,12 @@ impl Node {
         group: GroupId,
         receipt: aura_billing::signed::SignedReceipt,
     ) -> Result<(), NodeError> {
-        self.call(move |t| t.broadcast_gift(group, receipt)).await?
+        self.ask(|reply| Command::BroadcastGift {
+            group,
+            receipt,
+            reply,
+        })
+        .await?
     }
 
     /// Gift receipts shown in `group`, oldest first.
@@ -504,59 +396,71 @@ impl Node {
         &self,
         group: GroupId,
     ) -> Result<Vec<aura_billing::signed::SignedReceipt>, NodeError> {
-        self.call(move |t| t.gifts(group)).await?
+        self.ask(|r| Command::Gifts(group, r)).await?
     }
 
     /// Last known position of each member of `group`.
     pub async fn last_positions(&self, group: GroupId) -> Result<Vec<(MemberId, Fix)>, NodeError> {
-        self.call(move |t| t.last_positions(group)).await?
+        self.ask(|r| Command::LastPositions(group, r)).await?
     }
 
     /// Location history of `group` as a GPX document (one track per member).
     pub async fn history_gpx(&self, group: GroupId) -> Result<String, NodeError> {
-        self.call(move |t| t.history_gpx(group)).await?
+        self.ask(|r| Command::HistoryGpx(group, r)).await?
     }
 
-    /// The group's crypto session, for the media plane to seal/open voice.
+    /// The group's crypto session (adversarial tests: a member that forges
+    /// frames with its real keys).
+    #[cfg(feature = "test-hooks")]
     pub async fn group_session(
         &self,
         group: GroupId,
     ) -> Result<Arc<std::sync::Mutex<GroupSession>>, NodeError> {
-        self.call(move |t| t.group_session(group)).await?
+        self.session_of(group).await
+    }
+
+    /// The group's crypto session, for the media plane to seal/open voice.
+    pub(crate) async fn session_of(
+        &self,
+        group: GroupId,
+    ) -> Result<Arc<std::sync::Mutex<GroupSession>>, NodeError> {
+        self.ask(|r| Command::GroupSession(group, r)).await?
     }
 
     /// Announces our media-plane endpoint to `group` (members get [`Event::MediaAddr`]).
-    pub async fn set_media_addr(&self, group: GroupId, addr: &str) -> Result<(), NodeError> {
+    pub(crate) async fn set_media_addr(&self, group: GroupId, addr: &str) -> Result<(), NodeError> {
         let addr = addr.to_owned();
-        self.call(move |t| t.set_media_addr(group, addr)).await?
+        self.ask(|reply| Command::SetMediaAddr { group, addr, reply })
+            .await?
     }
 
     /// Gossipsub score of a peer (falls when it sends invalid messages).
     pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, NodeError> {
-        self.call(move |t| t.peer_score(&peer)).await
+        self.ask(|a| Command::PeerScore(peer, a)).await
     }
 
     /// Counters.
     pub async fn stats(&self) -> Result<NodeStats, NodeError> {
-        self.call(|t| t.stats()).await
+        self.ask(Command::Stats).await
     }
 
     /// Peers we are connected to.
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NodeError> {
-        self.call(|t| t.connected_peers()).await
+        self.ask(Command::ConnectedPeers).await
     }
 
     /// Subscribes to a group's topic without being a member and reports what
-    /// arrives as [`Event::Observed`] (diagnostics; shows what outsiders see).
-    #[doc(hidden)]
+    /// arrives as [`Event::Observed`] (tests: shows what outsiders see).
+    #[cfg(feature = "test-hooks")]
     pub async fn observe_group(&self, group: GroupId) -> Result<(), NodeError> {
-        self.call(move |t| t.observe_group(group)).await
+        self.ask(|a| Command::ObserveGroup(group, a)).await
     }
 
     /// Publishes raw bytes on a group's topic (adversarial tests only).
-    #[doc(hidden)]
+    #[cfg(feature = "test-hooks")]
     pub async fn publish_raw(&self, group: GroupId, data: Vec<u8>) -> Result<(), NodeError> {
-        self.call(move |t| t.publish_raw(group, data)).await?
+        self.ask(|reply| Command::PublishRaw { group, data, reply })
+            .await?
     }
 
     /// Flushes the store and stops the node. Other handles get `NodeError::Closed`.
@@ -565,7 +469,7 @@ impl Node {
         if let Ok(Some(ep)) = media {
             ep.close();
         }
-        let _ = self.call(|t| t.stop()).await;
+        let _ = self.ask(Command::Stop).await;
         if let Some(h) = self.inner.task.lock().await.take() {
             let _ = h.await;
         }

@@ -1,4 +1,5 @@
-//! The node's error type: each variant says what was wrong and what to do.
+//! The node's error type: each variant says what was wrong (the CLI adds
+//! what to do about it).
 
 use aura_crypto::{EnvelopeError, InviteError, RosterError, SealError, StateError};
 
@@ -8,7 +9,7 @@ use crate::{config::ConfigError, gift::GiftError, keyfile::KeyFileError, store::
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// The node task has stopped (after `shutdown()` or a fatal error).
-    #[error("the node is not running (it was shut down); start it again")]
+    #[error("the node is not running (it was shut down)")]
     Closed,
     /// Configuration problem.
     #[error(transparent)]
@@ -23,10 +24,10 @@ pub enum NodeError {
     #[error("network: {0}")]
     Network(String),
     /// No such group on this node.
-    #[error("unknown group {0}; list your groups with `aura groups`")]
+    #[error("unknown group {0}")]
     UnknownGroup(String),
     /// No such member in the group.
-    #[error("{0} is not a member of this group; check `aura members GROUP`")]
+    #[error("{0} is not a member of this group")]
     UnknownMember(String),
     /// The invite is invalid (wrong prefix, bad encoding, expired, forged...).
     #[error("invite rejected: {0}")]
@@ -47,7 +48,7 @@ pub enum NodeError {
     #[error("group state: {0}")]
     State(#[from] StateError),
     /// We are no longer a member of the group.
-    #[error("you were removed from this group or left it; ask an admin for a new invite")]
+    #[error("no longer a member of this group (removed, or left)")]
     NotMember,
     /// Bad argument.
     #[error("invalid input: {0}")]
@@ -61,4 +62,16 @@ pub enum NodeError {
     /// The billing ledger could not be reached or refused the request.
     #[error("billing: {0}")]
     Billing(#[from] aura_billing::client::ClientError),
+    /// No ledger is configured (`billing_url`).
+    #[error("no billing ledger configured")]
+    BillingNotConfigured,
+    /// The ledger at `url` signs with another key than the pinned
+    /// `billing_service_key`: the wrong ledger, or a misconfiguration.
+    #[error("the ledger at {url} signs with key {announced}, not the pinned billing service key")]
+    LedgerKeyMismatch {
+        /// The ledger's address.
+        url: String,
+        /// The key it announced (hex).
+        announced: String,
+    },
 }

@@ -13,7 +13,7 @@
 //! let mut events = node.events();
 //! node.share_location(group, true).await?;
 //! node.update_position(Position::new(45.9, 6.87).ok_or(aura_node::NodeError::BadInput("position".into()))?).await?;
-//! while let Ok(event) = events.recv().await {
+//! while let Some(event) = events.next().await {
 //!     if let Event::Location { member, fix, .. } = event {
 //!         tracing::info!(%member, lat = fix.pos.lat, lon = fix.pos.lon, "moved");
 //!     }
@@ -37,9 +37,14 @@ pub mod voice_api;
 pub mod wire;
 
 mod api;
+mod billing;
+mod command;
 mod error;
+mod events;
+mod stats;
 mod task;
 
-pub use api::{Builder, Event, Node};
+pub use api::{Builder, Node};
 pub use error::NodeError;
-pub use task::NodeStats;
+pub use events::{Event, EventListener, EventStream, ListenerHandle};
+pub use stats::NodeStats;

@@ -350,7 +350,7 @@ impl Node {
         group: GroupId,
         config: VoiceConfig,
     ) -> Result<Arc<VoiceHandle>, NodeError> {
-        let session = self.group_session(group).await?;
+        let session = self.session_of(group).await?;
         let (identity, members) = {
             let s = session
                 .lock()
@@ -372,7 +372,7 @@ impl Node {
             .map_err(|e| NodeError::Network(format!("media endpoint: {e}")))?;
         let advertise = config.advertise.unwrap_or(local_addr);
         // Subscribe before announcing so no member's address is missed.
-        let events = self.events();
+        let events = self.subscribe();
         if let Err(e) = self.set_media_addr(group, &advertise.to_string()).await {
             endpoint.close_room(&group.room());
             return Err(e);

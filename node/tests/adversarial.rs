@@ -27,7 +27,7 @@ async fn chat_until_received(
         a.node.send_chat(gid, text).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut got = false;
-        while let Ok(e) = b.events.try_recv() {
+        while let Some(e) = b.events.try_next() {
             got |= matches!(e, Event::Chat { text: t, .. } if t == text);
         }
         if got {
@@ -60,7 +60,7 @@ async fn non_member_listening_on_the_topic_gets_only_ciphertext() {
     .await;
     let mut frames = vec![data];
     tokio::time::sleep(Duration::from_millis(300)).await;
-    while let Ok(e) = eve.events.try_recv() {
+    while let Some(e) = eve.events.try_next() {
         if let Event::Observed { data, .. } = e {
             frames.push(data);
         }

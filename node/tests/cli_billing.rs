@@ -91,5 +91,6 @@ fn wallet_and_catalog_through_the_ledger_with_the_node_key() {
     std::fs::write(&cfg, text).unwrap();
     let (ok, _, err) = aura(d, &["wallet"]);
     assert!(!ok, "a wrong pinned ledger key must fail");
-    assert!(err.contains("not the billing_service_key"), "{err}");
+    assert!(err.contains("not the pinned billing service key"), "{err}");
+    assert!(err.contains("billing_service_key in aura.toml"), "{err}");
 }

@@ -74,7 +74,7 @@ async fn restarted_member_finds_the_group_through_provider_records() {
         alice.node.send_chat(gid, "found you").await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut got = false;
-        while let Ok(e) = bob.events.try_recv() {
+        while let Some(e) = bob.events.try_next() {
             got |= matches!(e, Event::Chat { ref text, .. } if text == "found you");
         }
         if got {

@@ -60,7 +60,7 @@ async fn chat_until_received(a: &TestNode, b: &mut TestNode, gid: GroupId, text:
         a.node.send_chat(gid, text).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut got = false;
-        while let Ok(e) = b.events.try_recv() {
+        while let Some(e) = b.events.try_next() {
             got |= matches!(e, Event::Chat { text: t, .. } if t == text);
         }
         if got {

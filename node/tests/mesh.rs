@@ -46,7 +46,7 @@ async fn five_nodes_join_by_invite_and_see_each_others_location() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         for (i, n) in nodes.iter_mut().enumerate() {
-            while let Ok(e) = n.events.try_recv() {
+            while let Some(e) = n.events.try_next() {
                 if let Event::Location { member, group, .. } = e {
                     assert_eq!(group, gid);
                     assert_ne!(member, ids[i]);
@@ -128,7 +128,7 @@ async fn removed_member_cannot_read_after_removal_and_others_still_can() {
 
 fn drain_chat(n: &mut TestNode) -> Vec<String> {
     let mut out = Vec::new();
-    while let Ok(e) = n.events.try_recv() {
+    while let Some(e) = n.events.try_next() {
         if let Event::Chat { text, .. } = e {
             out.push(text);
         }
@@ -260,9 +260,9 @@ async fn history_keeps_a_track_point_every_25_m_of_a_member_riding_past() {
 }
 
 /// Location events received so far on `rx` (without waiting).
-fn drain_locations(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> usize {
+fn drain_locations(rx: &mut aura_node::EventStream) -> usize {
     let mut n = 0;
-    while let Ok(e) = rx.try_recv() {
+    while let Some(e) = rx.try_next() {
         n += usize::from(matches!(e, Event::Location { .. }));
     }
     n

@@ -46,7 +46,7 @@ async fn chat_replayed_after_unclean_restart_is_refused() {
             a.node.send_chat(gid, "hello").await.unwrap();
             tokio::time::sleep(Duration::from_millis(200)).await;
             let mut got = false;
-            while let Ok(e) = b.events.try_recv() {
+            while let Some(e) = b.events.try_next() {
                 got |= matches!(&e, Event::Chat { text: t, .. } if t == "hello");
             }
             if got {
@@ -63,7 +63,7 @@ async fn chat_replayed_after_unclean_restart_is_refused() {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut recorded = Vec::new();
-    while let Ok(e) = eve.events.try_recv() {
+    while let Some(e) = eve.events.try_next() {
         if let Event::Observed { data, .. } = e {
             if matches!(wire::decode::<GossipMsg>(&data), Some(GossipMsg::Frame(_))) {
                 recorded.push(data);
@@ -89,7 +89,7 @@ async fn chat_replayed_after_unclean_restart_is_refused() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    while b.events.try_recv().is_ok() {}
+    while b.events.try_next().is_some() {}
     let before = b.node.stats().await.unwrap();
     for data in &recorded {
         eve.node.publish_raw(gid, data.clone()).await.unwrap();
@@ -104,7 +104,7 @@ async fn chat_replayed_after_unclean_restart_is_refused() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    while let Ok(e) = b.events.try_recv() {
+    while let Some(e) = b.events.try_next() {
         assert!(
             !matches!(&e, Event::Chat { .. }),
             "replayed chat shown again after the restart: {e:?}"
@@ -116,7 +116,7 @@ async fn chat_replayed_after_unclean_restart_is_refused() {
         loop {
             a.node.send_chat(gid, "still here").await.unwrap();
             tokio::time::sleep(Duration::from_millis(500)).await;
-            while let Ok(e) = b.events.try_recv() {
+            while let Some(e) = b.events.try_next() {
                 if matches!(&e, Event::Chat { text, .. } if text == "still here") {
                     return;
                 }

@@ -37,11 +37,11 @@ async fn restarted_node_rejoins_its_groups_and_reads_again() {
         b.node.send_chat(gid, "i am back").await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut b_got = false;
-        while let Ok(e) = b.events.try_recv() {
+        while let Some(e) = b.events.try_next() {
             b_got |= matches!(e, Event::Chat { ref text, .. } if text == "welcome back");
         }
         let mut a_got = false;
-        while let Ok(e) = a.events.try_recv() {
+        while let Some(e) = a.events.try_next() {
             a_got |= matches!(e, Event::Chat { ref text, .. } if text == "i am back");
         }
         if a_got && b_got {

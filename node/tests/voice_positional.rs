@@ -56,7 +56,8 @@ async fn a_member_to_our_east_is_right_and_a_far_member_is_quieter() {
             .await
             .unwrap();
         let until = Instant::now() + Duration::from_millis(1_100);
-        while let Ok(Ok(e)) = tokio::time::timeout_at(until.into(), nodes[0].events.recv()).await {
+        while let Ok(Some(e)) = tokio::time::timeout_at(until.into(), nodes[0].events.next()).await
+        {
             if let Event::Location { member, .. } = e {
                 seen.insert(member);
             }

@@ -21,7 +21,6 @@ use aura_node::{
 };
 use ed25519_dalek::SigningKey;
 use rand::{rngs::OsRng, RngCore};
-use tokio::sync::broadcast;
 
 const SECRET: &str = "whsec_gifts_test";
 
@@ -48,17 +47,18 @@ async fn start_billing() -> Billing {
 
 struct Member {
     node: Node,
-    events: broadcast::Receiver<Event>,
+    events: aura_node::EventStream,
     secret: [u8; 32],
     _dir: tempfile::TempDir,
 }
 
-async fn start_member(service_key: &str) -> Member {
+async fn start_member(billing_url: &str, service_key: &str) -> Member {
     let dir = tempfile::tempdir().unwrap();
     let mut secret = [0u8; 32];
     OsRng.fill_bytes(&mut secret);
     let mut config = Config::loopback(dir.path().to_path_buf());
     config.billing_service_key = Some(service_key.to_owned());
+    config.billing_url = Some(billing_url.to_owned());
     let node = Node::builder()
         .config(config)
         .identity_secret(secret)
@@ -87,9 +87,9 @@ async fn within<F: std::future::Future>(secs: u64, f: F) -> F::Output {
 }
 
 /// Gift events seen so far on `rx` (without waiting).
-fn drain_gifts(rx: &mut broadcast::Receiver<Event>) -> Vec<aura_billing::signed::GiftReceipt> {
+fn drain_gifts(rx: &mut aura_node::EventStream) -> Vec<aura_billing::signed::GiftReceipt> {
     let mut out = Vec::new();
-    while let Ok(e) = rx.try_recv() {
+    while let Some(e) = rx.try_next() {
         if let Event::Gift { receipt, .. } = e {
             out.push(receipt);
         }
@@ -122,9 +122,9 @@ async fn gift_receipts_reach_the_room_once_and_forgeries_are_refused() {
     let mut probe = BillingClient::new(&billing.url, SigningKey::generate(&mut OsRng)).unwrap();
     let service_key = hex::encode(probe.service_key().await.unwrap().to_bytes());
 
-    let alice = start_member(&service_key).await;
-    let mut bob = start_member(&service_key).await;
-    let mallory = start_member(&service_key).await;
+    let alice = start_member(&billing.url, &service_key).await;
+    let mut bob = start_member(&billing.url, &service_key).await;
+    let mallory = start_member(&billing.url, &service_key).await;
 
     // Alice buys coins through the provider's signed webhook.
     let mut alice_pay =
@@ -150,7 +150,7 @@ async fn gift_receipts_reach_the_room_once_and_forgeries_are_refused() {
     // Alice gifts a heart to Bob; the ledger debits her, the room sees it.
     let receipt = alice
         .node
-        .send_gift(gid, &mut alice_pay, bob.node.member_id(), "heart", "gift-1")
+        .send_gift(gid, bob.node.member_id(), "heart", "gift-1")
         .await
         .unwrap();
     assert_eq!(receipt.body.coins, 10);

@@ -128,28 +128,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut senders = HashSet::new();
             loop {
-                match ev.recv().await {
-                    Ok(Event::Location { fix, member, .. }) if window.contains(fix.at_ms) => {
+                match ev.next().await {
+                    Some(Event::Location { fix, member, .. }) if window.contains(fix.at_ms) => {
                         let _ = tx.try_send((now_ms().saturating_sub(fix.at_ms), i, member));
                     }
-                    Ok(Event::PeerConnected { .. }) => {
+                    Some(Event::PeerConnected { .. }) => {
                         peers[i].fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok(Event::PeerDisconnected { .. }) => {
+                    Some(Event::PeerDisconnected { .. }) => {
                         peers[i].fetch_sub(1, Ordering::Relaxed);
                         if window.start_ms.load(Ordering::Relaxed) > 0 {
                             drops.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                    Some(Event::Missed { count: k }) => {
                         lagged.fetch_add(k, Ordering::Relaxed);
                     }
-                    Ok(Event::KeysReceived { sender, .. }) => {
+                    Some(Event::KeysReceived { sender, .. }) => {
                         senders.insert(sender);
                         keyed[i].store(senders.len(), Ordering::Relaxed);
                     }
-                    Ok(_) => {}
-                    Err(_) => return,
+                    Some(_) => {}
+                    None => return,
                 }
             }
         });

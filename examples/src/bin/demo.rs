@@ -11,25 +11,21 @@
 use std::{collections::HashMap, time::Duration};
 
 use aura_crypto::MemberId;
-use aura_examples::demo::{base, gift, route, start_group_with};
+use aura_examples::demo::{base, gift, route, start_group_with, LedgerAt};
 use aura_node::{
     location::{Geofence, Precision, Shape},
-    Event,
+    Event, EventStream,
 };
-use tokio::sync::broadcast::Receiver;
 
 const NAMES: [&str; 4] = ["alice", "bob", "carol", "dave"];
 const STEPS: usize = 40;
 
-fn drain(rx: &mut Receiver<Event>) -> Vec<Event> {
+fn drain(rx: &mut EventStream) -> Vec<Event> {
     let mut out = Vec::new();
-    loop {
-        match rx.try_recv() {
-            Ok(e) => out.push(e),
-            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
-            Err(_) => return out,
-        }
+    while let Some(e) = rx.try_next() {
+        out.push(e);
     }
+    out
 }
 
 #[tokio::main]
@@ -41,8 +37,16 @@ async fn main() -> anyhow::Result<()> {
         .init();
     println!("== Aura demo: 4 nodes on loopback, one group, end-to-end encrypted ==");
     let ledger = gift::start_ledger().await?;
-    let (nodes, gid, invite) =
-        start_group_with(4, "hikers", 100, Some(&ledger.service_key)).await?;
+    let (nodes, gid, invite) = start_group_with(
+        4,
+        "hikers",
+        100,
+        Some(LedgerAt {
+            url: &ledger.url,
+            key: &ledger.service_key,
+        }),
+    )
+    .await?;
     let names: HashMap<MemberId, &str> = nodes
         .iter()
         .zip(NAMES)
@@ -55,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
         &invite[..48.min(invite.len())]
     );
     println!("bob, carol and dave joined by invite over the network");
-    let mut rx: Vec<Receiver<Event>> = nodes.iter().map(|n| n.node.events()).collect();
+    let mut rx: Vec<EventStream> = nodes.iter().map(|n| n.node.events()).collect();
     let alice = &nodes[0].node;
     alice
         .add_geofence(

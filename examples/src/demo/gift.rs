@@ -75,7 +75,7 @@ pub async fn gift_round(
     );
     let receipt = buyer
         .node
-        .send_gift(gid, &mut pay, to.node.member_id(), "heart", "demo-gift-1")
+        .send_gift(gid, to.node.member_id(), "heart", "demo-gift-1")
         .await?;
     println!(
         "{} sent {} a heart: {} coins debited, {} diamonds credited; the ledger signed the receipt",
@@ -95,7 +95,7 @@ pub async fn gift_round(
             buyer.node.broadcast_gift(gid, receipt.clone()).await?;
         }
         for (i, r) in rx.iter_mut().enumerate() {
-            while let Ok(e) = r.try_recv() {
+            while let Some(e) = r.try_next() {
                 if let Event::Gift { receipt: g, .. } = e {
                     if g.receipt_id == receipt.body.receipt_id && !shown[i] {
                         shown[i] = true;

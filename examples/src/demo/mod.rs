@@ -29,15 +29,26 @@ pub async fn start_node(heartbeat_ms: u64) -> anyhow::Result<MeshNode> {
     start_node_with(heartbeat_ms, None).await
 }
 
-/// Starts one loopback node that checks gift receipts with `billing_key`.
+/// The billing ledger a demo node uses: its address and the key it pins.
+#[derive(Clone, Copy, Debug)]
+pub struct LedgerAt<'a> {
+    /// Base URL.
+    pub url: &'a str,
+    /// The ledger's signing key (hex), pinned by every node.
+    pub key: &'a str,
+}
+
+/// Starts one loopback node that uses `ledger` (gifts, receipts checked
+/// with its key).
 pub async fn start_node_with(
     heartbeat_ms: u64,
-    billing_key: Option<&str>,
+    ledger: Option<LedgerAt<'_>>,
 ) -> anyhow::Result<MeshNode> {
     let dir = tempfile::tempdir()?;
     let mut cfg = Config::loopback(dir.path().to_path_buf());
     cfg.heartbeat_ms = heartbeat_ms;
-    cfg.billing_service_key = billing_key.map(str::to_owned);
+    cfg.billing_service_key = ledger.map(|l| l.key.to_owned());
+    cfg.billing_url = ledger.map(|l| l.url.to_owned());
     // The demo shows exact positions unless it chooses a coarser precision
     // for a member, whose cell then changes every 2 s at most (the demo
     // walks 600 m in 10 s; a real member's cell changes every 15 s at most).
@@ -68,16 +79,16 @@ pub async fn start_group(
     start_group_with(n, name, heartbeat_ms, None).await
 }
 
-/// As [`start_group`], with every node pinning the billing ledger's key.
+/// As [`start_group`], with every node using `ledger`.
 pub async fn start_group_with(
     n: usize,
     name: &str,
     heartbeat_ms: u64,
-    billing_key: Option<&str>,
+    ledger: Option<LedgerAt<'_>>,
 ) -> anyhow::Result<(Vec<MeshNode>, GroupId, String)> {
     let mut nodes = Vec::with_capacity(n);
     for _ in 0..n {
-        nodes.push(start_node_with(heartbeat_ms, billing_key).await?);
+        nodes.push(start_node_with(heartbeat_ms, ledger).await?);
     }
     let first = nodes.first().context("no nodes")?;
     let gid = first.node.create_group(name).await?;

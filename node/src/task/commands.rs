@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 use aura_crypto::{FrameKind, GroupId, GroupSession, Hint, Invite, MemberId, OpKind, Role};
 use libp2p::{Multiaddr, PeerId};
 
-use super::{fences::FenceChange, group::lock, now_ms, GroupState, NodeStats, Task};
+use super::{fences::FenceChange, group::lock, now_ms, GroupState, Task};
 use crate::{
-    api::Event,
+    events::Event,
     location::{to_gpx, Fix, Geofence, Position, Precision},
+    stats::NodeStats,
     store::ChatRecord,
     wire::{self, ChatMsg, ControlMsg, LocationMsg},
     NodeError,
@@ -302,12 +303,14 @@ impl Task {
         Ok(self.group(&gid)?.session.clone())
     }
 
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn observe_group(&mut self, gid: GroupId) {
         let topic = crate::net::topic_for(&gid.0);
         let _ = self.swarm.behaviour_mut().gossipsub.subscribe(&topic);
         self.observed.insert(topic.hash(), gid);
     }
 
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn publish_raw(&mut self, gid: GroupId, data: Vec<u8>) -> Result<(), NodeError> {
         let topic = crate::net::topic_for(&gid.0);
         self.swarm

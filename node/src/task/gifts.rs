@@ -9,7 +9,7 @@ use super::{
     Task,
 };
 use crate::{
-    api::Event,
+    events::Event,
     gift::{self, GiftError},
     wire::ControlMsg,
     NodeError,

@@ -16,7 +16,7 @@ use super::{
     now_ms, Task,
 };
 use crate::{
-    api::Event,
+    events::Event,
     location::{
         as_received, FenceEvent, FenceSet, FenceTracker, Fix, HistoryThinner, ProximityEvent,
         ProximityTracker, Publisher,

@@ -6,7 +6,7 @@
 use aura_crypto::{GroupId, GroupSession};
 
 use super::{group::lock, now_ms, GroupState, Task};
-use crate::{api::Event, NodeError};
+use crate::{events::Event, NodeError};
 
 impl Task {
     /// Reloads groups from the store. Each rotates at once (the saved sender

@@ -5,7 +5,7 @@ use aura_crypto::{GroupId, MemberId, MembershipChange};
 
 use super::{group::lock, now_ms, Task};
 use crate::{
-    api::Event,
+    events::Event,
     wire::{self, GossipMsg},
 };
 

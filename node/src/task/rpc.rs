@@ -11,16 +11,14 @@ use libp2p::{
     request_response::{self, OutboundRequestId},
     PeerId,
 };
-use tokio::sync::oneshot;
 
 use super::{group::lock, now_ms, GroupState, PendingJoin, Task};
 use crate::{
-    api::Event,
+    command::JoinReply,
+    events::Event,
     wire::{self, ControlMsg, Request, Response},
     NodeError,
 };
-
-type Reply = oneshot::Receiver<Result<GroupId, NodeError>>;
 
 /// Least time between two syncs we start because a peer's sync showed we are
 /// behind it, per peer, ms.
@@ -47,15 +45,20 @@ pub(crate) struct JoinProgress {
 }
 
 impl Task {
-    /// Starts joining with `text`; the receiver resolves when done.
-    pub(crate) fn join(&mut self, text: &str) -> Result<Reply, NodeError> {
-        let invite = Invite::parse(text, now_ms())?;
+    /// Starts joining with `text`; `reply` gets the outcome when done.
+    pub(crate) fn join(&mut self, text: &str, reply: JoinReply) {
+        let invite = match Invite::parse(text, now_ms()) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+        };
         let gid = invite.body.group;
-        let (tx, rx) = oneshot::channel();
         if let Some(g) = self.groups.get(&gid) {
             if !g.removed {
-                let _ = tx.send(Ok(gid));
-                return Ok(rx);
+                let _ = reply.send(Ok(gid));
+                return;
             }
         }
         let mut remaining = std::collections::VecDeque::new();
@@ -66,20 +69,19 @@ impl Task {
             remaining.push_back(peer);
         }
         if remaining.is_empty() {
-            return Err(NodeError::JoinRefused(
-                "the invite names no peer to contact; ask for a new invite from an online admin"
-                    .into(),
-            ));
+            let _ = reply.send(Err(NodeError::JoinRefused(
+                "the invite names no peer to contact".into(),
+            )));
+            return;
         }
         let pj = PendingJoin {
             invite: text.trim().to_owned(),
             group: gid,
             remaining,
             errors: vec![],
-            reply: tx,
+            reply,
         };
         self.next_join_attempt(pj);
-        Ok(rx)
     }
 
     fn next_join_attempt(&mut self, mut pj: PendingJoin) {
@@ -199,7 +201,7 @@ impl Task {
         let g = self
             .groups
             .get(&gid)
-            .ok_or("this peer is not in that group; try another member")?;
+            .ok_or("this peer is not in that group")?;
         let ops = {
             let s = lock(&g.session);
             let ops = s
@@ -213,7 +215,7 @@ impl Task {
         let g = self
             .groups
             .get(&gid)
-            .ok_or("this peer is not in that group; try another member")?;
+            .ok_or("this peer is not in that group")?;
         let mut peers = vec![(
             self.swarm.local_peer_id().to_string(),
             self.listen_strings(),
@@ -251,7 +253,7 @@ impl Task {
                 let g = self
                     .groups
                     .get(&gid)
-                    .ok_or("this peer is not in that group; try another member")?;
+                    .ok_or("this peer is not in that group")?;
                 if g.removed {
                     return Err("this peer is no longer in that group".into());
                 }

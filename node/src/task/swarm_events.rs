@@ -10,7 +10,7 @@ use super::{
     now_ms, Task,
 };
 use crate::{
-    api::Event,
+    events::Event,
     net::{discovery::Action, BehaviourEvent},
 };
 

@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use aura_node::{config::Config, location::Position, Event, Node};
-use tokio::sync::broadcast;
+use aura_node::{config::Config, location::Position, Event, EventStream, Node};
 
 /// A loopback node in its own temp dir.
 pub struct TestNode {
     pub node: Node,
-    pub events: broadcast::Receiver<Event>,
+    pub events: EventStream,
     pub dir: tempfile::TempDir,
 }
 
@@ -53,20 +52,19 @@ pub async fn within<F: std::future::Future>(secs: u64, f: F) -> F::Output {
 
 /// Waits for the first event matching `pred`.
 pub async fn wait_for<T>(
-    rx: &mut broadcast::Receiver<Event>,
+    rx: &mut EventStream,
     secs: u64,
     mut pred: impl FnMut(&Event) -> Option<T>,
 ) -> T {
     within(secs, async {
         loop {
-            match rx.recv().await {
-                Ok(e) => {
+            match rx.next().await {
+                Some(e) => {
                     if let Some(t) = pred(&e) {
                         return t;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(e) => panic!("event stream closed: {e}"),
+                None => panic!("event stream closed"),
             }
         }
     })

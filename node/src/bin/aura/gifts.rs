@@ -11,7 +11,7 @@ use crate::resolve;
 
 /// Prints the wallet.
 pub(crate) async fn wallet(node: &Node, o: &mut String) -> Result<()> {
-    let w = node.billing_client().await?.wallet().await?;
+    let w = node.wallet().await?;
     writeln!(o, "account:  {}", w.account)?;
     writeln!(
         o,
@@ -37,8 +37,7 @@ pub(crate) async fn send(
         bail!("you cannot send a gift to yourself; pick another member from `aura members GROUP`");
     }
     let id = id.unwrap_or_else(aura_billing::ids::new_client_id);
-    let mut billing = node.billing_client().await?;
-    let r = node.send_gift(gid, &mut billing, to, gift, &id).await?;
+    let r = node.send_gift(gid, to, gift, &id).await?;
     writeln!(
         o,
         "sent {} to {}: {} coins debited, {} diamonds to them (receipt {}; retry with --id {id})",
@@ -59,7 +58,7 @@ pub(crate) async fn list(
     o: &mut String,
 ) -> Result<()> {
     if catalog {
-        for g in node.billing_client().await?.catalog().await? {
+        for g in node.gift_catalog().await? {
             writeln!(o, "{:<12} {:<16} {:>6} coins", g.id, g.name, g.price_coins)?;
         }
         return Ok(());

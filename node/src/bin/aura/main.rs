@@ -17,7 +17,7 @@ use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, Result};
 use aura_crypto::Identity;
-use aura_node::{config::Config, keyfile, Node};
+use aura_node::{config::Config, keyfile, Node, NodeError};
 use clap::Parser;
 
 use crate::cli::{Cli, Cmd, DebugCmd, InitArgs};
@@ -64,7 +64,28 @@ pub(crate) fn report(e: &anyhow::Error) -> String {
         }
         out.push_str(&text);
     }
+    if let Some(tip) = e.downcast_ref::<NodeError>().and_then(advice) {
+        out.push_str("; ");
+        out.push_str(tip);
+    }
     out
+}
+
+/// What a CLI user can do about a node error (the library only says what
+/// went wrong).
+fn advice(e: &NodeError) -> Option<&'static str> {
+    Some(match e {
+        NodeError::Closed => "start it again",
+        NodeError::UnknownGroup(_) => "list your groups with `aura groups`",
+        NodeError::UnknownMember(_) => "check `aura members GROUP`",
+        NodeError::NotMember => "ask an admin for a new invite",
+        NodeError::JoinRefused(_) => "ask for a new invite from an online admin",
+        NodeError::BillingNotConfigured => "set billing_url (and billing_service_key) in aura.toml",
+        NodeError::LedgerKeyMismatch { .. } => {
+            "fix billing_url or billing_service_key in aura.toml"
+        }
+        _ => return None,
+    })
 }
 
 /// The config file path and the loaded config (with `--data-dir` applied).

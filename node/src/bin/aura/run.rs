@@ -5,7 +5,6 @@ use std::{collections::HashMap, io::Write, path::Path, time::Duration};
 use anyhow::Result;
 use aura_crypto::GroupId;
 use aura_node::{Event, Node};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::{control, exec::clock};
 
@@ -45,8 +44,9 @@ pub(crate) async fn run(node: Node, data_dir: &Path) -> Result<()> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
-            ev = events.recv() => match ev {
-                Ok(e) => {
+            ev = events.next() => match ev {
+                Some(Event::Missed { count }) => println!("({count} events skipped: output too slow)"),
+                Some(e) => {
                     if let Event::Joined { group, name } = &e {
                         names.insert(*group, name.clone());
                     }
@@ -56,8 +56,7 @@ pub(crate) async fn run(node: Node, data_dir: &Path) -> Result<()> {
                         o.flush()?;
                     }
                 }
-                Err(RecvError::Lagged(n)) => println!("({n} events skipped: output too slow)"),
-                Err(RecvError::Closed) => break,
+                None => break,
             },
         }
     }

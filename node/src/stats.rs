@@ -1,0 +1,52 @@
+//! The node's counters.
+
+/// Counters of what the node dropped or did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Gossip messages accepted.
+    pub gossip_accepted: u64,
+    /// Gossip messages rejected (the sum of the four reasons below).
+    pub gossip_rejected: u64,
+    /// Rejected: larger than the gossip size limit.
+    pub rejected_oversized: u64,
+    /// Rejected: not decodable as a gossip message, frame or envelope.
+    pub rejected_undecodable: u64,
+    /// Rejected: a frame or envelope of another group.
+    pub rejected_wrong_group: u64,
+    /// Rejected: failed authentication or carried a bad payload.
+    pub rejected_forged: u64,
+    /// Gossip messages ignored (replays, no key yet).
+    pub gossip_ignored: u64,
+    /// Frames we could not open because we hold no key for them.
+    pub frames_unreadable: u64,
+    /// Frames opened.
+    pub frames_opened: u64,
+    /// Location fixes refused as stale (older than 10 min).
+    pub stale_locations: u64,
+    /// Location updates published.
+    pub locations_published: u64,
+    /// Key envelopes sent straight to a connected member.
+    pub keys_sent_direct: u64,
+    /// Gift receipts of members checked and shown.
+    pub gifts_received: u64,
+    /// Gift receipts refused (bad signature, wrong room or sender).
+    pub gifts_refused: u64,
+    /// Geofence changes refused: the author is not the owner or an admin.
+    pub fences_refused_not_admin: u64,
+    /// Geofence changes refused: an invalid fence (name, coordinates,
+    /// radius, polygon size).
+    pub fences_refused_invalid: u64,
+    /// Geofence changes refused: the group holds the most fences already.
+    pub fences_refused_too_many: u64,
+    /// Bytes of gossip we published (our own messages, once).
+    pub bytes_published: u64,
+    /// Groups that failed to load at start and were set aside.
+    pub groups_quarantined: u64,
+    /// Concurrent roster ops dropped because the merge queue was full.
+    pub roster_ops_dropped: u64,
+    /// Sync or join answers ignored because the answering peer is not a member.
+    pub answers_from_non_members: u64,
+    /// Bytes written to all libp2p streams: every protocol, forwarded gossip
+    /// included (before transport encryption and framing).
+    pub bytes_sent: u64,
+}

@@ -1,2 +1,25 @@
-//! UniFFI bindings over `aura-node` for mobile apps (Kotlin, Swift, Python).
-//! A thin skin: every feature lives in the core crate.
+//! UniFFI bindings of [`aura_node`] for Kotlin, Swift and Python: a thin
+//! skin that converts ids to hex text, errors to [`AuraError`] and events to
+//! [`AuraEvent`], and runs the node on a tokio runtime of its own.
+//!
+//! Start with [`start_node`]; live updates reach an [`AuraListener`] the app
+//! implements through [`AuraNode::subscribe`]. See the README for how to
+//! generate the bindings.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+// The FFI scaffolding that `uniffi` macros generate is `unsafe extern`
+// code; this crate writes no unsafe code by hand.
+#![allow(unsafe_code)]
+
+mod error;
+mod events;
+mod node;
+mod types;
+
+pub use error::AuraError;
+pub use events::{AuraEvent, AuraListener, Subscription};
+pub use node::{start_node, AuraNode};
+pub use types::{
+    ChatMessage, GroupInfo, LocationFix, LocationPrecision, MemberInfo, MemberPosition, MemberRole,
+};
+
+uniffi::setup_scaffolding!();

@@ -465,8 +465,13 @@ impl Node {
 
     /// Flushes the store and stops the node. Other handles get `NodeError::Closed`.
     pub async fn shutdown(&self) {
-        let media = self.inner.media.lock().map(|mut m| m.take());
-        if let Ok(Some(ep)) = media {
+        // The guard (also inside a poison error) is dropped before any
+        // await, so the shutdown future is `Send` and can be spawned.
+        let media = match self.inner.media.lock() {
+            Ok(mut m) => m.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(ep) = media {
             ep.close();
         }
         let _ = self.ask(Command::Stop).await;

@@ -147,11 +147,6 @@ impl Node {
         EventStream::new(self.inner.events.subscribe())
     }
 
-    /// The raw subscription, for the voice engine.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.inner.events.subscribe()
-    }
-
     /// Pushes every event from now on to `listener`, on a thread of its own,
     /// until the returned handle is dropped or the node stops.
     pub fn add_listener(
@@ -427,11 +422,21 @@ impl Node {
         self.ask(|r| Command::GroupSession(group, r)).await?
     }
 
-    /// Announces our media-plane endpoint to `group` (members get [`Event::MediaAddr`]).
-    pub(crate) async fn set_media_addr(&self, group: GroupId, addr: &str) -> Result<(), NodeError> {
-        let addr = addr.to_owned();
-        self.ask(|reply| Command::SetMediaAddr { group, addr, reply })
-            .await?
+    /// Attaches a voice engine to `group`: announces `addr` to the members
+    /// and feeds the engine what it needs from now on.
+    pub(crate) async fn attach_voice(
+        &self,
+        group: GroupId,
+        addr: String,
+        feed: mpsc::Sender<crate::media::feed::VoiceFeed>,
+    ) -> Result<crate::media::feed::VoiceSnapshot, NodeError> {
+        self.ask(|reply| Command::AttachVoice {
+            group,
+            addr,
+            feed,
+            reply,
+        })
+        .await?
     }
 
     /// Gossipsub score of a peer (falls when it sends invalid messages).

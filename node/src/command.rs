@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     location::{Fix, Geofence, Position, Precision},
+    media::feed::{VoiceFeed, VoiceSnapshot},
     stats::NodeStats,
     store::ChatRecord,
     NodeError,
@@ -90,10 +91,12 @@ pub(crate) enum Command {
     HistoryGpx(GroupId, Reply<String>),
     /// The group's crypto session, for the voice engine (crate-internal).
     GroupSession(GroupId, Reply<Arc<Mutex<GroupSession>>>),
-    SetMediaAddr {
+    /// A voice engine starts in `group`: announce `addr`, feed it.
+    AttachVoice {
         group: GroupId,
         addr: String,
-        reply: Reply<()>,
+        feed: tokio::sync::mpsc::Sender<VoiceFeed>,
+        reply: Reply<VoiceSnapshot>,
     },
     #[cfg(feature = "test-hooks")]
     ObserveGroup(GroupId, Answer<()>),

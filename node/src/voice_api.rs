@@ -5,10 +5,12 @@
 //! The node holds one media endpoint ([`aura_media::MediaEndpoint`],
 //! bound with the node's identity by the first call and shared by every
 //! group's voice, each group's datagrams routed to its own engine). The
-//! engine opens its group's room on it, announces the endpoint's address
-//! to the group over the control plane (again every few seconds, so members
-//! who join later or get our key later learn it), dials members as their
-//! [`Event::MediaAddr`] arrives, drops a removed member's stream (and its
+//! engine opens its group's room on it and the node task announces the
+//! endpoint's address to the group over the control plane (again when a
+//! member joins, or announces an address we did not know: no timer); the
+//! task feeds the engine members' addresses, positions and roster changes
+//! on a typed channel of its own (`media::feed`). The engine dials members
+//! as their addresses arrive, drops a removed member's stream (and its
 //! connection, unless another of our groups' voice uses it), and reports
 //! per-stream quality as [`Event::VoiceQuality`] on the node's event stream.
 //!
@@ -47,6 +49,7 @@ use aura_media::{MediaEndpoint, RoomConfig};
 
 use crate::location::Position;
 use crate::media::engine::{self, Command, Engine};
+use crate::media::feed::FEED_QUEUE;
 use crate::media::RoomStats;
 use crate::voice::sender::SenderStats;
 use crate::voice::{FrameDuration, QualityReport, ReceiverReport, TalkMode};
@@ -75,8 +78,6 @@ pub struct VoiceConfig {
     pub stereo: bool,
     /// How often quality events are emitted.
     pub stats_every: Duration,
-    /// How often our media address is re-announced.
-    pub announce_every: Duration,
     /// Accept QUIC datagrams (off forces the per-frame stream fallback).
     /// Like `bind`, used by the call that creates the endpoint.
     pub datagrams: bool,
@@ -97,7 +98,6 @@ impl Default for VoiceConfig {
             frame: FrameDuration::Ms20,
             stereo: false,
             stats_every: Duration::from_secs(1),
-            announce_every: Duration::from_secs(2),
             datagrams: true,
             inbound_loss: 0.0,
             loss_seed: 0,
@@ -371,12 +371,19 @@ impl Node {
             .local_addr()
             .map_err(|e| NodeError::Network(format!("media endpoint: {e}")))?;
         let advertise = config.advertise.unwrap_or(local_addr);
-        // Subscribe before announcing so no member's address is missed.
-        let events = self.subscribe();
-        if let Err(e) = self.set_media_addr(group, &advertise.to_string()).await {
-            endpoint.close_room(&group.room());
-            return Err(e);
-        }
+        // The feed is attached before our address goes out, so no member's
+        // answer is missed.
+        let (feed_tx, feed) = mpsc::channel(FEED_QUEUE);
+        let known = match self
+            .attach_voice(group, advertise.to_string(), feed_tx)
+            .await
+        {
+            Ok(k) => k,
+            Err(e) => {
+                endpoint.close_room(&group.room());
+                return Err(e);
+            }
+        };
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (cap_tx, cap_rx) = mpsc::channel(CAPTURE_QUEUE);
         let (play_tx, play_rx) = mpsc::channel(PLAYOUT_QUEUE);
@@ -389,7 +396,8 @@ impl Node {
             session,
             endpoint: endpoint.clone(),
             incoming,
-            events,
+            feed,
+            known,
             commands: cmd_rx,
             capture: cap_rx,
             playout: play_tx,

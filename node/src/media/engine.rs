@@ -13,8 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aura_crypto::{GroupId, GroupSession, Identity, MemberId};
 use aura_media::{Header, Hop, Incoming, MediaEndpoint, ReportInbox, ReportSigner, RoomId};
 use bytes::Bytes;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
+use super::feed::{VoiceFeed, VoiceSnapshot};
 use super::MediaRoom;
 use crate::location::Position as GeoPosition;
 use crate::voice::feedback::{FeedbackBook, LossMeter};
@@ -45,7 +46,10 @@ pub(crate) struct Parts {
     pub(crate) session: Arc<Mutex<GroupSession>>,
     pub(crate) endpoint: MediaEndpoint,
     pub(crate) incoming: mpsc::Receiver<Incoming>,
-    pub(crate) events: broadcast::Receiver<Event>,
+    /// What the node task tells this engine.
+    pub(crate) feed: mpsc::Receiver<VoiceFeed>,
+    /// What the task knew when the engine started.
+    pub(crate) known: VoiceSnapshot,
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) capture: mpsc::Receiver<Vec<i16>>,
     pub(crate) playout: mpsc::Sender<Vec<i16>>,
@@ -152,14 +156,10 @@ impl Engine {
         let mut play_tick = tokio::time::interval(frame);
         play_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut stats_tick = tokio::time::interval(self.p.config.stats_every);
-        let mut announce_tick = tokio::time::interval(self.p.config.announce_every);
-        announce_tick.tick().await;
-        match self.p.node.last_positions(self.p.group).await {
-            Ok(v) => self
-                .member_pos
-                .extend(v.into_iter().map(|(m, f)| (m, f.pos))),
-            Err(e) => tracing::debug!(error = %e, "no last positions for positional audio"),
-        }
+        let mut redial_tick = tokio::time::interval(REDIAL);
+        redial_tick.tick().await;
+        let known = std::mem::take(&mut self.p.known);
+        self.on_snapshot(known);
         tracing::info!(group = %self.p.group, addr = %self.p.advertise, "voice engine started");
         loop {
             let due = self
@@ -179,17 +179,14 @@ impl Engine {
                 },
                 Some(pcm) = self.p.capture.recv() => self.on_capture(&pcm),
                 Some(inc) = self.p.incoming.recv() => self.on_incoming(&inc),
-                ev = self.p.events.recv() => match ev {
-                    Ok(ev) => self.on_event(ev),
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "voice engine lagged on node events");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
+                msg = self.p.feed.recv() => match msg {
+                    Some(msg) => self.on_feed(msg),
+                    None => break,
                 },
                 () = wait_due => {}
                 _ = play_tick.tick() => self.on_frame_tick(),
                 _ = stats_tick.tick() => self.report(),
-                _ = announce_tick.tick() => self.announce(),
+                _ = redial_tick.tick() => self.redial(),
             }
             let now = self.now_us();
             for (m, slot) in self.room.poll(now) {
@@ -369,38 +366,15 @@ impl Engine {
         });
     }
 
-    fn on_event(&mut self, ev: Event) {
-        match ev {
-            Event::MediaAddr {
-                group,
-                member,
-                addr,
-            } if group == self.p.group && member != self.p.identity.member_id() => {
-                match addr.parse() {
-                    Ok(addr) => {
-                        // Its address may come before we saw its join: admit it.
-                        self.sync_members();
-                        let e = self.peers.entry(member).or_insert(Peer {
-                            addr,
-                            last_dial: None,
-                        });
-                        if e.addr != addr {
-                            *e = Peer {
-                                addr,
-                                last_dial: None,
-                            };
-                        }
-                        self.dial(member);
-                    }
-                    Err(_) => tracing::debug!(%member, %addr, "unusable media address"),
-                }
-            }
-            Event::Location { group, member, fix } if group == self.p.group => {
-                self.member_pos.insert(member, fix.pos);
+    fn on_feed(&mut self, msg: VoiceFeed) {
+        match msg {
+            VoiceFeed::MediaAddr { member, addr } => self.on_media_addr(member, &addr),
+            VoiceFeed::Position { member, pos } => {
+                self.member_pos.insert(member, pos);
                 self.place(member);
             }
-            Event::MemberJoined { group, .. } if group == self.p.group => self.sync_members(),
-            Event::MemberLeft { group, member } if group == self.p.group => {
+            VoiceFeed::MembersAdded => self.sync_members(),
+            VoiceFeed::MemberLeft(member) => {
                 self.sync_members();
                 self.drop_member(member);
                 for m in self.room.prune() {
@@ -408,25 +382,61 @@ impl Engine {
                 }
                 tracing::info!(%member, "member left; media dropped");
             }
-            Event::RemovedFromGroup { group } if group == self.p.group => {
+            VoiceFeed::Removed => {
                 self.removed = true;
                 self.music = None;
-                tracing::info!(group = %group, "removed from group; voice sends nothing more");
+                tracing::info!(group = %self.p.group, "removed from group; voice sends nothing more");
             }
-            _ => {}
+            VoiceFeed::Snapshot(s) => {
+                self.sync_members();
+                for m in self.room.prune() {
+                    self.drop_member(m);
+                }
+                self.on_snapshot(s);
+            }
         }
     }
 
-    fn announce(&mut self) {
+    fn on_snapshot(&mut self, s: VoiceSnapshot) {
+        for (member, pos) in s.positions {
+            self.member_pos.insert(member, pos);
+            self.place(member);
+        }
+        for (member, addr) in s.addrs {
+            self.on_media_addr(member, &addr);
+        }
+    }
+
+    fn on_media_addr(&mut self, member: MemberId, addr: &str) {
+        if member == self.p.identity.member_id() {
+            return;
+        }
+        match addr.parse() {
+            Ok(addr) => {
+                // Its address may come before we saw its join: admit it.
+                self.sync_members();
+                let e = self.peers.entry(member).or_insert(Peer {
+                    addr,
+                    last_dial: None,
+                });
+                if e.addr != addr {
+                    *e = Peer {
+                        addr,
+                        last_dial: None,
+                    };
+                }
+                self.dial(member);
+            }
+            Err(_) => tracing::debug!(%member, %addr, "unusable media address"),
+        }
+    }
+
+    /// Dials known members we are not connected to (a dropped connection
+    /// comes back without anyone announcing again).
+    fn redial(&mut self) {
         if self.removed {
             return;
         }
-        let (node, group, addr) = (self.p.node.clone(), self.p.group, self.p.advertise);
-        tokio::spawn(async move {
-            if let Err(e) = node.set_media_addr(group, &addr.to_string()).await {
-                tracing::debug!(error = %e, "media address not announced");
-            }
-        });
         let known: Vec<MemberId> = self.peers.keys().copied().collect();
         for m in known {
             self.dial(m);

@@ -6,11 +6,14 @@
 //!   buffer per talking member.
 //! - `engine`: the async task behind [`crate::Node::join_voice`], on the
 //!   node's one [`aura_media::MediaEndpoint`].
+//! - `feed`: what the node task tells the engine (addresses, positions,
+//!   roster changes) on a typed, bounded channel.
 //!
 //! Frames stay opaque to the transport and are routed by the 19-byte
 //! [`aura_crypto::FrameHeader`], so a relay can forward them without keys.
 
 pub(crate) mod engine;
+pub(crate) mod feed;
 pub mod room;
 
 pub use room::{MediaRoom, RoomError, RoomStats};

@@ -320,9 +320,4 @@ impl Task {
             .map(|_| ())
             .map_err(|e| NodeError::Network(format!("publish: {e}")))
     }
-
-    pub(crate) fn set_media_addr(&mut self, gid: GroupId, addr: String) -> Result<(), NodeError> {
-        self.group_mut(&gid)?.media_addr = Some(addr.clone());
-        self.send_control(&gid, &ControlMsg::MediaAddr(addr))
-    }
 }

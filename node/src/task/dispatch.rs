@@ -110,8 +110,13 @@ impl Task {
             C::GroupSession(g, r) => {
                 let _ = r.send(self.group_session(g));
             }
-            C::SetMediaAddr { group, addr, reply } => {
-                let _ = reply.send(self.set_media_addr(group, addr));
+            C::AttachVoice {
+                group,
+                addr,
+                feed,
+                reply,
+            } => {
+                let _ = reply.send(self.attach_voice(group, addr, feed));
             }
             #[cfg(feature = "test-hooks")]
             C::ObserveGroup(g, a) => {

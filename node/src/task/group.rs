@@ -1,7 +1,7 @@
 //! Per-group state and the handling of group gossip: validate, open, dispatch.
 
 use std::{
-    collections::{BTreeMap, HashSet, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex, MutexGuard},
 };
 
@@ -21,6 +21,7 @@ use crate::{
         as_received, FenceEvent, FenceSet, FenceTracker, Fix, HistoryThinner, ProximityEvent,
         ProximityTracker, Publisher,
     },
+    media::feed::VoiceFeed,
     net::topic_for,
     store::{ChatRecord, GroupRecord},
     wire::{self, ChatMsg, ControlMsg, GossipMsg, LocationMsg},
@@ -54,7 +55,20 @@ pub(crate) struct GroupState {
     pub(crate) announce_wait_from_ms: Option<u64>,
     pub(crate) last_key_request_ms: u64,
     pub(crate) removed: bool,
+    /// Our media address in this group, while voice is on.
     pub(crate) media_addr: Option<String>,
+    /// When we last announced it, unix ms.
+    pub(crate) media_announced_ms: u64,
+    /// An announcement waits for the re-announce gap.
+    pub(crate) media_due: bool,
+    /// Members' announced media addresses.
+    pub(crate) media_addrs: HashMap<MemberId, String>,
+    /// Members whose address we heard since their last new key epoch.
+    pub(crate) media_heard: HashSet<MemberId>,
+    /// The voice engine's feed, while voice is on.
+    pub(crate) voice: Option<tokio::sync::mpsc::Sender<crate::media::feed::VoiceFeed>>,
+    /// The feed dropped a message: a snapshot is due.
+    pub(crate) voice_stale: bool,
     /// Our last envelope per member (rate limit on key requests).
     pub(crate) key_grants: super::keys::KeyGrants,
 }
@@ -109,6 +123,12 @@ impl GroupState {
             last_key_request_ms: 0,
             removed: false,
             media_addr: None,
+            media_announced_ms: 0,
+            media_due: false,
+            media_addrs: HashMap::new(),
+            media_heard: HashSet::new(),
+            voice: None,
+            voice_stale: false,
             key_grants: Default::default(),
         }
     }
@@ -294,7 +314,9 @@ impl Task {
         let r = lock(&g.session).accept_envelope(&env);
         match r {
             Ok(Some(epoch)) => {
-                g.have_keys.insert(env.sender);
+                let first = g.have_keys.insert(env.sender);
+                // A new epoch may be a restart that forgot our media address.
+                g.media_heard.remove(&env.sender);
                 self.emit(Event::KeysReceived {
                     group: gid,
                     sender: env.sender,
@@ -302,6 +324,10 @@ impl Task {
                 });
                 self.save_group(&gid);
                 self.retry_pending(gid);
+                if first {
+                    // A member that can read us now: it may have missed our address.
+                    self.announce_media(gid, false);
+                }
             }
             Ok(None) => {}
             Err(aura_crypto::EnvelopeError::NotAMember) => {
@@ -459,13 +485,7 @@ impl Task {
                     }
                 }
             }
-            ControlMsg::MediaAddr(addr) => {
-                self.emit(Event::MediaAddr {
-                    group: gid,
-                    member: sender,
-                    addr,
-                });
-            }
+            ControlMsg::MediaAddr(addr) => self.on_media_addr(gid, sender, addr),
             ControlMsg::KeyRequest => self.send_envelope_to(gid, sender),
             ControlMsg::Fence(fence) => self.on_fence_change(gid, sender, FenceChange::Set(fence)),
             ControlMsg::Gift(_) => {} // checked in `on_gift`
@@ -488,6 +508,7 @@ impl Task {
             return;
         };
         g.last.insert(member, fix);
+        let voice_on = g.voice.is_some();
         let fence_events = g
             .fence_tracker
             .update(g.fences.as_slice(), &member, &fix.pos);
@@ -495,6 +516,10 @@ impl Task {
         self.emit_fences(gid, fence_events);
         if let Some(p) = prox {
             self.emit_proximity(gid, p);
+        }
+        if voice_on {
+            let pos = fix.pos;
+            self.feed_voice(gid, VoiceFeed::Position { member, pos });
         }
     }
 

@@ -4,6 +4,7 @@
 use aura_crypto::{GroupId, MemberId, MembershipChange};
 
 use super::{group::lock, now_ms, Task};
+use crate::media::feed::VoiceFeed;
 use crate::{
     events::Event,
     wire::{self, GossipMsg},
@@ -48,18 +49,27 @@ impl Task {
                 g.history.forget(&m.0);
                 g.fence_tracker.forget_member(m);
                 g.proximity.forget(m);
+                g.media_addrs.remove(m);
+                g.media_heard.remove(m);
             }
             if *m == me {
+                self.feed_voice(gid, VoiceFeed::Removed);
                 if let Some(g) = self.groups.get_mut(&gid) {
                     g.removed = true;
                 }
                 self.emit(Event::RemovedFromGroup { group: gid });
             } else {
+                self.feed_voice(gid, VoiceFeed::MemberLeft(*m));
                 self.emit(Event::MemberLeft {
                     group: gid,
                     member: *m,
                 });
             }
+        }
+        if change.added.iter().any(|m| *m != me) {
+            self.feed_voice(gid, VoiceFeed::MembersAdded);
+            // The newcomers could not read our earlier announcement.
+            self.announce_media(gid, false);
         }
         if !change.removed.is_empty() && !change.removed.contains(&me) {
             self.rotate_now(gid);

@@ -14,6 +14,7 @@ mod membership;
 mod ops;
 mod rpc;
 mod swarm_events;
+mod voice;
 
 use std::{
     collections::{HashMap, VecDeque},

@@ -246,6 +246,7 @@ impl Task {
         self.apply_queued_ops();
         let now = now_ms();
         self.persist_all_replay_floors();
+        self.resync_voice();
         self.discovery_tick(now);
         if now.saturating_sub(self.last_redial_ms) >= super::REDIAL_EVERY_MS {
             if let Err(e) = self.dial_known_members() {

@@ -1,0 +1,48 @@
+//! What the node task tells a group's voice engine, on a typed, bounded
+//! channel of its own (not the public event stream, which may lag): media
+//! addresses members announced, positions for positional audio, roster
+//! changes. A message that does not fit marks the feed stale and the task
+//! sends a [`VoiceFeed::Snapshot`] on its next tick.
+
+use aura_crypto::MemberId;
+
+use crate::location::Position;
+
+/// Bound of a voice engine's feed.
+pub(crate) const FEED_QUEUE: usize = 1024;
+
+/// One message from the node task to a voice engine.
+#[derive(Debug, Clone)]
+pub(crate) enum VoiceFeed {
+    /// A member announced (or changed) its media address.
+    MediaAddr {
+        /// Who.
+        member: MemberId,
+        /// `ip:port` as announced.
+        addr: String,
+    },
+    /// A member's latest position.
+    Position {
+        /// Who.
+        member: MemberId,
+        /// Where.
+        pos: Position,
+    },
+    /// The roster gained members (the engine reads the roster itself).
+    MembersAdded,
+    /// A member left or was removed.
+    MemberLeft(MemberId),
+    /// We were removed from the group.
+    Removed,
+    /// Everything the task knows, after messages were dropped.
+    Snapshot(VoiceSnapshot),
+}
+
+/// The voice-relevant state the task holds for a group.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VoiceSnapshot {
+    /// Members' announced media addresses.
+    pub(crate) addrs: Vec<(MemberId, String)>,
+    /// Members' last positions.
+    pub(crate) positions: Vec<(MemberId, Position)>,
+}

@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod node;
 mod types;
+mod voice;
 
 pub use error::AuraError;
 pub use events::{AuraEvent, AuraListener, Subscription};
@@ -21,5 +22,6 @@ pub use node::{start_node, AuraNode};
 pub use types::{
     ChatMessage, GroupInfo, LocationFix, LocationPrecision, MemberInfo, MemberPosition, MemberRole,
 };
+pub use voice::{AuraVoice, VoiceCounters, VoiceOptions};
 
 uniffi::setup_scaffolding!();

@@ -43,7 +43,7 @@ fn runtime() -> Result<&'static Runtime, AuraError> {
 
 /// Runs `fut` on the binding's runtime and awaits it from whatever executor
 /// polls the caller (the foreign language's).
-async fn on_runtime<T, F>(fut: F) -> Result<T, AuraError>
+pub(crate) async fn on_runtime<T, F>(fut: F) -> Result<T, AuraError>
 where
     T: Send + 'static,
     F: Future<Output = Result<T, NodeError>> + Send + 'static,
@@ -91,6 +91,11 @@ pub struct AuraNode {
 }
 
 impl AuraNode {
+    /// The node this handle drives.
+    pub(crate) fn node(&self) -> &Node {
+        &self.node
+    }
+
     /// Runs `f` with a clone of the node on the runtime.
     async fn call<T, F, Fut>(&self, f: F) -> Result<T, AuraError>
     where

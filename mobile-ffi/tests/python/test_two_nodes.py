@@ -8,6 +8,7 @@ mobile-ffi/scripts/bindings.sh prints); without it the script is run.
 """
 
 import asyncio
+import math
 import os
 import queue
 import subprocess
@@ -178,3 +179,49 @@ async def two_nodes(tmp_path: Path):
 
 def test_two_nodes_group_location_chat_events_shutdown(tmp_path):
     asyncio.run(asyncio.wait_for(two_nodes(tmp_path), 120))
+
+
+def tone_frame(k: int, n: int = 960) -> list:
+    """20 ms of a loud 440 Hz tone, frame `k` of a continuous signal."""
+    return [int(12_000 * math.sin(2 * math.pi * 440 * (k * n + i) / 48_000)) for i in range(n)]
+
+
+async def voice_frames_in_and_out(tmp_path: Path):
+    alice = await start(tmp_path, "alice")
+    bob = await start(tmp_path, "bob")
+    gid = await alice.create_group("talkers")
+    assert await bob.join(await alice.invite(gid, 1, 600_000)) == gid
+    options = aura_ffi.VoiceOptions(bind="127.0.0.1:0", advertise=None, open_mic=False, stereo=False)
+    talk = await alice.join_voice(gid, options)
+    hear = await bob.join_voice(gid, options)
+    assert talk.frame_len() == 960
+    with pytest.raises(aura_ffi.AuraError.BadInput):
+        talk.capture([0] * 10)
+
+    # Alice holds the talk key and pushes a tone at the frame pace until
+    # bob's playout carries it.
+    await talk.set_ptt(True)
+    loudest = 0
+    deadline = time.monotonic() + TIMEOUT_S
+    k = 0
+    while loudest < 3_000:
+        assert time.monotonic() < deadline, f"bob never heard alice (loudest {loudest})"
+        talk.capture(tone_frame(k))
+        k += 1
+        await asyncio.sleep(0.02)
+        while (frame := hear.pull_playout()) is not None:
+            assert len(frame) == 960
+            loudest = max(loudest, max(abs(s) for s in frame))
+    sent = await talk.counters()
+    got = await hear.counters()
+    assert sent.frames_sent > 0 and got.frames_received > 0
+    assert alice.member_id() in got.connected
+
+    await talk.leave()
+    await hear.leave()
+    await alice.shutdown()
+    await bob.shutdown()
+
+
+def test_voice_frames_pushed_by_one_node_play_out_at_the_other(tmp_path):
+    asyncio.run(asyncio.wait_for(voice_frames_in_and_out(tmp_path), 120))

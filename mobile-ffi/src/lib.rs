@@ -12,13 +12,17 @@
 
 mod error;
 mod events;
+mod ledger;
 mod node;
+mod places;
 mod types;
 mod voice;
 
 pub use error::AuraError;
 pub use events::{AuraEvent, AuraListener, Subscription};
+pub use ledger::{GiftItemInfo, GiftReceiptInfo, WalletInfo};
 pub use node::{start_node, AuraNode};
+pub use places::{FenceInfo, FenceShape, LatLon};
 pub use types::{
     ChatMessage, GroupInfo, LocationFix, LocationPrecision, MemberInfo, MemberPosition, MemberRole,
 };

@@ -97,7 +97,7 @@ impl AuraNode {
     }
 
     /// Runs `f` with a clone of the node on the runtime.
-    async fn call<T, F, Fut>(&self, f: F) -> Result<T, AuraError>
+    pub(crate) async fn call<T, F, Fut>(&self, f: F) -> Result<T, AuraError>
     where
         T: Send + 'static,
         F: FnOnce(Node) -> Fut,
@@ -133,6 +133,14 @@ impl AuraNode {
     pub async fn listen_addrs(&self) -> Result<Vec<String>, AuraError> {
         let addrs = self.call(|n| async move { n.listen_addrs().await }).await?;
         Ok(addrs.iter().map(ToString::to_string).collect())
+    }
+
+    /// Peers we are connected to (libp2p peer ids).
+    pub async fn connected_peers(&self) -> Result<Vec<String>, AuraError> {
+        let got = self
+            .call(|n| async move { n.connected_peers().await })
+            .await?;
+        Ok(got.iter().map(ToString::to_string).collect())
     }
 
     /// Dials a peer by multiaddr.

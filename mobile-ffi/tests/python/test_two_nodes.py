@@ -143,7 +143,20 @@ async def two_nodes(tmp_path: Path):
     history = await alice.chat_history(gid)
     assert [(m.sender, m.text) for m in history][-1] == (b_id, "hello from python")
 
+    # A geofence the owner adds reaches the other member.
+    home = aura_ffi.FenceInfo(
+        name="hut",
+        shape=aura_ffi.FenceShape.CIRCLE(center=aura_ffi.LatLon(lat=45.92, lon=6.87), radius_m=150.0),
+    )
+    await alice.add_geofence(gid, home)
+    deadline = time.monotonic() + TIMEOUT_S
+    while await bob.geofences(gid) != [home]:
+        assert time.monotonic() < deadline, "bob never got the geofence"
+        await asyncio.sleep(0.05)
+
     # Typed errors.
+    with pytest.raises(aura_ffi.AuraError.Billing):
+        await alice.wallet()  # no ledger configured
     with pytest.raises(aura_ffi.AuraError.BadInput):
         await alice.members("not hex")
     with pytest.raises(aura_ffi.AuraError.UnknownGroup):

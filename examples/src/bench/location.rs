@@ -79,6 +79,9 @@ struct Window {
     end_ms: AtomicU64,
     /// Moves (one location update each) made inside the window.
     moves: AtomicU64,
+    /// Moves whose call straddled a window boundary (member, called at,
+    /// returned at): the node stamps the fix in between, inside or not.
+    edges: std::sync::Mutex<Vec<(usize, u64, u64)>>,
 }
 
 impl Window {
@@ -115,7 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     // Per node: how many distinct members' keys it holds; latencies while measuring.
     let keyed: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
-    let (tx, mut rx) = mpsc::channel::<(u64, usize, aura_crypto::MemberId)>(1 << 20);
+    let (tx, mut rx) = mpsc::channel::<(u64, usize, aura_crypto::MemberId, u64)>(1 << 20);
     // Per node: peers connected now, and disconnections seen.
     let peers: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
     let drops = Arc::new(AtomicU64::new(0));
@@ -130,7 +133,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             loop {
                 match ev.next().await {
                     Some(Event::Location { fix, member, .. }) if window.contains(fix.at_ms) => {
-                        let _ = tx.try_send((now_ms().saturating_sub(fix.at_ms), i, member));
+                        let _ =
+                            tx.try_send((now_ms().saturating_sub(fix.at_ms), i, member, fix.at_ms));
                     }
                     Some(Event::PeerConnected { .. }) => {
                         peers[i].fetch_add(1, Ordering::Relaxed);
@@ -221,10 +225,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 every.tick().await;
                 step += 1;
                 let s = f64::from(step);
-                let at = now_ms();
+                let before = now_ms();
                 node.update_position(route(i, s, 1e6).offset_m(s * 5.0, 0.0))
                     .await?;
-                if window.contains(at) {
+                let after = now_ms();
+                if window.contains(before) != window.contains(after) {
+                    // The node stamped it at a boundary: it counts if its stamp is inside.
+                    if let Ok(mut e) = window.edges.lock() {
+                        e.push((i, before, after));
+                    }
+                } else if window.contains(before) {
                     window.moves.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -238,6 +248,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .filter(|p| p.load(Ordering::Relaxed) < n - 1)
         .count();
     let before = totals(&nodes).await?;
+    let wait0 = super::process_run_queue_wait_s();
     let cpu0 = super::process_cpu_s();
     let start = Instant::now();
     window.open(now_ms(), args.seconds * 1000);
@@ -245,6 +256,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let cpu_pct = (super::process_cpu_s() - cpu0) / elapsed * 100.0;
     let after = totals(&nodes).await?;
+    let wait_pct = (super::process_run_queue_wait_s() - wait0) / elapsed * 100.0;
     stop.store(true, Ordering::Relaxed);
     for m in movers {
         m.await??;
@@ -253,8 +265,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut lat = Vec::new();
     let mut slow_pairs = std::collections::HashMap::<(usize, aura_crypto::MemberId), u64>::new();
-    while let Ok((l, i, m)) = rx.try_recv() {
+    // Which members' fixes arrived with which stamps (for boundary moves).
+    let mut stamped = HashSet::new();
+    let ids: Vec<aura_crypto::MemberId> = nodes.iter().map(|m| m.node.member_id()).collect();
+    while let Ok((l, i, m, at)) = rx.try_recv() {
         lat.push(l);
+        stamped.insert((m, at));
         if l > 100 {
             *slow_pairs.entry((i, m)).or_default() += 1;
         }
@@ -262,7 +278,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     lat.sort_unstable();
     let slow: u64 = slow_pairs.values().sum();
     let disconnects = drops.load(Ordering::Relaxed);
-    let expected = window.moves.load(Ordering::Relaxed) * (n as u64 - 1);
+    // A boundary move is expected where any member received it stamped inside.
+    let edge_moves = window.edges.lock().map(|e| e.clone()).unwrap_or_default();
+    let edges_in = edge_moves
+        .iter()
+        .filter(|(s, b, a)| {
+            let id = ids[*s];
+            stamped
+                .iter()
+                .any(|(m, at)| *m == id && (*b..=*a).contains(at))
+        })
+        .count() as u64;
+    let expected = (window.moves.load(Ordering::Relaxed) + edges_in) * (n as u64 - 1);
     let per_node_s = |b: u64| b as f64 / n as f64 / elapsed;
     let bytes_per_node_per_s = per_node_s(after.bytes_sent - before.bytes_sent);
     let own_per_node_per_s = per_node_s(after.bytes_published - before.bytes_published);
@@ -286,6 +313,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "nodes_short_of_full_mesh": short_of_full_mesh,
                 "disconnects_while_measuring": disconnects,
                 "events_lagged": lagged.load(Ordering::Relaxed),
+                "run_queue_wait_pct": wait_pct.round(),
             })
         );
     } else {
@@ -299,6 +327,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("  bytes sent per node per second {bytes_per_node_per_s:.0} (all libp2p streams)");
         println!("  own gossip published per node per second {own_per_node_per_s:.0}");
         println!("  process CPU {cpu_pct:.0} % (all {n} nodes; 100 % = one core)");
+        println!("  threads runnable but waiting for a CPU {wait_pct:.0} % of the time (summed)");
     }
     Ok(())
 }

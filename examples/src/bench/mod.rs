@@ -19,3 +19,18 @@ pub(crate) fn process_cpu_s() -> f64 {
     // utime is field 14, stime 15: indices 11 and 12 after the state field.
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// Seconds this process's threads spent runnable but waiting for a CPU,
+/// summed over threads (Linux schedstat; 0 elsewhere). Figures measured
+/// while this grows as fast as the process runs say more about the
+/// machine's other load than about the code.
+pub(crate) fn process_run_queue_wait_s() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let ns: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e9
+}

@@ -16,11 +16,11 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::feed::{VoiceFeed, VoiceSnapshot};
+use super::settings::{VoiceConfig, VoiceStats};
 use super::MediaRoom;
 use crate::location::Position as GeoPosition;
 use crate::voice::feedback::{FeedbackBook, LossMeter};
 use crate::voice::{CodecError, Playout, Position, TalkGate, TalkMode, VoiceSender};
-use crate::voice_api::{VoiceConfig, VoiceStats};
 use crate::{Event, Node};
 
 /// What the handle asks of the engine.

@@ -15,5 +15,6 @@
 pub(crate) mod engine;
 pub(crate) mod feed;
 pub mod room;
+pub(crate) mod settings;
 
 pub use room::{MediaRoom, RoomError, RoomStats};

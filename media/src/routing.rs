@@ -14,13 +14,16 @@
 //! use aura_crypto::Identity;
 //! use aura_media::{Hop, RoutingTable};
 //!
+//! # fn main() -> Result<(), aura_media::TableError> {
 //! let alice = Identity::from_secret_bytes(&[1; 32]).member_id();
 //! let mut table = RoutingTable::new();
-//! table.open([7; 8], "voice of group 7", [alice]).unwrap();
+//! table.open([7; 8], "voice of group 7", [alice])?;
 //! assert!(table.admits(&alice));
 //! // A datagram from alice's connection for room 7 would now route to
 //! // "voice of group 7" with `Hop::Direct`.
 //! # let _ = Hop::Direct;
+//! # Ok(())
+//! # }
 //! ```
 
 use std::collections::{HashMap, HashSet};

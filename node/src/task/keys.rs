@@ -238,18 +238,16 @@ mod tests {
     /// A non-member fills a 64 KiB gossip `Keys` message with envelopes
     /// signed by itself: no signature is checked at all.
     #[test]
-    fn non_member_keys_flood_costs_no_signature_check() {
-        let (mut owner, _) = GroupSession::create(ident(1), "g", 1, &mut OsRng).unwrap();
+    fn non_member_keys_flood_costs_no_signature_check() -> Result<(), Box<dyn std::error::Error>> {
+        let (mut owner, _) = GroupSession::create(ident(1), "g", 1, &mut OsRng)?;
         let bob = ident(2).member_id();
-        owner.add_member(bob, Role::Member, None, 1).unwrap();
+        owner.add_member(bob, Role::Member, None, 1)?;
         let gid = owner.group_id();
-        let (mut mallory_group, _) = GroupSession::create(ident(9), "m", 1, &mut OsRng).unwrap();
-        mallory_group
-            .add_member(bob, Role::Member, None, 1)
-            .unwrap();
+        let (mut mallory_group, _) = GroupSession::create(ident(9), "m", 1, &mut OsRng)?;
+        mallory_group.add_member(bob, Role::Member, None, 1)?;
         // Mallory's envelopes claim our group id (re-signed over it they
         // would still be hers: she is no member of ours).
-        let env = mallory_group.envelope_for(bob, &mut OsRng).unwrap();
+        let env = mallory_group.envelope_for(bob, &mut OsRng)?;
         let mut bytes = env.encode();
         bytes[1..33].copy_from_slice(&gid.0);
         let list = vec![bytes; 64 * 1024 / aura_crypto::ENVELOPE_LEN];
@@ -260,20 +258,19 @@ mod tests {
         });
         assert!(matches!(r, Ok(Screened::FromUnknown(None))), "{r:?}");
         assert_eq!(checks, 0);
+        Ok(())
     }
 
     /// A member's rotation: each envelope's signature checked once, ours
     /// not here (accepting it verifies it).
     #[test]
-    fn member_keys_each_signature_checked_once() {
-        let (mut owner, _) = GroupSession::create(ident(1), "g", 1, &mut OsRng).unwrap();
+    fn member_keys_each_signature_checked_once() -> Result<(), Box<dyn std::error::Error>> {
+        let (mut owner, _) = GroupSession::create(ident(1), "g", 1, &mut OsRng)?;
         let me = ident(2).member_id();
         for i in 2..6 {
-            owner
-                .add_member(ident(i).member_id(), Role::Member, None, 1)
-                .unwrap();
+            owner.add_member(ident(i).member_id(), Role::Member, None, 1)?;
         }
-        let rot = owner.rotate(2, &mut OsRng).unwrap();
+        let rot = owner.rotate(2, &mut OsRng)?;
         let list: Vec<Vec<u8>> = rot.envelopes.iter().map(|e| e.encode()).collect();
         let mut checks = 0;
         let r = screen_keys(owner.group_id(), me, owner.roster(), &list, |e| {
@@ -285,20 +282,22 @@ mod tests {
         };
         assert_eq!(mine.len(), 1);
         assert_eq!(checks, list.len() - 1);
+        Ok(())
     }
 
     /// A member asks for our key over and over: one fresh envelope (one
     /// counter skip, one signature) per member per interval.
     #[test]
-    fn key_request_flood_makes_one_envelope_per_interval() {
-        let (mut owner, _) = GroupSession::create(ident(1), "g", 1, &mut OsRng).unwrap();
+    fn key_request_flood_makes_one_envelope_per_interval() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let (mut owner, _) = GroupSession::create(ident(1), "g", 1, &mut OsRng)?;
         let bob = ident(2).member_id();
-        owner.add_member(bob, Role::Member, None, 1).unwrap();
+        owner.add_member(bob, Role::Member, None, 1)?;
         let mut grants = KeyGrants::default();
         let mut made = 0;
         for i in 0..1000u64 {
             // We keep talking between the requests.
-            owner.seal(aura_crypto::FrameKind::Chat, b"x", 1).unwrap();
+            owner.seal(aura_crypto::FrameKind::Chat, b"x", 1)?;
             let now = 1_000 + i * 10;
             let env = grants.grant(bob, owner.epoch(), now, || {
                 made += 1;
@@ -315,5 +314,6 @@ mod tests {
         });
         assert!(later.is_some());
         assert_eq!(made, before + 1);
+        Ok(())
     }
 }

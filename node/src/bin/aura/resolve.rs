@@ -131,13 +131,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shapes_parse_and_bad_ones_say_why() {
+    fn shapes_parse_and_bad_ones_say_why() -> anyhow::Result<()> {
         assert!(matches!(
-            shape(Some("45.9,6.8,150"), None).unwrap(),
+            shape(Some("45.9,6.8,150"), None)?,
             Shape::Circle { radius_m, .. } if radius_m == 150.0
         ));
         assert!(matches!(
-            shape(None, Some("45.90,6.80;45.90,6.81;45.91,6.81")).unwrap(),
+            shape(None, Some("45.90,6.80;45.90,6.81;45.91,6.81"))?,
             Shape::Polygon(v) if v.len() == 3
         ));
         assert!(shape(Some("45.9,6.8"), None)
@@ -159,5 +159,6 @@ mod tests {
             .to_string()
             .contains("radius"));
         assert!(shape(None, None).is_err());
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //! `cargo run --release -p aura-billing --example storage_bench -- --json`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aura_billing::bench::process_cpu_s;
 use std::time::{Duration, Instant};
 
 use aura_billing::{
@@ -34,15 +35,6 @@ struct Cli {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
-}
-
-/// Process CPU time (user + system), seconds.
-fn process_cpu_s() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn key() -> DeviceKey {

@@ -15,7 +15,7 @@ use std::{
 use ed25519_dalek::SigningKey;
 use rand::{rngs::OsRng, RngCore};
 
-use super::loadgen;
+use super::{loadgen, process_cpu_s};
 use crate::{
     api::SendGiftRequest,
     client::{BillingClient, ClientError},
@@ -447,20 +447,6 @@ fn batch_stats(metrics: &str) -> (f64, f64, f64) {
     let size = get("aura_billing_commit_batch_size_sum");
     let secs = get("aura_billing_commit_batch_seconds_sum");
     (n, size / n.max(1.0), secs * 1000.0 / n.max(1.0))
-}
-
-/// CPU seconds (user + system) this process used so far, from `/proc/self/stat`
-/// (0 where that file does not exist).
-fn process_cpu_s() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at state (3).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime is field 14, stime 15: indices 11 and 12 after the state field.
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn hex_key(k: &SigningKey) -> String {

@@ -6,19 +6,8 @@ pub mod location;
 pub mod voice_e2e;
 pub mod voice_latency;
 
-/// CPU seconds (user + system) this process used so far, from `/proc/self/stat`
-/// (0 where that file does not exist).
-pub(crate) fn process_cpu_s() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at state (3).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime is field 14, stime 15: indices 11 and 12 after the state field.
-    (ticks(11) + ticks(12)) / 100.0
-}
+/// CPU seconds (user + system) this process used so far (shared with the ledger suite).
+pub(crate) use aura_billing::bench::process_cpu_s;
 
 /// Seconds this process's threads spent runnable but waiting for a CPU,
 /// summed over threads (Linux schedstat; 0 elsewhere). Figures measured

@@ -15,6 +15,8 @@
 //! - [`report`] and [`inbox`] (sans-IO): receiver reports signed by their
 //!   author, verified end to end by the talker ([`ReportInbox`]), so they
 //!   stay authentic through a relay.
+//! - [`control`] (sans-IO): what a member tells a relay's media
+//!   forwarder (join or leave a room, present an entitlement token).
 //! - [`endpoint`]: one quinn [`MediaEndpoint`] per process serving every
 //!   room, demultiplexed by the routing table into one bounded queue per
 //!   room.
@@ -34,6 +36,7 @@
 //! # }
 //! ```
 
+pub mod control;
 pub mod endpoint;
 pub mod framing;
 mod impair;
@@ -42,6 +45,7 @@ pub mod report;
 pub mod routing;
 pub mod tls;
 
+pub use control::{ControlError, RelayControl};
 pub use endpoint::{Config, Incoming, MediaEndpoint, MediaError, RoomConfig, RoomCounters, Stats};
 pub use framing::{classify, Carried, FramingError, MAX_FRAME};
 pub use inbox::{InboxStats, ReportInbox};

@@ -247,10 +247,10 @@ pub fn build_swarm(
                 memory: memory_connection_limits::Behaviour::with_max_percentage(0.9),
                 relay,
                 dcutr: dcutr::Behaviour::new(id),
-                identify: identify::Behaviour::new(identify::Config::new(
-                    "/aura/id/1".into(),
-                    key.public(),
-                )),
+                identify: identify::Behaviour::new(
+                    identify::Config::new("/aura/id/1".into(), key.public())
+                        .with_agent_version(format!("aura/{}", env!("CARGO_PKG_VERSION"))),
+                ),
                 ping: ping::Behaviour::default(),
                 kad: kad.into(),
                 mdns: mdns.into(),

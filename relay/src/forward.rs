@@ -1,0 +1,431 @@
+//! The media forwarder's table (sans-IO): who is connected, which rooms each
+//! member joined, and where each datagram goes.
+//!
+//! The server hands it every datagram with the member its connection
+//! authenticated (TLS, ed25519) and the time; it answers with the members
+//! to forward to, or why it drops the datagram. It reads the key-free
+//! header only (the sealed-frame header from `aura-crypto`, the report
+//! header from `aura-media`) and holds no key: it stores member ids, room
+//! ids and token buckets, nothing that opens a frame.
+//!
+//! - A sealed frame goes to every other member joined to its room, if its
+//!   header's sender is the connection's member (else [`DropReason::WrongSender`]).
+//! - A receiver report goes to the talker it is about, if its author is
+//!   the connection's member.
+//! - A join, leave or token ([`aura_media::RelayControl`]) changes the table.
+//!
+//! Every map is bounded by [`Limits`]; each session has a token bucket of
+//! bytes (off when `bytes_per_s` is 0).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aura_crypto::{FrameHeader, MemberId, ShortId};
+use aura_media::framing::{classify, Carried};
+use aura_media::{control, RelayControl, ReportHeader, RoomId};
+use thiserror::Error;
+
+use crate::access::{Access, Admission};
+
+/// Bounds of the forwarder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Media connections at once.
+    pub max_sessions: usize,
+    /// Rooms one member may join (media sessions per member).
+    pub rooms_per_member: usize,
+    /// Members joined to one room.
+    pub members_per_room: usize,
+    /// Rooms at once.
+    pub max_rooms: usize,
+    /// Bytes a second one connection may send (0: no limit).
+    pub bytes_per_s: u64,
+    /// Bytes a connection may send in a burst above the rate.
+    pub burst_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_sessions: 4_096,
+            rooms_per_member: 8,
+            members_per_room: 1_024,
+            max_rooms: 4_096,
+            // Opus voice is 2-8 KB/s; room for music and reports.
+            bytes_per_s: 64_000,
+            burst_bytes: 32_000,
+        }
+    }
+}
+
+/// Why a datagram was dropped (one label each in the metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
+pub enum DropReason {
+    /// Empty, oversize, unknown kind or unparsable header.
+    #[error("malformed datagram")]
+    Malformed,
+    /// The header names someone other than the connection's member.
+    #[error("header names another sender than the connection")]
+    WrongSender,
+    /// The sender has not joined the room.
+    #[error("sender has not joined the room")]
+    NotJoined,
+    /// Over the connection's bandwidth.
+    #[error("over the connection's bandwidth")]
+    RateLimited,
+    /// Access needs a valid token first (or it expired).
+    #[error("no valid token presented")]
+    NotAdmitted,
+    /// No session for this connection.
+    #[error("no session")]
+    NoSession,
+}
+
+impl DropReason {
+    /// The metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::WrongSender => "wrong_sender",
+            Self::NotJoined => "not_joined",
+            Self::RateLimited => "rate_limited",
+            Self::NotAdmitted => "not_admitted",
+            Self::NoSession => "no_session",
+        }
+    }
+}
+
+/// Why a connection, join or token was refused (one label each in the metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
+pub enum Refusal {
+    /// [`Limits::max_sessions`] reached.
+    #[error("too many media sessions")]
+    Sessions,
+    /// [`Limits::rooms_per_member`] reached.
+    #[error("too many rooms for this member")]
+    RoomsPerMember,
+    /// [`Limits::members_per_room`] reached.
+    #[error("room full")]
+    RoomFull,
+    /// [`Limits::max_rooms`] reached.
+    #[error("too many rooms")]
+    Rooms,
+    /// The access policy refuses this member.
+    #[error("not allowed")]
+    NotAllowed,
+    /// A token that does not verify.
+    #[error("bad token")]
+    BadToken,
+}
+
+impl Refusal {
+    /// The metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sessions => "sessions",
+            Self::RoomsPerMember => "rooms_per_member",
+            Self::RoomFull => "room_full",
+            Self::Rooms => "rooms",
+            Self::NotAllowed => "not_allowed",
+            Self::BadToken => "bad_token",
+        }
+    }
+}
+
+/// What a datagram did.
+#[derive(Debug)]
+pub enum Outcome<'a, T> {
+    /// Send the datagram, unchanged, to each of these.
+    Forward(Fanout<'a, T>),
+    /// The member joined the room (or renewed its join).
+    Joined(RoomId),
+    /// The member left the room.
+    Left(RoomId),
+    /// The member's token verified; admitted until then (unix seconds).
+    Admitted(i64),
+    /// A control message was refused.
+    Refused(Refusal),
+}
+
+/// The targets a datagram goes to.
+#[derive(Debug)]
+pub struct Fanout<'a, T> {
+    members: std::slice::Iter<'a, MemberId>,
+    sessions: &'a HashMap<MemberId, Session<T>>,
+    from: MemberId,
+    only: Option<ShortId>,
+}
+
+impl<'a, T> Iterator for Fanout<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        for m in self.members.by_ref() {
+            if *m == self.from || self.only.is_some_and(|s| m.short_id() != s) {
+                continue;
+            }
+            if let Some(s) = self.sessions.get(m) {
+                return Some(&s.target);
+            }
+        }
+        None
+    }
+}
+
+/// Token bucket of bytes.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+#[derive(Debug)]
+enum Admitted {
+    Yes,
+    Until(Instant),
+    No,
+}
+
+/// One member's media connection.
+#[derive(Debug)]
+pub struct Session<T> {
+    target: T,
+    rooms: Vec<RoomId>,
+    bucket: Bucket,
+    admitted: Admitted,
+}
+
+/// Counters of the table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Sessions.
+    pub sessions: usize,
+    /// Rooms with at least one member joined.
+    pub rooms: usize,
+    /// Joins (members summed over rooms).
+    pub joins: usize,
+}
+
+/// The forwarder's state.
+#[derive(Debug)]
+pub struct Forwarder<T> {
+    limits: Limits,
+    access: Access,
+    sessions: HashMap<MemberId, Session<T>>,
+    rooms: HashMap<RoomId, Vec<MemberId>>,
+}
+
+impl<T> Forwarder<T> {
+    /// An empty table.
+    pub fn new(limits: Limits, access: Access) -> Self {
+        Self {
+            limits,
+            access,
+            sessions: HashMap::new(),
+            rooms: HashMap::new(),
+        }
+    }
+
+    /// Sessions and rooms now.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            sessions: self.sessions.len(),
+            rooms: self.rooms.len(),
+            joins: self.rooms.values().map(Vec::len).sum(),
+        }
+    }
+
+    /// Whether `member` has joined `room`.
+    pub fn is_joined(&self, room: &RoomId, member: &MemberId) -> bool {
+        self.rooms.get(room).is_some_and(|r| r.contains(member))
+    }
+
+    /// A member's connection is up. A second connection of the same member
+    /// replaces the first (returned, to be closed) and keeps its rooms.
+    pub fn connect(
+        &mut self,
+        member: MemberId,
+        target: T,
+        now: Instant,
+    ) -> Result<Option<T>, Refusal> {
+        let admitted = match self.access.on_connect(&member) {
+            Ok(Admission::Open) => Admitted::Yes,
+            Ok(Admission::NeedsToken) => Admitted::No,
+            Err(_) => return Err(Refusal::NotAllowed),
+        };
+        if let Some(s) = self.sessions.get_mut(&member) {
+            return Ok(Some(std::mem::replace(&mut s.target, target)));
+        }
+        if self.sessions.len() >= self.limits.max_sessions {
+            return Err(Refusal::Sessions);
+        }
+        let bucket = Bucket {
+            tokens: self.limits.burst_bytes as f64,
+            at: now,
+        };
+        self.sessions.insert(
+            member,
+            Session {
+                target,
+                rooms: Vec::new(),
+                bucket,
+                admitted,
+            },
+        );
+        Ok(None)
+    }
+
+    /// A member's connection is gone: if `is_current` says the session's
+    /// target is that connection, the session and its joins go.
+    pub fn disconnect(&mut self, member: &MemberId, is_current: impl FnOnce(&T) -> bool) {
+        let Some(s) = self.sessions.get(member) else {
+            return;
+        };
+        if !is_current(&s.target) {
+            return;
+        }
+        if let Some(s) = self.sessions.remove(member) {
+            for r in s.rooms {
+                self.leave_room(&r, member);
+            }
+        }
+    }
+
+    fn leave_room(&mut self, room: &RoomId, member: &MemberId) {
+        if let Some(ms) = self.rooms.get_mut(room) {
+            ms.retain(|m| m != member);
+            if ms.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+
+    /// Handles a datagram that came on `from`'s connection at `now`
+    /// (`unix_s`: the wall clock, for token lifetimes).
+    pub fn on_datagram(
+        &mut self,
+        from: &MemberId,
+        d: &[u8],
+        now: Instant,
+        unix_s: i64,
+    ) -> Result<Outcome<'_, T>, DropReason> {
+        let limits = &self.limits;
+        let s = self.sessions.get_mut(from).ok_or(DropReason::NoSession)?;
+        if !take(&mut s.bucket, limits, d.len(), now) {
+            return Err(DropReason::RateLimited);
+        }
+        let first = *d.first().ok_or(DropReason::Malformed)?;
+        if control::is_control(first) {
+            let c = RelayControl::parse(d).map_err(|_| DropReason::Malformed)?;
+            return Ok(self.on_control(from, c, now, unix_s));
+        }
+        match &s.admitted {
+            Admitted::Yes => {}
+            Admitted::Until(t) if *t > now => {}
+            _ => return Err(DropReason::NotAdmitted),
+        }
+        let (room, only) = match classify(d).map_err(|_| DropReason::Malformed)? {
+            Carried::Sealed => {
+                let h = FrameHeader::parse(d).map_err(|_| DropReason::Malformed)?;
+                if h.sender != from.short_id() {
+                    return Err(DropReason::WrongSender);
+                }
+                (h.room, None)
+            }
+            Carried::Report => {
+                let h = ReportHeader::parse(d).map_err(|_| DropReason::Malformed)?;
+                if h.author != *from {
+                    return Err(DropReason::WrongSender);
+                }
+                (h.room, Some(h.about))
+            }
+        };
+        let members = self
+            .rooms
+            .get(&room)
+            .filter(|ms| ms.contains(from))
+            .ok_or(DropReason::NotJoined)?;
+        Ok(Outcome::Forward(Fanout {
+            members: members.iter(),
+            sessions: &self.sessions,
+            from: *from,
+            only,
+        }))
+    }
+
+    fn on_control(
+        &mut self,
+        from: &MemberId,
+        c: RelayControl<'_>,
+        now: Instant,
+        unix_s: i64,
+    ) -> Outcome<'_, T> {
+        match c {
+            RelayControl::Join(room) => match self.join(from, room) {
+                Ok(()) => Outcome::Joined(room),
+                Err(r) => Outcome::Refused(r),
+            },
+            RelayControl::Leave(room) => {
+                if let Some(s) = self.sessions.get_mut(from) {
+                    s.rooms.retain(|r| *r != room);
+                }
+                self.leave_room(&room, from);
+                Outcome::Left(room)
+            }
+            RelayControl::Token(t) => match self.access.check_token(from, t, unix_s) {
+                Ok(exp) => {
+                    let left = Duration::from_secs(exp.saturating_sub(unix_s).max(0) as u64);
+                    if let Some(s) = self.sessions.get_mut(from) {
+                        if !matches!(s.admitted, Admitted::Yes) {
+                            s.admitted = Admitted::Until(now + left);
+                        }
+                    }
+                    Outcome::Admitted(exp)
+                }
+                Err(_) => Outcome::Refused(Refusal::BadToken),
+            },
+        }
+    }
+
+    fn join(&mut self, from: &MemberId, room: RoomId) -> Result<(), Refusal> {
+        let s = self.sessions.get_mut(from).ok_or(Refusal::NotAllowed)?;
+        if matches!(s.admitted, Admitted::No) {
+            return Err(Refusal::NotAllowed);
+        }
+        if s.rooms.contains(&room) {
+            return Ok(());
+        }
+        if s.rooms.len() >= self.limits.rooms_per_member {
+            return Err(Refusal::RoomsPerMember);
+        }
+        if !self.rooms.contains_key(&room) && self.rooms.len() >= self.limits.max_rooms {
+            return Err(Refusal::Rooms);
+        }
+        let members = self.rooms.entry(room).or_default();
+        if members.len() >= self.limits.members_per_room {
+            return Err(Refusal::RoomFull);
+        }
+        members.push(*from);
+        s.rooms.push(room);
+        Ok(())
+    }
+}
+
+/// Takes `n` bytes from the bucket; false if there are not enough.
+fn take(b: &mut Bucket, limits: &Limits, n: usize, now: Instant) -> bool {
+    if limits.bytes_per_s == 0 {
+        return true;
+    }
+    let dt = now.saturating_duration_since(b.at).as_secs_f64();
+    b.at = now;
+    let cap = (limits.burst_bytes.max(limits.bytes_per_s / 10)) as f64;
+    b.tokens = (b.tokens + dt * limits.bytes_per_s as f64).min(cap);
+    if b.tokens < n as f64 {
+        return false;
+    }
+    b.tokens -= n as f64;
+    true
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+use std::collections::HashSet;
+
+use aura_crypto::frame::TAG_LEN;
+use aura_crypto::{FrameKind, Identity};
+use aura_media::{ReceiverReport, SignedReport};
+
+use super::*;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+fn id(n: u8) -> Identity {
+    Identity::from_secret_bytes(&[n; 32])
+}
+
+const ROOM: RoomId = [7; 8];
+
+fn frame(room: RoomId, sender: &MemberId) -> Vec<u8> {
+    let h = FrameHeader {
+        kind: FrameKind::Voice,
+        room,
+        sender: sender.short_id(),
+        epoch: 1,
+        counter: 1,
+    };
+    let mut b = h.to_bytes().to_vec();
+    b.extend_from_slice(&[0u8; TAG_LEN + 40]);
+    b
+}
+
+fn join(room: RoomId) -> Vec<u8> {
+    RelayControl::Join(room).to_vec()
+}
+
+fn targets(o: Outcome<'_, u8>) -> Vec<u8> {
+    match o {
+        Outcome::Forward(f) => {
+            let mut v: Vec<u8> = f.copied().collect();
+            v.sort();
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Members 1, 2, 3 connected (targets 1, 2, 3) and joined to ROOM.
+fn three() -> Result<(Forwarder<u8>, Instant), Box<dyn std::error::Error>> {
+    let now = Instant::now();
+    let mut f = Forwarder::new(Limits::default(), Access::Everyone);
+    for n in 1..=3 {
+        let m = id(n).member_id();
+        f.connect(m, n, now)?;
+        assert!(matches!(
+            f.on_datagram(&m, &join(ROOM), now, 0)?,
+            Outcome::Joined(ROOM)
+        ));
+    }
+    Ok((f, now))
+}
+
+#[test]
+fn frame_goes_to_every_other_joined_member() -> R {
+    let (mut f, now) = three()?;
+    let m1 = id(1).member_id();
+    assert_eq!(
+        targets(f.on_datagram(&m1, &frame(ROOM, &m1), now, 0)?),
+        [2, 3]
+    );
+    // Member 4 is connected but not joined: nothing reaches it, and it
+    // cannot send into the room.
+    let m4 = id(4).member_id();
+    f.connect(m4, 4, now)?;
+    assert_eq!(
+        targets(f.on_datagram(&m1, &frame(ROOM, &m1), now, 0)?),
+        [2, 3]
+    );
+    assert_eq!(
+        f.on_datagram(&m4, &frame(ROOM, &m4), now, 0).err(),
+        Some(DropReason::NotJoined)
+    );
+    Ok(())
+}
+
+#[test]
+fn frame_naming_another_sender_than_the_connection_is_dropped() -> R {
+    let (mut f, now) = three()?;
+    let (m1, m2) = (id(1).member_id(), id(2).member_id());
+    assert_eq!(
+        f.on_datagram(&m2, &frame(ROOM, &m1), now, 0).err(),
+        Some(DropReason::WrongSender)
+    );
+    // A genuine report of member 1, replayed on member 2's connection.
+    let r = SignedReport::sign(&id(1), ROOM, m2.short_id(), 1, &ReceiverReport::default());
+    assert_eq!(
+        f.on_datagram(&m2, r.as_ref(), now, 0).err(),
+        Some(DropReason::WrongSender)
+    );
+    Ok(())
+}
+
+#[test]
+fn report_goes_to_the_talker_it_is_about_only() -> R {
+    let (mut f, now) = three()?;
+    let m3 = id(3).member_id();
+    let r = SignedReport::sign(&id(1), ROOM, m3.short_id(), 1, &ReceiverReport::default());
+    assert_eq!(
+        targets(f.on_datagram(&id(1).member_id(), r.as_ref(), now, 0)?),
+        [3]
+    );
+    Ok(())
+}
+
+#[test]
+fn leave_and_disconnect_stop_forwarding() -> R {
+    let (mut f, now) = three()?;
+    let (m1, m2, m3) = (id(1).member_id(), id(2).member_id(), id(3).member_id());
+    f.on_datagram(&m2, &RelayControl::Leave(ROOM).to_vec(), now, 0)?;
+    assert_eq!(targets(f.on_datagram(&m1, &frame(ROOM, &m1), now, 0)?), [3]);
+    // A stale connection's end does not remove the member's new session.
+    f.disconnect(&m3, |t| *t == 99);
+    assert_eq!(targets(f.on_datagram(&m1, &frame(ROOM, &m1), now, 0)?), [3]);
+    f.disconnect(&m3, |t| *t == 3);
+    assert!(targets(f.on_datagram(&m1, &frame(ROOM, &m1), now, 0)?).is_empty());
+    f.disconnect(&m1, |_| true);
+    assert_eq!(
+        f.counts(),
+        Counts {
+            sessions: 1,
+            rooms: 0,
+            joins: 0
+        }
+    );
+    Ok(())
+}
+
+#[test]
+fn limits_refuse_sessions_rooms_and_joins() -> R {
+    let now = Instant::now();
+    let limits = Limits {
+        max_sessions: 2,
+        rooms_per_member: 1,
+        members_per_room: 1,
+        max_rooms: 2,
+        ..Limits::default()
+    };
+    let mut f = Forwarder::new(limits, Access::Everyone);
+    let (m1, m2) = (id(1).member_id(), id(2).member_id());
+    f.connect(m1, 1u8, now)?;
+    f.connect(m2, 2, now)?;
+    assert_eq!(f.connect(id(3).member_id(), 3, now), Err(Refusal::Sessions));
+    // A second connection of a member replaces the first.
+    assert_eq!(f.connect(m1, 11, now), Ok(Some(1)));
+    f.on_datagram(&m1, &join(ROOM), now, 0)?;
+    assert!(matches!(
+        f.on_datagram(&m1, &join([8; 8]), now, 0)?,
+        Outcome::Refused(Refusal::RoomsPerMember)
+    ));
+    assert!(matches!(
+        f.on_datagram(&m2, &join(ROOM), now, 0)?,
+        Outcome::Refused(Refusal::RoomFull)
+    ));
+    f.on_datagram(&m2, &join([8; 8]), now, 0)?;
+    assert_eq!(f.counts().rooms, 2);
+    Ok(())
+}
+
+#[test]
+fn a_connection_over_its_bandwidth_is_dropped_until_the_bucket_refills() -> R {
+    let now = Instant::now();
+    let limits = Limits {
+        bytes_per_s: 10_000,
+        burst_bytes: 1_000,
+        ..Limits::default()
+    };
+    let mut f = Forwarder::new(limits, Access::Everyone);
+    let m1 = id(1).member_id();
+    f.connect(m1, 1u8, now)?;
+    f.on_datagram(&m1, &join(ROOM), now, 0)?;
+    let fr = frame(ROOM, &m1); // 75 bytes
+    let sent = (0..100)
+        .filter(|_| f.on_datagram(&m1, &fr, now, 0).is_ok())
+        .count();
+    assert_eq!(sent, 13); // 1,000 bytes of burst less the join
+    assert_eq!(
+        f.on_datagram(&m1, &fr, now, 0).err(),
+        Some(DropReason::RateLimited)
+    );
+    let later = now + Duration::from_millis(100); // 1,000 bytes more
+    let sent = (0..100)
+        .filter(|_| f.on_datagram(&m1, &fr, later, 0).is_ok())
+        .count();
+    assert_eq!(sent, 13);
+    Ok(())
+}
+
+#[test]
+fn allow_list_refuses_others_at_connect() -> R {
+    let now = Instant::now();
+    let m1 = id(1).member_id();
+    let access = Access::AllowList(HashSet::from([m1]));
+    let mut f = Forwarder::new(Limits::default(), access);
+    f.connect(m1, 1u8, now)?;
+    assert_eq!(
+        f.connect(id(2).member_id(), 2, now),
+        Err(Refusal::NotAllowed)
+    );
+    Ok(())
+}
+
+#[test]
+fn malformed_datagrams_are_dropped() -> R {
+    let (mut f, now) = three()?;
+    let m1 = id(1).member_id();
+    for d in [
+        vec![],
+        vec![0x11; 5],
+        vec![0x1f; 60],
+        vec![0xA2; 20],
+        vec![0xA3, 1],
+        vec![0x77; 30],
+    ] {
+        assert_eq!(
+            f.on_datagram(&m1, &d, now, 0).err(),
+            Some(DropReason::Malformed),
+            "{d:?}"
+        );
+    }
+    assert_eq!(
+        f.on_datagram(&id(9).member_id(), &frame(ROOM, &m1), now, 0)
+            .err(),
+        Some(DropReason::NoSession)
+    );
+    Ok(())
+}

@@ -120,6 +120,12 @@ pub enum AuraEvent {
         /// Address.
         addr: String,
     },
+    /// The node left voice in `group` (background mode): the group's
+    /// `AuraVoice` is dead; join again in the foreground.
+    VoiceStopped {
+        /// Group id (hex).
+        group: String,
+    },
     /// Quality of a member's incoming voice.
     VoiceQuality {
         /// Group id (hex).
@@ -262,6 +268,9 @@ impl AuraEvent {
                 group: group_hex(&group),
                 member: member_hex(&member),
                 addr,
+            },
+            Event::VoiceStopped { group } => Self::VoiceStopped {
+                group: group_hex(&group),
             },
             Event::VoiceQuality {
                 group,

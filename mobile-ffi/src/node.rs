@@ -151,6 +151,25 @@ impl AuraNode {
         self.call(|n| async move { n.dial(addr).await }).await
     }
 
+    /// The device's network changed (Wi-Fi to cellular and back, a new
+    /// address): call it from the platform's network callback
+    /// (`ConnectivityManager.NetworkCallback`, `NWPathMonitor`). Restarts
+    /// the transport on fresh sockets and re-dials every member at once; a
+    /// join in flight fails with `AuraError.Network` (call it again).
+    pub async fn network_changed(&self) -> Result<(), AuraError> {
+        self.call(|n| async move { n.network_changed().await })
+            .await
+    }
+
+    /// Background mode on (the app left the screen) or off (it is back).
+    /// On: location is published on the frugal background policy, voice is
+    /// left in every group (`AuraEvent.VoiceStopped`), keep-alives and
+    /// pings go quiet. Off: foreground settings again (join voice again).
+    pub async fn set_background(&self, on: bool) -> Result<(), AuraError> {
+        self.call(|n| async move { n.set_background(on).await })
+            .await
+    }
+
     /// Creates a group owned by us; returns its id.
     pub async fn create_group(&self, name: String) -> Result<String, AuraError> {
         let id = self

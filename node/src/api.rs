@@ -182,6 +182,23 @@ impl Node {
         self.ask(|r| Command::Dial(addr, r)).await?
     }
 
+    /// The device's network changed (Wi-Fi to cellular, a new address):
+    /// restarts the transport on fresh sockets, re-dials every member at
+    /// once and re-announces our addresses (and media address). Joins in
+    /// flight fail with [`NodeError::Network`]; call again.
+    pub async fn network_changed(&self) -> Result<(), NodeError> {
+        self.ask(Command::NetworkChanged).await?
+    }
+
+    /// Background mode on or off. On: location is published on the frugal
+    /// `[background].publish` policy, voice is left in every group
+    /// ([`Event::VoiceStopped`]), and the transport restarts quiet (no
+    /// keep-alives, rare pings; see [`crate::link`]). Off: back to the
+    /// foreground settings (voice is not re-joined: the app joins again).
+    pub async fn set_background(&self, on: bool) -> Result<(), NodeError> {
+        self.ask(|r| Command::SetBackground(on, r)).await?
+    }
+
     /// Creates a group owned by us.
     pub async fn create_group(&self, name: &str) -> Result<GroupId, NodeError> {
         let name = name.to_owned();

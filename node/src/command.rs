@@ -106,5 +106,9 @@ pub(crate) enum Command {
         data: Vec<u8>,
         reply: Reply<()>,
     },
+    /// The device's network changed: restart the transport.
+    NetworkChanged(Reply<()>),
+    /// Background mode on or off.
+    SetBackground(bool, Reply<()>),
     Stop(Answer<()>),
 }

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::location::{HistoryPolicy, Precision, PublishPolicy};
+use crate::{
+    link::{BackgroundConfig, LinkTiming},
+    location::{HistoryPolicy, Precision, PublishPolicy},
+};
 
 /// Configuration errors.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,11 @@ pub struct Config {
     pub hysteresis_m: f64,
     /// Gossipsub heartbeat, milliseconds.
     pub heartbeat_ms: u64,
+    /// Keep-alives, pings and re-dials in the foreground (see [`crate::link`]).
+    pub link: LinkTiming,
+    /// What changes in background mode (`[background]`: publish policy,
+    /// heartbeat, connection timing).
+    pub background: BackgroundConfig,
     /// Serve the Kademlia DHT even with no bootstrap nodes of our own (a
     /// bootstrap or relay node). Kademlia always runs when `bootstrap` is
     /// set; without either it is off (a LAN mesh found by mDNS and invites).
@@ -86,6 +94,8 @@ impl Default for Config {
             proximity_m: 200.0,
             hysteresis_m: 25.0,
             heartbeat_ms: 700,
+            link: LinkTiming::default(),
+            background: BackgroundConfig::default(),
             dht_server: false,
             billing_service_key: None,
             billing_url: None,
@@ -125,6 +135,17 @@ impl Config {
             path: path.display().to_string(),
             source,
         })
+    }
+
+    /// The settings the transport runs with: these, or in background mode
+    /// these with the background heartbeat and connection timing.
+    pub fn for_mode(&self, background: bool) -> Self {
+        let mut c = self.clone();
+        if background {
+            c.heartbeat_ms = self.background.heartbeat_ms;
+            c.link = self.background.link;
+        }
+        c
     }
 
     /// Settings for loopback tests: loopback listeners, no mDNS, fast heartbeat.

@@ -117,6 +117,12 @@ pub enum Event {
         /// Socket address or multiaddr string.
         addr: String,
     },
+    /// The node stopped voice in `group` (background mode leaves voice);
+    /// the app's voice handle for it is dead, join again in the foreground.
+    VoiceStopped {
+        /// Group.
+        group: GroupId,
+    },
     /// Quality of a member's incoming voice stream (every
     /// [`crate::voice_api::VoiceConfig::stats_every`] while in voice).
     VoiceQuality {

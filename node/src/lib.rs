@@ -28,6 +28,7 @@
 pub mod config;
 pub mod gift;
 pub mod keyfile;
+pub mod link;
 pub mod location;
 pub mod media;
 pub mod net;

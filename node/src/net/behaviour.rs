@@ -105,7 +105,7 @@ fn gossip_message_id(data: &[u8]) -> gossipsub::MessageId {
 /// (p99 in seconds), degree 1 ~360 us, degree 0 ~270 us (BENCHMARKS.md).
 fn gossip_config(cfg: &Config) -> Result<gossipsub::Config, NodeError> {
     gossipsub::ConfigBuilder::default()
-        .gossip_lazy(3)
+        .gossip_lazy(cfg.link.gossip_lazy)
         .gossip_factor(0.0)
         .history_gossip(3)
         .heartbeat_interval(Duration::from_millis(cfg.heartbeat_ms.max(50)))
@@ -195,6 +195,7 @@ pub fn build_swarm(
     let gcfg = gossip_config(cfg)?;
     let mdns_on = cfg.mdns;
     let dht_on = cfg.dht_server || !cfg.bootstrap.is_empty();
+    let link = cfg.link;
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -203,7 +204,16 @@ pub fn build_swarm(
             yamux::Config::default,
         )
         .map_err(|e| net(&e))?
-        .with_quic()
+        .with_quic_config(|mut q| {
+            // Timing per mode (see `crate::link`): quiet in the background.
+            // "No keep-alive" is one a day: quinn keeps a zero interval busy.
+            q.keep_alive_interval = Duration::from_millis(match link.quic_keep_alive_ms {
+                0 => 86_400_000,
+                ms => ms,
+            });
+            q.max_idle_timeout = u32::try_from(link.quic_idle_timeout_ms).unwrap_or(u32::MAX);
+            q
+        })
         .with_dns()
         .map_err(|e| net(&e))?
         .with_relay_client(noise::Config::new, yamux::Config::default)
@@ -249,9 +259,13 @@ pub fn build_swarm(
                 dcutr: dcutr::Behaviour::new(id),
                 identify: identify::Behaviour::new(
                     identify::Config::new("/aura/id/1".into(), key.public())
-                        .with_agent_version(format!("aura/{}", env!("CARGO_PKG_VERSION"))),
+                        .with_agent_version(format!("aura/{}", env!("CARGO_PKG_VERSION")))
+                        .with_interval(Duration::from_millis(link.identify_interval_ms.max(1_000))),
                 ),
-                ping: ping::Behaviour::default(),
+                ping: ping::Behaviour::new(
+                    ping::Config::new()
+                        .with_interval(Duration::from_millis(link.ping_interval_ms.max(1_000))),
+                ),
                 kad: kad.into(),
                 mdns: mdns.into(),
                 autonat: autonat::Behaviour::new(id, autonat::Config::default()),

@@ -20,6 +20,12 @@ impl Task {
             C::PeerScore(peer, a) => {
                 let _ = a.send(self.peer_score(&peer));
             }
+            C::NetworkChanged(r) => {
+                let _ = r.send(self.network_changed());
+            }
+            C::SetBackground(on, r) => {
+                let _ = r.send(self.set_background(on));
+            }
             C::Stats(a) => {
                 let _ = a.send(self.stats());
             }

@@ -11,6 +11,7 @@ mod group;
 mod keys;
 mod load;
 mod membership;
+mod network;
 mod ops;
 mod rpc;
 mod swarm_events;
@@ -85,6 +86,8 @@ pub(crate) struct Task {
     pub(crate) history: Vec<(GroupId, [u8; 32], crate::location::Fix)>,
     /// Kademlia provider records of our groups (only with bootstrap nodes).
     pub(crate) discovery: crate::net::discovery::Discovery,
+    /// Transport mode (background) and restarts (see `network`).
+    pub(crate) net: network::NetState,
 }
 
 /// Unix milliseconds now.
@@ -94,9 +97,6 @@ pub(crate) fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
-
-/// How often members we are not connected to are dialled again, ms.
-pub(crate) const REDIAL_EVERY_MS: u64 = 15_000;
 
 impl Task {
     pub(crate) fn new(
@@ -112,39 +112,7 @@ impl Task {
         let peer_id = key.public().to_peer_id();
         let mut metrics = libp2p::metrics::Registry::default();
         let mut swarm = build_swarm(key, &config, &mut metrics)?;
-        for addr in &config.listen {
-            let ma = addr
-                .parse()
-                .map_err(|e| NodeError::BadInput(format!("listen address {addr:?}: {e}")))?;
-            swarm
-                .listen_on(ma)
-                .map_err(|e| NodeError::Network(format!("cannot listen on {addr}: {e}")))?;
-        }
-        for relay in &config.relays {
-            let ma: libp2p::Multiaddr = relay
-                .parse()
-                .map_err(|e| NodeError::BadInput(format!("relay address {relay:?}: {e}")))?;
-            // Listening on the circuit address dials the relay itself; a separate
-            // dial first would make the relay client's own dial a no-op and close
-            // the circuit listener before its reservation is made.
-            swarm
-                .listen_on(ma.with(libp2p::multiaddr::Protocol::P2pCircuit))
-                .map_err(|e| NodeError::Network(format!("cannot reserve on relay {relay}: {e}")))?;
-        }
-        for b in &config.bootstrap {
-            let ma: libp2p::Multiaddr = b
-                .parse()
-                .map_err(|e| NodeError::BadInput(format!("bootstrap address {b:?}: {e}")))?;
-            if let (Some(libp2p::multiaddr::Protocol::P2p(p)), Some(kad)) =
-                (ma.iter().last(), swarm.behaviour_mut().kad.as_mut())
-            {
-                kad.add_address(&p, ma.clone());
-            }
-            let _ = swarm.dial(ma);
-        }
-        if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
-            let _ = kad.bootstrap();
-        }
+        let listeners = network::start_listening(&mut swarm, &config)?;
         let mut task = Self {
             identity,
             config,
@@ -168,6 +136,7 @@ impl Task {
             last_redial_ms: now_ms(),
             history: Vec::new(),
             discovery: Default::default(),
+            net: network::NetState::new(listeners),
         };
         task.load_groups()?;
         task.dial_known_members()?;
@@ -260,7 +229,7 @@ impl Task {
     }
 
     /// Dials the members whose addresses we stored and that we are not
-    /// connected to: after a restart, and every [`REDIAL_EVERY_MS`] so that
+    /// connected to: after a restart, and every `link.redial_every_ms` so that
     /// every member stays connected to every other (group gossip goes one
     /// hop, author to member; see `net::behaviour`).
     pub(crate) fn dial_known_members(&mut self) -> Result<(), NodeError> {

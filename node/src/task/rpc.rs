@@ -36,7 +36,7 @@ const MAX_JOIN_ROUNDS: u32 = 64;
 
 /// A join whose roster arrives over several answers.
 pub(crate) struct JoinProgress {
-    pj: PendingJoin,
+    pub(crate) pj: PendingJoin,
     peer: PeerId,
     roster: Roster,
     envelopes: Vec<Vec<u8>>,

@@ -248,7 +248,8 @@ impl Task {
         self.persist_all_replay_floors();
         self.resync_voice();
         self.discovery_tick(now);
-        if now.saturating_sub(self.last_redial_ms) >= super::REDIAL_EVERY_MS {
+        self.network_tick();
+        if now.saturating_sub(self.last_redial_ms) >= self.redial_every_ms() {
             if let Err(e) = self.dial_known_members() {
                 tracing::debug!(error = %e, "redial failed");
             }

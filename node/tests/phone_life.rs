@@ -1,0 +1,207 @@
+//! Phone life on real swarms on loopback: a network change (new sockets,
+//! every connection dropped) and background mode (frugal location policy,
+//! voice left, quiet transport that still carries the group's traffic).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
+
+use aura_crypto::{GroupId, MemberId};
+use aura_node::{
+    config::Config,
+    location::{Position, Precision},
+    voice_api::VoiceConfig,
+    Event, EventStream, Node,
+};
+use common::*;
+
+/// A group of `nodes` sharing exact locations, each having seen every other's.
+async fn sharing_group(nodes: &mut [TestNode]) -> GroupId {
+    let gid = nodes[0].node.create_group("phones").await.unwrap();
+    let invite = nodes[0].node.invite(gid, 10, 600_000).await.unwrap();
+    for n in &nodes[1..] {
+        assert_eq!(n.node.join(&invite).await.unwrap(), gid);
+    }
+    for n in nodes.iter() {
+        n.node.set_precision(gid, Precision::Exact).await.unwrap();
+        n.node.share_location(gid, true).await.unwrap();
+    }
+    let since = now_ms();
+    let all = (0..nodes.len()).collect::<Vec<_>>();
+    let took = move_until_heard(nodes, &all, since, 30).await;
+    assert!(took < Duration::from_secs(30));
+    gid
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Moves every node each 50 ms until every node has heard, from each of the
+/// nodes `from`, a location stamped at or after `since_ms`; returns how
+/// long that took (fails after `secs`).
+async fn move_until_heard(
+    nodes: &mut [TestNode],
+    from: &[usize],
+    since_ms: u64,
+    secs: u64,
+) -> Duration {
+    let started = Instant::now();
+    let ids: Vec<MemberId> = nodes.iter().map(|n| n.node.member_id()).collect();
+    let want: Vec<HashSet<MemberId>> = (0..nodes.len())
+        .map(|i| from.iter().filter(|&&j| j != i).map(|&j| ids[j]).collect())
+        .collect();
+    let mut heard: Vec<HashSet<MemberId>> = vec![HashSet::new(); nodes.len()];
+    let mut step = 0.0;
+    while heard.iter().zip(&want).any(|(h, w)| !w.is_subset(h)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "traffic not back after {secs} s: heard {heard:?}"
+        );
+        step += 5.0;
+        for (i, n) in nodes.iter().enumerate() {
+            n.node
+                .update_position(base().offset_m(step, i as f64 * 100.0))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for (i, n) in nodes.iter_mut().enumerate() {
+            while let Some(e) = n.events.try_next() {
+                if let Event::Location { member, fix, .. } = e {
+                    if fix.at_ms >= since_ms {
+                        heard[i].insert(member);
+                    }
+                }
+            }
+        }
+    }
+    started.elapsed()
+}
+
+/// Waits (5 s at most) until `rx` gets `pos` from `member`; returns every
+/// position of `member` seen on the way.
+async fn heard(rx: &mut EventStream, member: MemberId, pos: Position) -> Vec<Position> {
+    let mut seen = Vec::new();
+    wait_for(rx, 5, |e| match e {
+        Event::Location { member: m, fix, .. } if *m == member => {
+            seen.push(fix.pos);
+            (fix.pos.distance_m(&pos) < 1.0).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    seen
+}
+
+fn drain(events: &mut EventStream) {
+    while events.try_next().is_some() {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_traffic_is_back_within_2_s_of_a_network_change() {
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(start().await);
+    }
+    sharing_group(&mut nodes).await;
+    let old: HashSet<_> = nodes[0]
+        .node
+        .listen_addrs()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let a = nodes[0].node.peer_id();
+    for n in nodes.iter_mut() {
+        drain(&mut n.events);
+    }
+    let changed_at = now_ms();
+    nodes[0].node.network_changed().await.unwrap();
+    // Both directions: the others hear the changed node, it hears them.
+    let took = move_until_heard(&mut nodes, &[0, 1, 2], changed_at, 10).await;
+    assert!(
+        took < Duration::from_secs(2),
+        "group traffic back after {took:?}"
+    );
+    // It really changed: new sockets, and the old connections were dropped.
+    let new: HashSet<_> = nodes[0]
+        .node
+        .listen_addrs()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(
+        !new.is_empty() && new.is_disjoint(&old),
+        "{old:?} -> {new:?}"
+    );
+    for n in &nodes[1..] {
+        assert!(n.node.connected_peers().await.unwrap().contains(&a));
+    }
+}
+
+/// A loopback node whose background policy ignores moves under 100 m but
+/// has no minimum interval (so the test need not wait a minute).
+async fn start_with_fast_background() -> TestNode {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::loopback(dir.path().to_path_buf());
+    cfg.background.publish.min_interval_ms = 0;
+    let node = Node::builder().config(cfg).start().await.unwrap();
+    let events = node.events();
+    wait_listening(&node).await;
+    TestNode { node, events, dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_mode_publishes_frugally_leaves_voice_and_still_delivers() {
+    let mut nodes = vec![start_with_fast_background().await, start().await];
+    let gid = sharing_group(&mut nodes).await;
+    let voice = nodes[0]
+        .node
+        .join_voice(gid, VoiceConfig::default())
+        .await
+        .unwrap();
+    drain(&mut nodes[0].events);
+    nodes[0].node.set_background(true).await.unwrap();
+    wait_for(&mut nodes[0].events, 5, |e| match e {
+        Event::VoiceStopped { group } if *group == gid => Some(()),
+        _ => None,
+    })
+    .await;
+    within(5, async {
+        while voice.set_ptt(true).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // The first background fix reaches the other member (published at
+    // once, or again when the quiet transport is back).
+    let a = nodes[0].node.member_id();
+    let here = base().offset_m(1_000.0, 0.0);
+    nodes[0].node.update_position(here).await.unwrap();
+    heard(&mut nodes[1].events, a, here).await;
+    // 30 m of jitter is not published; a 300 m move is. A's frames arrive
+    // in order, so a published jitter fix would arrive before the move.
+    let jitter = here.offset_m(30.0, 0.0);
+    nodes[0].node.update_position(jitter).await.unwrap();
+    let far = here.offset_m(300.0, 0.0);
+    nodes[0].node.update_position(far).await.unwrap();
+    let seen = heard(&mut nodes[1].events, a, far).await;
+    assert!(
+        !seen.contains(&jitter),
+        "jitter published in background mode"
+    );
+    // Back to the foreground: a 30 m move is published again.
+    nodes[0].node.set_background(false).await.unwrap();
+    let moved = far.offset_m(30.0, 0.0);
+    nodes[0].node.update_position(moved).await.unwrap();
+    heard(&mut nodes[1].events, a, moved).await;
+}

@@ -3,6 +3,7 @@
 //! `bench`), so it also builds from that crate alone.
 
 pub mod location;
+pub mod relay;
 pub mod voice_e2e;
 pub mod voice_latency;
 

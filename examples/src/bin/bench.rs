@@ -1,5 +1,5 @@
 //! `bench SUITE [OPTIONS]`: system benchmarks that print figures (`--json` for one
-//! JSON object). Suites: `location`, `voice-latency`, `voice-e2e`, `ledger`.
+//! JSON object). Suites: `location`, `voice-latency`, `voice-e2e`, `relay`, `ledger`.
 use aura_billing::bench::ledger;
 use aura_examples::bench;
 use clap::{Parser, Subcommand};
@@ -19,6 +19,8 @@ enum Suite {
     VoiceLatency(bench::voice_latency::Args),
     /// Capture push to mixed playout frame through two whole nodes on loopback.
     VoiceE2e(bench::voice_e2e::Args),
+    /// Voice-sized frames through the relay's media forwarder between many pairs on loopback.
+    Relay(bench::relay::Args),
     /// Concurrent gift transfers through the real billing HTTP service.
     Ledger(ledger::Args),
 }
@@ -34,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         Suite::Location(args) => bench::location::run(args).await,
         Suite::VoiceLatency(args) => bench::voice_latency::run(args).await,
         Suite::VoiceE2e(args) => bench::voice_e2e::run(args).await,
+        Suite::Relay(args) => bench::relay::run(args).await,
         Suite::Ledger(args) => {
             let json = args.json;
             let report = ledger::run(args).await?;

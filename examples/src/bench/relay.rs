@@ -1,0 +1,288 @@
+//! The `relay` benchmark suite: voice-sized sealed frames through the
+//! relay's media forwarder between many pairs of members on loopback.
+//!
+//! The relay (`aura_relay::server::Server`) runs on its own thread with a
+//! current-thread runtime, so its CPU is one thread's and "per core" is
+//! exact. Each pair is a room of two members (the node's `aura-media`
+//! endpoint); one talks, every 20 ms sending `--frames-per-tick` frames
+//! with its send time inside the (opaque to the relay) payload; the other
+//! receives through the relay. Delay is one-way, send to receive, so it
+//! includes both members' stacks: an upper bound of what the relay adds.
+
+use std::time::{Duration, Instant};
+
+use aura_crypto::{FrameHeader, FrameKind, Identity, HEADER_LEN};
+use aura_media::{Config, MediaEndpoint, RelayControl, RoomConfig};
+use aura_relay::server::Server;
+use bytes::Bytes;
+use rand::rngs::OsRng;
+use tokio::sync::oneshot;
+
+/// Command-line options of this suite.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one JSON object instead of human-readable figures.
+    #[arg(long)]
+    pub json: bool,
+    /// Talker/listener pairs (one room each).
+    #[arg(long, default_value_t = 50)]
+    pub pairs: usize,
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Frames each talker sends every 20 ms (1 = one voice stream).
+    #[arg(long, default_value_t = 1)]
+    pub frames_per_tick: usize,
+    /// Bytes of each sealed frame (a 24 kb/s Opus frame sealed is ~95).
+    #[arg(long, default_value_t = 96)]
+    pub frame_bytes: usize,
+}
+
+/// CPU seconds of the calling thread (Linux; 0 elsewhere).
+fn thread_cpu_s() -> f64 {
+    let Ok(s) = std::fs::read_to_string("/proc/thread-self/stat") else {
+        return 0.0;
+    };
+    let Some(rest) = s.rsplit(')').next() else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime, stime: fields 14 and 15 of stat, 12 and 13 after the name.
+    (t(11) + t(12)) / 100.0
+}
+
+struct RelayThread {
+    media: std::net::SocketAddr,
+    id: Identity,
+    start: oneshot::Sender<()>,
+    stop: oneshot::Sender<()>,
+    /// Relay thread CPU seconds over the window, forwarded packets, drops.
+    done: oneshot::Receiver<(f64, u64, u64)>,
+}
+
+fn spawn_relay() -> anyhow::Result<RelayThread> {
+    let id = Identity::generate(&mut OsRng);
+    let rid = id.clone();
+    let (addr_tx, addr_rx) = std::sync::mpsc::sync_channel(1);
+    let (start, start_rx) = oneshot::channel::<()>();
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let (done_tx, done) = oneshot::channel();
+    std::thread::spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = addr_tx.send(Err(anyhow::anyhow!(e)));
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let mut cfg = aura_relay::config::Config::default();
+            cfg.listen.libp2p = vec!["/ip4/127.0.0.1/tcp/0".into()];
+            cfg.listen.metrics = None;
+            cfg.listen.media = ([127, 0, 0, 1], 0).into();
+            cfg.limits.connections_per_ip = 1_000_000;
+            cfg.limits.media_bytes_per_s = 0;
+            let server = match Server::spawn(rid, cfg).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = addr_tx.send(Err(anyhow::anyhow!(e)));
+                    return;
+                }
+            };
+            let _ = addr_tx.send(Ok(server.media_addr()));
+            let _ = start_rx.await;
+            let (cpu0, f0) = (thread_cpu_s(), server.metrics().forwarded_packets.get());
+            let _ = stop_rx.await;
+            let cpu = thread_cpu_s() - cpu0;
+            let fwd = server.metrics().forwarded_packets.get() - f0;
+            let m = server.metrics();
+            let drops: u64 = [
+                "malformed",
+                "wrong_sender",
+                "not_joined",
+                "rate_limited",
+                "send_failed",
+            ]
+            .iter()
+            .map(|r| m.drops_for(r))
+            .sum();
+            let _ = done_tx.send((cpu, fwd, drops));
+            server.shutdown().await;
+        });
+    });
+    let media = addr_rx.recv()??;
+    Ok(RelayThread {
+        media,
+        id,
+        start,
+        stop,
+        done,
+    })
+}
+
+fn frame(room: [u8; 8], sender: &Identity, counter: u32, len: usize, base: Instant) -> Bytes {
+    let h = FrameHeader {
+        kind: FrameKind::Voice,
+        room,
+        sender: sender.member_id().short_id(),
+        epoch: 1,
+        counter,
+    };
+    let mut b = Vec::with_capacity(len.max(HEADER_LEN + 24));
+    b.extend_from_slice(&h.to_bytes());
+    b.extend_from_slice(&(base.elapsed().as_nanos() as u64).to_be_bytes());
+    b.resize(len.max(HEADER_LEN + 24), 0xa5);
+    Bytes::from(b)
+}
+
+/// Runs the suite and prints its figures.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let relay = spawn_relay()?;
+    let rid = relay.id.member_id();
+    let base = Instant::now();
+    let window = Duration::from_secs(args.seconds);
+    let mut talkers = Vec::new();
+    let mut listeners = Vec::new();
+    for p in 0..args.pairs {
+        let room = (p as u64 + 1).to_be_bytes();
+        let (a, b) = (
+            Identity::generate(&mut OsRng),
+            Identity::generate(&mut OsRng),
+        );
+        let members = [a.member_id(), b.member_id()];
+        let mut eps = Vec::new();
+        for id in [&a, &b] {
+            let ep = MediaEndpoint::bind(id, "127.0.0.1:0".parse()?, Config::default())?;
+            let rx = ep.open_room(
+                room,
+                members,
+                RoomConfig {
+                    queue: 4_096,
+                    ..RoomConfig::default()
+                },
+            )?;
+            ep.add_relay(rid)?;
+            ep.connect(rid, relay.media).await?;
+            ep.send(&rid, Bytes::from(RelayControl::Join(room).to_vec()))?;
+            eps.push((ep, rx));
+        }
+        let (b_ep, b_rx) = eps.pop().ok_or_else(|| anyhow::anyhow!("endpoint"))?;
+        let (a_ep, _a_rx) = eps.pop().ok_or_else(|| anyhow::anyhow!("endpoint"))?;
+        talkers.push((a_ep, a, room, _a_rx));
+        listeners.push((b_ep, b_rx));
+    }
+    // Joins are datagrams: let them land before measuring.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = relay.start.send(());
+    let cpu0 = crate::bench::process_cpu_s();
+    let t0 = Instant::now();
+    let mut send_tasks = Vec::new();
+    for (ep, id, room, _rx) in talkers {
+        let (n, len) = (args.frames_per_tick, args.frame_bytes);
+        send_tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let mut sent = 0u64;
+            let mut counter = 0u32;
+            let end = Instant::now() + window;
+            while Instant::now() < end {
+                tick.tick().await;
+                for _ in 0..n {
+                    counter += 1;
+                    if ep.send(&rid, frame(room, &id, counter, len, base)).is_ok() {
+                        sent += 1;
+                    }
+                }
+            }
+            (sent, ep, _rx)
+        }));
+    }
+    let mut recv_tasks = Vec::new();
+    for (ep, mut rx) in listeners {
+        recv_tasks.push(tokio::spawn(async move {
+            let mut delays = Vec::new();
+            let end = Instant::now() + window + Duration::from_millis(500);
+            while let Ok(Some(inc)) = tokio::time::timeout_at(end.into(), rx.recv()).await {
+                let now = base.elapsed().as_nanos() as u64;
+                if let Some(b) = inc.frame.get(HEADER_LEN..HEADER_LEN + 8) {
+                    let mut t = [0u8; 8];
+                    t.copy_from_slice(b);
+                    delays.push(now.saturating_sub(u64::from_be_bytes(t)));
+                }
+            }
+            drop(ep);
+            delays
+        }));
+    }
+    let mut sent = 0u64;
+    let mut keep = Vec::new();
+    for t in send_tasks {
+        let (s, ep, rx) = t.await?;
+        sent += s;
+        keep.push((ep, rx));
+    }
+    let mut delays = Vec::new();
+    for t in recv_tasks {
+        delays.extend(t.await?);
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let _ = relay.stop.send(());
+    let (relay_cpu, forwarded, drops) = relay.done.await?;
+    let proc_cpu = crate::bench::process_cpu_s() - cpu0;
+    delays.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if delays.is_empty() {
+            return 0.0;
+        }
+        let i = ((delays.len() - 1) as f64 * p).round() as usize;
+        delays[i] as f64 / 1e6
+    };
+    let received = delays.len() as u64;
+    let loss = 1.0 - received as f64 / sent.max(1) as f64;
+    let pps = forwarded as f64 / window.as_secs_f64();
+    let per_core = forwarded as f64 / relay_cpu.max(1e-9);
+    let out = serde_json::json!({
+        "suite": "relay",
+        "pairs": args.pairs,
+        "frames_per_tick": args.frames_per_tick,
+        "frame_bytes": args.frame_bytes,
+        "seconds": args.seconds,
+        "sent": sent,
+        "forwarded": forwarded,
+        "received": received,
+        "loss": loss,
+        "relay_drops": drops,
+        "forwarded_per_s": pps,
+        "relay_cpu_s": relay_cpu,
+        "relay_cpu_share": relay_cpu / elapsed,
+        "forwarded_per_cpu_s": per_core,
+        "process_cpu_s": proc_cpu,
+        "delay_ms_p50": pct(0.5),
+        "delay_ms_p99": pct(0.99),
+        "delay_ms_max": pct(1.0),
+    });
+    if args.json {
+        println!("{out}");
+    } else {
+        println!(
+            "relay: {} pairs x {} frames/20 ms of {} B for {} s\n\
+             forwarded {forwarded} ({pps:.0}/s), received {received} of {sent} sent (loss {:.3} %), relay drops {drops}\n\
+             relay thread CPU {relay_cpu:.2} s ({:.0} % of one core): {per_core:.0} forwarded per CPU-second\n\
+             one-way delay through the relay: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            args.pairs,
+            args.frames_per_tick,
+            args.frame_bytes,
+            args.seconds,
+            loss * 100.0,
+            relay_cpu / elapsed * 100.0,
+            pct(0.5),
+            pct(0.99),
+            pct(1.0),
+        );
+    }
+    drop(keep);
+    Ok(())
+}

@@ -81,6 +81,8 @@ impl Builder {
             cfg.billing_service_key.clone(),
             *secret,
         );
+        let config = cfg.clone();
+        let paths = crate::paths::Paths::follow(ev_tx.subscribe());
         let (task, peer_id) = Task::new(identity, &secret, cfg, store, ev_tx.clone())?;
         let handle = tokio::spawn(task.run(cmd_rx));
         Ok(Node {
@@ -92,6 +94,9 @@ impl Builder {
                 ledger,
                 task: Mutex::new(Some(handle)),
                 media: std::sync::Mutex::new(None),
+                config,
+                position: std::sync::Mutex::new(None),
+                paths,
             }),
         })
     }
@@ -108,6 +113,12 @@ struct Inner {
     /// The node's one media endpoint, bound by the first `join_voice` and
     /// shared by every group's voice.
     media: std::sync::Mutex<Option<aura_media::MediaEndpoint>>,
+    /// The configuration the node started with.
+    config: Config,
+    /// Our last position given to [`Node::update_position`].
+    position: std::sync::Mutex<Option<Position>>,
+    /// Open connections and their paths.
+    paths: crate::paths::Paths,
 }
 
 /// A running node. Cheap to clone; all clones drive the same node.
@@ -130,6 +141,19 @@ impl Node {
     /// Our libp2p peer id (same key).
     pub fn peer_id(&self) -> PeerId {
         self.inner.peer_id
+    }
+
+    /// The configuration this node started with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Our own position: the last one [`Node::update_position`] accepted.
+    pub fn position(&self) -> Option<Position> {
+        match self.inner.position.lock() {
+            Ok(p) => *p,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
     }
 
     /// Puts an event on the event stream (the voice engine's quality events).
@@ -290,7 +314,12 @@ impl Node {
 
     /// A new position of this device; published to sharing groups per policy.
     pub async fn update_position(&self, pos: Position) -> Result<(), NodeError> {
-        self.ask(|r| Command::UpdatePosition(pos, r)).await?
+        self.ask(|r| Command::UpdatePosition(pos, r)).await??;
+        match self.inner.position.lock() {
+            Ok(mut p) => *p = Some(pos),
+            Err(poisoned) => *poisoned.into_inner() = Some(pos),
+        }
+        Ok(())
     }
 
     /// Adds (or replaces) a geofence in `group`; shared with every member.
@@ -464,6 +493,12 @@ impl Node {
     /// Counters.
     pub async fn stats(&self) -> Result<NodeStats, NodeError> {
         self.ask(Command::Stats).await
+    }
+
+    /// Peers we are connected to, each through a circuit relay (true) or
+    /// direct (false).
+    pub fn connections(&self) -> Vec<(PeerId, bool)> {
+        self.inner.paths.list()
     }
 
     /// Peers we are connected to.

@@ -35,6 +35,8 @@ pub mod net;
 pub mod store;
 pub mod voice;
 pub mod voice_api;
+#[cfg(feature = "web")]
+pub mod web;
 pub mod wire;
 
 mod api;
@@ -42,6 +44,7 @@ mod billing;
 mod command;
 mod error;
 mod events;
+mod paths;
 mod stats;
 mod task;
 

@@ -35,7 +35,7 @@ pub(crate) enum Cmd {
     /// Create the identity key and a config file in the data dir.
     Init(InitArgs),
     /// Run the node: stay online, print events as they come (Ctrl-C stops).
-    Run,
+    Run(RunArgs),
     /// Show this node's identity, config and groups.
     Status,
     /// List your groups.
@@ -138,6 +138,17 @@ pub(crate) struct InitArgs {
     /// Overwrite an existing config file (the identity key is never replaced).
     #[arg(long)]
     pub(crate) force: bool,
+}
+
+/// `aura run` options.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Also serve the node's web page (map, members, chat, voice) on ADDR
+    /// (default 127.0.0.1:7878; name another address to reach it from
+    /// elsewhere). Open the URL with its token that `aura run` prints.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = aura_node::web::DEFAULT_ADDR)]
+    pub(crate) web: Option<std::net::SocketAddr>,
 }
 
 /// `aura group ...`

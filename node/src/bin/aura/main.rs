@@ -116,11 +116,11 @@ async fn main_async(cli: Cli) -> Result<()> {
             node.shutdown().await;
             r
         }
-        Cmd::Run => {
+        Cmd::Run(args) => {
             require_init(&cfg)?;
             let data_dir = cfg.data_dir.clone();
             let node = start(cfg).await?;
-            run::run(node, &data_dir).await
+            run::run(node, &data_dir, args.web).await
         }
         cmd => {
             require_init(&cfg)?;

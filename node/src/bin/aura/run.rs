@@ -1,17 +1,22 @@
-//! `aura run`: keep the node online, serve the control socket, print events.
+//! `aura run`: keep the node online, serve the control socket (and with
+//! `--web` the node's web page), print events.
 
-use std::{collections::HashMap, io::Write, path::Path, time::Duration};
+use std::{collections::HashMap, io::Write, net::SocketAddr, path::Path, time::Duration};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aura_crypto::GroupId;
-use aura_node::{Event, Node};
+use aura_node::{web::WebServer, Event, Node};
 
 use crate::{control, exec::clock};
 
 /// Runs until Ctrl-C or SIGTERM, then shuts the node down cleanly.
-pub(crate) async fn run(node: Node, data_dir: &Path) -> Result<()> {
+pub(crate) async fn run(node: Node, data_dir: &Path, web: Option<SocketAddr>) -> Result<()> {
     let mut events = node.events();
     let sock = control::serve(data_dir, node.clone())?;
+    let web = match web {
+        Some(addr) => Some(serve_web(&node, addr).await?),
+        None => None,
+    };
     let mut names: HashMap<GroupId, String> = node.groups().await?.into_iter().collect();
     let stdout = std::io::stdout();
     {
@@ -36,6 +41,13 @@ pub(crate) async fn run(node: Node, data_dir: &Path) -> Result<()> {
             "control socket {} (other aura commands use it)",
             sock.display()
         )?;
+        if let Some(w) = &web {
+            writeln!(
+                o,
+                "web page {} (the token in it is the key: share it with no one)",
+                w.url()
+            )?;
+        }
         writeln!(o, "ready; Ctrl-C stops")?;
         o.flush()?;
     }
@@ -61,9 +73,26 @@ pub(crate) async fn run(node: Node, data_dir: &Path) -> Result<()> {
         }
     }
     println!("stopping");
+    if let Some(w) = web {
+        w.shutdown().await;
+    }
     node.shutdown().await;
     let _ = std::fs::remove_file(&sock);
     Ok(())
+}
+
+/// Binds `addr` and serves the web page there.
+async fn serve_web(node: &Node, addr: SocketAddr) -> Result<WebServer> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} for the web page; pick another with --web ADDR")
+    })?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "warning: the web page listens on {addr}, beyond this machine; \
+             anyone holding its URL controls this node"
+        );
+    }
+    Ok(WebServer::start(node.clone(), listener)?)
 }
 
 fn describe(e: &Event, names: &HashMap<GroupId, String>) -> Option<String> {

@@ -1,0 +1,510 @@
+//! The node's web page (`aura run --web`), served by node A of two loopback
+//! nodes, driven in a real headless chromium over WebDriver (Debian's
+//! `chromium` and `chromium-driver`): A's page shows B's marker move after B
+//! reports a fix, a chat typed in the page arrives at B, the admin removes
+//! B from the page and B's marker disappears, and a request from another
+//! site's page cannot act. Requests without the token, with it in the wrong
+//! place, from another origin or through a rebound DNS name are refused.
+//!
+//! The browser test skips (saying so) only when `chromedriver` is not
+//! installed. `AURA_WEB_SCREENSHOT=FILE` saves the page as a PNG.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use aura_crypto::{GroupId, MemberId};
+use aura_node::{
+    location::{Geofence, Position, Precision, Shape},
+    web::WebServer,
+    Event,
+};
+use common::{base, start, wait_for, TestNode};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// Chromium's flags: headless, nothing fetched in the background.
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,860",
+];
+
+/// A, B in one group (B joined by A's invite, A holds B's key), and A's page.
+struct Pair {
+    a: TestNode,
+    b: TestNode,
+    gid: GroupId,
+    web: WebServer,
+}
+
+async fn pair() -> Pair {
+    let mut a = start().await;
+    let mut b = start().await;
+    let gid = a.node.create_group("hikers").await.unwrap();
+    let invite = a.node.invite(gid, 1, 600_000).await.unwrap();
+    assert_eq!(b.node.join(&invite).await.unwrap(), gid);
+    let bid = b.node.member_id();
+    wait_for(&mut a.events, 15, |e| match e {
+        Event::KeysReceived { sender, .. } if *sender == bid => Some(()),
+        _ => None,
+    })
+    .await;
+    let aid = a.node.member_id();
+    wait_for(&mut b.events, 15, |e| match e {
+        Event::KeysReceived { sender, .. } if *sender == aid => Some(()),
+        _ => None,
+    })
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web = WebServer::start(a.node.clone(), listener).unwrap();
+    Pair { a, b, gid, web }
+}
+
+fn hex_id(m: MemberId) -> String {
+    hex::encode(m.0)
+}
+
+/// Requests the page's JavaScript would never make are refused, and none
+/// of them sends the chat it carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_the_token_or_from_another_site_is_refused() {
+    let p = pair().await;
+    let base_url = format!("http://{}", p.web.local_addr());
+    let token = p.web.token().to_owned();
+    let http = reqwest::Client::new();
+    let chat = json!({"group": hex::encode(p.gid.0), "text": "forged"});
+
+    // Reads: no token, a wrong one.
+    let r = http
+        .get(format!("{base_url}/api/state"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "state without the token");
+    let r = http.get(format!("{base_url}/")).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the page without the token");
+    let r = http
+        .get(format!("{base_url}/api/state"))
+        .bearer_auth("0123456789abcdef0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a wrong token");
+    let r = http
+        .get(format!("{base_url}/api/state"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the page's own request");
+
+    // Changes: no token, the token in the URL (a form could send it),
+    // the right token from another origin, through a rebound DNS name.
+    let r = http
+        .post(format!("{base_url}/api/chat"))
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a change without the token");
+    let r = http
+        .post(format!("{base_url}/api/chat?token={token}"))
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a change with the token in the URL");
+    let r = http
+        .post(format!("{base_url}/api/chat"))
+        .bearer_auth(&token)
+        .header("Origin", "http://evil.example")
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a change from another origin");
+    let r = http
+        .post(format!("{base_url}/api/chat"))
+        .bearer_auth(&token)
+        .header(
+            "Host",
+            format!("rebound.example:{}", p.web.local_addr().port()),
+        )
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a change through a rebound DNS name");
+    assert_eq!(p.web.refused(), 7);
+    assert!(p.a.node.chat_history(p.gid).await.unwrap().is_empty());
+
+    // The same request as the page's goes through.
+    let r = http
+        .post(format!("{base_url}/api/chat"))
+        .bearer_auth(&token)
+        .header("Origin", base_url.clone())
+        .json(&json!({"group": hex::encode(p.gid.0), "text": "from the page"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(p.a.node.chat_history(p.gid).await.unwrap().len(), 1);
+    p.web.shutdown().await;
+    p.a.node.shutdown().await;
+    p.b.node.shutdown().await;
+}
+
+/// `chromedriver` on `PATH` (or `$CHROMEDRIVER`).
+fn chromedriver() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CHROMEDRIVER") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("chromedriver"))
+        .find(|p| p.is_file())
+}
+
+/// A chromedriver process, killed on drop, with a fresh chromium profile.
+struct Driver {
+    child: Child,
+    url: String,
+    profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts chromedriver and waits for its "started" line.
+fn start_driver(path: &PathBuf) -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    loop {
+        let line = lines.next().expect("chromedriver exited").unwrap();
+        if line.contains("started successfully") {
+            break;
+        }
+    }
+    // Keep draining its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        profile: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|s| s.to_string()).collect();
+    args.push(format!(
+        "--user-data-dir={}",
+        driver.profile.path().display()
+    ));
+    let mut chrome = json!({ "args": args });
+    if let Some(bin) = std::env::var_os("CHROMIUM") {
+        chrome["binary"] = json!(bin.to_string_lossy());
+    }
+    let caps = json!({ "browserName": "chrome", "goog:chromeOptions": chrome });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session")
+}
+
+/// Waits until `script` (a JS expression) is true in the page.
+async fn until(c: &Client, what: &str, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let body = format!("return !!({script});");
+    loop {
+        if c.execute(&body, vec![]).await.unwrap() == json!(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the page never showed: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// B's marker on A's map, as `[lat, lon, x, y]` (null when absent).
+async fn marker(c: &Client, b: &str) -> serde_json::Value {
+    let script = format!(
+        "const g = document.querySelector('#map g.map-member[data-member=\"{b}\"]');
+         if (!g) return null;
+         const pin = g.querySelector('circle.pin');
+         return [Number(g.dataset.lat), Number(g.dataset.lon),
+                 Number(pin.getAttribute('cx')), Number(pin.getAttribute('cy'))];"
+    );
+    c.execute(&script, vec![]).await.unwrap()
+}
+
+/// The page, driven by a real browser: map, chat, removal, and another
+/// site's page trying to act on the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_in_a_browser_follows_and_administers_the_group() {
+    let Some(path) = chromedriver() else {
+        eprintln!(
+            "SKIPPED the_page_in_a_browser_follows_and_administers_the_group: no chromedriver \
+             on PATH (apt-get install chromium chromium-driver)"
+        );
+        return;
+    };
+    let started = Instant::now();
+    let driver = start_driver(&path);
+    let (p, c) = tokio::join!(pair(), browser(&driver));
+    let mut b = p.b;
+    let bid = hex_id(b.node.member_id());
+    let gid = p.gid;
+
+    // A fence of each shape, for the map to draw.
+    let home = base().offset_m(-150.0, -250.0);
+    let fence = |name: &str, shape| Geofence {
+        name: name.into(),
+        shape,
+    };
+    p.a.node
+        .add_geofence(
+            gid,
+            fence(
+                "hut",
+                Shape::Circle {
+                    center: home,
+                    radius_m: 120.0,
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    let corners = [
+        (250.0, 150.0),
+        (250.0, 450.0),
+        (450.0, 450.0),
+        (450.0, 150.0),
+    ];
+    let poly = corners
+        .iter()
+        .map(|(n, e)| base().offset_m(*n, *e))
+        .collect();
+    p.a.node
+        .add_geofence(gid, fence("summit", Shape::Polygon(poly)))
+        .await
+        .unwrap();
+
+    c.goto(&p.web.url()).await.unwrap();
+    until(&c, "the group", "document.querySelector('#group option')").await;
+    until(
+        &c,
+        "B in the members",
+        &format!("document.querySelector('#members li[data-member=\"{bid}\"]')"),
+    )
+    .await;
+
+    // Our own position, typed into the page.
+    let own = base();
+    c.find(Locator::Id("lat"))
+        .await
+        .unwrap()
+        .send_keys(&own.lat.to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Id("lon"))
+        .await
+        .unwrap()
+        .send_keys(&own.lon.to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Css("#position-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "our position",
+        "document.querySelector('#map g.map-own')",
+    )
+    .await;
+    assert!(p.a.node.position().is_some(), "the page set A's position");
+
+    // B reports a fix, then another: its marker follows.
+    b.node.set_precision(gid, Precision::Exact).await.unwrap();
+    b.node.share_location(gid, true).await.unwrap();
+    let first = base().offset_m(120.0, 80.0);
+    b.node.update_position(first).await.unwrap();
+    let near = |p: Position| {
+        format!(
+            "(() => {{ const g = document.querySelector('#map g.map-member[data-member=\"{bid}\"]');
+               return g && Math.abs(g.dataset.lat - {}) < 1e-6 && Math.abs(g.dataset.lon - {}) < 1e-6; }})()",
+            p.lat, p.lon
+        )
+    };
+    until(&c, "B's marker", &near(first)).await;
+    let before = marker(&c, &bid).await;
+    let second = base().offset_m(320.0, 260.0);
+    b.node.update_position(second).await.unwrap();
+    until(&c, "B's marker moved", &near(second)).await;
+    let after = marker(&c, &bid).await;
+    assert_ne!(
+        (before[2].as_f64(), before[3].as_f64()),
+        (after[2].as_f64(), after[3].as_f64()),
+        "the marker moved on the map"
+    );
+
+    // A chat typed in A's page arrives at B.
+    let text = "see you at the hut";
+    c.find(Locator::Id("chat-input"))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#chat-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let aid = p.a.node.member_id();
+    wait_for(&mut b.events, 15, |e| match e {
+        Event::Chat { from, text: t, .. } if *from == aid && t == text => Some(()),
+        _ => None,
+    })
+    .await;
+    b.node.send_chat(gid, "on my way").await.unwrap();
+    until(
+        &c,
+        "B's answer",
+        "[...document.querySelectorAll('#chat .text')].some(e => e.textContent === 'on my way')",
+    )
+    .await;
+
+    // The admin's invite shows a QR code.
+    c.find(Locator::Id("invite"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&c, "the invite QR code", "document.querySelector('#qr').naturalWidth > 0 && document.querySelector('#invite-code').value.startsWith('aura1')").await;
+
+    if let Some(file) = std::env::var_os("AURA_WEB_SCREENSHOT") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(&file, png).unwrap();
+    }
+
+    // Another site's page (another origin on this machine) holding the
+    // token still cannot act: the browser's preflight is refused, and a
+    // request that needs none is refused by the server.
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_url = format!("http://{}/", other.local_addr().unwrap());
+    let other_site = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { axum::response::Html("<title>another site</title>") }),
+    );
+    let other_task = tokio::spawn(async move { axum::serve(other, other_site).await });
+    c.goto(&other_url).await.unwrap();
+    let refused_before = p.web.refused();
+    let target = format!("http://{}/api/chat", p.web.local_addr());
+    let attack = c
+        .execute_async(
+            "const [url, token, group, done] = arguments;
+             (async () => {
+             const body = (text) => JSON.stringify({ group, text });
+             const out = [];
+             try {
+               await fetch(url, { method: 'POST', body: body('cross-site fetch'),
+                 headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' } });
+               out.push('fetch went through');
+             } catch (e) { out.push('fetch blocked'); }
+             await fetch(url + '?token=' + token, { method: 'POST', mode: 'no-cors',
+               headers: { 'Content-Type': 'text/plain' }, body: body('cross-site form') });
+             out.push('no-cors sent');
+             done(out);
+             })();",
+            vec![
+                json!(target),
+                json!(p.web.token()),
+                json!(hex::encode(gid.0)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(attack, json!(["fetch blocked", "no-cors sent"]));
+    assert!(p.web.refused() > refused_before, "the server refused it");
+    let history = p.a.node.chat_history(gid).await.unwrap();
+    assert!(
+        history.iter().all(|m| !m.text.starts_with("cross-site")),
+        "another site's page sent a chat: {history:?}"
+    );
+    other_task.abort();
+
+    // The admin removes B from the page: B's marker disappears.
+    c.goto(&p.web.url()).await.unwrap();
+    until(&c, "B's marker again", &near(second)).await;
+    c.find(Locator::Css(&format!("button[data-remove=\"{bid}\"]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!(
+        "button[data-remove=\"{bid}\"][data-armed]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    until(
+        &c,
+        "B gone from map and members",
+        &format!(
+            "!document.querySelector('[data-member=\"{bid}\"]') && \
+             !document.querySelector('#status').textContent"
+        ),
+    )
+    .await;
+    wait_for(&mut b.events, 15, |e| match e {
+        Event::RemovedFromGroup { group } if *group == gid => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(p.a.node.members(gid).await.unwrap().len(), 1);
+
+    c.close().await.unwrap();
+    p.web.shutdown().await;
+    p.a.node.shutdown().await;
+    b.node.shutdown().await;
+    eprintln!("browser test took {:?}", started.elapsed());
+}

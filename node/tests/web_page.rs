@@ -22,6 +22,8 @@ use std::{
 use aura_crypto::{GroupId, MemberId};
 use aura_node::{
     location::{Geofence, Position, Precision, Shape},
+    voice::signal::speech_like,
+    voice_api::VoiceConfig,
     web::WebServer,
     Event,
 };
@@ -166,6 +168,51 @@ async fn a_request_without_the_token_or_from_another_site_is_refused() {
     p.web.shutdown().await;
     p.a.node.shutdown().await;
     p.b.node.shutdown().await;
+}
+
+/// `aura run --web 127.0.0.1:0` prints a URL with its token that serves the
+/// page, and the same URL without the token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aura_run_web_prints_the_url_of_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let aura = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aura"));
+        cmd.arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("AURA_HOME");
+        cmd
+    };
+    let init = aura(&["init", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let mut run = aura(&["run", "--web", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = run.stdout.take().unwrap();
+    let url = tokio::task::spawn_blocking(move || {
+        BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("web page ")
+                    .map(|u| u.split(' ').next().map(str::to_owned))
+            })
+            .flatten()
+    })
+    .await
+    .unwrap()
+    .expect("`aura run --web` prints its page's URL");
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<title>Aura</title>"));
+    let bare = url.split('?').next().unwrap();
+    assert_eq!(reqwest::get(bare).await.unwrap().status(), 401);
+    let _ = run.kill();
+    let _ = run.wait();
 }
 
 /// `chromedriver` on `PATH` (or `$CHROMEDRIVER`).
@@ -409,6 +456,78 @@ async fn the_page_in_a_browser_follows_and_administers_the_group() {
     )
     .await;
 
+    // Voice: A joins from the page, B talks; A's page shows B talking,
+    // with its loss, jitter and MOS; mute and B's volume go to A's engine.
+    c.find(Locator::Id("voice-join"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "voice joined",
+        "document.querySelector('#voice-join').textContent === 'Leave voice'",
+    )
+    .await;
+    let bv = b
+        .node
+        .join_voice(gid, VoiceConfig::default())
+        .await
+        .unwrap();
+    bv.set_ptt(true).await.unwrap();
+    let row = format!("document.querySelector('#voice tr[data-member=\"{bid}\"]')");
+    let talking = format!(
+        "{row} && {row}.querySelector('.dot.talking') && Number({row}.cells[3].textContent) > 1"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        bv.talk_samples(speech_like(0.6, 3)).await.unwrap();
+        let shown = c
+            .execute(&format!("return !!({talking});"), vec![])
+            .await
+            .unwrap();
+        if shown == json!(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "A's page never showed B talking");
+    }
+    c.find(Locator::Id("voice-mute"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "muted",
+        "document.querySelector('#voice-mute').textContent === 'Unmute'",
+    )
+    .await;
+    let volume = c
+        .execute_async(
+            &format!(
+                "const [token, group, done] = arguments;
+                 const slider = {row}.querySelector('input[type=range]');
+                 slider.value = '2';
+                 slider.dispatchEvent(new Event('change'));
+                 (async () => {{
+                   for (let i = 0; i < 100; i++) {{
+                     const r = await fetch('/api/state?group=' + group,
+                       {{ headers: {{ Authorization: 'Bearer ' + token }} }});
+                     const s = (await r.json()).group.voice.streams.find(x => x.member === '{bid}');
+                     if (s && s.volume === 2) return done(true);
+                     await new Promise(ok => setTimeout(ok, 50));
+                   }}
+                   done(false);
+                 }})();"
+            ),
+            vec![json!(p.web.token()), json!(hex::encode(gid.0))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(volume, json!(true), "B's volume reached A's voice engine");
+
     // The admin's invite shows a QR code.
     c.find(Locator::Id("invite"))
         .await
@@ -502,6 +621,7 @@ async fn the_page_in_a_browser_follows_and_administers_the_group() {
     .await;
     assert_eq!(p.a.node.members(gid).await.unwrap().len(), 1);
 
+    bv.leave().await;
     c.close().await.unwrap();
     p.web.shutdown().await;
     p.a.node.shutdown().await;

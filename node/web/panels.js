@@ -30,7 +30,8 @@ const Panels = (() => {
   function members(ul, g, act) {
     ul.replaceChildren();
     const mine = RANK[g.my_role] ?? -1;
-    for (const m of g.members) {
+    const sorted = [...g.members].sort((a, b) => (b.me - a.me) || (RANK[b.role] - RANK[a.role]));
+    for (const m of sorted) {
       const seen = m.me ? h('span', { class: 'muted' }, 'you')
         : m.online ? h('span', { class: 'muted' }, 'online' + (m.path ? ' (' + m.path + ')' : ''))
           : h('span', { class: 'muted seen', 'data-ms': m.last_seen_ms || 0 }, ago(m.last_seen_ms));

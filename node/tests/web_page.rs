@@ -3,7 +3,9 @@
 //! `chromium` and `chromium-driver`): A's page shows B's marker move after B
 //! reports a fix, a chat typed in the page arrives at B, the admin removes
 //! B from the page and B's marker disappears, and a request from another
-//! site's page cannot act. Requests without the token, with it in the wrong
+//! site's page cannot act; a gift chosen in the page goes through the
+//! billing ledger (in-process) to B; A joins voice from the page and sees B
+//! talking. Requests without the token, with it in the wrong
 //! place, from another origin or through a rebound DNS name are refused.
 //!
 //! The browser test skips (saying so) only when `chromedriver` is not
@@ -19,15 +21,17 @@ use std::{
     time::{Duration, Instant},
 };
 
+use aura_billing::{server::LocalServer, test_provider};
 use aura_crypto::{GroupId, MemberId};
 use aura_node::{
+    config::Config,
     location::{Geofence, Position, Precision, Shape},
     voice::signal::speech_like,
     voice_api::VoiceConfig,
     web::WebServer,
-    Event,
+    Event, Node,
 };
-use common::{base, start, wait_for, TestNode};
+use common::{base, wait_for, wait_listening, TestNode};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -42,7 +46,7 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--window-size=1280,860",
+    "--window-size=1280,1000",
 ];
 
 /// A, B in one group (B joined by A's invite, A holds B's key), and A's page.
@@ -53,9 +57,35 @@ struct Pair {
     web: WebServer,
 }
 
-async fn pair() -> Pair {
-    let mut a = start().await;
-    let mut b = start().await;
+/// A loopback node, configured with `ledger` (URL, pinned key) when given.
+async fn node(ledger: Option<&LocalServer>) -> TestNode {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::loopback(dir.path().to_path_buf());
+    if let Some(l) = ledger {
+        config.billing_url = Some(l.url.clone());
+        config.billing_service_key = Some(l.service_key.clone());
+    }
+    let node = Node::builder().config(config).start().await.unwrap();
+    let events = node.events();
+    wait_listening(&node).await;
+    TestNode { node, events, dir }
+}
+
+/// The billing ledger, in-process on SQLite, with the test provider's secret.
+async fn ledger(dir: &std::path::Path) -> LocalServer {
+    let config = aura_billing::config::Config {
+        data_dir: dir.to_path_buf(),
+        webhook_secrets: vec![aura_billing::config::Secret(WEBHOOK_SECRET.into())],
+        ..aura_billing::config::Config::default()
+    };
+    aura_billing::server::spawn_local(config).await.unwrap()
+}
+
+const WEBHOOK_SECRET: &str = "whsec_web_test";
+
+async fn pair(ledger: Option<&LocalServer>) -> Pair {
+    let mut a = node(ledger).await;
+    let mut b = node(ledger).await;
     let gid = a.node.create_group("hikers").await.unwrap();
     let invite = a.node.invite(gid, 1, 600_000).await.unwrap();
     assert_eq!(b.node.join(&invite).await.unwrap(), gid);
@@ -84,7 +114,7 @@ fn hex_id(m: MemberId) -> String {
 /// of them sends the chat it carries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_without_the_token_or_from_another_site_is_refused() {
-    let p = pair().await;
+    let p = pair(None).await;
     let base_url = format!("http://{}", p.web.local_addr());
     let token = p.web.token().to_owned();
     let http = reqwest::Client::new();
@@ -328,7 +358,14 @@ async fn the_page_in_a_browser_follows_and_administers_the_group() {
     };
     let started = Instant::now();
     let driver = start_driver(&path);
-    let (p, c) = tokio::join!(pair(), browser(&driver));
+    let ledger_dir = tempfile::tempdir().unwrap();
+    let ledger = ledger(ledger_dir.path()).await;
+    let (p, c) = tokio::join!(pair(Some(&ledger)), browser(&driver));
+    // A buys 100 coins (the provider's signed webhook).
+    let buy = test_provider::checkout_completed(&hex_id(p.a.node.member_id()), "coins_100", None);
+    test_provider::deliver(&ledger.url, WEBHOOK_SECRET, &buy)
+        .await
+        .unwrap();
     let mut b = p.b;
     let bid = hex_id(b.node.member_id());
     let gid = p.gid;
@@ -453,6 +490,45 @@ async fn the_page_in_a_browser_follows_and_administers_the_group() {
         &c,
         "B's answer",
         "[...document.querySelectorAll('#chat .text')].some(e => e.textContent === 'on my way')",
+    )
+    .await;
+
+    // A gift chosen in the page goes through the ledger and reaches B.
+    let wallet = "document.querySelector('#wallet').textContent";
+    until(&c, "the wallet", &format!("{wallet}.includes('100 coins')")).await;
+    until(
+        &c,
+        "the catalog",
+        "document.querySelector('#gift-item option[value=\"heart\"]')",
+    )
+    .await;
+    c.find(Locator::Id("gift-item"))
+        .await
+        .unwrap()
+        .select_by_value("heart")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#gift-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let bmid = b.node.member_id();
+    wait_for(&mut b.events, 15, |e| match e {
+        Event::Gift { from, receipt, .. }
+            if *from == aid && receipt.gift == "heart" && receipt.receiver == hex_id(bmid) =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    until(&c, "the gift shown", "document.querySelector('#gifts li')").await;
+    until(
+        &c,
+        "the wallet debited",
+        &format!("!{wallet}.includes('100 coins')"),
     )
     .await;
 

@@ -70,6 +70,7 @@ impl Guard {
         let port = addr.port();
         let hosts = addr.ip().is_loopback().then(|| {
             vec![
+                addr.to_string(),
                 format!("127.0.0.1:{port}"),
                 format!("localhost:{port}"),
                 format!("[::1]:{port}"),
@@ -306,6 +307,16 @@ mod tests {
                 ..get()
             }),
             Err(Refusal::BadHost)
+        );
+        let other_loopback = Guard::new(TOKEN.into(), ([127, 0, 0, 2], 7878).into());
+        let named = Seen {
+            host: Some("127.0.0.2:7878"),
+            ..get()
+        };
+        assert_eq!(
+            other_loopback.check(&named),
+            Ok(()),
+            "the bound address itself"
         );
         let lan = Guard::new(TOKEN.into(), ([0, 0, 0, 0], 7878).into());
         let named = Seen {

@@ -55,8 +55,8 @@ pub const MAX_STREAMS: usize = 8;
 /// Largest request body accepted, bytes.
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// A running web server. Dropping it leaves the server running until the
-/// node stops; [`WebServer::shutdown`] stops it.
+/// A running web server. [`WebServer::shutdown`] stops it and waits;
+/// dropping it stops it too, without waiting.
 pub struct WebServer {
     addr: SocketAddr,
     token: String,

@@ -222,20 +222,24 @@ async fn aura_run_web_prints_the_url_of_its_page() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Its output is read to the end (a closed pipe would stop it).
     let out = run.stdout.take().unwrap();
-    let url = tokio::task::spawn_blocking(move || {
-        BufReader::new(out)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("web page ")
-                    .map(|u| u.split(' ').next().map(str::to_owned))
-            })
-            .flatten()
-    })
-    .await
-    .unwrap()
-    .expect("`aura run --web` prints its page's URL");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(u) = line.strip_prefix("web page ") {
+                let url = u.split(' ').next().unwrap_or_default().to_owned();
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(url);
+                }
+            }
+        }
+    });
+    let url = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("`aura run --web` prints its page's URL")
+        .unwrap();
     let page = reqwest::get(&url).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("<title>Aura</title>"));

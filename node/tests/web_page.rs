@@ -12,103 +12,30 @@
 //! installed. `AURA_WEB_SCREENSHOT=FILE` saves the page as a PNG.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "web_support/browser.rs"]
+mod browser;
 mod common;
+#[path = "web_support/pair.rs"]
+mod pair;
 
 use std::{
     io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use aura_billing::{server::LocalServer, test_provider};
-use aura_crypto::{GroupId, MemberId};
+use aura_billing::test_provider;
 use aura_node::{
-    config::Config,
     location::{Geofence, Position, Precision, Shape},
     voice::signal::speech_like,
     voice_api::VoiceConfig,
-    web::WebServer,
-    Event, Node,
+    Event,
 };
-use common::{base, wait_for, wait_listening, TestNode};
-use fantoccini::{Client, ClientBuilder, Locator};
+use browser::{browser, chromedriver, start_driver, until};
+use common::{base, wait_for};
+use fantoccini::{Client, Locator};
+use pair::{hex_id, ledger, pair, WEBHOOK_SECRET};
 use serde_json::json;
-
-/// Chromium's flags: headless, nothing fetched in the background.
-const CHROMIUM_ARGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,1000",
-];
-
-/// A, B in one group (B joined by A's invite, A holds B's key), and A's page.
-struct Pair {
-    a: TestNode,
-    b: TestNode,
-    gid: GroupId,
-    web: WebServer,
-}
-
-/// A loopback node, configured with `ledger` (URL, pinned key) when given.
-async fn node(ledger: Option<&LocalServer>) -> TestNode {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::loopback(dir.path().to_path_buf());
-    if let Some(l) = ledger {
-        config.billing_url = Some(l.url.clone());
-        config.billing_service_key = Some(l.service_key.clone());
-    }
-    let node = Node::builder().config(config).start().await.unwrap();
-    let events = node.events();
-    wait_listening(&node).await;
-    TestNode { node, events, dir }
-}
-
-/// The billing ledger, in-process on SQLite, with the test provider's secret.
-async fn ledger(dir: &std::path::Path) -> LocalServer {
-    let config = aura_billing::config::Config {
-        data_dir: dir.to_path_buf(),
-        webhook_secrets: vec![aura_billing::config::Secret(WEBHOOK_SECRET.into())],
-        ..aura_billing::config::Config::default()
-    };
-    aura_billing::server::spawn_local(config).await.unwrap()
-}
-
-const WEBHOOK_SECRET: &str = "whsec_web_test";
-
-async fn pair(ledger: Option<&LocalServer>) -> Pair {
-    let mut a = node(ledger).await;
-    let mut b = node(ledger).await;
-    let gid = a.node.create_group("hikers").await.unwrap();
-    let invite = a.node.invite(gid, 1, 600_000).await.unwrap();
-    assert_eq!(b.node.join(&invite).await.unwrap(), gid);
-    let bid = b.node.member_id();
-    wait_for(&mut a.events, 15, |e| match e {
-        Event::KeysReceived { sender, .. } if *sender == bid => Some(()),
-        _ => None,
-    })
-    .await;
-    let aid = a.node.member_id();
-    wait_for(&mut b.events, 15, |e| match e {
-        Event::KeysReceived { sender, .. } if *sender == aid => Some(()),
-        _ => None,
-    })
-    .await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let web = WebServer::start(a.node.clone(), listener).unwrap();
-    Pair { a, b, gid, web }
-}
-
-fn hex_id(m: MemberId) -> String {
-    hex::encode(m.0)
-}
 
 /// Requests the page's JavaScript would never make are refused, and none
 /// of them sends the chat it carries.
@@ -247,94 +174,6 @@ async fn aura_run_web_prints_the_url_of_its_page() {
     assert_eq!(reqwest::get(bare).await.unwrap().status(), 401);
     let _ = run.kill();
     let _ = run.wait();
-}
-
-/// `chromedriver` on `PATH` (or `$CHROMEDRIVER`).
-fn chromedriver() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CHROMEDRIVER") {
-        return Some(PathBuf::from(p));
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join("chromedriver"))
-        .find(|p| p.is_file())
-}
-
-/// A chromedriver process, killed on drop, with a fresh chromium profile.
-struct Driver {
-    child: Child,
-    url: String,
-    profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts chromedriver and waits for its "started" line.
-fn start_driver(path: &PathBuf) -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(path)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let out = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(out).lines();
-    loop {
-        let line = lines.next().expect("chromedriver exited").unwrap();
-        if line.contains("started successfully") {
-            break;
-        }
-    }
-    // Keep draining its output so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        profile: tempfile::tempdir().unwrap(),
-    }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|s| s.to_string()).collect();
-    args.push(format!(
-        "--user-data-dir={}",
-        driver.profile.path().display()
-    ));
-    let mut chrome = json!({ "args": args });
-    if let Some(bin) = std::env::var_os("CHROMIUM") {
-        chrome["binary"] = json!(bin.to_string_lossy());
-    }
-    let caps = json!({ "browserName": "chrome", "goog:chromeOptions": chrome });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a chromium session")
-}
-
-/// Waits until `script` (a JS expression) is true in the page.
-async fn until(c: &Client, what: &str, script: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let body = format!("return !!({script});");
-    loop {
-        if c.execute(&body, vec![]).await.unwrap() == json!(true) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the page never showed: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// B's marker on A's map, as `[lat, lon, x, y]` (null when absent).

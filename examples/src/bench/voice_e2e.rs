@@ -9,9 +9,9 @@
 //! loud 1 kHz tone burst of two frames. Latency of one burst: from the
 //! instant its first frame is pushed into A's handle to the instant B's
 //! app receives the first playout frame whose RMS crosses a threshold far
-//! above the noise (Opus lookahead, sealing, QUIC, jitter buffer, the
-//! playout queue's primed frame and the wait for B's playout tick are all
-//! inside it).
+//! above the noise (Opus lookahead, sealing, QUIC, the jitter buffer and
+//! the wait for B's playout tick, which releases the slot it plays, are
+//! all inside it).
 //!
 //! Capture and playout both tick every 20 ms, so their relative phase would
 //! be fixed for a whole run; A's capture clock runs `--drift-ppm` fast

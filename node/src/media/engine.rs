@@ -119,9 +119,12 @@ impl Engine {
             },
             TalkGate::new(p.config.mode),
         )?;
-        let room = MediaRoom::new(p.session.clone());
+        // The play tick polls the room and pulls the mix in one step: each
+        // slot is released at the tick that plays it.
+        let tick_us = u64::from(p.config.frame.millis()) * 1_000;
+        let room = MediaRoom::ticking(p.session.clone(), tick_us);
         let room_id = room.room_id();
-        let mix = Playout::new(p.config.frame.samples(), p.config.stereo);
+        let mix = Playout::fed_at_pull(p.config.frame.samples(), p.config.stereo);
         let me = p.identity.member_id();
         Ok(Self {
             inbox: ReportInbox::new(room_id, &me),
@@ -146,10 +149,6 @@ impl Engine {
         })
     }
 
-    fn now_us(&self) -> u64 {
-        self.start.elapsed().as_micros() as u64
-    }
-
     /// Runs until stopped (handle dropped or [`Command::Stop`]).
     pub(crate) async fn run(mut self) {
         let frame = Duration::from_millis(u64::from(self.p.config.frame.millis()));
@@ -162,16 +161,6 @@ impl Engine {
         self.on_snapshot(known);
         tracing::info!(group = %self.p.group, addr = %self.p.advertise, "voice engine started");
         loop {
-            let due = self
-                .room
-                .next_due_us()
-                .map(|d| self.start + Duration::from_micros(d));
-            let wait_due = async {
-                match due {
-                    Some(t) => tokio::time::sleep_until(t.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 c = self.p.commands.recv() => match c {
                     None | Some(Command::Stop) => break,
@@ -183,15 +172,9 @@ impl Engine {
                     Some(msg) => self.on_feed(msg),
                     None => break,
                 },
-                () = wait_due => {}
-                _ = play_tick.tick() => self.on_frame_tick(),
+                at = play_tick.tick() => self.on_frame_tick(at.into_std()),
                 _ = stats_tick.tick() => self.report(),
                 _ = redial_tick.tick() => self.redial(),
-            }
-            let now = self.now_us();
-            for (m, slot) in self.room.poll(now) {
-                let music = slot.channels == 2;
-                self.mix.push((m, music), slot);
             }
         }
         self.p.endpoint.close_room(&self.room_id);
@@ -318,9 +301,11 @@ impl Engine {
         }
     }
 
-    /// Every frame period: send the next music frame and pull one mixed
-    /// frame for playout.
-    fn on_frame_tick(&mut self) {
+    /// Every frame period (`at`: the tick's scheduled instant, so a tick
+    /// served late still releases exactly the slots due at it): send the
+    /// next music frame, release the slots due, and pull one mixed frame
+    /// for playout.
+    fn on_frame_tick(&mut self, at: Instant) {
         if let Some((s, samples, pos)) = &mut self.music {
             let n = s.frame_len();
             if *pos >= samples.len() {
@@ -339,7 +324,12 @@ impl Engine {
                 }
             }
         }
-        let out = self.mix.pull(self.now_us());
+        let tick_us = at.saturating_duration_since(self.start).as_micros() as u64;
+        for (m, slot) in self.room.poll(tick_us) {
+            let music = slot.channels == 2;
+            self.mix.push((m, music), slot);
+        }
+        let out = self.mix.pull(tick_us);
         if !self.p.playout_taken.load(Ordering::Relaxed) {
             return;
         }

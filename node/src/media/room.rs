@@ -83,6 +83,9 @@ pub struct MediaRoom {
     shorts: HashMap<MemberId, ShortId>,
     /// Forged/unverified verdicts for the app, oldest first.
     alerts: VecDeque<AuthReport>,
+    /// Period of the playout clock that polls this room (0: polled at due
+    /// times); see [`crate::voice::jitter::Config::tick_us`].
+    tick_us: u64,
 }
 
 impl std::fmt::Debug for MediaRoom {
@@ -105,6 +108,17 @@ impl MediaRoom {
             stats: RoomStats::default(),
             shorts: HashMap::new(),
             alerts: VecDeque::new(),
+            tick_us: 0,
+        }
+    }
+
+    /// A room polled only on the ticks of a playout clock of period
+    /// `tick_us` (a device pulling a frame every period): each stream's
+    /// jitter buffer adapts the delay heard at those ticks.
+    pub fn ticking(session: Arc<Mutex<GroupSession>>, tick_us: u64) -> Self {
+        Self {
+            tick_us,
+            ..Self::new(session)
         }
     }
 
@@ -247,8 +261,12 @@ impl MediaRoom {
             if self.receivers.len() >= MAX_STREAMS {
                 return Err(RoomError::TooManyStreams);
             }
-            let rx = VoiceReceiver::new(
+            let rx = VoiceReceiver::with_config(
                 p.flags & (crate::voice::payload::FLAG_MUSIC | crate::voice::payload::FLAG_10MS),
+                crate::voice::jitter::Config {
+                    tick_us: self.tick_us,
+                    ..Default::default()
+                },
             )
             .map_err(|_| RoomError::TooManyStreams)?;
             self.receivers.insert(key, rx);

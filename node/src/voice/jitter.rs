@@ -39,6 +39,12 @@ pub struct Config {
     /// Consecutive missing slots after which the stream is considered idle
     /// (the talker stopped) and playout stops until the next frame.
     pub idle_after: u32,
+    /// Period (µs) of the playout clock that polls the buffer, when it
+    /// polls only on its ticks (0: polled at each slot's due time). A slot
+    /// of one tick's length released at a tick after its due time plays at
+    /// that tick: the offset moves to the tick, so the delay the buffer
+    /// adapts (and shrinks) is the one heard, the tick's wait included.
+    pub tick_us: u64,
 }
 
 impl Default for Config {
@@ -51,6 +57,7 @@ impl Default for Config {
             max_target_us: 400_000,
             capacity: 64,
             idle_after: 10,
+            tick_us: 0,
         }
     }
 }
@@ -412,6 +419,23 @@ impl JitterBuffer {
         self.last_out_seq = Some(seq);
     }
 
+    /// On a ticking playout clock, a slot due `late_us` before the tick
+    /// that polls it plays at that tick: its due time (and the offset of
+    /// every later slot) moves there. A catch-up after a stall (late by a
+    /// tick or more) moves nothing.
+    fn align_to_tick(&mut self, late_us: u64) {
+        if self.ticking() && late_us > 0 && late_us < self.cfg.tick_us {
+            self.offset_us += late_us as i64;
+        }
+    }
+
+    /// Whether a ticking playout clock of one slot's period polls the
+    /// buffer (see [`Config::tick_us`]); a clock of another period releases
+    /// slots at their due times.
+    fn ticking(&self) -> bool {
+        self.cfg.tick_us > 0 && self.cfg.tick_us == self.frame_us() as u64
+    }
+
     /// Returns the next slot to play if it is due at `now_us`.
     pub fn poll(&mut self, now_us: u64) -> Option<Playout> {
         loop {
@@ -419,6 +443,7 @@ impl JitterBuffer {
             if now_us < due {
                 return None;
             }
+            self.align_to_tick(now_us - due);
             let ts = self.next_ts?;
             let step = u64::from(self.cfg.frame_samples);
             let want = self.base_us() + self.target_us() as i64;
@@ -448,6 +473,13 @@ impl JitterBuffer {
             // the jitter estimate creeps up by a fraction of a millisecond;
             // in a silence (DTX) the shift is inaudible.
             if self.offset_us < want && self.stats.played > 0 && !present {
+                if self.ticking() {
+                    // On a ticking clock the slot can only move a whole
+                    // tick: conceal this tick and play the slot at the next.
+                    self.offset_us += frame;
+                    self.stats.stretched += 1;
+                    return Some(Playout::Conceal { ts });
+                }
                 self.offset_us += (want - self.offset_us).min(frame);
                 self.stats.stretched += 1;
                 continue;

@@ -12,9 +12,11 @@ use super::receiver::Slot;
 /// stalled output never builds up delay.
 pub const MAX_QUEUE: usize = 8;
 
-/// Slots a stream queues before it starts (or restarts after running dry):
-/// one frame of slack so slot release and output clock may drift in phase
-/// without an underrun shifting the audio by a frame.
+/// Slots a stream queues before it starts (or restarts after running dry)
+/// when slots are released on another clock than the pulls': one frame of
+/// slack so slot release and output clock may drift in phase without an
+/// underrun shifting the audio by a frame. Slots released on the pulling
+/// clock itself ([`Playout::fed_at_pull`]) need none.
 pub const PRIME: usize = 2;
 
 /// What one stream played last: its media position (for sync checks).
@@ -35,6 +37,7 @@ pub struct Playout<K> {
     frame_samples: usize,
     frames_out: u64,
     dropped: u64,
+    prime: usize,
 }
 
 impl<K: Hash + Eq + Clone> Playout<K> {
@@ -48,6 +51,17 @@ impl<K: Hash + Eq + Clone> Playout<K> {
             frame_samples,
             frames_out: 0,
             dropped: 0,
+            prime: PRIME,
+        }
+    }
+
+    /// As [`Self::new`] for slots released on the pulling clock itself
+    /// (each stream's slot for a pull is queued just before it): a stream
+    /// plays from its first slot, with no frame of slack.
+    pub fn fed_at_pull(frame_samples: usize, stereo: bool) -> Self {
+        Self {
+            prime: 1,
+            ..Self::new(frame_samples, stereo)
         }
     }
 
@@ -85,7 +99,7 @@ impl<K: Hash + Eq + Clone> Playout<K> {
         self.frames_out += 1;
         let mut heads = Vec::new();
         for (k, (started, q)) in &mut self.queues {
-            *started = (*started || q.len() >= PRIME) && !q.is_empty();
+            *started = (*started || q.len() >= self.prime) && !q.is_empty();
             if !*started {
                 continue;
             }
@@ -159,6 +173,15 @@ mod tests {
         assert_ne!(loudest(p.pull(20_000)), Some(0));
         assert_eq!(p.position(&1).map(|x| (x.ts, x.at_us)), Some((960, 20_000)));
         assert_eq!(loudest(p.pull(40_000)), Some(0));
+    }
+
+    #[test]
+    fn fed_at_pull_plays_a_slot_at_the_pull_it_was_queued_for() {
+        let mut p = Playout::fed_at_pull(960, false);
+        p.push(1u8, slot(0, 3_000, 1));
+        assert_ne!(p.pull(0).iter().map(|s| s.unsigned_abs()).max(), Some(0));
+        assert_eq!(p.position(&1).map(|x| x.ts), Some(0));
+        assert!(p.pull(20_000).iter().all(|&s| s == 0));
     }
 
     #[test]

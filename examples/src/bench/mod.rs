@@ -2,6 +2,7 @@
 //! The `ledger` suite lives in `aura-billing` (`aura_billing::bench::ledger`, feature
 //! `bench`), so it also builds from that crate alone.
 
+pub mod idle;
 pub mod location;
 pub mod relay;
 pub mod voice_e2e;

@@ -1,5 +1,5 @@
 //! `bench SUITE [OPTIONS]`: system benchmarks that print figures (`--json` for one
-//! JSON object). Suites: `location`, `voice-latency`, `voice-e2e`, `relay`, `ledger`.
+//! JSON object). Suites: `idle`, `location`, `voice-latency`, `voice-e2e`, `relay`, `ledger`.
 use aura_billing::bench::ledger;
 use aura_examples::bench;
 use clap::{Parser, Subcommand};
@@ -13,6 +13,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Suite {
+    /// One phone's footprint in a group: CPU, RSS, bytes and packets, in
+    /// the foreground and in background mode.
+    Idle(bench::idle::Args),
+    /// The measured member of `idle` (started by it, in its own process).
+    #[command(hide = true)]
+    IdlePhone(bench::idle::PhoneArgs),
     /// Location propagation latency and bandwidth in a group mesh on loopback.
     Location(bench::location::Args),
     /// Capture-to-playout voice latency between two nodes on loopback.
@@ -33,6 +39,8 @@ static ALLOC: aura_billing::MiMalloc = aura_billing::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().suite {
+        Suite::Idle(args) => bench::idle::run(args).await,
+        Suite::IdlePhone(args) => bench::idle::run_phone(args).await,
         Suite::Location(args) => bench::location::run(args).await,
         Suite::VoiceLatency(args) => bench::voice_latency::run(args).await,
         Suite::VoiceE2e(args) => bench::voice_e2e::run(args).await,

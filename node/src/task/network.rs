@@ -1,8 +1,11 @@
 //! Phone life: a network change (Wi-Fi to cellular and back) and background
-//! mode. Both restart the transport: a fresh swarm (new sockets, listeners,
+//! mode. Both restart the transport: a fresh swarm (new sockets and
 //! connections) with the mode's timing (see [`crate::link`]), the groups'
 //! topics subscribed again, every member re-dialled at once, and our
-//! addresses (and media address) re-announced once a member is back.
+//! addresses (and media address) re-announced once a member is back. The
+//! new listeners take the old ports again once the old sockets are closed
+//! (members may all restart at once, e.g. when the whole group goes to
+//! background: each must still find the others where they were).
 
 use std::{collections::HashSet, time::Duration};
 
@@ -20,6 +23,14 @@ use crate::{
 
 /// Longest an old swarm is driven to close its connections cleanly.
 const RETIRE_WITHIN: Duration = Duration::from_secs(2);
+/// Longest the new listeners wait for the old ports, ms; then any port.
+const SAME_PORT_WITHIN_MS: u64 = 4_000;
+/// After a restart, members we are not connected to are dialled every
+/// [`FAST_REDIAL_EVERY_MS`] for this long, ms: when they restarted at the
+/// same time (the whole group went to background), their old ports open
+/// again only once their old sockets are closed.
+const FAST_REDIAL_FOR_MS: u64 = 15_000;
+const FAST_REDIAL_EVERY_MS: u64 = 1_000;
 
 /// The transport's mode and what a restart left to do.
 #[derive(Debug, Default)]
@@ -30,6 +41,51 @@ pub(crate) struct NetState {
     pub(crate) listeners: Vec<ListenerId>,
     /// Groups to tell our new addresses, once one of their members is back.
     readvertise: HashSet<GroupId>,
+    /// Listeners to start again once the old swarm let go of their ports.
+    relisten: Option<Relisten>,
+    /// Members connected before the restart, with their addresses, and
+    /// until when (unix ms) they are re-dialled quickly.
+    redial: Vec<(libp2p::PeerId, Vec<Multiaddr>)>,
+    redial_until_ms: u64,
+    last_fast_redial_ms: u64,
+}
+
+/// Listeners waiting for their old ports.
+#[derive(Debug)]
+struct Relisten {
+    /// The configured addresses with the ports bound before the restart.
+    addrs: Vec<(Multiaddr, Multiaddr)>,
+    /// Fires when the old swarm is gone.
+    retired: tokio::sync::oneshot::Receiver<()>,
+    since_ms: u64,
+}
+
+/// `wanted` (a configured listen address) with its port 0 replaced by the
+/// port the same transport (TCP, or UDP for QUIC) had bound in `bound`.
+fn with_old_port(wanted: &Multiaddr, bound: &[Multiaddr]) -> Multiaddr {
+    use libp2p::multiaddr::Protocol;
+    let port_of = |a: &Multiaddr, udp: bool| {
+        a.iter().find_map(|p| match p {
+            Protocol::Udp(n) if udp => Some(n),
+            Protocol::Tcp(n) if !udp => Some(n),
+            _ => None,
+        })
+    };
+    let udp = port_of(wanted, true).is_some();
+    if port_of(wanted, udp) != Some(0) {
+        return wanted.clone();
+    }
+    let Some(old) = bound.iter().find_map(|a| port_of(a, udp)) else {
+        return wanted.clone();
+    };
+    wanted
+        .iter()
+        .map(|p| match p {
+            Protocol::Udp(0) => Protocol::Udp(old),
+            Protocol::Tcp(0) => Protocol::Tcp(old),
+            p => p,
+        })
+        .collect()
 }
 
 /// Listens on the configured addresses and relay circuits, and dials the
@@ -79,8 +135,12 @@ pub(crate) fn start_listening(
 
 /// Closes an old swarm's listeners and connections (so members stop
 /// sending on them at once) and drives it on its own until they are
-/// closed or [`RETIRE_WITHIN`] passed.
-fn retire(mut old: Swarm<Behaviour>, listeners: Vec<ListenerId>) {
+/// closed or [`RETIRE_WITHIN`] passed; `retired` fires once it is dropped.
+fn retire(
+    mut old: Swarm<Behaviour>,
+    listeners: Vec<ListenerId>,
+    retired: tokio::sync::oneshot::Sender<()>,
+) {
     for id in listeners {
         old.remove_listener(id);
     }
@@ -97,6 +157,8 @@ fn retire(mut old: Swarm<Behaviour>, listeners: Vec<ListenerId>) {
             }
         })
         .await;
+        drop(old);
+        let _ = retired.send(());
     });
 }
 
@@ -158,8 +220,28 @@ impl Task {
             .connected_peers()
             .filter_map(|p| Some((*p, self.peer_addrs.get(p)?.clone())))
             .collect();
-        retire(old, std::mem::take(&mut self.net.listeners));
-        self.net.listeners = start_listening(&mut self.swarm, &config)?;
+        let bound: Vec<Multiaddr> = old.listeners().cloned().collect();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        retire(old, std::mem::take(&mut self.net.listeners), tx);
+        // Dial out at once (from fresh ports); listen on the old ports as
+        // soon as the old sockets are closed (see `network_tick`).
+        let mut addrs = Vec::new();
+        for a in &config.listen {
+            let wanted: Multiaddr = a
+                .parse()
+                .map_err(|e| NodeError::BadInput(format!("listen address {a:?}: {e}")))?;
+            addrs.push((with_old_port(&wanted, &bound), wanted));
+        }
+        self.net.relisten = Some(Relisten {
+            addrs,
+            retired: rx,
+            since_ms: super::now_ms(),
+        });
+        let without_listeners = Config {
+            listen: Vec::new(),
+            ..config
+        };
+        self.net.listeners = start_listening(&mut self.swarm, &without_listeners)?;
         let gs = &mut self.swarm.behaviour_mut().gossipsub;
         for g in self.groups.values() {
             if let Err(e) = gs.subscribe(&g.topic) {
@@ -180,13 +262,10 @@ impl Task {
         self.syncs.clear();
         self.discovery = Default::default();
         self.net.readvertise = self.groups.keys().copied().collect();
-        self.dial_known_members()?;
-        for (peer, addrs) in was_connected {
-            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
-                .addresses(addrs)
-                .build();
-            let _ = self.swarm.dial(opts);
-        }
+        self.net.redial = was_connected;
+        let now = super::now_ms();
+        self.net.redial_until_ms = now + FAST_REDIAL_FOR_MS;
+        self.redial_after_restart(now)?;
         tracing::info!(
             background = self.net.background,
             dialling = self
@@ -199,6 +278,23 @@ impl Task {
         Ok(())
     }
 
+    /// Dials the members we are not connected to: from the store, and those
+    /// we were connected to before the restart.
+    fn redial_after_restart(&mut self, now: u64) -> Result<(), NodeError> {
+        self.net.last_fast_redial_ms = now;
+        self.dial_known_members()?;
+        for (peer, addrs) in &self.net.redial {
+            if self.swarm.is_connected(peer) {
+                continue;
+            }
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(*peer)
+                .addresses(addrs.clone())
+                .build();
+            let _ = self.swarm.dial(opts);
+        }
+        Ok(())
+    }
+
     /// How often unconnected members are dialled again in the current mode.
     pub(crate) fn redial_every_ms(&self) -> u64 {
         self.config
@@ -207,9 +303,60 @@ impl Task {
             .redial_every_ms
     }
 
-    /// From the tick: after a restart, tells each group where we listen now
-    /// (and our media address) as soon as one of its members is connected.
+    /// Starts the listeners of a restart on their old ports once the old
+    /// swarm is gone (or on any port after [`SAME_PORT_WITHIN_MS`]).
+    fn relisten(&mut self) {
+        let Some(mut r) = self.net.relisten.take() else {
+            return;
+        };
+        let waited = super::now_ms().saturating_sub(r.since_ms);
+        let retired = !matches!(
+            r.retired.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        );
+        if !retired && waited < SAME_PORT_WITHIN_MS {
+            self.net.relisten = Some(r);
+            return;
+        }
+        let mut later = Vec::new();
+        for (same_port, any_port) in r.addrs.drain(..) {
+            match self.swarm.listen_on(same_port.clone()) {
+                Ok(id) => self.net.listeners.push(id),
+                // The old socket may linger a little after the old swarm.
+                Err(e) if waited < SAME_PORT_WITHIN_MS => {
+                    tracing::debug!(addr = %same_port, error = %e, "old port still busy");
+                    later.push((same_port, any_port));
+                }
+                Err(e) => {
+                    tracing::info!(addr = %same_port, error = %e, "old port lost: any port");
+                    match self.swarm.listen_on(any_port.clone()) {
+                        Ok(id) => self.net.listeners.push(id),
+                        Err(e) => tracing::warn!(addr = %any_port, error = %e, "cannot listen"),
+                    }
+                }
+            }
+        }
+        if !later.is_empty() {
+            r.addrs = later;
+            self.net.relisten = Some(r);
+        }
+    }
+
+    /// From the tick: after a restart, listens again, and tells each group
+    /// where we listen now (and our media address) as soon as one of its
+    /// members is connected.
     pub(crate) fn network_tick(&mut self) {
+        self.relisten();
+        let now = super::now_ms();
+        if now < self.net.redial_until_ms
+            && now.saturating_sub(self.net.last_fast_redial_ms) >= FAST_REDIAL_EVERY_MS
+        {
+            if let Err(e) = self.redial_after_restart(now) {
+                tracing::debug!(error = %e, "redial after restart failed");
+            }
+        } else if now >= self.net.redial_until_ms {
+            self.net.redial.clear();
+        }
         if self.net.readvertise.is_empty() || self.swarm.listeners().next().is_none() {
             return;
         }

@@ -27,6 +27,7 @@
 
 pub mod config;
 pub mod gift;
+pub mod group_core;
 pub mod keyfile;
 pub mod link;
 pub mod location;

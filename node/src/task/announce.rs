@@ -5,7 +5,8 @@
 use aura_crypto::{GroupId, MemberId};
 use libp2p::PeerId;
 
-use super::{group::lock, now_ms, Task};
+use super::{now_ms, Task};
+use crate::group_core::lock;
 use crate::wire::{self, ControlMsg};
 
 /// Least time between two rounds of asking members to confirm a restored

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use aura_crypto::{FrameKind, GroupId, GroupSession, Hint, Invite, MemberId, OpKind, Role};
 use libp2p::{Multiaddr, PeerId};
 
-use super::{fences::FenceChange, group::lock, now_ms, GroupState, Task};
+use super::{fences::FenceChange, now_ms, GroupState, Task};
+use crate::group_core::lock;
 use crate::{
     events::Event,
     location::{to_gpx, Fix, Geofence, Position, Precision},

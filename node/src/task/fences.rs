@@ -4,7 +4,8 @@
 
 use aura_crypto::{GroupId, GroupSession, MemberId, Role};
 
-use super::{group::lock, Task};
+use super::Task;
+use crate::group_core::lock;
 use crate::{
     location::{FenceError, FenceSet, Geofence},
     store::{GroupRecord, Store},

@@ -4,10 +4,8 @@
 use aura_billing::signed::SignedReceipt;
 use aura_crypto::{GroupId, MemberId};
 
-use super::{
-    group::{lock, Reject, Verdict},
-    Task,
-};
+use super::Task;
+use crate::group_core::{lock, Reject, Verdict};
 use crate::{
     events::Event,
     gift::{self, GiftError},

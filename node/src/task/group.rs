@@ -2,7 +2,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
 };
 
 use aura_crypto::{
@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     events::Event,
+    group_core::{lock, KeyGrants, Reject, Verdict},
     location::{
         as_received, FenceEvent, FenceSet, FenceTracker, Fix, HistoryThinner, ProximityEvent,
         ProximityTracker, Publisher,
@@ -70,33 +71,7 @@ pub(crate) struct GroupState {
     /// The feed dropped a message: a snapshot is due.
     pub(crate) voice_stale: bool,
     /// Our last envelope per member (rate limit on key requests).
-    pub(crate) key_grants: super::keys::KeyGrants,
-}
-
-/// What to tell gossipsub about a message.
-pub(crate) enum Verdict {
-    Accept,
-    Ignore,
-    Reject(Reject, String),
-}
-
-/// Why a gossip message was rejected (one counter each in [`super::NodeStats`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reject {
-    /// Larger than [`wire::MAX_GOSSIP_BYTES`].
-    Oversized,
-    /// Not a gossip message, a frame or an envelope at all.
-    Undecodable,
-    /// A frame or envelope of another group.
-    WrongGroup,
-    /// Well-formed but fails authentication or carries a bad payload.
-    Forged,
-}
-
-/// Locks a session, recovering from a poisoned lock (a panic elsewhere must
-/// not take the node down).
-pub(crate) fn lock(s: &Arc<Mutex<GroupSession>>) -> MutexGuard<'_, GroupSession> {
-    s.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) key_grants: KeyGrants,
 }
 
 impl GroupState {

@@ -5,7 +5,8 @@
 
 use aura_crypto::{GroupId, GroupSession};
 
-use super::{group::lock, now_ms, GroupState, Task};
+use super::{now_ms, GroupState, Task};
+use crate::group_core::lock;
 use crate::{events::Event, NodeError};
 
 impl Task {

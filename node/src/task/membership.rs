@@ -3,7 +3,8 @@
 
 use aura_crypto::{GroupId, MemberId, MembershipChange};
 
-use super::{group::lock, now_ms, Task};
+use super::{now_ms, Task};
+use crate::group_core::lock;
 use crate::media::feed::VoiceFeed;
 use crate::{
     events::Event,

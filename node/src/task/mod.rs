@@ -245,7 +245,7 @@ impl Task {
             let in_group = member.is_some_and(|m| {
                 self.groups
                     .values()
-                    .any(|g| group::lock(&g.session).roster().is_member(&m))
+                    .any(|g| crate::group_core::lock(&g.session).roster().is_member(&m))
             });
             if !in_group {
                 continue;

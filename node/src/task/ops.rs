@@ -6,7 +6,8 @@
 use aura_crypto::{GroupId, RosterError, SignedOp};
 use libp2p::PeerId;
 
-use super::{group::lock, Task};
+use super::Task;
+use crate::group_core::lock;
 
 /// Most concurrent roster ops waiting for the next tick (beyond: dropped and
 /// counted; a later sync brings them again).

@@ -12,7 +12,8 @@ use libp2p::{
     PeerId,
 };
 
-use super::{group::lock, now_ms, GroupState, PendingJoin, Task};
+use super::{now_ms, GroupState, PendingJoin, Task};
+use crate::group_core::lock;
 use crate::{
     command::JoinReply,
     events::Event,

@@ -5,10 +5,8 @@ use libp2p::{
     PeerId,
 };
 
-use super::{
-    group::{Reject, Verdict},
-    now_ms, Task,
-};
+use super::{now_ms, Task};
+use crate::group_core::{Reject, Verdict};
 use crate::{
     events::Event,
     net::{discovery::Action, BehaviourEvent},
@@ -126,7 +124,7 @@ impl Task {
                 let in_group = member.is_some_and(|m| {
                     self.groups
                         .values()
-                        .any(|g| super::group::lock(&g.session).roster().is_member(&m))
+                        .any(|g| crate::group_core::lock(&g.session).roster().is_member(&m))
                 });
                 if in_group {
                     let strs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
@@ -182,7 +180,7 @@ impl Task {
                         .filter(|p| *p != me && !self.swarm.is_connected(p))
                         .filter(|p| {
                             aura_crypto::MemberId::from_peer_id(p).is_some_and(|m| {
-                                super::group::lock(&g.session).roster().is_member(&m)
+                                crate::group_core::lock(&g.session).roster().is_member(&m)
                             })
                         })
                         .take(16)
@@ -214,7 +212,7 @@ impl Task {
         let me = self.identity.member_id();
         let isolated = |gid: &aura_crypto::GroupId| {
             self.groups.get(gid).is_some_and(|g| {
-                !super::group::lock(&g.session)
+                !crate::group_core::lock(&g.session)
                     .roster()
                     .members()
                     .filter(|(m, _)| *m != me)
@@ -270,7 +268,7 @@ impl Task {
                 continue;
             }
             let me = self.identity.member_id();
-            let missing: Vec<_> = super::group::lock(&g.session)
+            let missing: Vec<_> = crate::group_core::lock(&g.session)
                 .roster()
                 .members()
                 .filter(|(m, _)| *m != me && !g.have_keys.contains(m))

@@ -1,0 +1,238 @@
+//! Group gossip: validate, open, keep frames that arrived before their key,
+//! accept key envelopes, and act on the control messages the core owns.
+
+use aura_crypto::{FrameHeader, FrameKind, GroupId, KeyEnvelope, MemberId, OpenError, SignedOp};
+use rand_core::{CryptoRng, RngCore};
+
+use super::{
+    keys::{screen_keys, Screened},
+    lock,
+    state::push_bounded,
+    Action, CoreEvent, GroupCore, Reject, Verdict,
+};
+use crate::wire::{self, ControlMsg, GossipMsg};
+
+impl<R: RngCore + CryptoRng> GroupCore<R> {
+    /// Validates and handles one gossip message of group `gid`, handed to
+    /// us by `origin` (the transport-authenticated peer, `None` when it is
+    /// not an aura identity).
+    pub fn handle_gossip(
+        &mut self,
+        now: u64,
+        gid: GroupId,
+        origin: Option<MemberId>,
+        data: &[u8],
+    ) -> Verdict {
+        if data.len() > wire::MAX_GOSSIP_BYTES {
+            return Verdict::Reject(Reject::Oversized, "oversized".into());
+        }
+        let Some(msg) = wire::decode::<GossipMsg>(data) else {
+            return Verdict::Reject(Reject::Undecodable, "undecodable gossip".into());
+        };
+        match msg {
+            GossipMsg::Frame(frame) => self.on_frame(now, gid, origin, &frame, true),
+            GossipMsg::Keys(list) => self.on_keys(now, gid, origin, &list),
+        }
+    }
+
+    fn on_keys(
+        &mut self,
+        now: u64,
+        gid: GroupId,
+        origin: Option<MemberId>,
+        list: &[Vec<u8>],
+    ) -> Verdict {
+        let me = self.member_id();
+        let Some(g) = self.groups.get(&gid) else {
+            return Verdict::Ignore;
+        };
+        let screened = {
+            let s = lock(&g.session);
+            screen_keys(gid, me, s.roster(), list, |e| e.verify().is_ok())
+        };
+        match screened {
+            Err((why, text)) => Verdict::Reject(why, text),
+            Ok(Screened::FromMember(mine)) => {
+                for env in mine {
+                    self.accept_envelope(now, gid, env);
+                }
+                Verdict::Accept
+            }
+            Ok(Screened::FromUnknown(mine)) => {
+                if let Some(env) = mine {
+                    self.accept_envelope(now, gid, *env);
+                    self.roster_behind(now, gid, origin);
+                }
+                Verdict::Ignore
+            }
+        }
+    }
+
+    /// Accepts an envelope addressed to us; one from a sender our roster
+    /// does not list yet waits (bounded) for its add op.
+    pub(crate) fn accept_envelope(&mut self, now: u64, gid: GroupId, env: KeyEnvelope) {
+        let Some(g) = self.groups.get_mut(&gid) else {
+            return;
+        };
+        let r = lock(&g.session).accept_envelope(&env);
+        match r {
+            Ok(Some(epoch)) => {
+                let first = g.have_keys.insert(env.sender);
+                self.emit(CoreEvent::KeysReceived {
+                    group: gid,
+                    sender: env.sender,
+                    epoch,
+                    first,
+                });
+                self.push(Action::SaveGroup(gid));
+                self.retry_pending(now, gid);
+            }
+            Ok(None) => {
+                g.have_keys.insert(env.sender);
+            }
+            Err(aura_crypto::EnvelopeError::NotAMember) => {
+                push_bounded(&mut g.pending_envelopes, env)
+            }
+            Err(e) => tracing::debug!(error = %e, "envelope refused"),
+        }
+    }
+
+    /// Tries again what waited for a key or a roster op.
+    pub(crate) fn retry_pending(&mut self, now: u64, gid: GroupId) {
+        let Some(g) = self.groups.get_mut(&gid) else {
+            return;
+        };
+        let frames: Vec<_> = g.pending_frames.drain(..).collect();
+        let envs: Vec<_> = g.pending_envelopes.drain(..).collect();
+        for e in envs {
+            let Some(g) = self.groups.get_mut(&gid) else {
+                return;
+            };
+            let r = lock(&g.session).accept_envelope(&e);
+            if let Ok(Some(epoch)) = r {
+                let first = g.have_keys.insert(e.sender);
+                self.emit(CoreEvent::KeysReceived {
+                    group: gid,
+                    sender: e.sender,
+                    epoch,
+                    first,
+                });
+            }
+        }
+        for f in frames {
+            let _ = self.on_frame(now, gid, None, &f, false);
+        }
+    }
+
+    /// Opens and dispatches a frame. `fresh` is false for frames retried
+    /// from the pending queue (they are not queued again).
+    fn on_frame(
+        &mut self,
+        now: u64,
+        gid: GroupId,
+        origin: Option<MemberId>,
+        frame: &[u8],
+        fresh: bool,
+    ) -> Verdict {
+        let header = match FrameHeader::parse(frame) {
+            Ok(h) => h,
+            Err(e) => {
+                return Verdict::Reject(Reject::Undecodable, format!("bad frame header: {e}"))
+            }
+        };
+        if header.room != gid.room() {
+            return Verdict::Reject(Reject::WrongGroup, "frame for another group".into());
+        }
+        let Some(g) = self.groups.get_mut(&gid) else {
+            return Verdict::Ignore;
+        };
+        let r = lock(&g.session).open(frame, now);
+        let opened = match r {
+            Ok(o) => o,
+            Err(OpenError::UnknownSender | OpenError::UnknownEpoch | OpenError::TooFarAhead) => {
+                if !fresh {
+                    return Verdict::Ignore;
+                }
+                self.stats.frames_unreadable += 1;
+                push_bounded(&mut g.pending_frames, frame.to_vec());
+                let s = lock(&g.session);
+                let by_member = origin.is_some_and(|m| s.roster().is_member(&m));
+                let unknown = s.roster().member_by_short_id(header.sender).is_none();
+                drop(s);
+                if unknown {
+                    self.roster_behind(now, gid, origin);
+                }
+                // We lack the key, others may not: forward it when a member
+                // handed it to us (else a join storm stalls wherever keys
+                // arrive late). Members holding the key check its signature.
+                return if by_member {
+                    Verdict::Accept
+                } else {
+                    Verdict::Ignore
+                };
+            }
+            Err(OpenError::Replay | OpenError::TooOld | OpenError::OwnFrame) => {
+                return Verdict::Ignore
+            }
+            Err(e) => return Verdict::Reject(Reject::Forged, format!("frame refused: {e}")),
+        };
+        // Durable before the frame has any effect, so a crash cannot make
+        // us accept it again.
+        let floors = lock(&g.session).take_replay_floors();
+        if let Some(floors) = floors {
+            self.push(Action::SaveReplayFloors { group: gid, floors });
+        }
+        self.stats.frames_opened += 1;
+        if opened.kind == FrameKind::Control {
+            match wire::decode::<ControlMsg>(&opened.payload) {
+                Some(ControlMsg::Op(bytes)) => {
+                    self.on_op(now, gid, origin.unwrap_or(opened.sender), &bytes);
+                    return Verdict::Accept;
+                }
+                Some(ControlMsg::KeyRequest) => {
+                    self.send_envelope_to(now, gid, opened.sender);
+                    return Verdict::Accept;
+                }
+                Some(ControlMsg::Addrs(addrs)) => {
+                    self.on_addrs(opened.sender, addrs);
+                    return Verdict::Accept;
+                }
+                Some(_) => {}
+                None => return Verdict::Reject(Reject::Forged, "bad control payload".into()),
+            }
+        }
+        self.emit(CoreEvent::Frame { group: gid, opened });
+        Verdict::Accept
+    }
+
+    /// Someone our roster does not list sent us a frame or a key: our
+    /// roster is behind. Sync with `origin` when it is a member, else with
+    /// a connected member (at most once per peer per 2 s).
+    pub(crate) fn roster_behind(&mut self, now: u64, gid: GroupId, origin: Option<MemberId>) {
+        let Some(g) = self.groups.get(&gid) else {
+            return;
+        };
+        let peer = match origin.filter(|m| lock(&g.session).roster().is_member(m)) {
+            Some(m) => Some(m),
+            None => g.others().into_iter().find(|m| self.connected.contains(m)),
+        };
+        if let Some(peer) = peer {
+            self.sync_back(now, gid, peer);
+        }
+    }
+
+    fn on_op(&mut self, now: u64, gid: GroupId, from: MemberId, bytes: &[u8]) {
+        match SignedOp::decode(bytes) {
+            Ok(op) => self.apply_remote_op(now, gid, from, op),
+            Err(e) => tracing::debug!(error = %e, "undecodable op"),
+        }
+    }
+
+    fn on_addrs(&mut self, member: MemberId, addrs: Vec<String>) {
+        if member == self.member_id() || self.connected.contains(&member) {
+            return;
+        }
+        let addrs: Vec<String> = addrs.into_iter().take(8).collect();
+        self.push(Action::Dial { member, addrs });
+    }
+}

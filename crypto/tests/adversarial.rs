@@ -177,6 +177,36 @@ fn member_cannot_forge_another_members_frame() {
     assert_eq!(g[1].open(&fake_sig, NOW), Err(OpenError::BadSignature));
 }
 
+/// A frame opened with `open_from` skips its own signature only when the
+/// member the connection authenticated is the frame's sender: a member that
+/// hands over a frame claiming another sender is checked as before.
+#[test]
+fn forged_frame_handed_over_by_its_forger_is_still_refused() {
+    let mut rng = TestRng(5);
+    let mut g = group(3, &mut rng);
+    let (alice, mallory) = (g[0].member_id(), g[2].member_id());
+    let forged = g[2]
+        .forge_as(
+            alice,
+            FrameKind::Location,
+            0,
+            &[b"alice is here".as_slice(), &[0u8; 64]].concat(),
+        )
+        .unwrap();
+    // Mallory's connection proves Mallory, not Alice.
+    assert_eq!(
+        g[1].open_from(&forged, NOW, Some(mallory)),
+        Err(OpenError::BadSignature)
+    );
+    // Alice's own frame on Alice's connection: authentic without the check.
+    let genuine = g[0]
+        .seal(FrameKind::Location, b"alice is here", NOW)
+        .unwrap();
+    let opened = g[1].open_from(&genuine, NOW, Some(alice)).unwrap();
+    assert_eq!(opened.authenticity, aura_crypto::Authenticity::Connection);
+    assert_eq!(opened.payload, b"alice is here");
+}
+
 #[test]
 fn relay_sees_only_header() {
     let mut rng = TestRng(4);

@@ -25,6 +25,8 @@ pub struct NodeStats {
     pub stale_locations: u64,
     /// Location updates published.
     pub locations_published: u64,
+    /// Dials of group members that failed (each retried with backoff).
+    pub member_dials_failed: u64,
     /// Key envelopes sent straight to a connected member.
     pub keys_sent_direct: u64,
     /// Gift receipts of members checked and shown.

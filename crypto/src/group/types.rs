@@ -10,6 +10,10 @@ use crate::roster::Applied;
 pub enum Authenticity {
     /// The sender's ed25519 signature verified.
     Verified,
+    /// Handed over by the sender itself on a connection that authenticated
+    /// its key (see [`crate::GroupSession::open_from`]); its signature, which
+    /// others verify when the frame is forwarded, was not checked.
+    Connection,
     /// Voice: decrypted under the sender's key; the batch signature will
     /// confirm or refute it (see [`crate::GroupSession::take_auth_reports`]).
     Pending,

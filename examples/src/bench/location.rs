@@ -104,6 +104,7 @@ async fn totals(nodes: &[MeshNode]) -> anyhow::Result<NodeStats> {
         t.bytes_published += s.bytes_published;
         t.locations_published += s.locations_published;
         t.gossip_rejected += s.gossip_rejected;
+        t.member_dials_failed += s.member_dials_failed;
     }
     Ok(t)
 }
@@ -314,6 +315,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "disconnects_while_measuring": disconnects,
                 "events_lagged": lagged.load(Ordering::Relaxed),
                 "run_queue_wait_pct": wait_pct.round(),
+                "member_dials_failed": after.member_dials_failed,
             })
         );
     } else {

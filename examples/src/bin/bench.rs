@@ -38,6 +38,13 @@ static ALLOC: aura_billing::MiMalloc = aura_billing::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Diagnostics on standard error when asked for (`RUST_LOG=aura_node=debug`).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match Cli::parse().suite {
         Suite::Idle(args) => bench::idle::run(args).await,
         Suite::IdlePhone(args) => bench::idle::run_phone(args).await,

@@ -2,6 +2,7 @@
 
 mod behaviour;
 pub mod discovery;
+pub mod redial;
 
 pub(crate) use behaviour::topic_score_params;
 pub use behaviour::{

@@ -13,6 +13,7 @@ mod load;
 mod membership;
 mod network;
 mod ops;
+mod redial;
 mod rpc;
 mod swarm_events;
 mod voice;
@@ -88,6 +89,8 @@ pub(crate) struct Task {
     pub(crate) discovery: crate::net::discovery::Discovery,
     /// Transport mode (background) and restarts (see `network`).
     pub(crate) net: network::NetState,
+    /// When to dial members again that we failed to reach or lost.
+    pub(crate) redial: crate::net::redial::Redial<PeerId>,
 }
 
 /// Unix milliseconds now.
@@ -137,6 +140,7 @@ impl Task {
             history: Vec::new(),
             discovery: Default::default(),
             net: network::NetState::new(listeners),
+            redial: Default::default(),
         };
         task.load_groups()?;
         task.dial_known_members()?;

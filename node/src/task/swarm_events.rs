@@ -31,6 +31,7 @@ impl Task {
                     ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr,
                 };
                 let relayed = addr.iter().any(|p| p == Protocol::P2pCircuit);
+                self.redial.connected(&peer_id);
                 if num_established.get() == 1 {
                     self.emit(Event::PeerConnected {
                         peer: peer_id,
@@ -44,7 +45,13 @@ impl Task {
                 ..
             } => {
                 self.emit(Event::PeerDisconnected { peer: peer_id });
+                self.on_peer_lost(peer_id);
             }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => self.on_dial_failed(peer, &error),
             SwarmEvent::Behaviour(b) => self.on_behaviour(b),
             _ => {}
         }
@@ -247,6 +254,7 @@ impl Task {
         self.resync_voice();
         self.discovery_tick(now);
         self.network_tick();
+        self.redial_due();
         if now.saturating_sub(self.last_redial_ms) >= self.redial_every_ms() {
             if let Err(e) = self.dial_known_members() {
                 tracing::debug!(error = %e, "redial failed");

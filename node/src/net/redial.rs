@@ -88,6 +88,27 @@ impl<P: Hash + Eq + Copy> Redial<P> {
         );
     }
 
+    /// `peer` should be connected but is not, and nothing is scheduled for
+    /// it: dial it at `now_ms` (a member learnt of by its roster op, whose
+    /// dial nobody started or whose outcome was lost).
+    pub fn ensure(&mut self, peer: P, now_ms: u64) {
+        if self.peers.contains_key(&peer) || self.peers.len() >= MAX_PEERS {
+            return;
+        }
+        self.peers.insert(
+            peer,
+            Backoff {
+                failures: 0,
+                due_ms: Some(now_ms),
+            },
+        );
+    }
+
+    /// Whether `peer` has a dial scheduled or in flight.
+    pub fn tracks(&self, peer: &P) -> bool {
+        self.peers.contains_key(peer)
+    }
+
     /// `peer` is connected: nothing to retry.
     pub fn connected(&mut self, peer: &P) {
         self.peers.remove(peer);
@@ -173,6 +194,18 @@ mod tests {
             r.dial_failed(1u8, t);
         }
         assert_eq!(r.poll_timeout(), Some(11 + 60_000));
+    }
+
+    #[test]
+    fn ensure_schedules_an_untracked_peer_now_and_keeps_a_backoff() {
+        let mut r = Redial::default();
+        r.ensure(1u8, 100);
+        assert_eq!(r.due(100), vec![1]);
+        r.ensure(1, 200); // in flight: unchanged
+        assert!(r.due(200).is_empty());
+        r.dial_failed(1, 300);
+        r.ensure(1, 300); // backing off: unchanged
+        assert_eq!(r.poll_timeout(), Some(300 + FIRST_RETRY_MS));
     }
 
     #[test]

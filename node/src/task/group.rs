@@ -456,6 +456,7 @@ impl Task {
                         for a in &addrs {
                             self.swarm.add_peer_address(peer, a.clone());
                         }
+                        self.remember_addrs(peer, &addrs);
                         let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
                             .addresses(addrs)
                             .build();

@@ -1,11 +1,58 @@
 //! The task's side of [`crate::net::redial`]: reports dial outcomes of group
 //! members and dials the ones whose retry fell due.
 
-use libp2p::{swarm::dial_opts::DialOpts, PeerId};
+use libp2p::{swarm::dial_opts::DialOpts, Multiaddr, PeerId};
 
 use super::{group, now_ms, Task};
 
+/// How often members we are not connected to are looked for, ms.
+const SWEEP_EVERY_MS: u64 = 1_000;
+/// Most peers whose addresses the task keeps in memory.
+const MAX_ADDR_BOOK: usize = 4096;
+
 impl Task {
+    /// Keeps up to 8 addresses of `peer` (from a join answer, an address
+    /// announcement or identify) to dial it again later.
+    pub(crate) fn remember_addrs(&mut self, peer: PeerId, addrs: &[Multiaddr]) {
+        if addrs.is_empty()
+            || (self.peer_addrs.len() >= MAX_ADDR_BOOK && !self.peer_addrs.contains_key(&peer))
+        {
+            return;
+        }
+        self.peer_addrs
+            .insert(peer, addrs.iter().take(8).cloned().collect());
+    }
+
+    /// Members of our groups we are not connected to, whose addresses we
+    /// know and whose dial nobody scheduled, are dialled now (at most once a
+    /// second). A missed pair would otherwise hear every update of the other
+    /// only through gossip repair, hundreds of milliseconds late.
+    pub(crate) fn sweep_unconnected_members(&mut self) {
+        let now = now_ms();
+        if now.saturating_sub(self.last_sweep_ms) < SWEEP_EVERY_MS {
+            return;
+        }
+        self.last_sweep_ms = now;
+        let me = *self.swarm.local_peer_id();
+        let mut missing = Vec::new();
+        for g in self.groups.values().filter(|g| !g.removed) {
+            for (m, _) in group::lock(&g.session).roster().members() {
+                if let Ok(p) = m.peer_id() {
+                    missing.push(p);
+                }
+            }
+        }
+        for p in missing {
+            if p != me
+                && !self.swarm.is_connected(&p)
+                && !self.redial.tracks(&p)
+                && self.peer_addrs.contains_key(&p)
+            {
+                self.redial.ensure(p, now);
+            }
+        }
+    }
+
     /// Whether `peer` is a member of one of our groups.
     fn is_group_member(&self, peer: &PeerId) -> bool {
         aura_crypto::MemberId::from_peer_id(peer).is_some_and(|m| {

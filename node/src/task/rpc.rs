@@ -533,6 +533,7 @@ impl Task {
             for a in &addrs {
                 self.swarm.add_peer_address(peer, a.clone());
             }
+            self.remember_addrs(peer, &addrs);
             if !self.swarm.is_connected(&peer) {
                 let _ = self.swarm.dial(
                     libp2p::swarm::dial_opts::DialOpts::peer_id(peer)

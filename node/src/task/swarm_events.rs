@@ -139,9 +139,7 @@ impl Task {
                         tracing::warn!(error = %e, "storing peer addresses failed");
                     }
                 }
-                if self.peer_addrs.len() < 4096 || self.peer_addrs.contains_key(&peer_id) {
-                    self.peer_addrs.insert(peer_id, addrs);
-                }
+                self.remember_addrs(peer_id, &addrs);
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(list)) => {
                 for (peer, addr) in list.into_iter().take(64) {
@@ -254,6 +252,7 @@ impl Task {
         self.resync_voice();
         self.discovery_tick(now);
         self.network_tick();
+        self.sweep_unconnected_members();
         self.redial_due();
         if now.saturating_sub(self.last_redial_ms) >= self.redial_every_ms() {
             if let Err(e) = self.dial_known_members() {

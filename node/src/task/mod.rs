@@ -91,8 +91,8 @@ pub(crate) struct Task {
     pub(crate) net: network::NetState,
     /// When to dial members again that we failed to reach or lost.
     pub(crate) redial: crate::net::redial::Redial<PeerId>,
-    /// When unconnected members were last looked for, unix ms.
-    pub(crate) last_sweep_ms: u64,
+    /// Timers of the look for unconnected members.
+    pub(crate) sweep: redial::Sweep,
 }
 
 /// Unix milliseconds now.
@@ -143,7 +143,7 @@ impl Task {
             discovery: Default::default(),
             net: network::NetState::new(listeners),
             redial: Default::default(),
-            last_sweep_ms: 0,
+            sweep: Default::default(),
         };
         task.load_groups()?;
         task.dial_known_members()?;

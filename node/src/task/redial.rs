@@ -7,6 +7,18 @@ use super::{group, now_ms, Task};
 
 /// How often members we are not connected to are looked for, ms.
 const SWEEP_EVERY_MS: u64 = 1_000;
+/// Longest wait between two asks for members' addresses, ms.
+const MAX_ASK_WAIT_MS: u64 = 30_000;
+
+/// Timers of [`Task::sweep_unconnected_members`].
+#[derive(Debug, Default)]
+pub(crate) struct Sweep {
+    last_ms: u64,
+    /// When a connected member may next be asked for addresses we lack.
+    next_ask_ms: u64,
+    /// The wait after the next ask (doubles while addresses stay missing).
+    ask_wait_ms: u64,
+}
 /// Most peers whose addresses the task keeps in memory.
 const MAX_ADDR_BOOK: usize = 4096;
 
@@ -29,27 +41,67 @@ impl Task {
     /// only through gossip repair, hundreds of milliseconds late.
     pub(crate) fn sweep_unconnected_members(&mut self) {
         let now = now_ms();
-        if now.saturating_sub(self.last_sweep_ms) < SWEEP_EVERY_MS {
+        if now.saturating_sub(self.sweep.last_ms) < SWEEP_EVERY_MS {
             return;
         }
-        self.last_sweep_ms = now;
+        self.sweep.last_ms = now;
         let me = *self.swarm.local_peer_id();
-        let mut missing = Vec::new();
-        for g in self.groups.values().filter(|g| !g.removed) {
+        let mut members = Vec::new();
+        for (gid, g) in self.groups.iter().filter(|(_, g)| !g.removed) {
             for (m, _) in group::lock(&g.session).roster().members() {
                 if let Ok(p) = m.peer_id() {
-                    missing.push(p);
+                    members.push((*gid, p));
                 }
             }
         }
-        for p in missing {
-            if p != me
-                && !self.swarm.is_connected(&p)
-                && !self.redial.tracks(&p)
-                && self.peer_addrs.contains_key(&p)
-            {
-                self.redial.ensure(p, now);
+        // (group, a connected member) to ask for the addresses we lack.
+        let mut ask = None;
+        let mut unknown = false;
+        for (gid, p) in members {
+            if p == me || self.swarm.is_connected(&p) {
+                if p != me && ask.is_none() {
+                    ask = Some((gid, p));
+                }
+                continue;
             }
+            if self.peer_addrs.contains_key(&p) {
+                if !self.redial.tracks(&p) {
+                    self.redial.ensure(p, now);
+                }
+            } else {
+                unknown = true;
+            }
+        }
+        if !unknown {
+            self.sweep.ask_wait_ms = SWEEP_EVERY_MS;
+            return;
+        }
+        // A sync answer lists the members the answering member can reach.
+        if let (Some((gid, peer)), true) = (ask, now >= self.sweep.next_ask_ms) {
+            self.request_sync(gid, peer);
+            let wait = self.sweep.ask_wait_ms.max(SWEEP_EVERY_MS);
+            self.sweep.next_ask_ms = now + wait;
+            self.sweep.ask_wait_ms = (wait * 2).min(MAX_ASK_WAIT_MS);
+        }
+    }
+
+    /// Addresses of members listed in a sync answer: kept for the members
+    /// we know none of (at most 64 per answer; non-members are skipped).
+    pub(crate) fn learn_peer_addrs(&mut self, peers: &[(String, Vec<String>)]) {
+        let me = *self.swarm.local_peer_id();
+        for (p, addrs) in peers.iter().take(64) {
+            let Ok(peer) = p.parse::<PeerId>() else {
+                continue;
+            };
+            if peer == me || self.peer_addrs.contains_key(&peer) || !self.is_group_member(&peer) {
+                continue;
+            }
+            let addrs: Vec<Multiaddr> = addrs
+                .iter()
+                .take(8)
+                .filter_map(|a| a.parse().ok())
+                .collect();
+            self.remember_addrs(peer, &addrs);
         }
     }
 

@@ -378,7 +378,13 @@ impl Task {
                 }
             }
         } else if let Some(gid) = self.syncs.remove(&id) {
-            if let Response::Welcome { ops, envelopes, .. } = resp {
+            if let Response::Welcome {
+                ops,
+                envelopes,
+                peers,
+            } = resp
+            {
+                self.learn_peer_addrs(&peers);
                 self.on_sync_answer(gid, peer, ops, envelopes);
             }
         }

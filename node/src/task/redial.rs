@@ -3,7 +3,8 @@
 
 use libp2p::{swarm::dial_opts::DialOpts, Multiaddr, PeerId};
 
-use super::{group, now_ms, Task};
+use super::{now_ms, Task};
+use crate::group_core::lock;
 
 /// How often members we are not connected to are looked for, ms.
 const SWEEP_EVERY_MS: u64 = 1_000;
@@ -48,7 +49,7 @@ impl Task {
         let me = *self.swarm.local_peer_id();
         let mut members = Vec::new();
         for (gid, g) in self.groups.iter().filter(|(_, g)| !g.removed) {
-            for (m, _) in group::lock(&g.session).roster().members() {
+            for (m, _) in lock(&g.session).roster().members() {
                 if let Ok(p) = m.peer_id() {
                     members.push((*gid, p));
                 }
@@ -110,7 +111,7 @@ impl Task {
         aura_crypto::MemberId::from_peer_id(peer).is_some_and(|m| {
             self.groups
                 .values()
-                .any(|g| !g.removed && group::lock(&g.session).roster().is_member(&m))
+                .any(|g| !g.removed && lock(&g.session).roster().is_member(&m))
         })
     }
 

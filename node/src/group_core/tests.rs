@@ -1,6 +1,5 @@
 //! The group core on a virtual clock: joins, sync both ways, rotation on
 //! removal, a join storm, a missed key. No socket, no sleep.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aura_crypto::{FrameKind, GroupId, Hint, MemberId, OpKind, Role};
 
@@ -10,26 +9,29 @@ use super::{
 };
 use crate::wire::{GossipMsg, Request, Response};
 
+/// What a test or its helpers return.
+type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
 /// An invite to `gid` made by node `by`, naming the nodes `hints` in order.
-fn invite(sim: &mut Sim, by: usize, gid: GroupId, uses: u32, hints: &[usize]) -> String {
-    let hints = hints
-        .iter()
-        .map(|i| Hint {
-            peer: sim.id(*i).peer_id().unwrap().to_string(),
+fn invite(sim: &mut Sim, by: usize, gid: GroupId, uses: u32, hints: &[usize]) -> R<String> {
+    let mut named = Vec::new();
+    for i in hints {
+        named.push(Hint {
+            peer: sim.id(*i).peer_id()?.to_string(),
             addrs: vec![],
-        })
-        .collect();
-    sim.nodes[by]
+        });
+    }
+    Ok(sim.nodes[by]
         .core
-        .invite(gid, T0 + 3_600_000, uses, hints)
-        .unwrap()
+        .invite(gid, T0 + 3_600_000, uses, named)?)
 }
 
-fn join(sim: &mut Sim, i: usize, text: &str) {
+fn join(sim: &mut Sim, i: usize, text: &str) -> R {
     let now = sim.now;
-    let r = sim.nodes[i].core.join(now, text).unwrap();
+    let r = sim.nodes[i].core.join(now, text)?;
     assert!(matches!(r, JoinStarted::Asking(_)));
     sim.drain(i);
+    Ok(())
 }
 
 fn joined(sim: &Sim, i: usize, gid: GroupId) -> bool {
@@ -39,10 +41,10 @@ fn joined(sim: &Sim, i: usize, gid: GroupId) -> bool {
         .any(|e| matches!(e, CoreEvent::Joined { group, .. } if *group == gid))
 }
 
-fn members(sim: &Sim, i: usize, gid: GroupId) -> Vec<MemberId> {
-    let s = sim.nodes[i].core.session(&gid).unwrap();
+fn members(sim: &Sim, i: usize, gid: GroupId) -> R<Vec<MemberId>> {
+    let s = sim.nodes[i].core.session(&gid).ok_or("no session")?;
     let s = super::lock(&s);
-    s.roster().members().map(|(m, _)| m).collect()
+    Ok(s.roster().members().map(|(m, _)| m).collect())
 }
 
 fn chats(sim: &Sim, i: usize, gid: GroupId) -> Vec<Vec<u8>> {
@@ -60,25 +62,25 @@ fn chats(sim: &Sim, i: usize, gid: GroupId) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn chat(sim: &mut Sim, i: usize, gid: GroupId, text: &[u8]) {
+fn chat(sim: &mut Sim, i: usize, gid: GroupId, text: &[u8]) -> R {
     let now = sim.now;
-    sim.nodes[i]
-        .core
-        .seal(now, gid, FrameKind::Chat, text)
-        .unwrap();
+    sim.nodes[i].core.seal(now, gid, FrameKind::Chat, text)?;
     sim.drain(i);
+    Ok(())
 }
 
-fn epoch(sim: &Sim, i: usize, gid: GroupId) -> u16 {
-    super::lock(&sim.nodes[i].core.session(&gid).unwrap()).epoch()
+fn epoch(sim: &Sim, i: usize, gid: GroupId) -> R<u16> {
+    let s = sim.nodes[i].core.session(&gid).ok_or("no session")?;
+    let e = super::lock(&s).epoch();
+    Ok(e)
 }
 
 /// Node 0 creates a group; nodes 1..n join it through node 0.
-fn group_of(sim: &mut Sim, n: usize) -> GroupId {
-    let gid = sim.nodes[0].core.create_group(T0, "hikers").unwrap();
-    let text = invite(sim, 0, gid, n as u32, &[0]);
+fn group_of(sim: &mut Sim, n: usize) -> R<GroupId> {
+    let gid = sim.nodes[0].core.create_group(T0, "hikers")?;
+    let text = invite(sim, 0, gid, n as u32, &[0])?;
     for i in 1..n {
-        join(sim, i, &text);
+        join(sim, i, &text)?;
     }
     let keyed = sim.run_while(30_000, |s| !(0..n).all(|i| s.nodes[i].core.is_keyed(&gid)));
     if !keyed {
@@ -88,11 +90,12 @@ fn group_of(sim: &mut Sim, n: usize) -> GroupId {
             let names: Vec<usize> = g
                 .missing_keys()
                 .iter()
-                .map(|m| (0..n).find(|j| sim.id(*j) == *m).unwrap())
+                .map(|m| (0..n).find(|j| sim.id(*j) == *m).unwrap_or(usize::MAX))
                 .collect();
             let ros: Vec<usize> = members(sim, i, gid)
+                .unwrap_or_default()
                 .iter()
-                .map(|m| (0..n).find(|j| sim.id(*j) == *m).unwrap())
+                .map(|m| (0..n).find(|j| sim.id(*j) == *m).unwrap_or(usize::MAX))
                 .collect();
             eprintln!(
                 "node {i}: roster {ros:?} missing {names:?} announce {} stats {:?} links {:?}",
@@ -103,28 +106,28 @@ fn group_of(sim: &mut Sim, n: usize) -> GroupId {
         }
     }
     assert!(keyed, "the group never got keyed");
-    gid
+    Ok(gid)
 }
 
 /// The inviter is offline: the invite's next peer, an admin, answers the join.
 #[test]
-fn join_while_the_inviter_is_offline() {
+fn join_while_the_inviter_is_offline() -> R {
     let mut sim = Sim::new(3, 1);
-    let gid = group_of(&mut sim, 2);
+    let gid = group_of(&mut sim, 2)?;
     let now = sim.now;
     let admin = OpKind::SetRole {
         member: sim.id(1),
         role: Role::Admin,
     };
-    sim.nodes[0].core.propose(now, gid, admin).unwrap();
+    sim.nodes[0].core.propose(now, gid, admin)?;
     sim.run_until(sim.elapsed() + 1_000);
-    let text = invite(&mut sim, 0, gid, 1, &[0, 1]);
+    let text = invite(&mut sim, 0, gid, 1, &[0, 1])?;
     sim.set_offline(0);
-    join(&mut sim, 2, &text);
+    join(&mut sim, 2, &text)?;
     sim.run_until(sim.elapsed() + 5_000);
     assert!(joined(&sim, 2, gid), "node 2 did not join");
     assert!(
-        members(&sim, 1, gid).contains(&sim.id(2)),
+        members(&sim, 1, gid)?.contains(&sim.id(2)),
         "the admin did not add it"
     );
     let from_admin = sim.nodes[2]
@@ -132,23 +135,24 @@ fn join_while_the_inviter_is_offline() {
         .iter()
         .any(|e| matches!(e, CoreEvent::KeysReceived { sender, .. } if *sender == sim.id(1)));
     assert!(from_admin, "no key from the admin");
-    chat(&mut sim, 1, gid, b"welcome");
+    chat(&mut sim, 1, gid, b"welcome")?;
     sim.run_until(sim.elapsed() + 100);
     assert_eq!(chats(&sim, 2, gid), vec![b"welcome".to_vec()]);
+    Ok(())
 }
 
 /// Two admins, cut apart, each add a member; reconnected, one op that
 /// needs the other's missing parent starts a sync, which syncs back.
 #[test]
-fn members_that_missed_each_others_ops_converge() {
+fn members_that_missed_each_others_ops_converge() -> R {
     let mut sim = Sim::new(5, 2);
-    let gid = group_of(&mut sim, 2);
+    let gid = group_of(&mut sim, 2)?;
     let now = sim.now;
     let admin = OpKind::SetRole {
         member: sim.id(1),
         role: Role::Admin,
     };
-    sim.nodes[0].core.propose(now, gid, admin).unwrap();
+    sim.nodes[0].core.propose(now, gid, admin)?;
     sim.run_until(sim.elapsed() + 1_000);
     sim.set_offline(1);
     let add = |m| OpKind::Add {
@@ -158,11 +162,11 @@ fn members_that_missed_each_others_ops_converge() {
     };
     let (x, y) = (sim.id(3), sim.id(4));
     let now = sim.now;
-    sim.nodes[0].core.propose(now, gid, add(x)).unwrap();
-    sim.nodes[1].core.propose(now, gid, add(y)).unwrap();
+    sim.nodes[0].core.propose(now, gid, add(x))?;
+    sim.nodes[1].core.propose(now, gid, add(y))?;
     sim.run_until(sim.elapsed() + 1_000);
-    assert!(!members(&sim, 0, gid).contains(&y));
-    assert!(!members(&sim, 1, gid).contains(&x));
+    assert!(!members(&sim, 0, gid)?.contains(&y));
+    assert!(!members(&sim, 1, gid)?.contains(&x));
     sim.nodes[1].online = true;
     sim.connect(0, 1);
     sim.run_until(sim.elapsed() + 100);
@@ -171,56 +175,57 @@ fn members_that_missed_each_others_ops_converge() {
         member: x,
         role: Role::Admin,
     };
-    sim.nodes[0].core.propose(now, gid, role).unwrap();
+    sim.nodes[0].core.propose(now, gid, role)?;
     sim.run_until(sim.elapsed() + 3_000);
     for i in [0, 1] {
-        let m = members(&sim, i, gid);
+        let m = members(&sim, i, gid)?;
         assert!(
             m.contains(&x) && m.contains(&y),
             "node {i} lacks an op: {m:?}"
         );
     }
     let head = |i: usize| {
-        super::lock(&sim.nodes[i].core.session(&gid).unwrap())
-            .roster()
-            .head_hash()
+        sim.nodes[i]
+            .core
+            .session(&gid)
+            .map(|s| super::lock(&s).roster().head_hash())
     };
+    assert!(head(0).is_some());
     assert_eq!(head(0), head(1));
+    Ok(())
 }
 
 /// A removal: every remaining member rotates, and the removed member cannot
 /// open what is sealed after it, though it still receives it.
 #[test]
-fn removal_rotates_everyone_and_locks_the_removed_out() {
+fn removal_rotates_everyone_and_locks_the_removed_out() -> R {
     let mut sim = Sim::new(4, 3);
-    let gid = group_of(&mut sim, 4);
-    let before: Vec<u16> = (0..4).map(|i| epoch(&sim, i, gid)).collect();
+    let gid = group_of(&mut sim, 4)?;
+    let before = (0..4)
+        .map(|i| epoch(&sim, i, gid))
+        .collect::<R<Vec<u16>>>()?;
     let removed = sim.id(3);
     let now = sim.now;
     sim.nodes[0]
         .core
-        .propose(now, gid, OpKind::Remove { member: removed })
-        .unwrap();
+        .propose(now, gid, OpKind::Remove { member: removed })?;
     sim.run_until(sim.elapsed() + 1_000);
     assert!(sim.nodes[3]
         .events
         .iter()
         .any(|e| matches!(e, CoreEvent::RemovedFromGroup { .. })));
     for (i, was) in before.iter().enumerate().take(3) {
-        assert!(epoch(&sim, i, gid) > *was, "member {i} did not rotate");
+        assert!(epoch(&sim, i, gid)? > *was, "member {i} did not rotate");
         assert!(sim.nodes[i].core.is_keyed(&gid));
     }
     // Everything sealed from now on, as node 3 would see it on the topic.
     let mut frames = Vec::new();
     for i in 0..3 {
-        chat(&mut sim, i, gid, b"after");
+        chat(&mut sim, i, gid, b"after")?;
         let now = sim.now;
-        let s = sim.nodes[i].core.session(&gid).unwrap();
-        frames.push(
-            super::lock(&s)
-                .seal(FrameKind::Chat, b"after, again", now)
-                .unwrap(),
-        );
+        let s = sim.nodes[i].core.session(&gid).ok_or("no session")?;
+        let sealed = super::lock(&s).seal(FrameKind::Chat, b"after, again", now)?;
+        frames.push(sealed);
     }
     sim.run_until(sim.elapsed() + 500);
     for i in 0..3 {
@@ -236,29 +241,30 @@ fn removal_rotates_everyone_and_locks_the_removed_out() {
         chats(&sim, 3, gid).iter().all(|c| c != b"after"),
         "the removed member read a frame"
     );
-    let s = sim.nodes[3].core.session(&gid).unwrap();
+    let s = sim.nodes[3].core.session(&gid).ok_or("no session")?;
     for f in &frames {
         assert!(
             super::lock(&s).open(f, sim.now).is_err(),
             "the removed member opened a frame"
         );
     }
+    Ok(())
 }
 
 /// `n - 1` members join at once through the owner; every one ends up
 /// holding every other's key, with bounded work per member.
-fn join_storm(n: usize) {
+fn join_storm(n: usize) -> R {
     let mut sim = Sim::new(n, 4);
-    let gid = sim.nodes[0].core.create_group(T0, "storm").unwrap();
-    let text = invite(&mut sim, 0, gid, n as u32, &[0]);
+    let gid = sim.nodes[0].core.create_group(T0, "storm")?;
+    let text = invite(&mut sim, 0, gid, n as u32, &[0])?;
     for i in 1..n {
-        join(&mut sim, i, &text);
+        join(&mut sim, i, &text)?;
     }
     let done = sim.run_while(120_000, |s| !(0..n).all(|i| s.nodes[i].core.is_keyed(&gid)));
     let keyed = (0..n).filter(|i| sim.nodes[*i].core.is_keyed(&gid)).count();
     assert!(done, "{keyed} of {n} keyed after {} ms", sim.elapsed());
     for i in 0..n {
-        assert_eq!(members(&sim, i, gid).len(), n);
+        assert_eq!(members(&sim, i, gid)?.len(), n);
         let st = sim.nodes[i].core.stats();
         assert!(
             st.envelopes_sealed <= 3 * n as u64,
@@ -287,12 +293,13 @@ fn join_storm(n: usize) {
         sim.elapsed(),
         sim.delivered
     );
+    Ok(())
 }
 
 /// A storm of 50 joiners, run with the other tests.
 #[test]
-fn join_storm_of_50_ends_with_everyone_keyed() {
-    join_storm(51);
+fn join_storm_of_50_ends_with_everyone_keyed() -> R {
+    join_storm(51)
 }
 
 /// A storm of 200 joiners: minutes of signatures and key exchanges in a
@@ -300,8 +307,8 @@ fn join_storm_of_50_ends_with_everyone_keyed() {
 /// `cargo test -p aura-node --lib join_storm_of_200 -- --ignored --nocapture`.
 #[test]
 #[ignore = "minutes in a debug build; run with --ignored"]
-fn join_storm_of_200_ends_with_everyone_keyed() {
-    join_storm(201);
+fn join_storm_of_200_ends_with_everyone_keyed() -> R {
+    join_storm(201)
 }
 
 /// Whether `m` carries a key of its sender.
@@ -324,21 +331,21 @@ fn carries_key(m: &Msg) -> bool {
 /// for it and gets it; a frame sealed after the key was made but arriving
 /// before it waits and is read once the key is in.
 #[test]
-fn member_that_missed_a_key_asks_and_gets_it() {
+fn member_that_missed_a_key_asks_and_gets_it() -> R {
     let mut sim = Sim::new(3, 5);
-    let gid = sim.nodes[0].core.create_group(T0, "g").unwrap();
-    let text = invite(&mut sim, 0, gid, 2, &[0]);
+    let gid = sim.nodes[0].core.create_group(T0, "g")?;
+    let text = invite(&mut sim, 0, gid, 2, &[0])?;
     // Every key of node 1 for node 2 is lost, however it is sent.
     sim.filter = Some(Box::new(|from, to, m| {
         (!(from == 1 && to == 2 && carries_key(m))).then_some(0)
     }));
-    join(&mut sim, 1, &text);
+    join(&mut sim, 1, &text)?;
     sim.run_until(1_000);
-    join(&mut sim, 2, &text);
+    join(&mut sim, 2, &text)?;
     sim.run_until(3_000);
     assert!(!sim.nodes[2].core.is_keyed(&gid), "the key got through");
     // Sealed before any key of ours reached node 2: never readable there.
-    chat(&mut sim, 1, gid, b"before the key");
+    chat(&mut sim, 1, gid, b"before the key")?;
     sim.run_until(3_100);
     assert!(chats(&sim, 2, gid).is_empty());
     // Keys now get through, late.
@@ -356,7 +363,7 @@ fn member_that_missed_a_key_asks_and_gets_it() {
     });
     assert!(granted, "node 2 never asked node 1");
     assert!(sim.nodes[2].core.stats().requests_sent > asked);
-    chat(&mut sim, 1, gid, b"after the key");
+    chat(&mut sim, 1, gid, b"after the key")?;
     sim.run_until(sim.elapsed() + 100);
     assert!(
         chats(&sim, 2, gid).is_empty(),
@@ -369,4 +376,5 @@ fn member_that_missed_a_key_asks_and_gets_it() {
         "node 2 never got node 1's key"
     );
     assert_eq!(chats(&sim, 2, gid), vec![b"after the key".to_vec()]);
+    Ok(())
 }

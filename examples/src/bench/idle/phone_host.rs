@@ -1,0 +1,147 @@
+//! The phone's side of the `idle` suite: its own network namespace joined by
+//! a veth pair (whose counters are its traffic), and its CPU and memory read
+//! from `/proc`.
+
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+/// The phone's own network namespace and the veth pair to it.
+pub(super) struct Netns {
+    pub(super) name: String,
+    pub(super) host_if: String,
+    pub(super) host_ip: String,
+    pub(super) phone_ip: String,
+}
+
+pub(super) fn sh(args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .with_context(|| format!("running {args:?}"))?;
+    if !out.status.success() {
+        bail!("{args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+impl Netns {
+    pub(super) fn create() -> anyhow::Result<Self> {
+        let id = std::process::id() % 10_000;
+        let name = format!("aura-idle-{id}");
+        let (host_if, phone_if) = (format!("aidl{id}h"), format!("aidl{id}p"));
+        let net = format!("10.77.{}", id % 250);
+        let (host_ip, phone_ip) = (format!("{net}.1"), format!("{net}.2"));
+        let ns = Self {
+            name: name.clone(),
+            host_if: host_if.clone(),
+            host_ip: host_ip.clone(),
+            phone_ip: phone_ip.clone(),
+        };
+        let inns = |cmd: &[&str]| {
+            let mut full = vec!["ip", "netns", "exec", &name];
+            full.extend_from_slice(cmd);
+            sh(&full)
+        };
+        sh(&["ip", "netns", "add", &name])?;
+        sh(&[
+            "ip", "link", "add", &host_if, "type", "veth", "peer", "name", &phone_if,
+        ])?;
+        sh(&["ip", "link", "set", &phone_if, "netns", &name])?;
+        let no_v6 = format!("net.ipv6.conf.{host_if}.disable_ipv6=1");
+        let _ = sh(&["sysctl", "-qw", &no_v6]);
+        let no_v6 = format!("net.ipv6.conf.{phone_if}.disable_ipv6=1");
+        let _ = inns(&["sysctl", "-qw", &no_v6]);
+        sh(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{host_ip}/30"),
+            "dev",
+            &host_if,
+        ])?;
+        sh(&["ip", "link", "set", &host_if, "up"])?;
+        inns(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{phone_ip}/30"),
+            "dev",
+            &phone_if,
+        ])?;
+        inns(&["ip", "link", "set", &phone_if, "up"])?;
+        inns(&["ip", "link", "set", "lo", "up"])?;
+        // Static neighbours: no ARP in the counters.
+        let host_mac = sh(&["cat", &format!("/sys/class/net/{host_if}/address")])?;
+        let phone_mac = inns(&["cat", &format!("/sys/class/net/{phone_if}/address")])?;
+        sh(&[
+            "ip",
+            "neigh",
+            "replace",
+            &phone_ip,
+            "lladdr",
+            &phone_mac,
+            "dev",
+            &host_if,
+            "nud",
+            "permanent",
+        ])?;
+        inns(&[
+            "ip",
+            "neigh",
+            "replace",
+            &host_ip,
+            "lladdr",
+            &host_mac,
+            "dev",
+            &phone_if,
+            "nud",
+            "permanent",
+        ])?;
+        Ok(ns)
+    }
+
+    /// (packets sent by the phone, bytes sent, packets received, bytes received).
+    pub(super) fn counters(&self) -> anyhow::Result<[u64; 4]> {
+        let read = |f: &str| -> anyhow::Result<u64> {
+            let p = format!("/sys/class/net/{}/statistics/{f}", self.host_if);
+            Ok(std::fs::read_to_string(&p)?.trim().parse()?)
+        };
+        // The host end receives what the phone sends.
+        Ok([
+            read("rx_packets")?,
+            read("rx_bytes")?,
+            read("tx_packets")?,
+            read("tx_bytes")?,
+        ])
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = sh(&["ip", "netns", "del", &self.name]);
+    }
+}
+
+/// On-CPU nanoseconds of every thread of `pid`.
+pub(super) fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// RSS of `pid`, bytes.
+pub(super) fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}

@@ -20,8 +20,7 @@ use crate::{
     signed::{Entitlement, EntitlementToken, VerifyError},
 };
 
-/// Seconds a token's issue time may lie ahead of the verifier's clock.
-pub const CLOCK_SKEW_S: i64 = 60;
+pub use crate::signed::CLOCK_SKEW_S;
 
 /// Verifies `token` for `account` at `now_s` (unix seconds) and that it
 /// allows `capability`: signed by `ledger` (the pinned service key, never a

@@ -12,6 +12,9 @@ use crate::ids::DeviceKey;
 
 mod merkle;
 
+/// Seconds a signed body's issue time may lie ahead of the verifier's clock.
+pub const CLOCK_SKEW_S: i64 = 60;
+
 /// Most statements one batch signature covers.
 pub const MAX_BATCH: u32 = merkle::MAX_SIZE;
 
@@ -285,7 +288,7 @@ impl EntitlementToken {
         now_s: i64,
     ) -> Result<&Entitlement, VerifyError> {
         let e = self.verify_signature(service)?;
-        if now_s >= e.exp || now_s.saturating_add(crate::entitlement::CLOCK_SKEW_S) < e.iat {
+        if now_s >= e.exp || now_s.saturating_add(CLOCK_SKEW_S) < e.iat {
             return Err(VerifyError::Expired);
         }
         if e.peer != peer.to_hex() {

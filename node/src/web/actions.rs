@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use super::{
     presence::now_ms,
     qr,
-    router::AppState,
     snapshot::{parse_id, ChatView, GiftView},
+    state::AppState,
     WebError,
 };
 use crate::location::{Geofence, Position, Precision, Shape};

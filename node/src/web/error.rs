@@ -6,7 +6,6 @@ use axum::{
     Json,
 };
 
-use super::guard::Refusal;
 use crate::NodeError;
 
 /// Errors of the web server and its requests.
@@ -54,4 +53,21 @@ impl IntoResponse for WebError {
         let body = serde_json::json!({ "error": self.to_string() });
         (self.status(), Json(body)).into_response()
     }
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// `Host` names another server (a DNS-rebinding page, a proxy).
+    #[error("this server answers only to localhost names")]
+    BadHost,
+    /// `Origin` or `Sec-Fetch-Site` say another site sent it.
+    #[error("cross-site requests are refused")]
+    CrossSite,
+    /// No token.
+    #[error("the token is missing: open the URL that `aura run --web` printed")]
+    NoToken,
+    /// A token, but not ours.
+    #[error("wrong token: open the URL that `aura run --web` printed")]
+    BadToken,
 }

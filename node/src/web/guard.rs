@@ -1,6 +1,6 @@
 //! Who may use the page: the checks every request goes through before a
 //! handler runs, as a pure function of its method and headers
-//! ([`Guard::check`]) plus the middleware that applies it.
+//! ([`Guard::check`]); `layers.rs` applies it to every request.
 //!
 //! - `Host` (on a loopback bind): a loopback name and our port, so a
 //!   rebound DNS name of another site cannot reach us from a browser.
@@ -11,31 +11,12 @@
 //!   No cookie is ever set, so another site's page never carries it.
 
 use axum::{
-    extract::{Request, State},
-    http::{header, HeaderMap, HeaderValue, Method},
-    middleware::Next,
-    response::{IntoResponse, Response},
+    extract::Request,
+    http::{header, HeaderMap, Method},
 };
 use subtle::ConstantTimeEq;
 
-use super::{error::WebError, router::AppState};
-
-/// Why a request was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// `Host` names another server (a DNS-rebinding page, a proxy).
-    #[error("this server answers only to localhost names")]
-    BadHost,
-    /// `Origin` or `Sec-Fetch-Site` say another site sent it.
-    #[error("cross-site requests are refused")]
-    CrossSite,
-    /// No token.
-    #[error("the token is missing: open the URL that `aura run --web` printed")]
-    NoToken,
-    /// A token, but not ours.
-    #[error("wrong token: open the URL that `aura run --web` printed")]
-    BadToken,
-}
+use super::error::Refusal;
 
 /// The checks of one server: its token and, on a loopback bind, the
 /// `Host` values it answers to.
@@ -128,7 +109,8 @@ fn query_token(query: Option<&str>) -> Option<&str> {
     query?.split('&').find_map(|kv| kv.strip_prefix("token="))
 }
 
-fn seen(req: &Request) -> Seen<'_> {
+/// What the guard looks at in `req`.
+pub(crate) fn seen(req: &Request) -> Seen<'_> {
     let h = req.headers();
     Seen {
         method: req.method().clone(),
@@ -138,58 +120,6 @@ fn seen(req: &Request) -> Seen<'_> {
         bearer: header(h, header::AUTHORIZATION).and_then(|a| a.strip_prefix("Bearer ")),
         query_token: query_token(req.uri().query()),
     }
-}
-
-/// Middleware of the assets: the site check only.
-pub(crate) async fn site_only(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    match app.guard.check_site(&seen(&req)) {
-        Ok(()) => next.run(req).await,
-        Err(r) => refuse(&app, r),
-    }
-}
-
-/// Middleware of the page and the API: site and token.
-pub(crate) async fn token_required(
-    State(app): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    match app.guard.check(&seen(&req)) {
-        Ok(()) => next.run(req).await,
-        Err(r) => refuse(&app, r),
-    }
-}
-
-fn refuse(app: &AppState, r: Refusal) -> Response {
-    app.count_refusal();
-    tracing::debug!(refusal = %r, "web request refused");
-    WebError::Refused(r).into_response()
-}
-
-/// Headers on every answer: no framing, no sniffing, no referrer (the
-/// URL carries the token), nothing cached, scripts and styles from this
-/// server only.
-pub(crate) async fn harden(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        ),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
 }
 
 #[cfg(test)]

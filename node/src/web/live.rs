@@ -12,7 +12,7 @@ use axum::{
 use futures::Stream;
 use serde_json::{json, Value};
 
-use super::{router::AppState, snapshot::FixView, WebError, MAX_STREAMS};
+use super::{snapshot::FixView, state::AppState, WebError, MAX_STREAMS};
 use crate::Event;
 
 /// The JSON the page gets for `e`; `None` for what the page does not use.

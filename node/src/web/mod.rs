@@ -29,11 +29,13 @@ mod actions;
 mod assets;
 mod error;
 mod guard;
+mod layers;
 mod live;
 mod presence;
 mod qr;
 mod router;
 mod snapshot;
+mod state;
 mod voice;
 
 use std::net::SocketAddr;
@@ -41,8 +43,8 @@ use std::net::SocketAddr;
 use rand::RngCore;
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
+pub use error::Refusal;
 pub use error::WebError;
-pub use guard::Refusal;
 
 use crate::Node;
 
@@ -61,7 +63,7 @@ pub struct WebServer {
     addr: SocketAddr,
     token: String,
     stop: watch::Sender<bool>,
-    app: router::AppState,
+    app: state::AppState,
     server: JoinHandle<()>,
     presence: JoinHandle<()>,
 }
@@ -102,7 +104,7 @@ impl WebServer {
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let (presence, presence_task) = presence::Presence::spawn(&node, stopped.clone());
-        let app = router::AppState::new(
+        let app = state::AppState::new(
             node,
             guard::Guard::new(token.clone(), addr),
             presence,

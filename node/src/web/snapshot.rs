@@ -4,7 +4,7 @@
 use aura_crypto::{GroupId, MemberId, Role};
 use serde::Serialize;
 
-use super::{router::AppState, voice::VoiceView, WebError};
+use super::{state::AppState, voice::VoiceView, WebError};
 use crate::location::{Fix, Geofence, Shape};
 
 /// Most chat messages sent to the page (the newest).

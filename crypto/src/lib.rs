@@ -58,6 +58,7 @@ pub mod group;
 pub mod identity;
 pub mod invite;
 pub mod replay;
+pub mod room;
 pub mod roster;
 pub mod sender_key;
 

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use aura_crypto::room::{Access, RoomId, RoomOp, RoomOpKind, RoomTicket};
 use aura_crypto::{FrameKind, GroupSession, Hint, Identity, Invite, InviteUse, Role, Roster};
 use rand::{rngs::StdRng, SeedableRng};
 
@@ -77,6 +78,47 @@ fn main() -> Res<()> {
 
     write("session_state", "owner", &sa.export_state()?)?;
     write("session_state", "member", &sb.export_state()?)?;
+
+    // Room ops as the fuzzed room (host [1; 32]) receives them, and a ticket.
+    let host = Identity::from_secret_bytes(&[1; 32]);
+    let create = RoomOp {
+        room: RoomId::default(),
+        author: host.member_id(),
+        at_ms: 0,
+        kind: RoomOpKind::Create {
+            name: "fuzz".into(),
+            access: Access::Group(aura_crypto::GroupId::default()),
+            seats: 8,
+            vip_seats: 2,
+            vip_only: false,
+            nonce: [0; 16],
+        },
+    }
+    .sign(&host)?;
+    write("room_op", "create", &create.encode()?)?;
+    let room = create.created_room().ok_or("create names its room")?;
+    let ticket = RoomTicket::issue(room, &host, now);
+    write("room_op", "ticket", ticket.to_text()?.as_bytes())?;
+    let kinds = [
+        RoomOpKind::Join {
+            ticket: Some(ticket),
+            entitlement: Some(vec![1; 16]),
+        },
+        RoomOpKind::TakeSeat { seat: 1 },
+        RoomOpKind::Kick {
+            member: b.member_id(),
+        },
+    ];
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let author = if i == 2 { &host } else { &b };
+        let op = RoomOp {
+            room,
+            author: author.member_id(),
+            at_ms: now + i as u64,
+            kind,
+        };
+        write("room_op", &i.to_string(), &op.sign(author)?.encode()?)?;
+    }
 
     // Structured targets: a few byte strings for `arbitrary` to grow from.
     for t in ["roster_ops", "sealed_open"] {

@@ -57,6 +57,7 @@ pub mod frame;
 pub mod group;
 pub mod identity;
 pub mod invite;
+mod keyring;
 pub mod replay;
 pub mod room;
 pub mod roster;

@@ -1,40 +1,29 @@
 //! `GroupSession`: the roster, our sender key, the keys received from other
 //! members and their replay windows, tied together behind one sans-IO API.
 
-mod floors;
 mod persist;
 mod session_floors;
 mod sync;
 mod types;
-mod verifying_keys;
-mod voice;
 
-use std::collections::HashMap;
-
-use ed25519_dalek::Signature;
 use rand_core::{CryptoRng, RngCore};
 
-pub use floors::ReplayFloor;
-pub use types::{Authenticity, MembershipChange, Opened, Rotation, SealedVoice, SessionStats};
-pub use voice::{AuthReport, Verdict, MAX_PENDING_PER_SENDER, MAX_REPORTS, MAX_UNSIGNED_RUN};
+pub use crate::keyring::{
+    AuthReport, Authenticity, Opened, ReplayFloor, SealedVoice, Verdict, MAX_PENDING_PER_SENDER,
+    MAX_REPORTS, MAX_UNSIGNED_RUN,
+};
+pub use types::{MembershipChange, Rotation, SessionStats};
 
 use crate::envelope::KeyEnvelope;
 use crate::error::{EnvelopeError, OpenError, RosterError, SealError};
-use crate::frame::{
-    self, FrameHeader, FrameKind, DIGEST_LEN, HEADER_LEN, MAX_PAYLOAD_LEN, SIG_LEN,
-};
+use crate::frame::{FrameHeader, FrameKind, DIGEST_LEN};
 use crate::identity::{Identity, MemberId, ShortId};
-use crate::replay::REPLAY_WINDOW;
+use crate::keyring::{Floors, Opener, Received, Sealer, VerifyingKeys, VoiceVerifier};
 use crate::roster::{Applied, GroupId, InviteUse, OpKind, Role, Roster, SignedOp};
-use crate::sender_key::{Lookup, OwnSenderKey, ReceiverChain, RotationPolicy, STEP};
-use floors::Floors;
-use verifying_keys::VerifyingKeys;
-use voice::{Recorded, VoiceVerifier};
+use crate::sender_key::{OwnSenderKey, RotationPolicy, STEP};
 
 /// Default number of voice frames per batch signature.
 pub const DEFAULT_VOICE_BATCH: usize = 16;
-/// Sender epochs kept per member (current and previous).
-const EPOCHS_KEPT: usize = 2;
 
 /// One member's view of one group.
 pub struct GroupSession {
@@ -46,8 +35,7 @@ pub struct GroupSession {
     voice_batch: usize,
     own: OwnSenderKey,
     rotation_due: bool,
-    peers: HashMap<MemberId, Vec<ReceiverChain>>,
-    highest_epoch: HashMap<MemberId, u16>,
+    received: Received,
     voice_out: Vec<(u32, [u8; DIGEST_LEN])>,
     voice_in: VoiceVerifier,
     /// Members' decompressed ed25519 keys (decompression is about a third
@@ -100,8 +88,7 @@ impl GroupSession {
             voice_batch: DEFAULT_VOICE_BATCH,
             own: OwnSenderKey::new(0, now, rng),
             rotation_due: false,
-            peers: HashMap::new(),
-            highest_epoch: HashMap::new(),
+            received: Received::default(),
             voice_out: Vec::new(),
             voice_in: VoiceVerifier::default(),
             keys: VerifyingKeys::default(),
@@ -170,7 +157,7 @@ impl GroupSession {
             .copied()
             .collect();
         for m in &removed {
-            self.peers.remove(m);
+            self.received.peers.remove(m);
             self.voice_in.drop_sender(m);
             self.floors.forget_member(m);
             self.rotation_due = true;
@@ -318,41 +305,20 @@ impl GroupSession {
             return Err(EnvelopeError::NotAMember);
         }
         let opened = env.open(&self.identity)?;
-        let chains = self.peers.entry(env.sender).or_default();
-        if let Some(c) = chains.iter_mut().find(|c| c.epoch == env.epoch) {
-            return Ok(c.refresh(&opened.share).then_some(env.epoch));
-        }
-        if let Some(h) = self.highest_epoch.get(&env.sender) {
-            // Not held but seen before (older, or dropped on removal): never
-            // reinstall it, or old frames of that epoch could be replayed.
-            if env.epoch <= *h {
-                return Ok(None);
-            }
-        }
-        let mut chain = ReceiverChain::new(&opened.share);
-        if let Some(f) = self.floors.get(&env.sender, env.epoch) {
-            // Reinstalled after a restart: what was accepted stays refused.
-            chain.window.raise_floor(f);
-        }
-        chains.push(chain);
-        chains.sort_by_key(|c| c.epoch);
-        while chains.len() > EPOCHS_KEPT {
-            chains.remove(0);
-        }
-        if let Some(oldest) = chains.first() {
-            self.floors.keep_epochs_from(&env.sender, oldest.epoch);
-        }
-        self.highest_epoch.insert(env.sender, env.epoch);
-        Ok(Some(env.epoch))
+        Ok(self
+            .received
+            .install(env.sender, &opened.share, &mut self.floors))
     }
 
-    fn header(&self, kind: FrameKind, counter: u32) -> FrameHeader {
-        FrameHeader {
-            kind,
-            room: self.group_id().room(),
-            sender: self.my_short,
-            epoch: self.own.epoch,
-            counter,
+    fn sealer(&mut self) -> Sealer<'_> {
+        let domain = self.roster.group_id();
+        Sealer {
+            own: &mut self.own,
+            voice_out: &mut self.voice_out,
+            identity: &self.identity,
+            domain,
+            room: domain.room(),
+            me: self.my_short,
         }
     }
 
@@ -363,83 +329,25 @@ impl GroupSession {
         payload: &[u8],
         _now: u64,
     ) -> Result<Vec<u8>, SealError> {
-        if !kind.individually_signed() {
-            return Err(SealError::KindNotSealable);
-        }
-        if payload.len() > MAX_PAYLOAD_LEN {
-            return Err(SealError::PayloadTooLarge);
-        }
         if !self.roster.is_member(&self.member_id()) {
             return Err(SealError::NotAMember);
         }
-        let group = self.group_id();
-        let (counter, key) = self.own.next().ok_or(SealError::RotationRequired)?;
-        let key = key.clone();
-        let header = self.header(kind, counter);
-        let hb = header.to_bytes();
-        let sig = self
-            .identity
-            .sign(&frame::frame_sig_message(&group, &hb, payload));
-        let mut pt = Vec::with_capacity(payload.len() + SIG_LEN);
-        pt.extend_from_slice(payload);
-        pt.extend_from_slice(&sig.to_bytes());
-        frame::seal_raw(&key, &header, &pt)
+        self.sealer().seal_signed(kind, payload)
     }
 
     /// Seals a voice frame; every K frames also returns the batch signature.
     pub fn seal_voice(&mut self, payload: &[u8], _now: u64) -> Result<SealedVoice, SealError> {
-        if payload.len() > MAX_PAYLOAD_LEN {
-            return Err(SealError::PayloadTooLarge);
-        }
         if !self.roster.is_member(&self.member_id()) {
             return Err(SealError::NotAMember);
         }
-        let (counter, key) = self.own.next().ok_or(SealError::RotationRequired)?;
-        let key = key.clone();
-        let header = self.header(FrameKind::Voice, counter);
-        let frame = frame::seal_raw(&key, &header, payload)?;
-        self.voice_out.push((counter, frame::frame_digest(&frame)));
-        let sig_frame = if self.voice_out.len() >= self.voice_batch {
-            self.flush_voice_sig()?
-        } else {
-            None
-        };
-        Ok(SealedVoice { frame, sig_frame })
+        let batch = self.voice_batch;
+        self.sealer().seal_voice(payload, batch)
     }
 
     /// Emits the batch signature for voice frames not yet covered (call at
     /// the end of a talk spurt so the last frames verify promptly).
     pub fn flush_voice_sig(&mut self) -> Result<Option<Vec<u8>>, SealError> {
-        let Some(&(last, _)) = self.voice_out.last() else {
-            return Ok(None);
-        };
-        // Cover at most 255 consecutive counters ending at `last`.
-        let lo = last.saturating_sub(254);
-        let first = self
-            .voice_out
-            .iter()
-            .map(|(c, _)| *c)
-            .find(|c| *c >= lo)
-            .unwrap_or(last);
-        let n = (last - first + 1) as usize;
-        let mut body = Vec::with_capacity(5 + n * DIGEST_LEN + SIG_LEN);
-        body.extend_from_slice(&first.to_be_bytes());
-        body.push(n as u8);
-        let mut slots = vec![[0u8; DIGEST_LEN]; n];
-        for (c, d) in self.voice_out.drain(..) {
-            if c >= first {
-                slots[(c - first) as usize] = d;
-            }
-        }
-        for s in &slots {
-            body.extend_from_slice(s);
-        }
-        let (counter, key) = self.own.next().ok_or(SealError::RotationRequired)?;
-        let key = key.clone();
-        let header = self.header(FrameKind::VoiceSig, counter);
-        let msg = frame::voice_sig_message(&self.group_id(), &header.to_bytes(), &body);
-        body.extend_from_slice(&self.identity.sign(&msg).to_bytes());
-        frame::seal_raw(&key, &header, &body).map(Some)
+        self.sealer().flush_voice_sig()
     }
 
     /// Opens a frame from another member.
@@ -490,102 +398,25 @@ impl GroupSession {
             return Err(OpenError::OwnFrame);
         }
         let chain = self
-            .peers
-            .get_mut(&sender)
-            .and_then(|cs| cs.iter_mut().find(|c| c.epoch == h.epoch))
+            .received
+            .chain_mut(&sender, h.epoch)
             .ok_or(OpenError::UnknownEpoch)?;
-        chain.window.check(h.counter)?;
-        if h.kind == FrameKind::Voice {
-            // Unauthenticated: never derive far past what authenticated
-            // frames reached (a signed frame of the sender catches us up).
-            let base = chain.window.top().max(chain.known_start());
-            if u64::from(h.counter) >= base + u64::from(REPLAY_WINDOW) {
-                return Err(OpenError::TooFarAhead);
-            }
+        Opener {
+            voice_in: &mut self.voice_in,
+            keys: &mut self.keys,
+            floors: &mut self.floors,
+            domain: group,
         }
-        // Keys derived ahead stay tentative until the frame authenticates.
-        let (pt, advance) = match chain.lookup(h.counter)? {
-            Lookup::Known(k) => (frame::open_raw(k, &h, bytes)?, None),
-            Lookup::Ahead(k, adv) => (frame::open_raw(&k, &h, bytes)?, Some(adv)),
-        };
-        let hb = &bytes[..HEADER_LEN];
-        let mut genuine_voice = Vec::new();
-        let (payload, authenticity) = match h.kind {
-            FrameKind::Voice => {
-                let d = frame::frame_digest(bytes);
-                match self.voice_in.record(sender, h.epoch, h.counter, d)? {
-                    Recorded::Judged(Verdict::Forged) => return Err(OpenError::BadSignature),
-                    Recorded::Judged(_) => (pt, Authenticity::Verified),
-                    // Plays at once; moves no window and no chain.
-                    Recorded::Pending => {
-                        return Ok(Opened {
-                            sender,
-                            kind: h.kind,
-                            epoch: h.epoch,
-                            counter: h.counter,
-                            payload: pt,
-                            authenticity: Authenticity::Pending,
-                        })
-                    }
-                }
-            }
-            FrameKind::VoiceSig => {
-                let b = voice::parse_batch(&pt)?;
-                let msg = frame::voice_sig_message(&group, hb, b.body);
-                if !self
-                    .keys
-                    .verify(&sender, &msg, &Signature::from_bytes(&b.sig))
-                {
-                    return Err(OpenError::BadSignature);
-                }
-                genuine_voice = self.voice_in.on_batch(sender, h.epoch, b.first, b.digests);
-                (Vec::new(), Authenticity::Verified)
-            }
-            _ => {
-                let split = pt.len().checked_sub(SIG_LEN).ok_or(OpenError::Malformed)?;
-                let authenticity = if via == Some(sender) {
-                    Authenticity::Connection
-                } else {
-                    let mut sig = [0u8; SIG_LEN];
-                    sig.copy_from_slice(&pt[split..]);
-                    let msg = frame::frame_sig_message(&group, hb, &pt[..split]);
-                    if !self
-                        .keys
-                        .verify(&sender, &msg, &Signature::from_bytes(&sig))
-                    {
-                        return Err(OpenError::BadSignature);
-                    }
-                    Authenticity::Verified
-                };
-                let mut pt = pt;
-                pt.truncate(split);
-                (pt, authenticity)
-            }
-        };
-        // Authenticated from here on: commit keys, window and replay floor.
-        if let Some(adv) = advance {
-            chain.commit(adv);
-        }
-        for c in genuine_voice.into_iter().chain([h.counter]) {
-            if chain.window.check(c).is_ok() {
-                chain.window.commit(c);
-            }
-            self.floors.reserve(sender, h.epoch, c);
-        }
-        Ok(Opened {
-            sender,
-            kind: h.kind,
-            epoch: h.epoch,
-            counter: h.counter,
-            payload,
-            authenticity,
-        })
+        .open(chain, sender, &h, bytes, via)
     }
 
     /// The newest receiver chain held for `m` (used by the test adversary).
     #[cfg(feature = "test-adversary")]
-    pub(crate) fn newest_chain_of(&self, m: &MemberId) -> Option<&ReceiverChain> {
-        self.peers.get(m).and_then(|c| c.last())
+    pub(crate) fn newest_chain_of(
+        &self,
+        m: &MemberId,
+    ) -> Option<&crate::sender_key::ReceiverChain> {
+        self.received.peers.get(m).and_then(|c| c.last())
     }
 
     /// Drains verdicts on earlier voice frames (verified, forged, unverified).

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::{GroupSession, SessionStats, VoiceVerifier};
+use super::{GroupSession, SessionStats};
 use crate::error::StateError;
 use crate::frame::DIGEST_LEN;
 use crate::identity::{Identity, MemberId};
+use crate::keyring::{Received, VoiceVerifier};
 use crate::roster::{Roster, SignedOp};
 use crate::sender_key::{OwnSenderKey, ReceiverChain, RotationPolicy};
 
@@ -51,8 +52,18 @@ impl GroupSession {
             voice_batch: self.voice_batch as u32,
             own: self.own.clone(),
             rotation_due: self.rotation_due,
-            peers: self.peers.iter().map(|(m, c)| (*m, c.clone())).collect(),
-            highest_epoch: self.highest_epoch.iter().map(|(m, e)| (*m, *e)).collect(),
+            peers: self
+                .received
+                .peers
+                .iter()
+                .map(|(m, c)| (*m, c.clone()))
+                .collect(),
+            highest_epoch: self
+                .received
+                .highest_epoch
+                .iter()
+                .map(|(m, e)| (*m, *e))
+                .collect(),
             voice_out: self.voice_out.clone(),
         };
         postcard::to_allocvec(&saved)
@@ -81,8 +92,10 @@ impl GroupSession {
             voice_batch: (saved.voice_batch as usize).clamp(1, 64),
             own: saved.own.clone(),
             rotation_due: saved.rotation_due,
-            peers: saved.peers.iter().cloned().collect::<HashMap<_, _>>(),
-            highest_epoch: saved.highest_epoch.iter().copied().collect(),
+            received: Received {
+                peers: saved.peers.iter().cloned().collect::<HashMap<_, _>>(),
+                highest_epoch: saved.highest_epoch.iter().copied().collect(),
+            },
             voice_out: saved.voice_out.clone(),
             voice_in: VoiceVerifier::default(),
             keys: Default::default(),

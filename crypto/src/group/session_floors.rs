@@ -19,7 +19,7 @@ impl GroupSession {
     /// Only for a clean shutdown, right after the session itself was saved
     /// (its windows are exact then): the restart then refuses nothing new.
     pub fn settle_replay_floors(&mut self) -> Vec<ReplayFloor> {
-        for (m, chains) in &self.peers {
+        for (m, chains) in &self.received.peers {
             for c in chains {
                 let top = u32::try_from(c.window.top()).unwrap_or(u32::MAX);
                 self.floors.settle(*m, c.epoch, top);
@@ -33,7 +33,7 @@ impl GroupSession {
     /// counter below a floor is refused from now on.
     pub fn restore_replay_floors(&mut self, list: &[ReplayFloor]) {
         self.floors.restore(list);
-        for (m, chains) in &mut self.peers {
+        for (m, chains) in &mut self.received.peers {
             for c in chains.iter_mut() {
                 if let Some(f) = self.floors.get(m, c.epoch) {
                     c.window.raise_floor(f);

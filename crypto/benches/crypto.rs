@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 
+use aura_crypto::room::{RoomId, RoomKeyAuthority, RoomSession, SpeakerKey};
 use aura_crypto::{FrameKind, GroupSession, Identity, Role, Roster, SignedOp};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -230,5 +231,51 @@ fn roster(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, frames, signatures, rotation, roster);
+/// Room keys: what a join costs the host, what a departure costs the host
+/// (rotation to 1,000 listeners) and each speaker (one speaker key), and
+/// what installing a speaker key costs a listener.
+fn room_keys(c: &mut Criterion) {
+    let host = Identity::generate(&mut OsRng);
+    let room = RoomId([5; 32]);
+    let mut authority = RoomKeyAuthority::new(host.clone(), room, &mut OsRng);
+    let joiner = Identity::generate(&mut OsRng).member_id();
+    c.bench_function("room_join_host_envelope", |bch| {
+        bch.iter(|| std::hint::black_box(authority.envelope_for(joiner, &mut OsRng).unwrap()))
+    });
+    let audience: Vec<_> = (0..1000)
+        .map(|_| Identity::generate(&mut OsRng).member_id())
+        .collect();
+    c.bench_function("room_rotate_to_1000_listeners", |bch| {
+        bch.iter(|| {
+            let envs = authority
+                .rotate(audience.iter().copied(), &mut OsRng)
+                .unwrap();
+            assert_eq!(envs.len(), 1000);
+            std::hint::black_box(envs)
+        })
+    });
+    let speaker = Identity::generate(&mut OsRng);
+    let listener = Identity::generate(&mut OsRng);
+    let keyed = |id: &Identity| {
+        let mut s = RoomSession::new(id.clone(), room, host.member_id(), NOW, &mut OsRng);
+        let env = authority.envelope_for(id.member_id(), &mut OsRng).unwrap();
+        s.accept_room_key(&env).unwrap();
+        s.set_speakers([speaker.member_id()]);
+        s
+    };
+    let mut sp = keyed(&speaker);
+    c.bench_function("room_speaker_key_seal", |bch| {
+        bch.iter(|| std::hint::black_box(sp.speaker_key(&mut OsRng).unwrap()))
+    });
+    let bytes = sp.speaker_key(&mut OsRng).unwrap().encode();
+    let mut l = keyed(&listener);
+    c.bench_function("room_speaker_key_install", |bch| {
+        bch.iter(|| {
+            let k = SpeakerKey::decode(&bytes).unwrap();
+            std::hint::black_box(l.accept_speaker_key(&k).unwrap())
+        })
+    });
+}
+
+criterion_group!(benches, frames, signatures, rotation, roster, room_keys);
 criterion_main!(benches);

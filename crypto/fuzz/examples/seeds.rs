@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use aura_crypto::room::{Access, RoomId, RoomOp, RoomOpKind, RoomTicket};
+use aura_crypto::room::{
+    Access, RoomId, RoomKeyAuthority, RoomOp, RoomOpKind, RoomSession, RoomTicket,
+};
 use aura_crypto::{FrameKind, GroupSession, Hint, Identity, Invite, InviteUse, Role, Roster};
 use rand::{rngs::StdRng, SeedableRng};
 
@@ -119,6 +121,15 @@ fn main() -> Res<()> {
         };
         write("room_op", &i.to_string(), &op.sign(author)?.encode()?)?;
     }
+
+    let authority = RoomKeyAuthority::new(host.clone(), room, &mut rng);
+    let mut speaker = RoomSession::new(b.clone(), room, host.member_id(), now, &mut rng);
+    speaker.accept_room_key(&authority.envelope_for(b.member_id(), &mut rng)?)?;
+    write(
+        "room_op",
+        "speaker-key",
+        &speaker.speaker_key(&mut rng)?.encode(),
+    )?;
 
     // Structured targets: a few byte strings for `arbitrary` to grow from.
     for t in ["roster_ops", "sealed_open"] {

@@ -1,9 +1,9 @@
-//! Fuzzes the room op and ticket decoders and applying decoded ops to a
-//! room.
+//! Fuzzes the room op, ticket and speaker key decoders, and applying
+//! decoded ops to a room.
 #![no_main]
 
 use aura_crypto::room::{
-    Access, Admission, RoomId, RoomOp, RoomOpKind, RoomState, RoomTicket, SignedRoomOp,
+    Access, Admission, RoomId, RoomOp, RoomOpKind, RoomState, RoomTicket, SignedRoomOp, SpeakerKey,
 };
 use aura_crypto::{GroupId, Identity, MemberId};
 use libfuzzer_sys::fuzz_target;
@@ -20,6 +20,9 @@ impl Admission for Everyone {
 }
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(k) = SpeakerKey::decode(data) {
+        assert_eq!(k.encode(), data);
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(t) = RoomTicket::parse(text) {
             let again = RoomTicket::parse(&t.to_text().expect("text")).expect("parse");

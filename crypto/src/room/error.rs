@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use crate::error::EnvelopeError;
+
 /// A room op, ticket or key message that was refused. The room's state is
 /// unchanged by a refused op.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -60,6 +62,12 @@ pub enum RoomError {
     /// A key message that does not open (wrong key, tampered).
     #[error("key message does not open")]
     Decrypt,
+    /// A room key envelope that does not open or is not from the host.
+    #[error("room key envelope: {0}")]
+    Envelope(#[from] EnvelopeError),
+    /// A speaker key from someone who is not seated.
+    #[error("not a speaker of the room")]
+    NotASpeaker,
     /// A key message for an epoch we do not hold.
     #[error("unknown room key epoch")]
     UnknownEpoch,

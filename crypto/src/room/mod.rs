@@ -11,18 +11,26 @@
 //!   a moderator.
 //! - [`Admission`]: what the state asks outside (the owning group's roster,
 //!   the ledger's offline VIP token check).
+//! - [`RoomKeyAuthority`], [`SpeakerKey`], [`RoomSession`]: the keys. The
+//!   host seals the room key to each joiner; each speaker hands its sender
+//!   key to the whole room in one message sealed under the room key; after
+//!   a departure both rotate (see [`keys`]).
 
 mod apply;
 pub mod error;
 mod id;
+pub mod keys;
 pub mod op;
+mod session;
 pub mod state;
 pub mod ticket;
 
 pub use error::RoomError;
 pub use id::RoomId;
+pub use keys::{RoomKeyAuthority, SpeakerKey, SPEAKER_KEY_LEN};
 pub use op::{
     Access, RoomOp, RoomOpKind, SignedRoomOp, DEFAULT_SEATS, MAX_ROOM_OP_BYTES, MAX_SEATS,
 };
+pub use session::RoomSession;
 pub use state::{Admission, Presence, RoomChange, RoomState, Seat, FRESH_MS};
 pub use ticket::RoomTicket;

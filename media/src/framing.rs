@@ -5,12 +5,14 @@
 //! length prefix (the datagram or the stream's end delimits it). Its first
 //! byte says what it is: a sealed frame (high nibble = the frame version,
 //! [`aura_crypto::frame::FRAME_VERSION`]) or a signed receiver report
-//! ([`crate::report::REPORT_TAG`]). A stream carries one item so that a
+//! ([`crate::report::REPORT_TAG`]) or, towards a relay, a room voice frame
+//! with its audio level ([`crate::level::LEVEL_TAG`]). A stream carries one item so that a
 //! lost packet never delays a later frame.
 
 use aura_crypto::frame::FRAME_VERSION;
 use thiserror::Error;
 
+use crate::level::LEVEL_TAG;
 use crate::report::REPORT_TAG;
 
 /// Largest item accepted from the network (a sealed music frame fits).
@@ -23,6 +25,9 @@ pub enum Carried {
     Sealed,
     /// A signed receiver report (routed by its [`crate::ReportHeader`]).
     Report,
+    /// A room voice frame with its audio level, for a relay
+    /// ([`crate::level`]).
+    Leveled,
 }
 
 /// Why a datagram was refused before routing.
@@ -48,6 +53,7 @@ pub fn classify(datagram: &[u8]) -> Result<Carried, FramingError> {
     match datagram.first() {
         None => Err(FramingError::Empty),
         Some(&REPORT_TAG) => Ok(Carried::Report),
+        Some(&LEVEL_TAG) => Ok(Carried::Leveled),
         Some(b) if b >> 4 == FRAME_VERSION => Ok(Carried::Sealed),
         Some(&b) => Err(FramingError::Unknown(b)),
     }

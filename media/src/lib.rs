@@ -15,6 +15,8 @@
 //! - [`report`] and [`inbox`] (sans-IO): receiver reports signed by their
 //!   author, verified end to end by the talker ([`ReportInbox`]), so they
 //!   stay authentic through a relay.
+//! - [`level`]: a room voice frame's audio level, outside the encryption,
+//!   for a relay's choice of the loudest seats.
 //! - [`control`] (sans-IO): what a member tells a relay's media
 //!   forwarder (join or leave a room, present an entitlement token).
 //! - [`endpoint`]: one quinn [`MediaEndpoint`] per process serving every
@@ -41,6 +43,7 @@ pub mod endpoint;
 pub mod framing;
 mod impair;
 pub mod inbox;
+pub mod level;
 pub mod report;
 pub mod routing;
 pub mod tls;

@@ -32,6 +32,7 @@ use aura_crypto::{FrameHeader, MemberId, ShortId};
 use thiserror::Error;
 
 use crate::framing::{classify, Carried, FramingError};
+use crate::level::LEVEL_TAG;
 use crate::report::{ReportError, ReportHeader};
 use crate::RoomId;
 
@@ -292,6 +293,8 @@ impl<T> RoutingTable<T> {
                 let h = ReportHeader::parse(datagram)?;
                 (h.room, Claimed::Full(h.author), Header::Report(h))
             }
+            // Only a relay takes levels; it forwards the frame alone.
+            Carried::Leveled => return Err(FramingError::Unknown(LEVEL_TAG).into()),
         };
         let room = rooms.get(&room_id).ok_or(RouteError::UnknownRoom)?;
         let sender = match claimed {

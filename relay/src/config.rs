@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::access::Access;
 use crate::forward::Limits;
+use crate::selection::Selection;
 
 /// Config errors.
 #[derive(Debug, Error)]
@@ -107,6 +108,9 @@ pub struct LimitsConfig {
     pub media_bytes_per_s: u64,
     /// Burst above that rate.
     pub media_burst_bytes: u64,
+    /// Seats of a room forwarded at once: the loudest, by the level each
+    /// frame carries.
+    pub loudest_speakers: usize,
     /// Refuse new connections above this resident memory (MiB).
     pub memory_mb: u64,
 }
@@ -130,6 +134,7 @@ impl Default for LimitsConfig {
             media_rooms: m.max_rooms,
             media_bytes_per_s: m.bytes_per_s,
             media_burst_bytes: m.burst_bytes,
+            loudest_speakers: m.selection.max_speakers,
             memory_mb: 512,
         }
     }
@@ -145,6 +150,10 @@ impl LimitsConfig {
             max_rooms: self.media_rooms,
             bytes_per_s: self.media_bytes_per_s,
             burst_bytes: self.media_burst_bytes,
+            selection: Selection {
+                max_speakers: self.loudest_speakers,
+                ..Selection::default()
+            },
         }
     }
 
@@ -281,6 +290,8 @@ media_rooms = 4096
 # Opus voice needs 2-8 KB/s.
 media_bytes_per_s = 64000
 media_burst_bytes = 32000
+# Seats of a voice room forwarded at once: the loudest, by the level each frame carries.
+loudest_speakers = 3
 # New connections are refused while the relay's resident memory is above this (MiB).
 memory_mb = 512
 

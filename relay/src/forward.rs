@@ -10,6 +10,9 @@
 //!
 //! - A sealed frame goes to every other member joined to its room, if its
 //!   header's sender is the connection's member (else [`DropReason::WrongSender`]).
+//! - A leveled room frame ([`aura_media::level`]) goes, without its level,
+//!   to every other member, if its speaker is among the room's loudest few
+//!   ([`crate::selection`]; else [`DropReason::NotSelected`]).
 //! - A receiver report goes to the talker it is about, if its author is
 //!   the connection's member.
 //! - A join, leave or token ([`aura_media::RelayControl`]) changes the table.
@@ -22,10 +25,12 @@ use std::time::{Duration, Instant};
 
 use aura_crypto::{FrameHeader, MemberId, ShortId};
 use aura_media::framing::{classify, Carried};
+use aura_media::level::{split_level, LEVEL_PREFIX};
 use aura_media::{control, RelayControl, ReportHeader, RoomId};
 use thiserror::Error;
 
 use crate::access::{Access, Admission};
+use crate::selection::{Selection, Selector};
 
 /// Bounds of the forwarder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +47,8 @@ pub struct Limits {
     pub bytes_per_s: u64,
     /// Bytes a connection may send in a burst above the rate.
     pub burst_bytes: u64,
+    /// Which seats of a room are forwarded (the loudest few).
+    pub selection: Selection,
 }
 
 impl Default for Limits {
@@ -54,6 +61,7 @@ impl Default for Limits {
             // Opus voice is 2-8 KB/s; room for music and reports.
             bytes_per_s: 64_000,
             burst_bytes: 32_000,
+            selection: Selection::default(),
         }
     }
 }
@@ -79,6 +87,9 @@ pub enum DropReason {
     /// No session for this connection.
     #[error("no session")]
     NoSession,
+    /// A room frame of a speaker that is not among the loudest few.
+    #[error("speaker not among the loudest")]
+    NotSelected,
 }
 
 impl DropReason {
@@ -91,6 +102,7 @@ impl DropReason {
             Self::RateLimited => "rate_limited",
             Self::NotAdmitted => "not_admitted",
             Self::NoSession => "no_session",
+            Self::NotSelected => "not_selected",
         }
     }
 }
@@ -154,6 +166,14 @@ pub struct Fanout<'a, T> {
     sessions: &'a HashMap<MemberId, Session<T>>,
     from: MemberId,
     only: Option<ShortId>,
+    start: usize,
+}
+
+impl<T> Fanout<'_, T> {
+    /// Where the bytes to send start in the datagram (after a level prefix).
+    pub fn payload_start(&self) -> usize {
+        self.start
+    }
 }
 
 impl<'a, T> Iterator for Fanout<'a, T> {
@@ -213,6 +233,7 @@ pub struct Forwarder<T> {
     access: Access,
     sessions: HashMap<MemberId, Session<T>>,
     rooms: HashMap<RoomId, Vec<MemberId>>,
+    selectors: HashMap<RoomId, Selector>,
 }
 
 impl<T> Forwarder<T> {
@@ -223,6 +244,7 @@ impl<T> Forwarder<T> {
             access,
             sessions: HashMap::new(),
             rooms: HashMap::new(),
+            selectors: HashMap::new(),
         }
     }
 
@@ -296,6 +318,7 @@ impl<T> Forwarder<T> {
             ms.retain(|m| m != member);
             if ms.is_empty() {
                 self.rooms.remove(room);
+                self.selectors.remove(room);
             }
         }
     }
@@ -324,12 +347,22 @@ impl<T> Forwarder<T> {
             Admitted::Until(t) if *t > now => {}
             _ => return Err(DropReason::NotAdmitted),
         }
+        let mut level = None;
         let (room, only) = match classify(d).map_err(|_| DropReason::Malformed)? {
             Carried::Sealed => {
                 let h = FrameHeader::parse(d).map_err(|_| DropReason::Malformed)?;
                 if h.sender != from.short_id() {
                     return Err(DropReason::WrongSender);
                 }
+                (h.room, None)
+            }
+            Carried::Leveled => {
+                let (l, frame) = split_level(d).map_err(|_| DropReason::Malformed)?;
+                let h = FrameHeader::parse(frame).map_err(|_| DropReason::Malformed)?;
+                if h.sender != from.short_id() {
+                    return Err(DropReason::WrongSender);
+                }
+                level = Some((l, h.sender));
                 (h.room, None)
             }
             Carried::Report => {
@@ -345,11 +378,20 @@ impl<T> Forwarder<T> {
             .get(&room)
             .filter(|ms| ms.contains(from))
             .ok_or(DropReason::NotJoined)?;
+        let mut start = 0;
+        if let Some((l, sender)) = level {
+            let sel = self.selectors.entry(room).or_default();
+            if !sel.on_frame(&self.limits.selection, sender, l, now) {
+                return Err(DropReason::NotSelected);
+            }
+            start = LEVEL_PREFIX;
+        }
         Ok(Outcome::Forward(Fanout {
             members: members.iter(),
             sessions: &self.sessions,
             from: *from,
             only,
+            start,
         }))
     }
 

@@ -8,6 +8,8 @@
 //!
 //! - [`forward`] (sans-IO): the forwarder's table: sessions, joined rooms,
 //!   where each datagram goes, token buckets, limits.
+//! - [`selection`] (sans-IO): which seats of a room are forwarded, the
+//!   loudest few by the level their frames carry.
 //! - [`access`] (sans-IO): everyone, an allow-list, or entitlement tokens
 //!   checked offline against the ledger's pinned key.
 //! - [`config`]: the operator's TOML config, every field defaulted.
@@ -19,6 +21,7 @@ pub mod config;
 pub mod forward;
 pub mod keyfile;
 pub mod per_ip;
+pub mod selection;
 #[cfg(feature = "server")]
 pub mod server;
 

@@ -1,5 +1,5 @@
 //! Fuzzes a datagram arriving on the media endpoint, as the endpoint and a
-//! talker handle it: `RoutingTable::route` (framing, frame or report header,
+//! talker handle it (and, first, as a relay splits a room frame's level): `RoutingTable::route` (framing, frame or report header,
 //! room, membership, direct or relay hop), then a routed report through the
 //! talker's `ReportInbox`. The first input byte picks the connection's peer
 //! (a member of both rooms, a member of one, a relay, an outsider); the
@@ -18,6 +18,10 @@ fn id(n: u8) -> MemberId {
 }
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok((level, frame)) = aura_media::level::split_level(data) {
+        assert!(level <= aura_media::level::SILENCE);
+        assert_eq!(aura_media::level::with_level(level, frame), data);
+    }
     let [who, patch, rest @ ..] = data else {
         return;
     };

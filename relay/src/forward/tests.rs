@@ -231,3 +231,45 @@ fn malformed_datagrams_are_dropped() -> R {
     );
     Ok(())
 }
+
+#[test]
+fn only_the_loudest_seats_reach_the_audience_without_their_level() -> R {
+    let now = Instant::now();
+    let mut f = Forwarder::new(Limits::default(), Access::Everyone);
+    // Members 1..=5 speak (1 loudest), 6..=9 listen.
+    for n in 1..=9 {
+        let m = id(n).member_id();
+        f.connect(m, n, now)?;
+        f.on_datagram(&m, &join(ROOM), now, 0)?;
+    }
+    let mut reached = [0u32; 6];
+    for tick in 0..50u64 {
+        let t = now + Duration::from_millis(tick * 20);
+        for n in 1..=5u8 {
+            let m = id(n).member_id();
+            let d = aura_media::level::with_level(10 * n, &frame(ROOM, &m));
+            match f.on_datagram(&m, &d, t, 0) {
+                Ok(Outcome::Forward(fan)) => {
+                    assert_eq!(fan.payload_start(), 2, "the level is not forwarded");
+                    assert_eq!(fan.count(), 8);
+                    reached[usize::from(n)] += 1;
+                }
+                Err(DropReason::NotSelected) => {}
+                other => return Err(format!("unexpected {other:?}").into()),
+            }
+        }
+    }
+    assert_eq!(reached[1..], [50, 50, 50, 0, 0]);
+    // A level prefixed to a frame in another member's name is dropped.
+    let m1 = id(1).member_id();
+    let forged = aura_media::level::with_level(0, &frame(ROOM, &id(2).member_id()));
+    assert_eq!(
+        f.on_datagram(&m1, &forged, now, 0).err(),
+        Some(DropReason::WrongSender)
+    );
+    assert_eq!(
+        f.on_datagram(&m1, &[aura_media::level::LEVEL_TAG, 0], now, 0).err(),
+        Some(DropReason::Malformed)
+    );
+    Ok(())
+}

@@ -201,16 +201,21 @@ async fn serve(conn: quinn::Connection, s: Arc<Shared>) {
 /// One datagram through the table, then out to its receivers.
 fn forward(s: &Shared, member: &MemberId, d: &bytes::Bytes, out: &mut Vec<quinn::Connection>) {
     out.clear();
+    let mut start = 0;
     {
         let mut t = lock(&s.table);
         match t.on_datagram(member, d, Instant::now(), unix_now()) {
-            Ok(Outcome::Forward(fan)) => out.extend(fan.cloned()),
+            Ok(Outcome::Forward(fan)) => {
+                start = fan.payload_start();
+                out.extend(fan.cloned());
+            }
             Ok(Outcome::Joined(_)) | Ok(Outcome::Left(_)) => s.refresh_gauges(&t),
             Ok(Outcome::Admitted(exp)) => s.gate.admit(*member, exp),
             Ok(Outcome::Refused(r)) => s.metrics.refuse("media", r.as_str()),
             Err(e) => s.metrics.drop(e.as_str()),
         }
     }
+    let d = d.slice(start..);
     for c in out.iter() {
         match c.send_datagram(d.clone()) {
             Ok(()) => {

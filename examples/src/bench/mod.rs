@@ -5,6 +5,7 @@
 pub mod idle;
 pub mod location;
 pub mod relay;
+pub mod room;
 pub mod voice_e2e;
 pub mod voice_latency;
 

@@ -52,16 +52,19 @@ fn thread_cpu_s() -> f64 {
     (t(11) + t(12)) / 100.0
 }
 
-struct RelayThread {
-    media: std::net::SocketAddr,
-    id: Identity,
-    start: oneshot::Sender<()>,
-    stop: oneshot::Sender<()>,
+/// The relay on its own thread, started and stopped around the window.
+pub(crate) struct RelayThread {
+    pub(crate) media: std::net::SocketAddr,
+    pub(crate) id: Identity,
+    pub(crate) start: oneshot::Sender<()>,
+    pub(crate) stop: oneshot::Sender<()>,
     /// Relay thread CPU seconds over the window, forwarded packets, drops.
-    done: oneshot::Receiver<(f64, u64, u64)>,
+    pub(crate) done: oneshot::Receiver<(f64, u64, u64)>,
 }
 
-fn spawn_relay() -> anyhow::Result<RelayThread> {
+/// Starts a relay on loopback with no bandwidth cap and room for
+/// `members_per_room` members in one room.
+pub(crate) fn spawn_relay(members_per_room: usize) -> anyhow::Result<RelayThread> {
     let id = Identity::generate(&mut OsRng);
     let rid = id.clone();
     let (addr_tx, addr_rx) = std::sync::mpsc::sync_channel(1);
@@ -86,6 +89,8 @@ fn spawn_relay() -> anyhow::Result<RelayThread> {
             cfg.listen.media = ([127, 0, 0, 1], 0).into();
             cfg.limits.connections_per_ip = 1_000_000;
             cfg.limits.media_bytes_per_s = 0;
+            cfg.limits.members_per_room = members_per_room;
+            cfg.limits.media_sessions = members_per_room.max(4_096);
             let server = match Server::spawn(rid, cfg).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -124,7 +129,14 @@ fn spawn_relay() -> anyhow::Result<RelayThread> {
     })
 }
 
-fn frame(room: [u8; 8], sender: &Identity, counter: u32, len: usize, base: Instant) -> Bytes {
+/// A voice-shaped sealed frame whose opaque body starts with its send time.
+pub(crate) fn frame(
+    room: [u8; 8],
+    sender: &Identity,
+    counter: u32,
+    len: usize,
+    base: Instant,
+) -> Bytes {
     let h = FrameHeader {
         kind: FrameKind::Voice,
         room,
@@ -141,7 +153,7 @@ fn frame(room: [u8; 8], sender: &Identity, counter: u32, len: usize, base: Insta
 
 /// Runs the suite and prints its figures.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let relay = spawn_relay()?;
+    let relay = spawn_relay(1_024)?;
     let rid = relay.id.member_id();
     let base = Instant::now();
     let window = Duration::from_secs(args.seconds);

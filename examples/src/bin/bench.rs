@@ -1,5 +1,5 @@
 //! `bench SUITE [OPTIONS]`: system benchmarks that print figures (`--json` for one
-//! JSON object). Suites: `idle`, `location`, `voice-latency`, `voice-e2e`, `relay`, `ledger`.
+//! JSON object). Suites: `idle`, `location`, `voice-latency`, `voice-e2e`, `relay`, `room`, `ledger`.
 use aura_billing::bench::ledger;
 use aura_examples::bench;
 use clap::{Parser, Subcommand};
@@ -27,6 +27,8 @@ enum Suite {
     VoiceE2e(bench::voice_e2e::Args),
     /// Voice-sized frames through the relay's media forwarder between many pairs on loopback.
     Relay(bench::relay::Args),
+    /// One voice room through the relay: speakers, many light listeners.
+    Room(bench::room::Args),
     /// Concurrent gift transfers through the real billing HTTP service.
     Ledger(ledger::Args),
 }
@@ -52,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         Suite::VoiceLatency(args) => bench::voice_latency::run(args).await,
         Suite::VoiceE2e(args) => bench::voice_e2e::run(args).await,
         Suite::Relay(args) => bench::relay::run(args).await,
+        Suite::Room(args) => bench::room::run(args).await,
         Suite::Ledger(args) => {
             let json = args.json;
             let report = ledger::run(args).await?;

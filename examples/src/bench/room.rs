@@ -1,0 +1,261 @@
+//! The `room` benchmark suite: one voice room through the relay's media
+//! forwarder on loopback. Seated speakers send leveled voice frames (the
+//! audio level outside the encryption) every 20 ms; the relay forwards the
+//! loudest few (its `loudest_speakers`, 3) to every listener, who are light
+//! clients speaking the media protocol (one `aura-media` endpoint each, no
+//! whole node). Delay is one-way, send to receive, so it includes both
+//! ends' stacks: an upper bound of what the relay adds. The relay runs on
+//! its own thread, so its CPU is one thread's.
+//!
+//! It also prints what room keys cost for the joiners, measured on the real
+//! `aura-crypto` code: the host sealing the room key to each listener, each
+//! listener opening it and installing every speaker's key.
+
+use std::time::{Duration, Instant};
+
+use aura_crypto::room::{RoomId, RoomKeyAuthority, RoomSession, SpeakerKey};
+use aura_crypto::{Identity, MemberId, HEADER_LEN};
+use aura_media::level::with_level;
+use aura_media::{Config, MediaEndpoint, RelayControl, RoomConfig};
+use bytes::Bytes;
+use rand::rngs::OsRng;
+
+use super::relay::{frame, spawn_relay};
+
+/// Command-line options of this suite.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one JSON object instead of human-readable figures.
+    #[arg(long)]
+    pub json: bool,
+    /// Listeners (light clients).
+    #[arg(long, default_value_t = 1_000)]
+    pub listeners: usize,
+    /// Seated speakers talking at once (the relay forwards the loudest 3).
+    #[arg(long, default_value_t = 3)]
+    pub speakers: usize,
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Bytes of each sealed frame (a 24 kb/s Opus frame sealed is ~95).
+    #[arg(long, default_value_t = 96)]
+    pub frame_bytes: usize,
+}
+
+/// What the room keys cost the joiners (CPU on this thread, no network).
+struct KeyCost {
+    host_per_join_us: f64,
+    listener_ready_us: f64,
+    bytes_per_join: usize,
+}
+
+fn key_cost(listeners: usize, speakers: usize) -> anyhow::Result<KeyCost> {
+    let host = Identity::generate(&mut OsRng);
+    let room = RoomId([3; 32]);
+    let authority = RoomKeyAuthority::new(host.clone(), room, &mut OsRng);
+    let mut seated = Vec::new();
+    let mut keys = Vec::new();
+    for _ in 0..speakers {
+        let id = Identity::generate(&mut OsRng);
+        let mut s = RoomSession::new(id.clone(), room, host.member_id(), 0, &mut OsRng);
+        s.accept_room_key(&authority.envelope_for(id.member_id(), &mut OsRng)?)?;
+        s.set_speakers([id.member_id()]);
+        keys.push(s.speaker_key(&mut OsRng)?.encode());
+        seated.push(id.member_id());
+    }
+    let n = listeners.clamp(1, 200);
+    let joiners: Vec<Identity> = (0..n).map(|_| Identity::generate(&mut OsRng)).collect();
+    let t = Instant::now();
+    let envs = joiners
+        .iter()
+        .map(|j| authority.envelope_for(j.member_id(), &mut OsRng))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host_per_join_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let t = Instant::now();
+    for (j, env) in joiners.iter().zip(&envs) {
+        let mut s = RoomSession::new(j.clone(), room, host.member_id(), 0, &mut OsRng);
+        s.accept_room_key(env)?;
+        s.set_speakers(seated.iter().copied());
+        for k in &keys {
+            s.accept_speaker_key(&SpeakerKey::decode(k)?)?;
+        }
+    }
+    Ok(KeyCost {
+        host_per_join_us,
+        listener_ready_us: t.elapsed().as_secs_f64() * 1e6 / n as f64,
+        bytes_per_join: envs.first().map(|e| e.encode().len()).unwrap_or(0)
+            + keys.iter().map(Vec::len).sum::<usize>(),
+    })
+}
+
+type Listener = (
+    MediaEndpoint,
+    tokio::sync::mpsc::Receiver<aura_media::Incoming>,
+);
+
+/// Runs the suite and prints its figures.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let keys = key_cost(args.listeners, args.speakers)?;
+    let relay = spawn_relay(args.listeners + args.speakers + 8)?;
+    let rid = relay.id.member_id();
+    let base = Instant::now();
+    let window = Duration::from_secs(args.seconds);
+    let room: [u8; 8] = [0x52; 8];
+    let speakers: Vec<Identity> = (0..args.speakers)
+        .map(|_| Identity::generate(&mut OsRng))
+        .collect();
+    let seated: Vec<MemberId> = speakers.iter().map(Identity::member_id).collect();
+    let join = |id: &Identity| -> anyhow::Result<Listener> {
+        let ep = MediaEndpoint::bind(id, "127.0.0.1:0".parse()?, Config::default())?;
+        let members = seated.iter().copied().chain([id.member_id()]);
+        let rx = ep.open_room(
+            room,
+            members,
+            RoomConfig {
+                queue: 4_096,
+                ..RoomConfig::default()
+            },
+        )?;
+        ep.add_relay(rid)?;
+        Ok((ep, rx))
+    };
+    let mut talkers = Vec::new();
+    for id in &speakers {
+        let (ep, rx) = join(id)?;
+        ep.connect(rid, relay.media).await?;
+        ep.send(&rid, Bytes::from(RelayControl::Join(room).to_vec()))?;
+        talkers.push((ep, id.clone(), rx));
+    }
+    let t_join = Instant::now();
+    let mut listeners = Vec::new();
+    for _ in 0..args.listeners {
+        let (ep, rx) = join(&Identity::generate(&mut OsRng))?;
+        ep.connect(rid, relay.media).await?;
+        ep.send(&rid, Bytes::from(RelayControl::Join(room).to_vec()))?;
+        listeners.push((ep, rx));
+    }
+    let join_s = t_join.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = relay.start.send(());
+    let cpu0 = crate::bench::process_cpu_s();
+    let t0 = Instant::now();
+    let mut send_tasks = Vec::new();
+    for (i, (ep, id, rx)) in talkers.into_iter().enumerate() {
+        let len = args.frame_bytes;
+        // Speaker 0 loudest; all well above silence.
+        let level = 10 + 5 * i as u8;
+        send_tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let (mut sent, mut counter) = (0u64, 0u32);
+            let end = Instant::now() + window;
+            while Instant::now() < end {
+                tick.tick().await;
+                counter += 1;
+                let f = frame(room, &id, counter, len, base);
+                if ep.send(&rid, Bytes::from(with_level(level, &f))).is_ok() {
+                    sent += 1;
+                }
+            }
+            (sent, ep, rx)
+        }));
+    }
+    let mut recv_tasks = Vec::new();
+    for (ep, mut rx) in listeners {
+        recv_tasks.push(tokio::spawn(async move {
+            let mut delays = Vec::new();
+            let end = Instant::now() + window + Duration::from_millis(500);
+            while let Ok(Some(inc)) = tokio::time::timeout_at(end.into(), rx.recv()).await {
+                let now = base.elapsed().as_nanos() as u64;
+                if let Some(b) = inc.frame.get(HEADER_LEN..HEADER_LEN + 8) {
+                    let mut t = [0u8; 8];
+                    t.copy_from_slice(b);
+                    delays.push(now.saturating_sub(u64::from_be_bytes(t)));
+                }
+            }
+            drop(ep);
+            delays
+        }));
+    }
+    let mut sent = 0u64;
+    let mut keep = Vec::new();
+    for t in send_tasks {
+        let (s, ep, rx) = t.await?;
+        sent += s;
+        keep.push((ep, rx));
+    }
+    let mut delays = Vec::new();
+    for t in recv_tasks {
+        delays.extend(t.await?);
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let _ = relay.stop.send(());
+    let (relay_cpu, forwarded, drops) = relay.done.await?;
+    let proc_cpu = crate::bench::process_cpu_s() - cpu0;
+    delays.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if delays.is_empty() {
+            return 0.0;
+        }
+        let i = ((delays.len() - 1) as f64 * p).round() as usize;
+        delays[i] as f64 / 1e6
+    };
+    // The relay sends each chosen frame to every other member (the
+    // listeners and the other speakers): what the listeners should get.
+    let fanout = (args.listeners + args.speakers).saturating_sub(1).max(1) as u64;
+    let expected = forwarded / fanout * args.listeners as u64;
+    let received = delays.len() as u64;
+    let loss = 1.0 - received as f64 / expected.max(1) as f64;
+    let pps = forwarded as f64 / window.as_secs_f64();
+    let per_core = forwarded as f64 / relay_cpu.max(1e-9);
+    let out = serde_json::json!({
+        "suite": "room",
+        "listeners": args.listeners,
+        "speakers": args.speakers,
+        "seconds": args.seconds,
+        "frame_bytes": args.frame_bytes,
+        "join_s": join_s,
+        "sent": sent,
+        "forwarded": forwarded,
+        "expected": expected,
+        "received": received,
+        "loss": loss,
+        "relay_drops": drops,
+        "forwarded_per_s": pps,
+        "relay_cpu_s": relay_cpu,
+        "relay_cpu_share": relay_cpu / elapsed,
+        "forwarded_per_cpu_s": per_core,
+        "process_cpu_s": proc_cpu,
+        "delay_ms_p50": pct(0.5),
+        "delay_ms_p99": pct(0.99),
+        "delay_ms_max": pct(1.0),
+        "key_host_us_per_join": keys.host_per_join_us,
+        "key_listener_ready_us": keys.listener_ready_us,
+        "key_bytes_per_join": keys.bytes_per_join,
+    });
+    if args.json {
+        println!("{out}");
+    } else {
+        println!(
+            "room: {} listeners, {} speakers (loudest 3 forwarded), {} B frames, {} s; {} listeners joined in {join_s:.1} s\n\
+             forwarded {forwarded} ({pps:.0}/s), received {received} of {expected} expected (loss {:.3} %), relay drops {drops}\n\
+             relay thread CPU {relay_cpu:.2} s ({:.0} % of one core): {per_core:.0} forwarded per CPU-second\n\
+             one-way delay through the relay: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
+             keys per joiner: host {:.0} us, listener ready in {:.0} us of CPU, {} bytes",
+            args.listeners,
+            args.speakers,
+            args.frame_bytes,
+            args.seconds,
+            args.listeners,
+            loss * 100.0,
+            relay_cpu / elapsed * 100.0,
+            pct(0.5),
+            pct(0.99),
+            pct(1.0),
+            keys.host_per_join_us,
+            keys.listener_ready_us,
+            keys.bytes_per_join,
+        );
+    }
+    drop(keep);
+    Ok(())
+}

@@ -268,7 +268,8 @@ fn only_the_loudest_seats_reach_the_audience_without_their_level() -> R {
         Some(DropReason::WrongSender)
     );
     assert_eq!(
-        f.on_datagram(&m1, &[aura_media::level::LEVEL_TAG, 0], now, 0).err(),
+        f.on_datagram(&m1, &[aura_media::level::LEVEL_TAG, 0], now, 0)
+            .err(),
         Some(DropReason::Malformed)
     );
     Ok(())

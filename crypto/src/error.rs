@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::roster::OpHash;
+use crate::roster::hash::OpHash;
 
 /// Errors about identities and keys.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

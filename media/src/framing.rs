@@ -12,8 +12,10 @@
 use aura_crypto::frame::FRAME_VERSION;
 use thiserror::Error;
 
-use crate::level::LEVEL_TAG;
 use crate::report::REPORT_TAG;
+
+/// First byte of a room voice frame with its audio level ([`crate::level`]).
+pub const LEVEL_TAG: u8 = 0xA6;
 
 /// Largest item accepted from the network (a sealed music frame fits).
 pub const MAX_FRAME: usize = 4_096;

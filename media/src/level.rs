@@ -12,10 +12,8 @@
 //! (a moderator mutes it), a relay that changes it only changes its own
 //! choice.
 
+pub use crate::framing::LEVEL_TAG;
 use crate::framing::{FramingError, MAX_FRAME};
-
-/// First byte of a leveled frame.
-pub const LEVEL_TAG: u8 = 0xA6;
 /// Bytes before the sealed frame.
 pub const LEVEL_PREFIX: usize = 2;
 /// The level of silence (and the quietest level).

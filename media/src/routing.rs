@@ -31,8 +31,7 @@ use std::collections::{HashMap, HashSet};
 use aura_crypto::{FrameHeader, MemberId, ShortId};
 use thiserror::Error;
 
-use crate::framing::{classify, Carried, FramingError};
-use crate::level::LEVEL_TAG;
+use crate::framing::{classify, Carried, FramingError, LEVEL_TAG};
 use crate::report::{ReportError, ReportHeader};
 use crate::RoomId;
 

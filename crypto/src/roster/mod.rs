@@ -12,6 +12,7 @@
 //! the ops arrived in.
 
 mod dag;
+pub(crate) mod hash;
 mod merge;
 mod op;
 mod state;

@@ -6,6 +6,7 @@ use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use super::hash::OpHash;
 use crate::error::RosterError;
 use crate::identity::{Identity, MemberId};
 
@@ -23,16 +24,6 @@ pub const MAX_NAME_LEN: usize = 64;
 
 const OP_HASH_DOMAIN: &[u8] = b"aura-roster-op-v1";
 const OP_SIG_DOMAIN: &[u8] = b"aura-roster-sig-v1";
-
-/// SHA-256 hash identifying an op.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct OpHash(pub [u8; 32]);
-
-impl fmt::Debug for OpHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OpHash({})", hex::encode(&self.0[..6]))
-    }
-}
 
 /// A group's id: the hash of its create op.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]

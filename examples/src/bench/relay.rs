@@ -151,6 +151,62 @@ pub(crate) fn frame(
     Bytes::from(b)
 }
 
+/// A room's incoming queue on a listener's endpoint.
+pub(crate) type Inbox = tokio::sync::mpsc::Receiver<aura_media::Incoming>;
+
+/// Receives on `rx` until `end`: each frame's one-way delay (ns), from the
+/// send time at the start of its body ([`frame`]).
+pub(crate) fn spawn_receiver(
+    ep: MediaEndpoint,
+    mut rx: Inbox,
+    base: Instant,
+    end: Instant,
+) -> tokio::task::JoinHandle<Vec<u64>> {
+    tokio::spawn(async move {
+        let mut delays = Vec::new();
+        while let Ok(Some(inc)) = tokio::time::timeout_at(end.into(), rx.recv()).await {
+            let now = base.elapsed().as_nanos() as u64;
+            if let Some(b) = inc.frame.get(HEADER_LEN..HEADER_LEN + 8) {
+                let mut t = [0u8; 8];
+                t.copy_from_slice(b);
+                delays.push(now.saturating_sub(u64::from_be_bytes(t)));
+            }
+        }
+        drop(ep);
+        delays
+    })
+}
+
+/// Waits for the talkers (frames sent, endpoints kept open until the end)
+/// and the receivers (their delays, sorted).
+pub(crate) async fn collect(
+    send_tasks: Vec<tokio::task::JoinHandle<(u64, MediaEndpoint, Inbox)>>,
+    recv_tasks: Vec<tokio::task::JoinHandle<Vec<u64>>>,
+) -> anyhow::Result<(u64, Vec<(MediaEndpoint, Inbox)>, Vec<u64>)> {
+    let mut sent = 0u64;
+    let mut keep = Vec::new();
+    for t in send_tasks {
+        let (s, ep, rx) = t.await?;
+        sent += s;
+        keep.push((ep, rx));
+    }
+    let mut delays = Vec::new();
+    for t in recv_tasks {
+        delays.extend(t.await?);
+    }
+    delays.sort_unstable();
+    Ok((sent, keep, delays))
+}
+
+/// The `p` quantile of sorted delays (ns), in ms.
+pub(crate) fn pct_ms(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i] as f64 / 1e6
+}
+
 /// Runs the suite and prints its figures.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let relay = spawn_relay(1_024)?;
@@ -212,46 +268,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             (sent, ep, _rx)
         }));
     }
-    let mut recv_tasks = Vec::new();
-    for (ep, mut rx) in listeners {
-        recv_tasks.push(tokio::spawn(async move {
-            let mut delays = Vec::new();
-            let end = Instant::now() + window + Duration::from_millis(500);
-            while let Ok(Some(inc)) = tokio::time::timeout_at(end.into(), rx.recv()).await {
-                let now = base.elapsed().as_nanos() as u64;
-                if let Some(b) = inc.frame.get(HEADER_LEN..HEADER_LEN + 8) {
-                    let mut t = [0u8; 8];
-                    t.copy_from_slice(b);
-                    delays.push(now.saturating_sub(u64::from_be_bytes(t)));
-                }
-            }
-            drop(ep);
-            delays
-        }));
-    }
-    let mut sent = 0u64;
-    let mut keep = Vec::new();
-    for t in send_tasks {
-        let (s, ep, rx) = t.await?;
-        sent += s;
-        keep.push((ep, rx));
-    }
-    let mut delays = Vec::new();
-    for t in recv_tasks {
-        delays.extend(t.await?);
-    }
+    let end = Instant::now() + window + Duration::from_millis(500);
+    let recv_tasks: Vec<_> = listeners
+        .into_iter()
+        .map(|(ep, rx)| spawn_receiver(ep, rx, base, end))
+        .collect();
+    let (sent, keep, delays) = collect(send_tasks, recv_tasks).await?;
     let elapsed = t0.elapsed().as_secs_f64();
     let _ = relay.stop.send(());
     let (relay_cpu, forwarded, drops) = relay.done.await?;
     let proc_cpu = crate::bench::process_cpu_s() - cpu0;
-    delays.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if delays.is_empty() {
-            return 0.0;
-        }
-        let i = ((delays.len() - 1) as f64 * p).round() as usize;
-        delays[i] as f64 / 1e6
-    };
+    let pct = |p: f64| pct_ms(&delays, p);
     let received = delays.len() as u64;
     let loss = 1.0 - received as f64 / sent.max(1) as f64;
     let pps = forwarded as f64 / window.as_secs_f64();

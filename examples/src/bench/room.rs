@@ -14,13 +14,13 @@
 use std::time::{Duration, Instant};
 
 use aura_crypto::room::{RoomId, RoomKeyAuthority, RoomSession, SpeakerKey};
-use aura_crypto::{Identity, MemberId, HEADER_LEN};
+use aura_crypto::{Identity, MemberId};
 use aura_media::level::with_level;
 use aura_media::{Config, MediaEndpoint, RelayControl, RoomConfig};
 use bytes::Bytes;
 use rand::rngs::OsRng;
 
-use super::relay::{frame, spawn_relay};
+use super::relay::{collect, frame, pct_ms, spawn_receiver, spawn_relay, Inbox};
 
 /// Command-line options of this suite.
 #[derive(Debug, clap::Args)]
@@ -88,10 +88,7 @@ fn key_cost(listeners: usize, speakers: usize) -> anyhow::Result<KeyCost> {
     })
 }
 
-type Listener = (
-    MediaEndpoint,
-    tokio::sync::mpsc::Receiver<aura_media::Incoming>,
-);
+type Listener = (MediaEndpoint, Inbox);
 
 /// Runs the suite and prints its figures.
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -159,46 +156,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             (sent, ep, rx)
         }));
     }
-    let mut recv_tasks = Vec::new();
-    for (ep, mut rx) in listeners {
-        recv_tasks.push(tokio::spawn(async move {
-            let mut delays = Vec::new();
-            let end = Instant::now() + window + Duration::from_millis(500);
-            while let Ok(Some(inc)) = tokio::time::timeout_at(end.into(), rx.recv()).await {
-                let now = base.elapsed().as_nanos() as u64;
-                if let Some(b) = inc.frame.get(HEADER_LEN..HEADER_LEN + 8) {
-                    let mut t = [0u8; 8];
-                    t.copy_from_slice(b);
-                    delays.push(now.saturating_sub(u64::from_be_bytes(t)));
-                }
-            }
-            drop(ep);
-            delays
-        }));
-    }
-    let mut sent = 0u64;
-    let mut keep = Vec::new();
-    for t in send_tasks {
-        let (s, ep, rx) = t.await?;
-        sent += s;
-        keep.push((ep, rx));
-    }
-    let mut delays = Vec::new();
-    for t in recv_tasks {
-        delays.extend(t.await?);
-    }
+    let end = Instant::now() + window + Duration::from_millis(500);
+    let recv_tasks: Vec<_> = listeners
+        .into_iter()
+        .map(|(ep, rx)| spawn_receiver(ep, rx, base, end))
+        .collect();
+    let (sent, keep, delays) = collect(send_tasks, recv_tasks).await?;
     let elapsed = t0.elapsed().as_secs_f64();
     let _ = relay.stop.send(());
     let (relay_cpu, forwarded, drops) = relay.done.await?;
     let proc_cpu = crate::bench::process_cpu_s() - cpu0;
-    delays.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if delays.is_empty() {
-            return 0.0;
-        }
-        let i = ((delays.len() - 1) as f64 * p).round() as usize;
-        delays[i] as f64 / 1e6
-    };
+    let pct = |p: f64| pct_ms(&delays, p);
     // The relay sends each chosen frame to every other member (the
     // listeners and the other speakers): what the listeners should get.
     let fanout = (args.listeners + args.speakers).saturating_sub(1).max(1) as u64;

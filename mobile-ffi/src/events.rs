@@ -162,6 +162,13 @@ pub enum AuraEvent {
         /// libp2p peer id.
         peer: String,
     },
+    /// The path to a peer changed (direct, or through a relay).
+    PathChanged {
+        /// libp2p peer id.
+        peer: String,
+        /// The relay's peer id when relayed; `None` when direct.
+        relay: Option<String>,
+    },
     /// A gossip message was rejected (malformed, forged...).
     GossipRejected {
         /// Who forwarded it.
@@ -300,6 +307,10 @@ impl AuraEvent {
             },
             Event::PeerDisconnected { peer } => Self::PeerDisconnected {
                 peer: peer.to_string(),
+            },
+            Event::PathChanged { peer, path } => Self::PathChanged {
+                peer: peer.to_string(),
+                relay: path.relay().map(|r| r.to_string()),
             },
             Event::GossipRejected { peer, reason } => Self::GossipRejected {
                 peer: peer.to_string(),

@@ -495,9 +495,10 @@ impl Node {
         self.ask(Command::Stats).await
     }
 
-    /// Peers we are connected to, each through a circuit relay (true) or
-    /// direct (false).
-    pub fn connections(&self) -> Vec<(PeerId, bool)> {
+    /// Peers we are connected to and the path to each: direct, or only
+    /// through a circuit relay (naming the relay). Changes come as
+    /// [`Event::PathChanged`].
+    pub fn connections(&self) -> Vec<(PeerId, crate::Path)> {
         self.inner.paths.list()
     }
 

@@ -168,6 +168,16 @@ pub enum Event {
         /// Peer.
         peer: PeerId,
     },
+    /// The path to a peer changed: its first connection, direct after hole
+    /// punching, back to a relay when the direct connection closed, or
+    /// through another relay after one died. [`Event::PeerDisconnected`]
+    /// follows when no connection is left.
+    PathChanged {
+        /// Peer.
+        peer: PeerId,
+        /// How we reach it now.
+        path: crate::Path,
+    },
     /// Raw gossip on a topic watched with [`Node::observe_group`] (not a member).
     Observed {
         /// Group whose topic it was.

@@ -52,4 +52,5 @@ mod task;
 pub use api::{Builder, Node};
 pub use error::NodeError;
 pub use events::{Event, EventListener, EventStream, ListenerHandle};
+pub use paths::Path;
 pub use stats::NodeStats;

@@ -27,6 +27,10 @@ pub struct NodeStats {
     pub locations_published: u64,
     /// Dials of group members that failed (each retried with backoff).
     pub member_dials_failed: u64,
+    /// Relayed connections upgraded to direct ones by hole punching (DCUtR).
+    pub hole_punches: u64,
+    /// Hole punching attempts that failed (the connection stays relayed).
+    pub hole_punches_failed: u64,
     /// Key envelopes sent straight to a connected member.
     pub keys_sent_direct: u64,
     /// Gift receipts of members checked and shown.

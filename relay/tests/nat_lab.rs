@@ -1,22 +1,11 @@
 //! NAT lab on real network namespaces and nftables (root only; skipped,
-//! saying so, elsewhere). Topology:
-//!
-//! ```text
-//!  h1 10.1.0.2 ── r1 (symmetric NAT) ── 100.64.1.0/24 ──┐
-//!                                                     wan: the relay (100.64.1.1, 100.64.2.1)
-//!  h2 10.2.0.2 ── r2 (symmetric NAT) ── 100.64.2.0/24 ──┘
-//! ```
-//!
-//! Each router masquerades with a random port per connection
-//! (`masquerade random`: a new mapping per destination, symmetric) and
-//! drops unsolicited traffic from the WAN in its forward chain. The WAN has
-//! no route to the private networks, so every reply a member gets crossed
-//! its NAT.
+//! saying so, elsewhere; topology in `lab/mod.rs`): two members each
+//! behind a symmetric NAT talk through the relay's media forwarder only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod lab;
 mod support;
 
-use std::process::Command;
 use std::sync::mpsc::sync_channel;
 use std::time::Duration;
 
@@ -24,168 +13,8 @@ use aura_crypto::{FrameKind, GroupSession, Identity, MemberId};
 use aura_media::{Config as MediaConfig, Hop, MediaEndpoint, RelayControl, RoomConfig, RoomId};
 use aura_relay::server::Server;
 use bytes::Bytes;
+use lab::{spawn_in, Lab, Nat};
 use support::*;
-
-fn sh(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{args:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(())
-}
-
-fn in_ns(ns: &str, args: &[&str]) -> Result<(), String> {
-    let mut v = vec!["ip", "netns", "exec", ns];
-    v.extend_from_slice(args);
-    sh(&v)
-}
-
-/// The namespaces of one lab; deleted on drop.
-struct Lab {
-    prefix: String,
-}
-
-impl Lab {
-    fn ns(&self, n: &str) -> String {
-        format!("{}{n}", self.prefix)
-    }
-
-    /// Builds the topology; `None` (after saying why) when the machine cannot.
-    fn symmetric() -> Option<Self> {
-        let root = nix::unistd::Uid::effective().is_root();
-        let tools = sh(&["nft", "--version"]).is_ok() && sh(&["ip", "-V"]).is_ok();
-        if !root || !tools {
-            eprintln!("SKIPPED: the NAT lab needs root, ip and nft (.ci/run installs nftables)");
-            return None;
-        }
-        let lab = Lab {
-            prefix: format!("aura{}", std::process::id() % 100_000),
-        };
-        if let Err(e) = lab.build() {
-            panic!("building the NAT lab: {e}");
-        }
-        Some(lab)
-    }
-
-    fn build(&self) -> Result<(), String> {
-        let (wan, r1, r2, h1, h2) = (
-            self.ns("wan"),
-            self.ns("r1"),
-            self.ns("r2"),
-            self.ns("h1"),
-            self.ns("h2"),
-        );
-        for n in [&wan, &r1, &r2, &h1, &h2] {
-            sh(&["ip", "netns", "add", n])?;
-            in_ns(n, &["ip", "link", "set", "lo", "up"])?;
-        }
-        for (i, r, h) in [(1, &r1, &h1), (2, &r2, &h2)] {
-            let (w, u, l, e) = (
-                format!("w{i}"),
-                format!("u{i}"),
-                format!("l{i}"),
-                format!("e{i}"),
-            );
-            sh(&[
-                "ip", "link", "add", &w, "netns", &wan, "type", "veth", "peer", "name", &u,
-                "netns", r,
-            ])?;
-            sh(&[
-                "ip", "link", "add", &l, "netns", r, "type", "veth", "peer", "name", &e, "netns", h,
-            ])?;
-            in_ns(
-                &wan,
-                &["ip", "addr", "add", &format!("100.64.{i}.1/24"), "dev", &w],
-            )?;
-            in_ns(&wan, &["ip", "link", "set", &w, "up"])?;
-            in_ns(
-                r,
-                &["ip", "addr", "add", &format!("100.64.{i}.2/24"), "dev", &u],
-            )?;
-            in_ns(
-                r,
-                &["ip", "addr", "add", &format!("10.{i}.0.1/24"), "dev", &l],
-            )?;
-            in_ns(r, &["ip", "link", "set", &u, "up"])?;
-            in_ns(r, &["ip", "link", "set", &l, "up"])?;
-            in_ns(
-                r,
-                &[
-                    "ip",
-                    "route",
-                    "add",
-                    "default",
-                    "via",
-                    &format!("100.64.{i}.1"),
-                ],
-            )?;
-            in_ns(r, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
-            in_ns(
-                h,
-                &["ip", "addr", "add", &format!("10.{i}.0.2/24"), "dev", &e],
-            )?;
-            in_ns(h, &["ip", "link", "set", &e, "up"])?;
-            in_ns(
-                h,
-                &[
-                    "ip",
-                    "route",
-                    "add",
-                    "default",
-                    "via",
-                    &format!("10.{i}.0.1"),
-                ],
-            )?;
-            let rules = format!(
-                "table ip nat {{\n chain outbound {{\n  type nat hook postrouting priority 100;\n  \
-                 oifname \"{u}\" masquerade random\n }}\n}}\n\
-                 table ip filter {{\n chain guard {{\n  type filter hook forward priority 0; policy accept;\n  \
-                 ct state established,related accept\n  iifname \"{u}\" drop\n }}\n}}\n"
-            );
-            let file = std::env::temp_dir().join(format!("{}-{i}.nft", self.prefix));
-            std::fs::write(&file, rules).map_err(|e| e.to_string())?;
-            in_ns(r, &["nft", "-f", &file.display().to_string()])?;
-            let _ = std::fs::remove_file(file);
-        }
-        // The WAN routes between the two routers (the internet).
-        in_ns(&wan, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
-        Ok(())
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for n in ["h1", "h2", "r1", "r2", "wan"] {
-            let _ = sh(&["ip", "netns", "del", &self.ns(n)]);
-        }
-    }
-}
-
-/// Runs `f` on a new thread inside namespace `ns`, on its own runtime:
-/// every socket it opens lives in that namespace.
-fn spawn_in<T: Send + 'static, F>(
-    ns: String,
-    f: impl FnOnce() -> F + Send + 'static,
-) -> std::thread::JoinHandle<T>
-where
-    F: std::future::Future<Output = T>,
-{
-    std::thread::spawn(move || {
-        let fd = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
-        nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(f())
-    })
-}
 
 /// A member behind its NAT: connects to the relay, joins, sends one frame,
 /// and returns what it received (opened) and whether a direct dial to the
@@ -239,7 +68,7 @@ async fn member(
 
 #[test]
 fn members_behind_symmetric_nats_talk_through_the_relay_only() {
-    let Some(lab) = Lab::symmetric() else {
+    let Some(lab) = Lab::new(Nat::Symmetric, "s") else {
         return;
     };
     let relay_id = Identity::from_secret_bytes(&[42; 32]);

@@ -3,6 +3,7 @@
 mod behaviour;
 pub mod discovery;
 pub mod redial;
+pub mod relays;
 
 pub(crate) use behaviour::topic_score_params;
 pub use behaviour::{

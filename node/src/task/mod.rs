@@ -14,6 +14,7 @@ mod membership;
 mod network;
 mod ops;
 mod redial;
+mod relays;
 mod rpc;
 mod swarm_events;
 mod voice;
@@ -93,6 +94,8 @@ pub(crate) struct Task {
     pub(crate) redial: crate::net::redial::Redial<PeerId>,
     /// Timers of the look for unconnected members.
     pub(crate) sweep: redial::Sweep,
+    /// Circuit relays, reservations and connection paths.
+    pub(crate) relay: relays::RelayState,
 }
 
 /// Unix milliseconds now.
@@ -118,6 +121,7 @@ impl Task {
         let mut metrics = libp2p::metrics::Registry::default();
         let mut swarm = build_swarm(key, &config, &mut metrics)?;
         let listeners = network::start_listening(&mut swarm, &config)?;
+        let relay = relays::RelayState::from_config(&config)?;
         let mut task = Self {
             identity,
             config,
@@ -144,7 +148,9 @@ impl Task {
             net: network::NetState::new(listeners),
             redial: Default::default(),
             sweep: Default::default(),
+            relay,
         };
+        task.relay_tick();
         task.load_groups()?;
         task.dial_known_members()?;
         Ok((task, peer_id))

@@ -88,8 +88,8 @@ fn with_old_port(wanted: &Multiaddr, bound: &[Multiaddr]) -> Multiaddr {
         .collect()
 }
 
-/// Listens on the configured addresses and relay circuits, and dials the
-/// bootstrap nodes; returns the listeners.
+/// Listens on the configured addresses and dials the bootstrap nodes;
+/// returns the listeners (relay circuits: `task::relays`).
 pub(crate) fn start_listening(
     swarm: &mut Swarm<Behaviour>,
     config: &Config,
@@ -102,18 +102,6 @@ pub(crate) fn start_listening(
         let id = swarm
             .listen_on(ma)
             .map_err(|e| NodeError::Network(format!("cannot listen on {addr}: {e}")))?;
-        listeners.push(id);
-    }
-    for relay in &config.relays {
-        let ma: Multiaddr = relay
-            .parse()
-            .map_err(|e| NodeError::BadInput(format!("relay address {relay:?}: {e}")))?;
-        // Listening on the circuit address dials the relay itself; a separate
-        // dial first would make the relay client's own dial a no-op and close
-        // the circuit listener before its reservation is made.
-        let id = swarm
-            .listen_on(ma.with(libp2p::multiaddr::Protocol::P2pCircuit))
-            .map_err(|e| NodeError::Network(format!("cannot reserve on relay {relay}: {e}")))?;
         listeners.push(id);
     }
     for b in &config.bootstrap {
@@ -173,6 +161,12 @@ impl NetState {
 }
 
 impl Task {
+    /// Tells every group our addresses (and media address) again, as soon
+    /// as one of its members is connected: a new circuit address.
+    pub(crate) fn readvertise_all(&mut self) {
+        self.net.readvertise = self.groups.keys().copied().collect();
+    }
+
     /// The device's network changed: a fresh transport, every member
     /// re-dialled now.
     pub(crate) fn network_changed(&mut self) -> Result<(), NodeError> {
@@ -266,6 +260,7 @@ impl Task {
         let now = super::now_ms();
         self.net.redial_until_ms = now + FAST_REDIAL_FOR_MS;
         self.redial_after_restart(now)?;
+        self.relays_restarted();
         tracing::info!(
             background = self.net.background,
             dialling = self

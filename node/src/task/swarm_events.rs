@@ -1,9 +1,6 @@
 //! Swarm events: connections, identify, discovery, gossip validation, the tick.
 
-use libp2p::{
-    core::ConnectedPoint, gossipsub, identify, kad, mdns, multiaddr::Protocol, swarm::SwarmEvent,
-    PeerId,
-};
+use libp2p::{gossipsub, identify, kad, mdns, swarm::SwarmEvent, PeerId};
 
 use super::{now_ms, Task};
 use crate::group_core::{Reject, Verdict};
@@ -22,15 +19,14 @@ impl Task {
         match ev {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 endpoint,
                 num_established,
                 ..
             } => {
-                let addr = match &endpoint {
-                    ConnectedPoint::Dialer { address, .. } => address,
-                    ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr,
-                };
-                let relayed = addr.iter().any(|p| p == Protocol::P2pCircuit);
+                // An inbound circuit's send-back address is only `/p2p/<src>`:
+                // `is_relayed` looks at the local address for those.
+                let relayed = endpoint.is_relayed();
                 self.redial.connected(&peer_id);
                 if num_established.get() == 1 {
                     self.emit(Event::PeerConnected {
@@ -38,14 +34,26 @@ impl Task {
                         relayed,
                     });
                 }
+                self.relay_connection_opened(peer_id, connection_id, &endpoint);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 ..
             } => {
-                self.emit(Event::PeerDisconnected { peer: peer_id });
-                self.on_peer_lost(peer_id);
+                self.relay_connection_closed(peer_id, connection_id);
+                if num_established == 0 {
+                    self.emit(Event::PeerDisconnected { peer: peer_id });
+                    self.on_peer_lost(peer_id);
+                }
+            }
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => self.relay_new_listen_addr(listener_id, &address),
+            SwarmEvent::ListenerClosed { listener_id, .. } => {
+                self.relay_listener_closed(listener_id)
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),
@@ -120,7 +128,12 @@ impl Task {
                     }
                 }
             }
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+            BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                connection_id,
+                info,
+            }) => {
+                self.relay_identified(peer_id, connection_id, &info.protocols);
                 let addrs: Vec<_> = info.listen_addrs.into_iter().take(8).collect();
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                     for a in &addrs {
@@ -149,6 +162,9 @@ impl Task {
                     }
                 }
             }
+            BehaviourEvent::Relay(ev) => self.on_relay_client(ev),
+            BehaviourEvent::Autonat(ev) => self.on_autonat(ev),
+            BehaviourEvent::Dcutr(ev) => self.on_dcutr(ev),
             BehaviourEvent::Rpc(ev) => self.on_rpc(ev),
             BehaviourEvent::Kad(ev) => self.on_kad(ev),
             _ => {}
@@ -252,6 +268,7 @@ impl Task {
         self.resync_voice();
         self.discovery_tick(now);
         self.network_tick();
+        self.relay_tick();
         self.sweep_unconnected_members();
         self.redial_due();
         if now.saturating_sub(self.last_redial_ms) >= self.redial_every_ms() {

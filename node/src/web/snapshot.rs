@@ -211,7 +211,11 @@ async fn group_view(app: &AppState, g: GroupId, name: String) -> Result<GroupVie
     let me = node.member_id();
     let roster = node.members(g).await?;
     let fixes = node.last_positions(g).await?;
-    let connections = node.connections();
+    let connections: Vec<_> = node
+        .connections()
+        .into_iter()
+        .map(|(p, path)| (p, path.is_relayed()))
+        .collect();
     let members = roster
         .iter()
         .map(|(m, role)| {

@@ -1,0 +1,228 @@
+//! The task's side of [`crate::net::relays`]: reservations on circuit
+//! relays (listeners on `/p2p-circuit`), relays learnt from identify, the
+//! AutoNAT status that decides whether reservations are wanted, and the
+//! path of each connection ([`crate::paths::PeerPaths`]).
+
+use std::collections::HashMap;
+
+use libp2p::{
+    autonat, core::transport::ListenerId, core::ConnectedPoint, dcutr, multiaddr::Protocol, relay,
+    swarm::ConnectionId, Multiaddr, PeerId, StreamProtocol,
+};
+
+use super::{now_ms, Task};
+use crate::{
+    config::Config,
+    events::Event,
+    net::relays::{relay_of_circuit, Relays},
+    paths::{Path, PeerPaths},
+    NodeError,
+};
+
+/// The circuit relay v2 hop protocol: a peer that speaks it is a relay.
+const HOP_PROTOCOL: StreamProtocol = StreamProtocol::new("/libp2p/circuit/relay/0.2.0/hop");
+/// Most outbound connection addresses remembered (one per open connection).
+const MAX_DIALED: usize = 1024;
+
+/// Relays, reservations and connection paths.
+#[derive(Debug, Default)]
+pub(crate) struct RelayState {
+    set: Relays,
+    /// Circuit listeners (reservations) by the relay they go through.
+    listeners: HashMap<ListenerId, PeerId>,
+    /// The address each outbound direct connection was dialled at: where a
+    /// peer that turns out to be a relay is reserved on.
+    dialed: HashMap<ConnectionId, Multiaddr>,
+    paths: PeerPaths,
+}
+
+impl RelayState {
+    /// The relays of the config (each `/.../p2p/<relay id>`).
+    pub(crate) fn from_config(config: &Config) -> Result<Self, NodeError> {
+        let mut me = Self::default();
+        for relay in &config.relays {
+            let ma: Multiaddr = relay
+                .parse()
+                .map_err(|e| NodeError::BadInput(format!("relay address {relay:?}: {e}")))?;
+            if !me.set.add(ma) {
+                return Err(NodeError::BadInput(format!(
+                    "relay address {relay:?}: must end in /p2p/<relay peer id>"
+                )));
+            }
+        }
+        Ok(me)
+    }
+}
+
+/// The path a connection gives.
+fn path_of(peer: PeerId, endpoint: &ConnectedPoint) -> Path {
+    let addr = match endpoint {
+        ConnectedPoint::Dialer { address, .. } => address,
+        // An inbound circuit arrives on `<relay address>/p2p-circuit`.
+        ConnectedPoint::Listener { local_addr, .. } => local_addr,
+    };
+    if !endpoint.is_relayed() {
+        return Path::Direct;
+    }
+    // Circuit addresses name their relay; were one not to, it is still
+    // relayed (named after the peer itself).
+    Path::Relayed {
+        relay: relay_of_circuit(addr).unwrap_or(peer),
+    }
+}
+
+impl Task {
+    /// Listens through the relays whose turn it is (from the tick).
+    pub(crate) fn relay_tick(&mut self) {
+        let now = now_ms();
+        for addr in self.relay.set.poll(now) {
+            let Some(peer) = crate::net::relays::relay_peer(&addr) else {
+                continue;
+            };
+            // Listening on the circuit address dials the relay itself; a
+            // separate dial first would make the relay client's own dial a
+            // no-op and close the circuit listener before its reservation.
+            match self
+                .swarm
+                .listen_on(addr.clone().with(Protocol::P2pCircuit))
+            {
+                Ok(id) => {
+                    tracing::debug!(relay = %peer, "reserving on relay");
+                    self.relay.listeners.insert(id, peer);
+                }
+                Err(e) => {
+                    tracing::info!(relay = %addr, error = %e, "cannot reserve on relay");
+                    self.relay.set.ended(&peer, now);
+                }
+            }
+        }
+    }
+
+    /// A fresh transport: no reservation and no connection is left.
+    pub(crate) fn relays_restarted(&mut self) {
+        self.relay.listeners.clear();
+        self.relay.dialed.clear();
+        self.relay.paths.clear();
+        self.relay.set.reset();
+        self.relay_tick();
+    }
+
+    /// A connection opened: its path, and the address of a direct dial.
+    pub(crate) fn relay_connection_opened(
+        &mut self,
+        peer: PeerId,
+        conn: ConnectionId,
+        endpoint: &ConnectedPoint,
+    ) {
+        let path = path_of(peer, endpoint);
+        if let (ConnectedPoint::Dialer { address, .. }, Path::Direct) = (endpoint, path) {
+            if self.relay.dialed.len() < MAX_DIALED {
+                self.relay.dialed.insert(conn, address.clone());
+            }
+        }
+        if let Some(path) = self.relay.paths.opened(peer, conn, path) {
+            tracing::debug!(%peer, ?path, "path");
+            self.emit(Event::PathChanged { peer, path });
+        }
+    }
+
+    /// A connection closed: the peer's path may change.
+    pub(crate) fn relay_connection_closed(&mut self, peer: PeerId, conn: ConnectionId) {
+        self.relay.dialed.remove(&conn);
+        if let Some(Some(path)) = self.relay.paths.closed(peer, conn) {
+            tracing::debug!(%peer, ?path, "path");
+            self.emit(Event::PathChanged { peer, path });
+        }
+    }
+
+    /// Identify from `peer` on `conn`: a peer we dialled that speaks the
+    /// hop protocol (a bootstrap node, a peer found on the DHT) is a relay.
+    pub(crate) fn relay_identified(
+        &mut self,
+        peer: PeerId,
+        conn: ConnectionId,
+        protocols: &[StreamProtocol],
+    ) {
+        if self.relay.set.knows(&peer) || !protocols.contains(&HOP_PROTOCOL) {
+            return;
+        }
+        let Some(addr) = self.relay.dialed.get(&conn) else {
+            return;
+        };
+        let mut addr = addr.clone();
+        if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+            addr.push(Protocol::P2p(peer));
+        }
+        if self.relay.set.add(addr.clone()) {
+            tracing::info!(relay = %addr, "relay discovered");
+            self.relay_tick();
+        }
+    }
+
+    /// A listener got an address: a new circuit address is told to the groups.
+    pub(crate) fn relay_new_listen_addr(&mut self, listener: ListenerId, addr: &Multiaddr) {
+        if self.relay.listeners.contains_key(&listener) {
+            tracing::info!(%addr, "reachable through relay");
+            self.readvertise_all();
+        }
+    }
+
+    /// A listener closed: a reservation ended (relay gone, refused).
+    pub(crate) fn relay_listener_closed(&mut self, listener: ListenerId) {
+        if let Some(relay) = self.relay.listeners.remove(&listener) {
+            tracing::info!(%relay, "reservation ended");
+            self.relay.set.ended(&relay, now_ms());
+            self.relay_tick();
+        }
+    }
+
+    /// Relay client events: reservations accepted or renewed.
+    pub(crate) fn on_relay_client(&mut self, ev: relay::client::Event) {
+        if let relay::client::Event::ReservationReqAccepted {
+            relay_peer_id,
+            renewal,
+            ..
+        } = ev
+        {
+            tracing::debug!(relay = %relay_peer_id, renewal, "reservation accepted");
+            self.relay.set.accepted(&relay_peer_id);
+        }
+    }
+
+    /// DCUtR: a relayed connection upgraded to a direct one, or not.
+    pub(crate) fn on_dcutr(&mut self, ev: dcutr::Event) {
+        match ev.result {
+            Ok(_) => {
+                tracing::info!(peer = %ev.remote_peer_id, "hole punched: direct connection");
+                self.stats.hole_punches += 1;
+            }
+            Err(e) => {
+                tracing::info!(peer = %ev.remote_peer_id, error = %e, "hole punching failed");
+                self.stats.hole_punches_failed += 1;
+            }
+        }
+    }
+
+    /// AutoNAT: a node confirmed public holds no reservation; any other
+    /// status (unknown, private) reserves.
+    pub(crate) fn on_autonat(&mut self, ev: autonat::Event) {
+        let autonat::Event::StatusChanged { new, .. } = ev else {
+            return;
+        };
+        let public = matches!(new, autonat::NatStatus::Public(_));
+        tracing::info!(?new, "reachability");
+        let close = self.relay.set.set_paused(public);
+        let ids: Vec<ListenerId> = self
+            .relay
+            .listeners
+            .iter()
+            .filter(|(_, r)| close.contains(r))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.relay.listeners.remove(&id);
+            self.swarm.remove_listener(id);
+        }
+        self.relay_tick();
+    }
+}

@@ -35,6 +35,11 @@ struct Cli {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also fold the aggregate journal (member statistics, leaderboards)
+    /// into its tables every this many batches, on the same thread, as the
+    /// service's folder does every second; 0: never (the writer alone).
+    #[arg(long, default_value_t = 0)]
+    fold_every: u64,
 }
 
 fn key() -> DeviceKey {
@@ -101,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut chains, mut batches) = (0u64, 0u64);
     let mut next = 0usize;
     let mut batch_ms = Vec::new();
+    let mut fold_ms: Vec<f64> = Vec::new();
     let (cpu0, t0) = (process_cpu_s(), Instant::now());
     while t0.elapsed() < Duration::from_secs(cli.seconds) {
         let batch: Vec<Vec<Transfer>> = (0..cli.batch)
@@ -119,6 +125,11 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(created == batch.len(), "a chain was refused: {out:?}");
         chains += batch.len() as u64;
         batches += 1;
+        if cli.fold_every > 0 && batches % cli.fold_every == 0 {
+            let started = Instant::now();
+            while store.fold_blocking()? > 0 {}
+            fold_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
     }
     let (cpu, wall) = (process_cpu_s() - cpu0, t0.elapsed().as_secs_f64());
     batch_ms.sort_by(f64::total_cmp);
@@ -132,6 +143,9 @@ async fn main() -> anyhow::Result<()> {
         "cpu_us_per_chain": cpu * 1e6 / chains as f64,
         "batch_p50_ms": p50,
         "batches": batches,
+        "fold_every": cli.fold_every,
+        "folds": fold_ms.len(),
+        "fold_max_ms": fold_ms.iter().copied().fold(0.0, f64::max),
         "invariant_ok": inv.ok,
     });
     if cli.json {

@@ -3,6 +3,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::signed::{EntitlementToken, SignedReceipt};
 
+mod people;
+pub use people::{
+    LeaderboardEntry, MedalEntry, MemberLevel, Page, RedeemReferralRequest, ReferralEntry,
+    ReferralInfo, DEFAULT_PAGE, MAX_PAGE,
+};
+
 /// `POST /v1/auth/challenge` request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChallengeRequest {

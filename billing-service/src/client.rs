@@ -4,6 +4,8 @@
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{de::DeserializeOwned, Serialize};
 
+mod people;
+
 use crate::{
     api::{
         ChallengeRequest, ChallengeResponse, CheckoutRequest, CheckoutResponse,
@@ -189,9 +191,19 @@ impl BillingClient {
         self.get("/v1/wallet", true).await
     }
 
-    /// The gift catalog.
+    /// The whole gift catalog (every page, at most 100).
     pub async fn catalog(&self) -> Result<Vec<GiftItem>, ClientError> {
-        self.get("/v1/gifts", false).await
+        let mut all = Vec::new();
+        let mut cursor = None;
+        for _ in 0..people::MAX_PAGES {
+            let p = self.catalog_page(cursor.as_deref(), None).await?;
+            all.extend(p.items);
+            cursor = p.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(all)
     }
 
     /// Sends a gift; retry with the same `id` after a lost response. The

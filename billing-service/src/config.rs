@@ -9,6 +9,9 @@ use serde::Deserialize;
 
 use crate::writer::CommitMode;
 
+mod people;
+pub use people::{MedalReward, People};
+
 /// A secret string whose `Debug` is redacted.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -64,6 +67,9 @@ pub enum ConfigError {
     /// or (before) fell back to a public one anyone could sign with.
     #[error("no webhook_secrets configured (set AURA_BILLING_WEBHOOK_SECRETS, or run in dev mode with --dev)")]
     NoWebhookSecret,
+    /// A bad `[people]` setting (levels, medals, referrals).
+    #[error("people: {0}")]
+    People(String),
     /// A webhook secret that is empty or published (the dev-mode secret).
     #[error("webhook secret #{0} is empty or well known; use the payment provider's secret")]
     WeakWebhookSecret(usize),
@@ -139,6 +145,8 @@ pub struct Config {
     pub plans: Vec<Plan>,
     /// Room size without VIP.
     pub free_max_room_size: u32,
+    /// Levels, medals and referrals.
+    pub people: People,
 }
 
 impl Default for Config {
@@ -200,6 +208,7 @@ impl Default for Config {
                 },
             ],
             free_max_room_size: 50,
+            people: People::default(),
         }
     }
 }

@@ -37,6 +37,7 @@ pub mod clock;
 pub mod entitlement;
 pub mod ids;
 pub mod login;
+pub mod member;
 pub mod signed;
 pub mod webhook_sig;
 

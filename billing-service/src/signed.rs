@@ -45,6 +45,9 @@ pub enum VerifyError {
     /// A statement format version this code does not know.
     #[error("unknown format version {0}")]
     Version(u8),
+    /// A statement longer than its kind allows (e.g. too many medals).
+    #[error("statement too long")]
+    TooLong,
     /// A batch to sign was empty or held more than [`MAX_BATCH`] statements.
     #[error("a batch holds 1..={MAX_BATCH} statements, not {0}")]
     BatchSize(usize),

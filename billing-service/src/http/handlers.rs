@@ -77,11 +77,6 @@ pub async fn wallet(State(s): State<AppState>, Authed(k): Authed) -> R<Wallet> {
     s.wallet(&k).await.map(Json)
 }
 
-/// `GET /v1/gifts`
-pub async fn catalog(State(s): State<AppState>, _p: Public) -> Json<Vec<GiftItem>> {
-    Json(s.catalog())
-}
-
 /// `POST /v1/gifts/send`
 pub async fn send_gift(
     State(s): State<AppState>,

@@ -19,6 +19,7 @@ use crate::{
 };
 
 pub mod handlers;
+pub mod people;
 pub mod router;
 
 /// Shared state of every handler.

@@ -7,7 +7,7 @@ use axum::{
 };
 use tower_http::trace::TraceLayer;
 
-use super::{handlers as h, AppState};
+use super::{handlers as h, people as p, AppState};
 
 /// Every route as (method, OpenAPI path).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -28,6 +28,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/admin/gifts/{id}"),
     ("post", "/v1/admin/transfers"),
     ("get", "/v1/admin/invariant"),
+    ("get", "/v1/leaderboards/{board}"),
+    ("get", "/v1/level"),
+    ("get", "/v1/medals"),
+    ("get", "/v1/referral"),
+    ("post", "/v1/referral/redeem"),
+    ("get", "/v1/referrals"),
 ];
 
 /// Builds the router over the service state. Request spans (`TraceLayer`)
@@ -43,7 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/challenge", post(h::challenge))
         .route("/v1/auth/login", post(h::login))
         .route("/v1/wallet", get(h::wallet))
-        .route("/v1/gifts", get(h::catalog))
+        .route("/v1/gifts", get(p::catalog))
         .route("/v1/gifts/send", post(h::send_gift))
         .route("/v1/entitlement", get(h::entitlement))
         .route("/v1/rewards/daily/claim", post(h::claim_reward))
@@ -55,6 +61,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/transfers", post(h::admin_transfers))
         .route("/v1/admin/invariant", get(h::invariant))
+        .route("/v1/leaderboards/{board}", get(p::leaderboard))
+        .route("/v1/level", get(p::level))
+        .route("/v1/medals", get(p::medals))
+        .route("/v1/referral", get(p::referral))
+        .route("/v1/referral/redeem", post(p::redeem_referral))
+        .route("/v1/referrals", get(p::referrals))
         .layer(DefaultBodyLimit::max(limit));
     let r = if tracing::enabled!(tracing::Level::DEBUG) {
         r.layer(TraceLayer::new_for_http())

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Account, ChainOutcome, PendingState, StoredTransfer, Transfer, TransferError, TransferKind,
+    code, Account, ChainOutcome, PendingState, StoredTransfer, Transfer, TransferError,
+    TransferKind,
 };
 use crate::ids::parse_account;
 
@@ -158,7 +159,9 @@ impl Run<'_> {
         };
         match &t.kind {
             TransferKind::Single | TransferKind::Pending { .. } => {
-                if t.amount <= 0 {
+                // An award may move nothing: a medal whose reward is an item.
+                let zero_ok = code::is_award(t.code) && t.kind == TransferKind::Single;
+                if t.amount < 0 || (t.amount == 0 && !zero_ok) {
                     return Err(TransferError::BadAmount);
                 }
                 if t.debit_account == t.credit_account {
@@ -259,7 +262,23 @@ fn same_fields(req: &Transfer, s: &Transfer) -> bool {
         && (req.amount == s.amount || (req.amount == 0 && req.kind.pending_id().is_some()))
 }
 
+/// Whether a chain carries awards beside other transfers: then its awards
+/// are best effort (see [`super::code::is_award`]).
+fn awards_ride_along(chain: &[Transfer]) -> bool {
+    chain.iter().any(|t| !code::is_award(t.code)) && chain.iter().any(|t| code::is_award(t.code))
+}
+
 fn existing(st: &Loaded, chain: &[Transfer]) -> Option<ChainOutcome> {
+    if awards_ride_along(chain) {
+        // A retry is known by the event's own transfers; its awards may have
+        // been left out, or granted by another event since.
+        let own: Vec<Transfer> = chain
+            .iter()
+            .filter(|t| !code::is_award(t.code))
+            .cloned()
+            .collect();
+        return existing(st, &own);
+    }
     let found: Vec<Option<&StoredTransfer>> =
         chain.iter().map(|t| st.transfers.get(&t.id)).collect();
     let first = found.iter().position(Option::is_some)?;
@@ -336,9 +355,15 @@ pub fn apply(
         };
         let mut created = Vec::with_capacity(chain.len());
         let mut failed = None;
+        let best_effort = awards_ride_along(chain);
         for (i, t) in chain.iter().enumerate() {
+            let award = best_effort && code::is_award(t.code);
+            if award && run.st.transfers.contains_key(&t.id) {
+                continue;
+            }
             match run.apply(t) {
                 Ok(s) => created.push(s),
+                Err(_) if award => {}
                 Err(e) => {
                     failed = Some((i, e));
                     break;

@@ -199,3 +199,80 @@ fn holds_post_void_and_expire() {
     let acct = out.accounts.iter().find(|x| x.id == a).unwrap();
     assert_eq!(acct.available(), 80);
 }
+
+fn award(id: &str, cr: &str, amount: i64) -> Transfer {
+    Transfer {
+        code: code::MEDAL,
+        ..tr(id, platform::REWARDS, cr, amount, TransferKind::Single)
+    }
+}
+
+#[test]
+fn an_award_riding_with_an_event_is_granted_once_and_never_blocks_it() {
+    let (a, b) = (user(1), user(2));
+    let mut st = Loaded::default();
+    run(
+        &mut st,
+        &[vec![
+            tr(
+                "fund-a",
+                platform::COIN_ISSUER,
+                &a,
+                100,
+                TransferKind::Single,
+            ),
+            tr(
+                "fund-pool",
+                platform::COIN_ISSUER,
+                platform::REWARDS,
+                15,
+                TransferKind::Single,
+            ),
+        ]],
+        1,
+    );
+    let gift = |id: &str| tr(id, &a, &b, 10, TransferKind::Single);
+    // First event: the award is granted with it.
+    let out = run(&mut st, &[vec![gift("g1"), award("m:first", &a, 10)]], 2);
+    assert!(matches!(&out[0], ChainOutcome::Created(t) if t.len() == 2));
+    assert_eq!(bal(&st, &a), 100);
+    // A retry of the first event is known by its own transfers.
+    let out = run(&mut st, &[vec![gift("g1"), award("m:first", &a, 10)]], 3);
+    assert!(matches!(&out[0], ChainOutcome::Exists(t) if t.len() == 1));
+    // A second event carrying the same award: the event commits, the award does not repeat.
+    let out = run(&mut st, &[vec![gift("g2"), award("m:first", &a, 10)]], 4);
+    assert!(matches!(&out[0], ChainOutcome::Created(t) if t.len() == 1));
+    assert_eq!(bal(&st, &a), 90);
+    // An award the pool cannot pay is left out; the event still commits.
+    let out = run(&mut st, &[vec![gift("g3"), award("m:other", &a, 10)]], 5);
+    assert!(matches!(&out[0], ChainOutcome::Created(t) if t.len() == 1));
+    assert!(!st.transfers.contains_key("m:other"));
+    // An award alone follows the all-or-nothing rules.
+    let out = run(&mut st, &[vec![award("m:alone", &a, 10)]], 6);
+    assert!(matches!(
+        &out[0],
+        ChainOutcome::Failed {
+            error: TransferError::InsufficientFunds,
+            ..
+        }
+    ));
+    assert_eq!(bal(&st, &b), 30);
+    // An award may move nothing (an item-only medal); other transfers may not.
+    let out = run(&mut st, &[vec![gift("g4"), award("m:item", &a, 0)]], 7);
+    assert!(matches!(&out[0], ChainOutcome::Created(t) if t.len() == 2));
+    let out = run(
+        &mut st,
+        &[vec![
+            gift("g5"),
+            tr("zero", &a, &b, 0, TransferKind::Single),
+        ]],
+        8,
+    );
+    assert!(matches!(
+        &out[0],
+        ChainOutcome::Failed {
+            error: TransferError::BadAmount,
+            ..
+        }
+    ));
+}

@@ -20,6 +20,20 @@ pub mod code {
     pub const REWARD: i32 = 3;
     /// An admin movement.
     pub const ADMIN: i32 = 4;
+    /// A medal's reward (an award: see [`is_award`]).
+    pub const MEDAL: i32 = 5;
+    /// A referral's reward (an award: see [`is_award`]).
+    pub const REFERRAL: i32 = 6;
+
+    /// Awards are granted once per id and ride along in the chain of the
+    /// event that earned them: in a chain that also holds other transfers,
+    /// an award whose id exists, or that the paying account cannot cover,
+    /// is left out and the rest of the chain still commits. A chain of
+    /// awards alone follows the usual all-or-nothing rules.
+    /// An award may move 0 (a medal whose reward is an item only).
+    pub fn is_award(code: i32) -> bool {
+        matches!(code, MEDAL | REFERRAL)
+    }
 }
 
 /// What a transfer does.

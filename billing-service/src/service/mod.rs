@@ -23,10 +23,14 @@ use crate::{
 
 pub mod admin;
 mod auth;
+mod boards;
+pub mod medals;
 mod ops;
+pub mod page;
 pub mod payments;
 mod rate;
 mod receipt_batcher;
+mod referrals;
 mod signer;
 
 /// Why a request was refused.
@@ -104,6 +108,8 @@ pub struct Service {
     used_nonces: Mutex<HashMap<[u8; 16], i64>>,
     /// Gift receivers already checked to be ed25519 points (bounded).
     valid_receivers: Mutex<HashSet<DeviceKey>>,
+    /// Senders known to hold the `first_gift` medal (bounded).
+    first_gift_holders: medals::Holders,
     limiter: DefaultKeyedRateLimiter<DeviceKey>,
     /// Unauthenticated requests per client address.
     public_limiter: Option<rate::KeyedLimiter<u128>>,
@@ -151,6 +157,7 @@ impl Service {
         clock: Clock,
     ) -> Result<Arc<Self>, StartError> {
         let webhook_secrets = config.checked_webhook_secrets()?;
+        config.people.check()?;
         if config.dev_mode {
             tracing::warn!(
                 "DEV MODE: webhooks signed with the public dev secret are accepted; \
@@ -229,12 +236,15 @@ impl Service {
             catalog: RwLock::new(catalog),
             used_nonces: Mutex::new(HashMap::new()),
             valid_receivers: Mutex::new(HashSet::new()),
+            first_gift_holders: medals::Holders::default(),
             limiter,
             public_limiter,
             login_address_limiter,
             login_account_limiter,
         });
         svc.seed_rewards_pool().await?;
+        medals::spawn_settler(Arc::downgrade(&svc));
+        medals::spawn_folder(Arc::downgrade(&svc));
         let weak = Arc::downgrade(&svc);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));

@@ -10,18 +10,8 @@ use crate::{
     ids::{check_client_id, gift_transfer_base, platform, user_account, Currency, DeviceKey},
     ledger::{code, ChainOutcome, StoredTransfer, Transfer, TransferError, TransferKind},
     signed::{Entitlement, EntitlementToken, GiftReceipt, Signed},
-    storage::Storage,
+    storage::{derived::GiftData, Storage},
 };
-
-/// What a gift transfer stores next to the coins it moves.
-#[derive(Debug, Serialize, Deserialize)]
-struct GiftData {
-    gift: String,
-    to: String,
-    room: String,
-    animation: String,
-    diamonds: i64,
-}
 
 /// What a reward transfer stores.
 #[derive(Debug, Serialize, Deserialize)]
@@ -172,7 +162,13 @@ impl Service {
                 user_data: String::new(),
             });
         }
+        let award = self.first_gift_award(sender).await?;
+        let awarded = award.is_some();
+        chain.extend(award);
         let outcome = self.ledger.submit(chain).await?;
+        if awarded && matches!(outcome, ChainOutcome::Created(_)) {
+            self.first_gift_holders.insert(*sender);
+        }
         let (status, ts) = match &outcome {
             ChainOutcome::Created(t) => ("created", t),
             ChainOutcome::Exists(t) => ("replayed", t),
@@ -274,7 +270,11 @@ impl Service {
             code: code::REWARD,
             user_data: json(&RewardData { day, streak })?,
         };
-        match self.ledger.submit(vec![t]).await? {
+        let mut chain = vec![t];
+        if streak == 7 {
+            chain.push(self.medal_award(super::medals::name::STREAK_7, key, None)?);
+        }
+        match self.ledger.submit(chain).await? {
             ChainOutcome::Created(_) => Ok(RewardClaim { day, streak, coins }),
             ChainOutcome::Exists(_)
             | ChainOutcome::Failed {

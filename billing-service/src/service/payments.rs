@@ -130,7 +130,9 @@ impl Service {
             code: code::PURCHASE,
             user_data: format!("{{\"pack\":{:?}}}", pack.id),
         };
-        let outcome = self.ledger.submit(vec![t]).await?;
+        let mut chain = vec![t];
+        chain.extend(self.referral_awards(account).await?);
+        let outcome = self.ledger.submit(chain).await?;
         let first_event = self
             .store
             .record_event(&ev.id, &ev.kind, ev.created, now)

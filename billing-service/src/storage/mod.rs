@@ -15,9 +15,12 @@ use crate::{
 };
 
 pub mod account_cache;
+pub mod derived;
+pub mod people;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
+mod sqlite_fold;
 pub mod sqlite_ledger;
 
 /// A storage failure.

@@ -12,7 +12,7 @@ use sqlx::{
 };
 
 use super::{
-    decode_account, decode_transfer,
+    decode_account, decode_transfer, derived,
     sql::{Dialect, SqlStore},
     StoreError, ACCOUNT_COLS, TRANSFER_COLS,
 };
@@ -202,6 +202,14 @@ async fn batch_in_tx(
             .execute(&mut *c)
             .await?;
     }
+    let facts = derived::facts(&out.new_transfers);
+    if !facts.is_empty() {
+        let json = serde_json::to_string(&facts).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(derived::JOURNAL_INSERT_SQL)
+            .bind(json)
+            .execute(&mut *c)
+            .await?;
+    }
     if !out.accounts.is_empty() {
         let a = &out.accounts;
         sqlx::query(
@@ -234,4 +242,74 @@ async fn batch_in_tx(
         .await?;
     }
     Ok(out.outcomes)
+}
+
+/// Folds up to [`derived::FOLD_ROWS`] journal rows into the derived tables
+/// in one transaction; returns how many. Folders of instances sharing the
+/// database wait for each other (`FOR UPDATE`, in id order), so a fold
+/// that returns has seen every row committed before it began.
+pub(crate) async fn fold(store: &PgStore) -> Result<usize, StoreError> {
+    let mut tx = store.pool.begin().await?;
+    let rows =
+        sqlx::query("SELECT id, facts FROM aggregate_journal ORDER BY id LIMIT $1 FOR UPDATE")
+            .bind(derived::FOLD_ROWS)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut d = derived::Derived::default();
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (id, json): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+        let facts: Vec<derived::GiftFact> = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("journal row {id}: {e}")))?;
+        d.add(&facts);
+        ids.push(id);
+    }
+    if !ids.is_empty() {
+        write_derived(&mut tx, &d).await?;
+        sqlx::query("DELETE FROM aggregate_journal WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len())
+}
+
+/// Adds `d` to the derived tables (member statistics, leaderboards): one
+/// statement per table, rows in key order (instances sharing the database
+/// lock them in the same order).
+async fn write_derived(c: &mut PgConnection, d: &derived::Derived) -> Result<(), StoreError> {
+    if !d.stats.is_empty() {
+        let s = &d.stats;
+        sqlx::query(&format!(
+            "INSERT INTO member_stats ({}) SELECT * FROM UNNEST($1::text[], $2::int8[], \
+             $3::int8[], $4::int8[], $5::int8[]) ON CONFLICT (account) DO UPDATE SET \
+             coins_spent = member_stats.coins_spent + excluded.coins_spent, \
+             coins_received = member_stats.coins_received + excluded.coins_received, \
+             gifts_sent = member_stats.gifts_sent + excluded.gifts_sent, \
+             gifts_received = member_stats.gifts_received + excluded.gifts_received",
+            derived::STATS_COLS
+        ))
+        .bind(s.keys().cloned().collect::<Vec<_>>())
+        .bind(s.values().map(|v| v.coins_spent).collect::<Vec<_>>())
+        .bind(s.values().map(|v| v.coins_received).collect::<Vec<_>>())
+        .bind(s.values().map(|v| v.gifts_sent).collect::<Vec<_>>())
+        .bind(s.values().map(|v| v.gifts_received).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await?;
+    }
+    if !d.boards.is_empty() {
+        let b = &d.boards;
+        sqlx::query(
+            "INSERT INTO leaderboard (board, account, score) SELECT * FROM \
+             UNNEST($1::text[], $2::text[], $3::int8[]) ON CONFLICT (board, account) \
+             DO UPDATE SET score = leaderboard.score + excluded.score",
+        )
+        .bind(b.keys().map(|k| k.0.clone()).collect::<Vec<_>>())
+        .bind(b.keys().map(|k| k.1.clone()).collect::<Vec<_>>())
+        .bind(b.values().copied().collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
 }

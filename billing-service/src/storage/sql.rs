@@ -47,6 +47,13 @@ impl<D: Dialect> fmt::Debug for SqlStore<D> {
     }
 }
 
+impl<D: Dialect> SqlStore<D> {
+    /// The pool, for diagnostics (e.g. reading a query's plan in a test).
+    pub fn pool(&self) -> &Pool<D> {
+        &self.pool
+    }
+}
+
 /// What one database does its own way; everything else is [`SqlStore`]'s.
 pub trait Dialect: Database {
     /// State the backend keeps next to its pool.

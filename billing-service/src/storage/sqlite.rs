@@ -132,16 +132,17 @@ impl SqliteStore {
         self.own.wal.clone()
     }
 
-    /// Applies a batch on the calling thread, which it blocks (the ledger
-    /// writer's own thread).
-    pub fn apply_batch_blocking(
-        &self,
-        chains: &[Vec<Transfer>],
-        now_us: i64,
-        sweep: bool,
-    ) -> Result<Vec<ChainOutcome>, StoreError> {
+    /// Folds journal rows into the derived tables on the ledger connection,
+    /// blocking the calling thread (see [`super::derived`]).
+    pub fn fold_blocking(&self) -> Result<usize, StoreError> {
+        self.ledger()?.fold()
+    }
+
+    /// The ledger connection, recovered (and its account cache dropped) if a
+    /// batch panicked while holding it.
+    fn ledger(&self) -> Result<std::sync::MutexGuard<'_, SqliteLedger>, StoreError> {
         let ledger = &self.own.ledger;
-        let mut ledger = match ledger.lock() {
+        Ok(match ledger.lock() {
             Ok(l) => l,
             Err(poisoned) => {
                 // A batch panicked: its transaction rolled back as it
@@ -151,7 +152,17 @@ impl SqliteStore {
                 l.forget_accounts();
                 l
             }
-        };
-        ledger.apply_batch(chains, now_us, sweep)
+        })
+    }
+
+    /// Applies a batch on the calling thread, which it blocks (the ledger
+    /// writer's own thread).
+    pub fn apply_batch_blocking(
+        &self,
+        chains: &[Vec<Transfer>],
+        now_us: i64,
+        sweep: bool,
+    ) -> Result<Vec<ChainOutcome>, StoreError> {
+        self.ledger()?.apply_batch(chains, now_us, sweep)
     }
 }

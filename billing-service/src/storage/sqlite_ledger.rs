@@ -15,7 +15,7 @@ use rusqlite::{params, ErrorCode, OpenFlags, OptionalExtension, Transaction, Tra
 
 use super::{
     account_cache::{AccountCache, DEFAULT_CAPACITY},
-    decode_account, decode_transfer, StoreError, ACCOUNT_COLS, TRANSFER_COLS,
+    decode_account, decode_transfer, derived, sqlite_fold, StoreError, ACCOUNT_COLS, TRANSFER_COLS,
 };
 use crate::ledger::{engine, Account, ChainOutcome, StoredTransfer, Transfer, TransferKind};
 
@@ -117,6 +117,17 @@ impl SqliteLedger {
     /// Drops every cached account (after a batch panicked).
     pub fn forget_accounts(&mut self) {
         self.accounts.clear();
+    }
+
+    /// Folds up to [`derived::FOLD_ROWS`] journal rows into the derived
+    /// tables in one transaction; returns the rows folded.
+    pub fn fold(&mut self) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = sqlite_fold::fold_in_tx(&tx)?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Applies a batch in one `BEGIN IMMEDIATE` transaction.
@@ -285,6 +296,12 @@ fn batch_in_tx(
             t.expires_at_us,
             t.pending_state.as_i32(),
         ])?;
+    }
+    let facts = derived::facts(&out.new_transfers);
+    if !facts.is_empty() {
+        let json = serde_json::to_string(&facts).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.prepare_cached(derived::JOURNAL_INSERT_SQL)?
+            .execute([json])?;
     }
     // Accounts held in the cache or just read exist: update those in
     // place; the rest are new.

@@ -118,8 +118,8 @@ struct Report {
     paths: Vec<Path>,
     /// When each location of the other member arrived.
     locations: Vec<Instant>,
-    /// Chats heard from the other member.
-    chats: Vec<String>,
+    /// Chats heard from the other member, and when.
+    chats: Vec<(Instant, String)>,
     /// Hole punches that succeeded and failed.
     punched: (u64, u64),
 }
@@ -159,8 +159,8 @@ async fn wait_circuits(node: &Node, n: usize) {
 }
 
 /// A member's script: A (`invite_tx` set) creates the group and sends the
-/// invite; B joins with it. Both share their location every 100 ms, say
-/// hello once connected, and record what they hear from the other until
+/// invite; B joins with it. Both share their location every 100 ms, chat
+/// every 500 ms once connected, and record what they hear from the other until
 /// `stop` turns true.
 async fn member(
     relays: Vec<String>,
@@ -200,7 +200,6 @@ async fn member(
     let mut report = Report::default();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut n = 0u32;
-    let mut said = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -212,9 +211,10 @@ async fn member(
                 }
                 let pos = Position::new(45.92 + f64::from(n) * 1e-4, 6.87).unwrap();
                 let _ = node.update_position(pos).await;
-                if let Some(o) = other {
-                    if !said && node.connections().iter().any(|(p, _)| *p == o) {
-                        said = node.send_chat(gid, &format!("hello from {me}")).await.is_ok();
+                // A chat every half second once connected to the other.
+                if let (Some(o), 0) = (other, n % 5) {
+                    if node.connections().iter().any(|(p, _)| *p == o) {
+                        let _ = node.send_chat(gid, &format!("hello {n} from {me}")).await;
                     }
                 }
             }
@@ -234,7 +234,7 @@ async fn member(
                 Some(Event::Location { member, .. }) if member.peer_id().ok() == other => {
                     report.locations.push(Instant::now());
                 }
-                Some(Event::Chat { text, .. }) => report.chats.push(text),
+                Some(Event::Chat { text, .. }) => report.chats.push((Instant::now(), text)),
                 Some(Event::MemberJoined { member, .. }) if other.is_none() => {
                     other = member.peer_id().ok();
                     if let Some(o) = other {
@@ -379,11 +379,11 @@ fn members_behind_full_cone_nats_end_direct_after_hole_punching() {
         "no location from A after the direct path: {b:?}"
     );
     assert!(
-        b.chats.iter().any(|c| c.starts_with("hello from")),
+        b.chats.iter().any(|(_, c)| c.starts_with("hello")),
         "B heard no chat"
     );
     assert!(
-        a.chats.iter().any(|c| c.starts_with("hello from")),
+        a.chats.iter().any(|(_, c)| c.starts_with("hello")),
         "A heard no chat"
     );
     assert!(
@@ -437,11 +437,11 @@ fn members_behind_symmetric_nats_stay_relayed_and_talk_through_the_relay() {
         "no location through the relay: {b:?}"
     );
     assert!(
-        b.chats.iter().any(|c| c.starts_with("hello from")),
+        b.chats.iter().any(|(_, c)| c.starts_with("hello")),
         "B heard no chat"
     );
     assert!(
-        a.chats.iter().any(|c| c.starts_with("hello from")),
+        a.chats.iter().any(|(_, c)| c.starts_with("hello")),
         "A heard no chat"
     );
     assert!(
@@ -513,6 +513,10 @@ fn killing_the_relay_in_use_moves_members_to_the_other_relay() {
     assert!(
         b.locations.iter().filter(|t| **t > moved_at).count() >= 5,
         "locations did not resume through the other relay"
+    );
+    assert!(
+        b.chats.iter().any(|(t, _)| *t > moved_at),
+        "chat did not resume through the other relay"
     );
     assert!(gap < Duration::from_secs(10), "gap {gap:?}");
 }

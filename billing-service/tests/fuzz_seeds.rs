@@ -39,3 +39,15 @@ fn entitlement_seed_verifies_at_its_clock() {
     let peer = DeviceKey::parse_hex(&t.body.peer).unwrap();
     entitlement::verify(&t, &ledger, &peer, now, "host_large_rooms").unwrap();
 }
+
+/// The member statement seed is genuine (ledger key seed 1) at its clock.
+#[test]
+fn member_statement_seed_verifies_at_its_clock() {
+    let ledger = SigningKey::from_bytes(&[1; 32]);
+    let data = seed("member_statement", "genuine");
+    let now = i64::from_le_bytes(data[..8].try_into().unwrap());
+    let s: aura_billing::member::SignedMemberStatement =
+        serde_json::from_slice(&data[8..]).unwrap();
+    let who = DeviceKey::parse_hex(&s.body.account).unwrap();
+    aura_billing::member::verify(&s, &ledger.verifying_key(), &who, now).unwrap();
+}

@@ -137,6 +137,13 @@ async fn bad_leaderboard_queries_get_typed_errors(b: Backend) {
         let body: serde_json::Value = r.json().await.unwrap();
         assert_eq!(body["error"], "bad_request", "{q}");
     }
+    // A cursor naming an absurd rank is refused, not overflowed.
+    let huge = hex::encode(format!("{}:5:{}", u64::MAX, "a".repeat(64)));
+    let e = u
+        .leaderboard("gifters", "day", None, None, Some(&huge), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Api { status: 400, .. }), "{e:?}");
     let e = u
         .leaderboard("losers", "day", None, None, None, None)
         .await

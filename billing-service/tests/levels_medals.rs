@@ -255,6 +255,53 @@ async fn concurrent_folds_count_each_gift_once(b: Backend) {
     assert_eq!((l.gifts_sent, l.coins_spent), (40, 40));
 }
 
+/// Medals page by cursor: a member holding several gets each once.
+async fn medals_page_by_cursor(b: Backend) {
+    let Some(s) = start(b).await else { return };
+    let mut top = s.user().await;
+    let host = s.user().await;
+    s.fund(&top.account(), 1000).await;
+    let to = host.account().to_hex();
+    let first_day = s.clock.now_s().div_euclid(86_400);
+    for d in 0..3 {
+        top.send_gift(&gift(&format!("d{d}"), "heart", &to, "r"))
+            .await
+            .unwrap();
+        s.clock.advance(86_400);
+        top.login().await.unwrap();
+    }
+    s.clock.advance(86_400);
+    top.login().await.unwrap();
+    for d in 0..3 {
+        assert_eq!(
+            s.svc.settle_top_gifter(first_day + d).await.unwrap(),
+            Some(top.account())
+        );
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let p = top.medals(cursor.as_deref(), Some(1)).await.unwrap();
+        assert!(p.items.len() <= 1);
+        seen.extend(p.items.into_iter().map(|m| (m.medal, m.day)));
+        cursor = p.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(seen.iter().filter(|m| m.0 == "first_gift").count(), 1);
+    let days: Vec<_> = seen.iter().filter_map(|m| m.1).collect();
+    assert_eq!(days, vec![first_day, first_day + 1, first_day + 2]);
+    let st = top.level().await.unwrap().statement.body;
+    let counts: Vec<_> = st
+        .medals
+        .iter()
+        .map(|m| (m.medal.as_str(), m.count))
+        .collect();
+    assert_eq!(counts, vec![("first_gift", 1), ("top_gifter_day", 3)]);
+}
+
 both_backends!(
     first_gift_medal_is_granted_once_with_the_gift,
     concurrent_retries_of_the_first_gift_grant_one_medal,
@@ -263,4 +310,5 @@ both_backends!(
     the_top_gifter_of_a_day_is_settled_once,
     the_signed_statement_verifies_offline,
     concurrent_folds_count_each_gift_once,
+    medals_page_by_cursor,
 );

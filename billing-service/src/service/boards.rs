@@ -15,14 +15,17 @@ use crate::{
 /// Query parameters a leaderboard takes besides `limit` and `cursor`.
 const BOARD_PARAMS: &[&str] = &["period", "day", "room"];
 
+/// Largest rank a cursor may carry (far above any board's length).
+const MAX_RANK: u64 = 1 << 48;
+
 /// Parses a leaderboard cursor: `<rank>:<score>:<account>`.
 fn board_cursor(text: &str) -> Result<(u64, i64, String), ServiceError> {
     let mut it = text.splitn(3, ':');
     let (Some(rank), Some(score), Some(account)) = (it.next(), it.next(), it.next()) else {
         return Err(bad_cursor());
     };
-    match (rank.parse(), score.parse()) {
-        (Ok(r), Ok(s)) if account.len() == 64 => Ok((r, s, account.to_string())),
+    match (rank.parse::<u64>(), score.parse()) {
+        (Ok(r), Ok(s)) if r <= MAX_RANK && account.len() == 64 => Ok((r, s, account.to_string())),
         _ => Err(bad_cursor()),
     }
 }

@@ -159,31 +159,39 @@ impl Derived {
         let mut stats: BTreeMap<&str, StatsDelta> = BTreeMap::new();
         for f in facts {
             let day = day_of_us(f.ts_us);
-            *per.entry((false, &f.from, &f.room, day)).or_default() += f.coins;
-            *per.entry((true, &f.to, &f.room, day)).or_default() += f.coins;
+            add(
+                per.entry((false, &f.from, &f.room, day)).or_default(),
+                f.coins,
+            );
+            add(per.entry((true, &f.to, &f.room, day)).or_default(), f.coins);
             let s = stats.entry(&f.from).or_default();
-            s.coins_spent += f.coins;
-            s.gifts_sent += 1;
+            add(&mut s.coins_spent, f.coins);
+            add(&mut s.gifts_sent, 1);
             let r = stats.entry(&f.to).or_default();
-            r.coins_received += f.coins;
-            r.gifts_received += 1;
+            add(&mut r.coins_received, f.coins);
+            add(&mut r.gifts_received, 1);
         }
         for (account, d) in stats {
             let s = self.stats.entry(account.to_string()).or_default();
-            s.coins_spent += d.coins_spent;
-            s.coins_received += d.coins_received;
-            s.gifts_sent += d.gifts_sent;
-            s.gifts_received += d.gifts_received;
+            add(&mut s.coins_spent, d.coins_spent);
+            add(&mut s.coins_received, d.coins_received);
+            add(&mut s.gifts_sent, d.gifts_sent);
+            add(&mut s.gifts_received, d.gifts_received);
         }
         for ((receivers, who, room, day), coins) in per {
             for (weekly, period) in [(false, day), (true, week_of_day(day))] {
                 for room in [Some(room), None] {
                     let key = (board_key(receivers, weekly, period, room), who.to_string());
-                    *self.boards.entry(key).or_default() += coins;
+                    add(self.boards.entry(key).or_default(), coins);
                 }
             }
         }
     }
+}
+
+/// Adds without overflowing (a counter stops at `i64::MAX`).
+fn add(to: &mut i64, n: i64) {
+    *to = to.saturating_add(n);
 }
 
 /// What `new` adds (all of its facts merged).

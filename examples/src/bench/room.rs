@@ -205,6 +205,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         println!(
             "room: {} listeners, {} speakers (loudest 3 forwarded), {} B frames, {} s; {} listeners joined in {join_s:.1} s\n\
+             speakers sent {sent} frames ({:.1} a second each, 50 asked)\n\
              forwarded {forwarded} ({pps:.0}/s), received {received} of {expected} expected (loss {:.3} %), relay drops {drops}\n\
              relay thread CPU {relay_cpu:.2} s ({:.0} % of one core): {per_core:.0} forwarded per CPU-second\n\
              one-way delay through the relay: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
@@ -214,6 +215,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             args.frame_bytes,
             args.seconds,
             args.listeners,
+            sent as f64 / args.speakers.max(1) as f64 / elapsed,
             loss * 100.0,
             relay_cpu / elapsed * 100.0,
             pct(0.5),

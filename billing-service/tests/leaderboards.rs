@@ -179,6 +179,40 @@ async fn sqlite_reads_a_board_along_its_index() {
     }
 }
 
+/// PostgreSQL can serve the same pages along `leaderboard_rank` without a
+/// sort (sequential and bitmap scans turned off, so the plan shows what the
+/// index allows rather than what a nearly empty table makes cheapest).
+#[tokio::test]
+async fn postgres_reads_a_board_along_its_index() {
+    let Some(s) = start(Backend::Postgres).await else {
+        return;
+    };
+    let AnyStore::Postgres(store) = s.svc.store.as_ref() else {
+        panic!("postgres expected")
+    };
+    for q in [
+        "SELECT account, score FROM leaderboard WHERE board = 'g:d:1' \
+         ORDER BY score DESC, account DESC LIMIT 51",
+        "SELECT account, score FROM leaderboard WHERE board = 'g:d:1' \
+         AND (score, account) < (5, 'x') ORDER BY score DESC, account DESC LIMIT 51",
+    ] {
+        let mut tx = store.pool().begin().await.unwrap();
+        for off in ["enable_seqscan", "enable_bitmapscan"] {
+            sqlx::query(&format!("SET LOCAL {off} = off"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {q}"))
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        let text = plan.join("\n");
+        assert!(text.contains("leaderboard_rank"), "{text}");
+        assert!(!text.contains("Sort"), "{text}");
+    }
+}
+
 both_backends!(
     boards_rank_gifters_and_receivers_per_room_and_period,
     bad_leaderboard_queries_get_typed_errors,

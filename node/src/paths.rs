@@ -70,6 +70,15 @@ impl PeerPaths {
         (after != before).then_some(after).flatten()
     }
 
+    /// The path of one open connection.
+    pub(crate) fn of_connection(&self, peer: &PeerId, conn: ConnectionId) -> Option<Path> {
+        self.peers
+            .get(peer)?
+            .iter()
+            .find(|(c, _)| *c == conn)
+            .map(|(_, p)| *p)
+    }
+
     /// A connection closed; returns the peer's new path if it changed
     /// (`Some(None)`: no connection left).
     pub(crate) fn closed(&mut self, peer: PeerId, conn: ConnectionId) -> Option<Option<Path>> {

@@ -188,7 +188,7 @@ async fn member(
             let gid = tokio::time::timeout(Duration::from_secs(30), node.join(&invite))
                 .await
                 .expect("join timed out")
-                .unwrap();
+                .unwrap_or_else(|e| panic!("join: {e}"));
             (gid, Some(a))
         }
         _ => unreachable!(),

@@ -78,6 +78,36 @@ pub fn relay_of_circuit(addr: &Multiaddr) -> Option<PeerId> {
     None
 }
 
+/// `addrs` in the order to hand them out (invites, announcements): one
+/// circuit per relay first (reachable from anywhere), then direct
+/// addresses that are not loopback, then the other circuits (a relay's
+/// further addresses), loopback last.
+pub fn rank_for_others(addrs: &[Multiaddr]) -> Vec<Multiaddr> {
+    let mut seen_relays = Vec::new();
+    let mut ranked: Vec<(u8, Multiaddr)> = addrs
+        .iter()
+        .map(|a| {
+            let loopback = a.iter().any(|p| match p {
+                Protocol::Ip4(ip) => ip.is_loopback(),
+                Protocol::Ip6(ip) => ip.is_loopback(),
+                _ => false,
+            });
+            let rank = match relay_of_circuit(a) {
+                Some(r) if !seen_relays.contains(&r) && !loopback => {
+                    seen_relays.push(r);
+                    0
+                }
+                Some(_) if !loopback => 2,
+                None if !loopback => 1,
+                _ => 3,
+            };
+            (rank, a.clone())
+        })
+        .collect();
+    ranked.sort_by_key(|(r, _)| *r);
+    ranked.into_iter().map(|(_, a)| a).collect()
+}
+
 fn backoff_ms(failures: u32) -> u64 {
     FIRST_RETRY_MS
         .saturating_mul(1u64 << failures.saturating_sub(1).min(16))
@@ -291,6 +321,30 @@ mod tests {
         assert!(r.poll(1_000).is_empty());
         assert!(r.set_paused(false).is_empty());
         assert_eq!(r.poll(1_000).len(), 1);
+    }
+
+    #[test]
+    fn circuits_come_first_one_per_relay_and_loopback_last() {
+        let (r1, a1) = relay(1);
+        let (_, a2) = relay(2);
+        let me = relay(9).0;
+        let c = |a: &Multiaddr| a.clone().with(Protocol::P2pCircuit).with(Protocol::P2p(me));
+        let c1_loop: Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{r1}").parse().unwrap();
+        let c1b: Multiaddr = format!("/ip4/10.9.0.1/tcp/1/p2p/{r1}").parse().unwrap();
+        let lan: Multiaddr = "/ip4/192.168.1.5/udp/4001/quic-v1".parse().unwrap();
+        let lo: Multiaddr = "/ip4/127.0.0.1/udp/4001/quic-v1".parse().unwrap();
+        let given = vec![
+            lo.clone(),
+            lan.clone(),
+            c(&c1_loop),
+            c(&a1),
+            c(&c1b),
+            c(&a2),
+        ];
+        assert_eq!(
+            rank_for_others(&given),
+            vec![c(&a1), c(&a2), lan, c(&c1b), lo, c(&c1_loop)]
+        );
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Task {
         // the invite works while we are offline.
         let mut hints = vec![Hint {
             peer: self.swarm.local_peer_id().to_string(),
-            addrs: self.listen_strings(),
+            addrs: self.addrs_for_others(),
         }];
         let s = lock(&g.session);
         let mut others: Vec<(MemberId, Role)> = s
@@ -102,15 +102,28 @@ impl Task {
                 addrs: addrs.unwrap_or_default(),
             });
         }
-        let inv = Invite::create(
-            s.roster(),
-            s.identity(),
-            now_ms().saturating_add(ttl_ms),
-            max_uses,
-            hints,
-            &mut rand::rngs::OsRng,
-        )?;
-        Ok(inv.to_text()?)
+        // Circuit addresses are long: drop the last addresses (other
+        // members' first, ours last) until the invite fits what a joiner parses.
+        loop {
+            let inv = Invite::create(
+                s.roster(),
+                s.identity(),
+                now_ms().saturating_add(ttl_ms),
+                max_uses,
+                hints.clone(),
+                &mut rand::rngs::OsRng,
+            )?;
+            let text = inv.to_text()?;
+            if text.len() <= aura_crypto::invite::MAX_INVITE_TEXT {
+                return Ok(text);
+            }
+            match hints.iter_mut().rev().find(|h| h.addrs.len() > 1) {
+                Some(h) => {
+                    h.addrs.pop();
+                }
+                None => return Ok(text),
+            }
+        }
     }
 
     pub(crate) fn members(&self, gid: GroupId) -> Result<Vec<(MemberId, Role)>, NodeError> {

@@ -372,7 +372,7 @@ impl Task {
                 continue;
             }
             self.net.readvertise.remove(&gid);
-            let addrs = self.listen_strings();
+            let addrs = self.addrs_for_others();
             let _ = self.send_control(&gid, &ControlMsg::Addrs(addrs));
             self.announce_media(gid, true);
             self.republish_position(gid);

@@ -107,7 +107,7 @@ impl Task {
     }
 
     /// Whether `peer` is a member of one of our groups.
-    fn is_group_member(&self, peer: &PeerId) -> bool {
+    pub(crate) fn is_group_member(&self, peer: &PeerId) -> bool {
         aura_crypto::MemberId::from_peer_id(peer).is_some_and(|m| {
             self.groups
                 .values()

@@ -98,6 +98,17 @@ impl Task {
         }
     }
 
+    /// Our listen addresses, at most 8, in the order to hand them out
+    /// (see [`crate::net::relays::rank_for_others`]).
+    pub(crate) fn addrs_for_others(&self) -> Vec<String> {
+        let all: Vec<Multiaddr> = self.swarm.listeners().cloned().collect();
+        crate::net::relays::rank_for_others(&all)
+            .iter()
+            .take(8)
+            .map(|a| a.to_string())
+            .collect()
+    }
+
     /// A fresh transport: no reservation and no connection is left.
     pub(crate) fn relays_restarted(&mut self) {
         self.relay.listeners.clear();
@@ -126,13 +137,48 @@ impl Task {
         }
     }
 
-    /// A connection closed: the peer's path may change.
+    /// A connection closed: the peer's path may change. When a member's
+    /// last connection went through a relay (which may have died), the
+    /// member is dialled at once at its addresses through other relays.
     pub(crate) fn relay_connection_closed(&mut self, peer: PeerId, conn: ConnectionId) {
         self.relay.dialed.remove(&conn);
-        if let Some(Some(path)) = self.relay.paths.closed(peer, conn) {
-            tracing::debug!(%peer, ?path, "path");
-            self.emit(Event::PathChanged { peer, path });
+        let was = self.relay.paths.of_connection(&peer, conn);
+        match self.relay.paths.closed(peer, conn) {
+            Some(Some(path)) => {
+                tracing::debug!(%peer, ?path, "path");
+                self.emit(Event::PathChanged { peer, path });
+            }
+            Some(None) => {
+                if let Some(Path::Relayed { relay }) = was {
+                    self.dial_around(peer, relay);
+                }
+            }
+            None => {}
         }
+    }
+
+    /// Dials member `peer` at its circuit addresses through relays other
+    /// than `dead`.
+    fn dial_around(&mut self, peer: PeerId, dead: PeerId) {
+        if self.stopping || !self.is_group_member(&peer) {
+            return;
+        }
+        let addrs: Vec<Multiaddr> = self
+            .peer_addrs
+            .get(&peer)
+            .into_iter()
+            .flatten()
+            .filter(|a| relay_of_circuit(a).is_some_and(|r| r != dead))
+            .cloned()
+            .collect();
+        if addrs.is_empty() {
+            return;
+        }
+        tracing::debug!(%peer, relay = %dead, "relayed path lost: dialling through another relay");
+        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .build();
+        let _ = self.swarm.dial(opts);
     }
 
     /// Identify from `peer` on `conn`: a peer we dialled that speaks the

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aura_billing::{
     ids::{gift_transfer_base, new_client_id, platform, user_account, Currency, DeviceKey},
     ledger::{code, ChainOutcome, Transfer, TransferKind},
-    storage::{sqlite::SqliteStore, Storage},
+    storage::{derived, people::PeopleStore, sqlite::SqliteStore, Storage},
 };
 use clap::Parser;
 use rand::{rngs::OsRng, RngCore};
@@ -40,6 +40,11 @@ struct Cli {
     /// service's folder does every second; 0: never (the writer alone).
     #[arg(long, default_value_t = 0)]
     fold_every: u64,
+    /// Then fold everything and time this many leaderboard page reads (50
+    /// rows, following cursors down the day's all-rooms gifters board,
+    /// which holds one row per sender).
+    #[arg(long, default_value_t = 0)]
+    read_pages: usize,
 }
 
 fn key() -> DeviceKey {
@@ -135,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
     batch_ms.sort_by(f64::total_cmp);
     let p50 = batch_ms[batch_ms.len() / 2];
     let inv = store.check_invariant().await?;
+    let (read_p50, read_p99) = read_pages(&store, cli.read_pages).await?;
     let fig = serde_json::json!({
         "suite": "storage",
         "backend": "sqlite",
@@ -147,6 +153,9 @@ async fn main() -> anyhow::Result<()> {
         "folds": fold_ms.len(),
         "fold_max_ms": fold_ms.iter().copied().fold(0.0, f64::max),
         "invariant_ok": inv.ok,
+        "read_pages": cli.read_pages,
+        "page_read_p50_us": read_p50,
+        "page_read_p99_us": read_p99,
     });
     if cli.json {
         println!("{fig}");
@@ -154,4 +163,29 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&fig)?);
     }
     Ok(())
+}
+
+/// Folds the journal, then times `n` leaderboard pages of 50 rows read
+/// through the pool (as `GET /v1/leaderboards/gifters` reads them), walking
+/// down the board by cursor and starting over at its end; p50 and p99 in µs.
+async fn read_pages(store: &SqliteStore, n: usize) -> anyhow::Result<(f64, f64)> {
+    if n == 0 {
+        return Ok((0.0, 0.0));
+    }
+    while store.fold_blocking()? > 0 {}
+    let board = derived::board_key(false, false, 0, None);
+    let mut us = Vec::with_capacity(n);
+    let mut after = None;
+    for _ in 0..n {
+        let started = Instant::now();
+        let page = store.board_page(&board, after.take(), 51).await?;
+        us.push(started.elapsed().as_secs_f64() * 1e6);
+        if page.len() == 51 {
+            after = page
+                .get(49)
+                .map(|(account, score)| (*score, account.clone()));
+        }
+    }
+    us.sort_by(f64::total_cmp);
+    Ok((us[us.len() / 2], us[us.len() * 99 / 100]))
 }

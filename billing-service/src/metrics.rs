@@ -22,6 +22,8 @@ struct Inner {
     webhooks: Family<Labels, Counter>,
     auth_failures: Family<Labels, Counter>,
     rate_limited: Counter,
+    journal_rows_folded: Counter,
+    fold_failures: Counter,
     batch_size: Histogram,
     batch_seconds: Histogram,
     receipt_batch_size: Histogram,
@@ -45,6 +47,8 @@ impl Metrics {
         let webhooks = Family::<Labels, Counter>::default();
         let auth_failures = Family::<Labels, Counter>::default();
         let rate_limited = Counter::default();
+        let journal_rows_folded = Counter::default();
+        let fold_failures = Counter::default();
         let batch_size = Histogram::new([1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0]);
         let batch_seconds =
             Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5]);
@@ -69,6 +73,16 @@ impl Metrics {
             "rate_limited",
             "Requests refused by the per-identity limit",
             rate_limited.clone(),
+        );
+        registry.register(
+            "aggregate_journal_rows_folded",
+            "Ledger batches' gift facts folded into member statistics and leaderboards",
+            journal_rows_folded.clone(),
+        );
+        registry.register(
+            "aggregate_fold_failures",
+            "Folds of the aggregate journal that failed (retried every second)",
+            fold_failures.clone(),
         );
         registry.register(
             "commit_batch_size",
@@ -99,6 +113,8 @@ impl Metrics {
                 webhooks,
                 auth_failures,
                 rate_limited,
+                journal_rows_folded,
+                fold_failures,
                 batch_size,
                 batch_seconds,
                 receipt_batch_size,
@@ -151,6 +167,18 @@ impl Metrics {
     /// Counts a rate-limited request.
     pub fn rate_limited(&self) {
         self.inner.rate_limited.inc();
+    }
+
+    /// Counts a fold of the aggregate journal: the rows it folded, or a failure.
+    pub fn fold(&self, folded: Option<usize>) {
+        match folded {
+            Some(n) => {
+                self.inner.journal_rows_folded.inc_by(n as u64);
+            }
+            None => {
+                self.inner.fold_failures.inc();
+            }
+        }
     }
 
     /// Records one committed batch.

@@ -253,6 +253,15 @@ async fn concurrent_folds_count_each_gift_once(b: Backend) {
     assert_eq!((l.gifts_received, l.coins_received), (40, 40));
     let l = alice.level().await.unwrap();
     assert_eq!((l.gifts_sent, l.coins_spent), (40, 40));
+    let m = s.svc.metrics.render();
+    assert!(
+        m.contains("aura_billing_aggregate_journal_rows_folded_total"),
+        "{m}"
+    );
+    assert!(
+        !m.contains("aura_billing_aggregate_fold_failures_total 1"),
+        "{m}"
+    );
 }
 
 /// Medals page by cursor: a member holding several gets each once.

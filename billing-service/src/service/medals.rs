@@ -244,7 +244,9 @@ impl Service {
     /// leaderboards (the folder does it every second); returns the journal
     /// rows folded.
     pub async fn fold_aggregates(&self) -> Result<usize, ServiceError> {
-        Ok(self.store.fold_aggregates(FOLD_ROUNDS).await?)
+        let r = self.store.fold_aggregates(FOLD_ROUNDS).await;
+        self.metrics.fold(r.as_ref().ok().copied());
+        Ok(r?)
     }
 }
 

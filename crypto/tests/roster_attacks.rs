@@ -315,3 +315,30 @@ fn invite_max_uses_enforced_under_merge() {
     }
     assert_eq!(members(&a), members(&b));
 }
+
+/// An answer repeats an op we hold with a forged signature, and brings a
+/// new op with a forged one: the known op is skipped without a signature
+/// check (it changes nothing), the new one is refused.
+#[test]
+fn forged_signatures_on_known_and_new_ops_in_an_answer() {
+    let (ids, r) = setup();
+    let known = r.ops().last().unwrap().clone();
+    let mut forged_known = known.clone();
+    forged_known.signature = ed25519_dalek::Signature::from_bytes(&[7u8; 64]);
+    let bytes = forged_known.encode().unwrap();
+    let skipped = SignedOp::decode_unless_known(&bytes, |h| r.knows(h)).unwrap();
+    assert!(skipped.is_none());
+    assert!(SignedOp::decode(&bytes).is_err(), "the forgery verifies");
+
+    let mut r2 = r.clone();
+    let mut new_op = r2
+        .add(&ids[0], ident(9).member_id(), Role::Member, None, NOW)
+        .unwrap();
+    new_op.signature = ed25519_dalek::Signature::from_bytes(&[7u8; 64]);
+    let bytes = new_op.encode().unwrap();
+    let r = SignedOp::decode_unless_known(&bytes, |h| r.knows(h));
+    assert!(
+        r.is_err(),
+        "a new op with a forged signature was taken: {r:?}"
+    );
+}

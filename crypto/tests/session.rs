@@ -233,3 +233,22 @@ fn readded_member_must_rotate_and_old_frames_stay_dead() {
     let new = g[2].seal(FrameKind::Chat, b"back", NOW).unwrap();
     assert_eq!(g[0].open(&new, NOW).unwrap().payload, b"back");
 }
+
+/// A new epoch started quietly (after a join) seals nothing; members read
+/// our frames once each got its envelope of that epoch.
+#[test]
+fn start_epoch_seals_to_nobody_until_asked() {
+    let mut rng = TestRng(5);
+    let mut s = group(2, &mut rng);
+    let before = s[0].epoch();
+    let epoch = s[0].start_epoch(NOW, &mut rng).unwrap();
+    assert_eq!(epoch, before + 1);
+    let frame = s[0].seal(FrameKind::Chat, b"hi", NOW).unwrap();
+    assert!(s[1].open(&frame, NOW).is_err(), "read without the new key");
+    let bob = s[1].member_id();
+    let env = s[0].envelope_for(bob, &mut rng).unwrap();
+    assert_eq!(env.epoch, epoch);
+    s[1].accept_envelope(&env).unwrap();
+    let frame = s[0].seal(FrameKind::Chat, b"again", NOW).unwrap();
+    assert_eq!(s[1].open(&frame, NOW).unwrap().payload, b"again");
+}

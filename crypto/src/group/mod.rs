@@ -231,13 +231,14 @@ impl GroupSession {
             || self.own.next_counter >= self.policy.max_frames
     }
 
-    /// Starts a new sender key epoch and seals it to every other current member.
-    pub fn rotate<R: RngCore + CryptoRng>(
+    /// Starts a new sender key epoch and seals it to nobody: for a session
+    /// that has sent nothing yet (just joined), whose key goes out member by
+    /// member with [`Self::envelope_for`]. [`Self::rotate`] seals it to all.
+    pub fn start_epoch<R: RngCore + CryptoRng>(
         &mut self,
         now: u64,
         rng: &mut R,
-    ) -> Result<Rotation, EnvelopeError> {
-        let final_sig_frame = self.flush_voice_sig().ok().flatten();
+    ) -> Result<u16, EnvelopeError> {
         let epoch = self
             .own
             .epoch
@@ -245,6 +246,17 @@ impl GroupSession {
             .ok_or(EnvelopeError::EpochExhausted)?;
         self.own = OwnSenderKey::new(epoch, now, rng);
         self.rotation_due = false;
+        Ok(epoch)
+    }
+
+    /// Starts a new sender key epoch and seals it to every other current member.
+    pub fn rotate<R: RngCore + CryptoRng>(
+        &mut self,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Rotation, EnvelopeError> {
+        let final_sig_frame = self.flush_voice_sig().ok().flatten();
+        let epoch = self.start_epoch(now, rng)?;
         let me = self.member_id();
         let share = self.own.share();
         let group = self.group_id();

@@ -201,6 +201,25 @@ impl SignedOp {
         Self::from_parts(w.op, w.signature)
     }
 
+    /// As [`Self::decode`], but an op whose hash `known` holds (one we
+    /// have already, verified) is `Ok(None)` without a signature check: an
+    /// answer repeating ops we hold costs hashes, not verifications.
+    pub fn decode_unless_known(
+        bytes: &[u8],
+        known: impl Fn(&OpHash) -> bool,
+    ) -> Result<Option<Self>, RosterError> {
+        if bytes.len() > MAX_OP_BYTES {
+            return Err(RosterError::TooLarge);
+        }
+        let w: Wire = postcard::from_bytes(bytes).map_err(|_| RosterError::Decode)?;
+        check_structure(&w.op)?;
+        let canonical = w.op.canonical_bytes()?;
+        if known(&hash_bytes(&canonical)) {
+            return Ok(None);
+        }
+        Self::from_parts(w.op, w.signature).map(Some)
+    }
+
     /// Rebuilds from parts, checking structure and signature.
     pub fn from_parts(op: Op, signature: Signature) -> Result<Self, RosterError> {
         check_structure(&op)?;

@@ -1,13 +1,17 @@
 //! Group gossip: validate, open, keep frames that arrived before their key,
 //! accept key envelopes, and act on the control messages the core owns.
 
-use aura_crypto::{FrameHeader, FrameKind, GroupId, KeyEnvelope, MemberId, OpenError, SignedOp};
+use std::collections::VecDeque;
+
+use aura_crypto::{
+    FrameHeader, FrameKind, GroupId, KeyEnvelope, MemberId, OpenError, Role, ShortId, SignedOp,
+};
 use rand_core::{CryptoRng, RngCore};
 
 use super::{
     keys::{screen_keys, Screened},
     lock,
-    state::push_bounded,
+    state::{push_bounded, PENDING_ENVELOPES_MAX, PENDING_FRAMES_MAX},
     Action, CoreEvent, GroupCore, Reject, Verdict,
 };
 use crate::wire::{self, ControlMsg, GossipMsg};
@@ -71,10 +75,26 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
     /// Accepts an envelope addressed to us; one from a sender our roster
     /// does not list yet waits (bounded) for its add op.
     pub(crate) fn accept_envelope(&mut self, now: u64, gid: GroupId, env: KeyEnvelope) {
-        let Some(g) = self.groups.get_mut(&gid) else {
-            return;
-        };
+        if let Some(sender) = self.take_envelope(gid, env) {
+            self.push(Action::SaveGroup(gid));
+            self.retry_pending(now, gid, vec![sender]);
+        }
+    }
+
+    /// Installs an envelope's key; its sender when the key was new. The same
+    /// envelope again (a key request answered by the last grant, a sync
+    /// answer) is recognised by its bytes and costs no signature check.
+    fn take_envelope(&mut self, gid: GroupId, env: KeyEnvelope) -> Option<MemberId> {
+        let g = self.groups.get_mut(&gid)?;
+        let bytes = env.encode();
+        if g.last_envelope.get(&env.sender) == Some(&bytes) {
+            self.stats.envelopes_repeated += 1;
+            return None;
+        }
         let r = lock(&g.session).accept_envelope(&env);
+        if r.is_ok() {
+            g.last_envelope.insert(env.sender, bytes);
+        }
         match r {
             Ok(Some(epoch)) => {
                 let first = g.have_keys.insert(env.sender);
@@ -84,48 +104,57 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                     epoch,
                     first,
                 });
-                self.push(Action::SaveGroup(gid));
-                self.retry_pending(now, gid);
+                Some(env.sender)
             }
             Ok(None) => {
                 g.have_keys.insert(env.sender);
+                None
             }
             Err(aura_crypto::EnvelopeError::NotAMember) => {
-                push_bounded(&mut g.pending_envelopes, env)
+                push_bounded(&mut g.pending_envelopes, env, PENDING_ENVELOPES_MAX);
+                None
             }
-            Err(e) => tracing::debug!(error = %e, "envelope refused"),
+            Err(e) => {
+                tracing::debug!(error = %e, "envelope refused");
+                None
+            }
         }
     }
 
-    /// Tries again what waited for a key or a roster op.
-    pub(crate) fn retry_pending(&mut self, now: u64, gid: GroupId) {
+    /// Tries again the envelopes that waited for a roster op, then the
+    /// frames of every sender whose key just arrived (`keyed` and those
+    /// envelopes' senders); the rest waits on (bounded).
+    pub(crate) fn retry_pending(&mut self, now: u64, gid: GroupId, mut keyed: Vec<MemberId>) {
         let Some(g) = self.groups.get_mut(&gid) else {
             return;
         };
-        let frames: Vec<_> = g.pending_frames.drain(..).collect();
         let envs: Vec<_> = g.pending_envelopes.drain(..).collect();
+        let before = keyed.len();
         for e in envs {
-            let Some(g) = self.groups.get_mut(&gid) else {
-                return;
-            };
-            let r = lock(&g.session).accept_envelope(&e);
-            if let Ok(Some(epoch)) = r {
-                let first = g.have_keys.insert(e.sender);
-                self.emit(CoreEvent::KeysReceived {
-                    group: gid,
-                    sender: e.sender,
-                    epoch,
-                    first,
-                });
-            }
+            keyed.extend(self.take_envelope(gid, e));
         }
-        for f in frames {
-            let _ = self.on_frame(now, gid, None, &f, false);
+        if keyed.len() > before {
+            self.push(Action::SaveGroup(gid));
+        }
+        let Some(g) = self.groups.get_mut(&gid) else {
+            return;
+        };
+        if keyed.is_empty() || g.pending_frames.is_empty() {
+            return;
+        }
+        let ids: Vec<ShortId> = keyed.iter().map(|m| m.short_id()).collect();
+        let (ready, wait): (VecDeque<_>, VecDeque<_>) = g
+            .pending_frames
+            .drain(..)
+            .partition(|(sender, _, _)| ids.contains(sender));
+        g.pending_frames = wait;
+        for (_, origin, f) in ready {
+            let _ = self.on_frame(now, gid, origin, &f, false);
         }
     }
 
     /// Opens and dispatches a frame. `fresh` is false for frames retried
-    /// from the pending queue (they are not queued again).
+    /// from the pending queue (not counted again, and not forwarded).
     fn on_frame(
         &mut self,
         now: u64,
@@ -146,15 +175,18 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         let Some(g) = self.groups.get_mut(&gid) else {
             return Verdict::Ignore;
         };
-        let r = lock(&g.session).open(frame, now);
+        // A frame handed over by its author on the author's own connection
+        // needs no signature check: the transport authenticated that peer.
+        let r = lock(&g.session).open_from(frame, now, origin);
         let opened = match r {
             Ok(o) => o,
             Err(OpenError::UnknownSender | OpenError::UnknownEpoch | OpenError::TooFarAhead) => {
+                let pending = (header.sender, origin, frame.to_vec());
+                push_bounded(&mut g.pending_frames, pending, PENDING_FRAMES_MAX);
                 if !fresh {
                     return Verdict::Ignore;
                 }
                 self.stats.frames_unreadable += 1;
-                push_bounded(&mut g.pending_frames, frame.to_vec());
                 let s = lock(&g.session);
                 let by_member = origin.is_some_and(|m| s.roster().is_member(&m));
                 let unknown = s.roster().member_by_short_id(header.sender).is_none();
@@ -207,17 +239,43 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
 
     /// Someone our roster does not list sent us a frame or a key: our
     /// roster is behind. Sync with `origin` when it is a member, else with
-    /// a connected member (at most once per peer per 2 s).
+    /// a connected member, the owner or an admin first (only they add
+    /// members, and each holds the adds it made); at most once per peer per
+    /// [`SYNC_BACK_EVERY_MS`](super::SYNC_BACK_EVERY_MS).
     pub(crate) fn roster_behind(&mut self, now: u64, gid: GroupId, origin: Option<MemberId>) {
         let Some(g) = self.groups.get(&gid) else {
             return;
         };
-        let peer = match origin.filter(|m| lock(&g.session).roster().is_member(m)) {
-            Some(m) => Some(m),
-            None => g.others().into_iter().find(|m| self.connected.contains(m)),
+        // One such sync at a time per group: its answer brings every op the
+        // peer holds, and asks again while answers bring new ones.
+        if g.behind_sync
+            .is_some_and(|id| self.requests.contains_key(&id))
+        {
+            return;
+        }
+        let mut candidates: Vec<(Role, MemberId)> = {
+            let s = lock(&g.session);
+            let me = s.member_id();
+            match origin.filter(|m| s.roster().is_member(m)) {
+                Some(m) => vec![(Role::Owner, m)],
+                None => s
+                    .roster()
+                    .members()
+                    .filter(|(m, _)| *m != me && self.connected.contains(m))
+                    .map(|(m, r)| (r, m))
+                    .collect(),
+            }
         };
-        if let Some(peer) = peer {
-            self.sync_back(now, gid, peer);
+        candidates.sort_by_key(|(role, _)| std::cmp::Reverse(*role));
+        let Some((_, peer)) = candidates
+            .into_iter()
+            .find(|(_, m)| self.may_sync_back(now, m))
+        else {
+            return;
+        };
+        let id = self.sync_back(now, gid, peer);
+        if let Some(g) = self.groups.get_mut(&gid) {
+            g.behind_sync = id;
         }
     }
 

@@ -128,21 +128,13 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         let name = roster.name().to_owned();
         let mut session =
             GroupSession::from_roster(self.identity.clone(), roster, now, &mut self.rng);
-        // A fresh epoch for our own key, so nothing is reused across re-joins.
-        let _ = session.rotate(now, &mut self.rng);
+        // A fresh epoch for our own key, so nothing is reused across re-joins;
+        // sealed to each member as we announce (not all at once here).
+        let _ = session.start_epoch(now, &mut self.rng);
         let members: Vec<MemberId> = session.roster().members().map(|(m, _)| m).collect();
         self.groups.insert(gid, CoreGroup::new(session, true));
         self.accept_encoded(now, gid, &envelopes);
-        let me = self.member_id();
-        for (p, addrs) in peers.into_iter().take(64) {
-            let Some(member) = p.parse().ok().and_then(|p| MemberId::from_peer_id(&p)) else {
-                continue;
-            };
-            if member != me && !self.connected.contains(&member) {
-                let addrs = addrs.into_iter().take(8).collect();
-                self.push(Action::Dial { member, addrs });
-            }
-        }
+        self.learn_peers(gid, peers);
         self.push(Action::SaveGroup(gid));
         self.emit(CoreEvent::Joined { group: gid, name });
         for member in members {

@@ -30,3 +30,6 @@ pub const MAX_REQUESTS: usize = 4096;
 pub const MAX_ACTIONS: usize = 1 << 16;
 /// Most members whose addresses we remember.
 pub const MAX_ADDRS: usize = 4096;
+/// Most members' addresses a join or sync answer lists (and a receiver
+/// reads): a group of up to this many forms a full mesh from one answer.
+pub const MAX_WELCOME_PEERS: usize = 256;

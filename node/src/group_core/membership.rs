@@ -47,6 +47,8 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             if let Some(g) = self.groups.get_mut(&gid) {
                 g.have_keys.remove(m);
                 g.key_grants.forget(m);
+                g.owed_keys.remove(m);
+                g.last_envelope.remove(m);
             }
             if *m == me {
                 if let Some(g) = self.groups.get_mut(&gid) {
@@ -68,7 +70,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             .get(&gid)
             .is_some_and(|g| !g.pending_envelopes.is_empty() || !g.pending_frames.is_empty())
         {
-            self.retry_pending(now, gid);
+            self.retry_pending(now, gid, Vec::new());
         }
         self.push(Action::SaveGroup(gid));
     }
@@ -93,16 +95,31 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
     }
 
     /// Our key for `member` (a new member, or one that asked), straight to
-    /// it when connected, else by gossip; rate-limited per member.
+    /// it when connected; else it is owed and goes out when the member
+    /// connects. Rate-limited per member.
     pub(crate) fn send_envelope_to(&mut self, now: u64, gid: GroupId, member: MemberId) {
-        let Some(env) = self.key_grant(now, gid, member) else {
+        if !self.connected.contains(&member) {
+            if let Some(g) = self.groups.get_mut(&gid) {
+                if lock(&g.session).roster().is_member(&member) {
+                    g.owed_keys.insert(member);
+                }
+            }
             return;
-        };
-        if !self.send_keys_direct(gid, member, env.clone()) {
-            self.push(Action::Publish {
-                group: gid,
-                msg: GossipMsg::Keys(vec![env]),
-            });
+        }
+        if let Some(env) = self.key_grant(now, gid, member) {
+            self.send_keys_direct(gid, member, env);
+        }
+    }
+
+    /// `member` connected: the keys we owe it in any group go out.
+    pub(crate) fn pay_owed_keys(&mut self, now: u64, member: MemberId) {
+        let owed: Vec<GroupId> = self
+            .groups
+            .iter_mut()
+            .filter_map(|(gid, g)| g.owed_keys.remove(&member).then_some(*gid))
+            .collect();
+        for gid in owed {
+            self.send_envelope_to(now, gid, member);
         }
     }
 
@@ -133,19 +150,14 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         })
     }
 
-    /// Sends one envelope straight to a connected `member`; `false` when
-    /// not connected (the caller gossips it instead).
-    fn send_keys_direct(&mut self, gid: GroupId, member: MemberId, env: Vec<u8>) -> bool {
-        if !self.connected.contains(&member) {
-            return false;
-        }
+    /// Sends one envelope straight to a connected `member`.
+    fn send_keys_direct(&mut self, gid: GroupId, member: MemberId, env: Vec<u8>) {
         let req = Request::Keys {
             group: gid.0,
             envelopes: vec![env],
         };
         self.send_request(member, req);
         self.stats.keys_sent_direct += 1;
-        true
     }
 
     /// Announces or asks for missing keys when due.
@@ -173,18 +185,33 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             return;
         }
         // Ask the members we miss keys from directly (a sync answers with
-        // their key); a gossip KeyRequest, which every member answers, only
-        // when none of them is connected.
-        let connected: Vec<MemberId> = missing
+        // their key). Gossip reaches only connected members, so the others
+        // are dialled; for those whose address we lack, a connected member's
+        // sync answer lists where they listen.
+        let (connected, unconnected): (Vec<MemberId>, Vec<MemberId>) = missing
             .into_iter()
-            .filter(|m| self.connected.contains(m))
-            .take(SYNCS_PER_ROUND)
-            .collect();
-        if connected.is_empty() {
-            self.send_control(now, gid, &ControlMsg::KeyRequest);
-        }
-        for m in connected {
+            .partition(|m| self.connected.contains(m));
+        for m in connected.into_iter().take(SYNCS_PER_ROUND) {
             self.request_sync(gid, m);
+        }
+        let mut unknown = false;
+        for m in unconnected.into_iter().take(SYNCS_PER_ROUND) {
+            match self.addrs.get(&m) {
+                Some(addrs) => {
+                    let addrs = addrs.clone();
+                    self.push(Action::Dial { member: m, addrs });
+                }
+                None => unknown = true,
+            }
+        }
+        if unknown {
+            let any = self
+                .groups
+                .get(&gid)
+                .and_then(|g| g.others().into_iter().find(|m| self.connected.contains(m)));
+            if let Some(peer) = any {
+                self.request_sync(gid, peer);
+            }
         }
         if let Some(g) = self.groups.get_mut(&gid) {
             g.last_key_request = now;
@@ -213,32 +240,32 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         if connected < others.len() {
             let since = *g.announce_wait_from.get_or_insert(now);
             if now.saturating_sub(since) < ANNOUNCE_WAIT_MS {
+                g.announce_waits_for = others
+                    .into_iter()
+                    .filter(|m| !self.connected.contains(m))
+                    .collect();
                 return;
             }
         }
         g.announce = false;
+        g.announce_waits_for.clear();
         g.last_key_request = now;
-        let session = g.session.clone();
-        let mut rest = Vec::new();
-        for m in others {
-            let env = match lock(&session).envelope_for(m, &mut self.rng) {
-                Ok(e) => e.encode(),
-                Err(_) => continue,
-            };
-            self.stats.envelopes_sealed += 1;
-            if !self.send_keys_direct(gid, m, env.clone()) {
-                rest.push(env);
-            }
+        // A fresh grant for everyone (a restarted member's floors sit past
+        // what it granted before); the unconnected get theirs on connecting.
+        for m in &others {
+            g.key_grants.forget(m);
         }
-        if !rest.is_empty() {
-            self.push(Action::Publish {
-                group: gid,
-                msg: GossipMsg::Keys(rest),
-            });
+        for m in others {
+            self.send_envelope_to(now, gid, m);
         }
         let addrs = self.listen.clone();
         self.send_control(now, gid, &ControlMsg::Addrs(addrs));
-        self.send_control(now, gid, &ControlMsg::KeyRequest);
+        // A restarted member needs a fresh envelope from everyone (its
+        // restored replay floors may sit past their chains); a joiner gets
+        // each member's key as that member learns of it.
+        if self.groups.get(&gid).is_some_and(|g| g.restored) {
+            self.send_control(now, gid, &ControlMsg::KeyRequest);
+        }
     }
 
     /// A restored roster may miss removals: before any key goes out, merge
@@ -287,7 +314,9 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         let r = lock(&session).apply_op(op);
         match r {
             Ok(change) => self.on_membership_change(now, gid, change),
-            Err(RosterError::MissingParents(_)) => self.request_sync(gid, from),
+            Err(RosterError::MissingParents(_)) => {
+                self.request_sync(gid, from);
+            }
             Err(e) => tracing::debug!(error = %e, "roster op refused"),
         }
     }

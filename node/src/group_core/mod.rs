@@ -16,6 +16,7 @@ mod join;
 mod keys;
 mod limits;
 mod membership;
+mod names;
 mod rpc;
 mod state;
 
@@ -83,6 +84,10 @@ pub struct CoreStats {
     pub ops_received: u64,
     /// Requests sent.
     pub requests_sent: u64,
+    /// Envelopes received again, recognised without a signature check.
+    pub envelopes_repeated: u64,
+    /// Roster ops in answers that we held already (no signature check).
+    pub ops_known: u64,
     /// Actions dropped because the driver did not drain them.
     pub actions_dropped: u64,
 }
@@ -101,6 +106,7 @@ pub struct GroupCore<R> {
     /// When the queued ops are merged, ms.
     ops_due: Option<u64>,
     sync_back_at: HashMap<MemberId, u64>,
+    names: names::PeerNames,
     actions: VecDeque<Action>,
     stats: CoreStats,
 }
@@ -120,6 +126,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             op_queue: Vec::new(),
             ops_due: None,
             sync_back_at: HashMap::new(),
+            names: Default::default(),
             actions: VecDeque::new(),
             stats: CoreStats::default(),
         }
@@ -194,15 +201,23 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         }
     }
 
-    /// A connection to `member` is up: announcements waiting for it go out.
+    /// A connection to `member` is up: keys owed to it and announcements
+    /// waiting for it go out.
     pub fn peer_connected(&mut self, now: u64, member: MemberId) {
         self.connected.insert(member);
-        let due: Vec<GroupId> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.announce && lock(&g.session).roster().is_member(&member))
-            .map(|(gid, _)| *gid)
-            .collect();
+        self.pay_owed_keys(now, member);
+        let mut due = Vec::new();
+        for (gid, g) in self.groups.iter_mut().filter(|(_, g)| g.announce) {
+            let waiting = !g.announce_waits_for.is_empty();
+            if waiting {
+                // Retried only when the last awaited member connects.
+                if g.announce_waits_for.remove(&member) && g.announce_waits_for.is_empty() {
+                    due.push(*gid);
+                }
+            } else if lock(&g.session).roster().is_member(&member) {
+                due.push(*gid);
+            }
+        }
         for gid in due {
             self.announce(now, gid);
         }
@@ -234,7 +249,9 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         }
         let gid = session.group_id();
         let name = session.roster().name().to_owned();
-        self.groups.insert(gid, CoreGroup::new(session, true));
+        let mut g = CoreGroup::new(session, true);
+        g.restored = true;
+        self.groups.insert(gid, g);
         self.push(Action::SaveGroup(gid));
         self.emit(CoreEvent::Joined { group: gid, name });
         gid

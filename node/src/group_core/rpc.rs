@@ -12,11 +12,12 @@ use rand_core::{CryptoRng, RngCore};
 
 use super::{
     limits::{
-        MAX_JOIN_ROUNDS, MAX_REQUESTS, MAX_SYNC_HEADS, SYNC_BACK_EVERY_MS, WELCOME_OPS_BYTES,
+        MAX_JOIN_ROUNDS, MAX_REQUESTS, MAX_SYNC_HEADS, MAX_WELCOME_PEERS, SYNC_BACK_EVERY_MS,
+        WELCOME_OPS_BYTES,
     },
     lock,
     state::{JoinProgress, Pending},
-    Action, CoreEvent, GroupCore, RequestId,
+    Action, CoreEvent, CoreStats, GroupCore, RequestId,
 };
 use crate::wire::{self, ControlMsg, Request, Response};
 
@@ -30,12 +31,11 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
     }
 
     /// Asks `peer` for the roster ops we lack and its key.
-    pub(crate) fn request_sync(&mut self, gid: GroupId, peer: MemberId) {
-        let Some(g) = self.groups.get(&gid) else {
-            return;
-        };
+    pub(crate) fn request_sync(&mut self, gid: GroupId, peer: MemberId) -> Option<RequestId> {
+        let g = self.groups.get(&gid)?;
         if self.requests.len() >= MAX_REQUESTS {
-            return tracing::debug!("too many requests waiting: sync not sent");
+            tracing::debug!("too many requests waiting: sync not sent");
+            return None;
         }
         let heads = lock(&g.session)
             .roster()
@@ -52,6 +52,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             },
         );
         self.requests.insert(id, Pending::Sync(gid));
+        Some(id)
     }
 
     /// Answers a request from `from`.
@@ -146,19 +147,27 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
     }
 
     /// Asks `peer` back, at most once per [`SYNC_BACK_EVERY_MS`] per peer.
-    pub(crate) fn sync_back(&mut self, now: u64, gid: GroupId, peer: MemberId) {
-        if self
-            .sync_back_at
-            .get(&peer)
-            .is_some_and(|t| now.saturating_sub(*t) < SYNC_BACK_EVERY_MS)
-        {
-            return;
+    pub(crate) fn sync_back(
+        &mut self,
+        now: u64,
+        gid: GroupId,
+        peer: MemberId,
+    ) -> Option<RequestId> {
+        if !self.may_sync_back(now, &peer) {
+            return None;
         }
         if self.sync_back_at.len() >= 1024 {
             self.sync_back_at.clear();
         }
         self.sync_back_at.insert(peer, now);
-        self.request_sync(gid, peer);
+        self.request_sync(gid, peer)
+    }
+
+    /// Whether [`Self::sync_back`] would ask `peer` now.
+    pub(crate) fn may_sync_back(&self, now: u64, peer: &MemberId) -> bool {
+        self.sync_back_at
+            .get(peer)
+            .is_none_or(|t| now.saturating_sub(*t) >= SYNC_BACK_EVERY_MS)
     }
 
     fn welcome(
@@ -182,28 +191,53 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         };
         // Rate-limited per member: a sync flood gets the same envelope.
         let env = self.key_grant(now, gid, member);
-        // Where members listen: only a joiner dials them (a sync answer's
-        // asker is connected already), so only a join answer lists them.
+        // Where members listen (us first): a joiner dials them all, a sync
+        // asker those it is not connected to.
         let mut peers = Vec::new();
-        if from_heads.is_some() {
-            return Response::Welcome {
-                ops,
-                envelopes: env.into_iter().collect(),
-                peers,
-            };
-        }
-        if let Ok(p) = self.member_id().peer_id() {
-            peers.push((p.to_string(), self.listen.clone()));
+        if let Some(p) = self.names.name(self.member_id()) {
+            peers.push((p, self.listen.clone()));
         }
         for m in members {
-            if let (Some(a), Ok(p)) = (self.addrs.get(&m), m.peer_id()) {
-                peers.push((p.to_string(), a.iter().take(4).cloned().collect()));
+            if peers.len() >= MAX_WELCOME_PEERS {
+                break;
+            }
+            let Some(a) = self.addrs.get(&m) else {
+                continue;
+            };
+            let a = a.iter().take(4).cloned().collect();
+            if let Some(p) = self.names.name(m) {
+                peers.push((p, a));
             }
         }
         Response::Welcome {
             ops,
             envelopes: env.into_iter().collect(),
             peers,
+        }
+    }
+
+    /// Addresses of members of `gid` listed in an answer: kept, and the
+    /// members we are not connected to are dialled (only roster members,
+    /// at most [`MAX_WELCOME_PEERS`]).
+    pub(crate) fn learn_peers(&mut self, gid: GroupId, peers: Vec<(String, Vec<String>)>) {
+        let Some(session) = self.session(&gid) else {
+            return;
+        };
+        let me = self.member_id();
+        for (p, addrs) in peers.into_iter().take(MAX_WELCOME_PEERS) {
+            let Some(member) = self.names.member(&p) else {
+                continue;
+            };
+            if member == me || !lock(&session).roster().is_member(&member) {
+                continue;
+            }
+            let addrs: Vec<String> = addrs.into_iter().take(8).collect();
+            if !self.addrs.contains_key(&member) && !addrs.is_empty() {
+                self.peer_addrs(member, addrs.clone());
+            }
+            if !self.connected.contains(&member) {
+                self.push(Action::Dial { member, addrs });
+            }
         }
     }
 
@@ -218,7 +252,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                     ops,
                     envelopes,
                     peers,
-                } => match Roster::from_ops(decode_ops(&ops)) {
+                } => match Roster::from_ops(decode_ops(&ops, None, &mut self.stats)) {
                     Ok(roster) => {
                         let jp = JoinProgress {
                             attempt: a,
@@ -247,7 +281,8 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             },
             Some(Pending::JoinSync(mut jp)) => match resp {
                 Response::Welcome { ops, envelopes, .. } => {
-                    let out = jp.roster.apply_batch(decode_ops(&ops));
+                    let ops = decode_ops(&ops, Some(&jp.roster), &mut self.stats);
+                    let out = jp.roster.apply_batch(ops);
                     jp.envelopes.extend(envelopes.into_iter().take(4));
                     jp.rounds = if out.new == 0 {
                         MAX_JOIN_ROUNDS
@@ -264,8 +299,14 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                 }
             },
             Some(Pending::Sync(gid)) => {
-                if let Response::Welcome { ops, envelopes, .. } = resp {
-                    self.on_sync_answer(now, gid, peer, ops, envelopes);
+                if let Response::Welcome {
+                    ops,
+                    envelopes,
+                    peers,
+                } = resp
+                {
+                    self.on_sync_answer(now, id, gid, peer, ops, envelopes);
+                    self.learn_peers(gid, peers);
                 }
             }
             None => {}
@@ -289,6 +330,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
     fn on_sync_answer(
         &mut self,
         now: u64,
+        id: RequestId,
         gid: GroupId,
         peer: MemberId,
         ops: Vec<Vec<u8>>,
@@ -303,7 +345,8 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         }
         let (outcome, change, confirmed_now) = {
             let mut s = lock(&session);
-            let (outcome, change) = s.apply_ops(decode_ops(&ops));
+            let ops = decode_ops(&ops, Some(s.roster()), &mut self.stats);
+            let (outcome, change) = s.apply_ops(ops);
             let confirmed_now = !s.is_roster_confirmed();
             s.confirm_roster();
             (outcome, change, confirmed_now)
@@ -323,15 +366,28 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         self.accept_encoded(now, gid, &envelopes);
         // Answers are bounded: while they bring new ops, ask for more.
         if outcome.new > 0 {
-            self.request_sync(gid, peer);
+            let next = self.request_sync(gid, peer);
+            if let Some(g) = self
+                .groups
+                .get_mut(&gid)
+                .filter(|g| g.behind_sync == Some(id))
+            {
+                g.behind_sync = next;
+            }
         }
     }
 }
 
-/// Decodes (and so verifies) ops of an answer, at most as many as fit in one.
-fn decode_ops(ops: &[Vec<u8>]) -> Vec<SignedOp> {
-    ops.iter()
-        .take(WELCOME_OPS_BYTES / 64)
-        .filter_map(|b| SignedOp::decode(b).ok())
-        .collect()
+/// Decodes (and so verifies) ops of an answer, at most as many as fit in
+/// one; ops `known` already holds are skipped without a signature check.
+fn decode_ops(ops: &[Vec<u8>], known: Option<&Roster>, stats: &mut CoreStats) -> Vec<SignedOp> {
+    let mut out = Vec::new();
+    for b in ops.iter().take(WELCOME_OPS_BYTES / 64) {
+        match SignedOp::decode_unless_known(b, |h| known.is_some_and(|r| r.knows(h))) {
+            Ok(Some(op)) => out.push(op),
+            Ok(None) => stats.ops_known += 1,
+            Err(_) => {}
+        }
+    }
+    out
 }

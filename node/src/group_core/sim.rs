@@ -51,6 +51,8 @@ pub(crate) struct Sim {
     pub(crate) filter: Option<Filter>,
     /// Messages delivered so far.
     pub(crate) delivered: u64,
+    /// Each node's `poll_timeout`, refreshed after its every input.
+    timers: Vec<Option<u64>>,
 }
 
 impl Sim {
@@ -79,6 +81,7 @@ impl Sim {
             seq: 0,
             filter: None,
             delivered: 0,
+            timers: vec![None; n],
         }
     }
 
@@ -136,8 +139,14 @@ impl Sim {
         }
     }
 
-    /// Carries out what node `i` asked for.
+    /// Carries out what node `i` asked for (call after each input to it).
     pub(crate) fn drain(&mut self, i: usize) {
+        self.drain_actions(i);
+        let n = &self.nodes[i];
+        self.timers[i] = n.online.then(|| n.core.poll_timeout()).flatten();
+    }
+
+    fn drain_actions(&mut self, i: usize) {
         while let Some(a) = self.nodes[i].core.poll() {
             match a {
                 Action::Publish { group, msg } => {
@@ -238,17 +247,14 @@ impl Sim {
     pub(crate) fn run_while(&mut self, until: u64, mut go: impl FnMut(&Sim) -> bool) -> bool {
         let until = T0 + until;
         let mut checked = None;
+        // Tests may have changed nodes directly; from here on every input
+        // is followed by a drain of its node.
+        for i in 0..self.nodes.len() {
+            self.drain(i);
+        }
         loop {
-            for i in 0..self.nodes.len() {
-                self.drain(i);
-            }
             let next_msg = self.queue.keys().next().map(|(t, _)| *t);
-            let next_timer = self
-                .nodes
-                .iter()
-                .filter(|n| n.online)
-                .filter_map(|n| n.core.poll_timeout())
-                .min();
+            let next_timer = self.timers.iter().flatten().min().copied();
             let next = next_msg.into_iter().chain(next_timer).min();
             // A check may cost O(N²): made before time moves 50 ms or more
             // past the last one, never twice at one instant.
@@ -275,10 +281,7 @@ impl Sim {
                 continue;
             }
             for i in 0..self.nodes.len() {
-                let due = self.nodes[i]
-                    .core
-                    .poll_timeout()
-                    .is_some_and(|t| t <= self.now);
+                let due = self.timers[i].is_some_and(|t| t <= self.now);
                 if self.nodes[i].online && due {
                     let now = self.now;
                     self.nodes[i].core.handle_timeout(now);

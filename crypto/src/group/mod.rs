@@ -301,7 +301,20 @@ impl GroupSession {
     /// Returns the epoch installed (or moved forward), or `None` if it was
     /// stale or already known.
     pub fn accept_envelope(&mut self, env: &KeyEnvelope) -> Result<Option<u16>, EnvelopeError> {
-        let r = self.accept_inner(env);
+        self.accept_envelope_from(env, None)
+    }
+
+    /// As [`Self::accept_envelope`], for an envelope handed to us by `via`:
+    /// a member whose key the transport authenticated. When `via` is the
+    /// envelope's sender (its own key request answer or direct delivery),
+    /// the connection proves who made it and the signature is not checked
+    /// again, as for frames ([`Authenticity::Connection`]).
+    pub fn accept_envelope_from(
+        &mut self,
+        env: &KeyEnvelope,
+        via: Option<MemberId>,
+    ) -> Result<Option<u16>, EnvelopeError> {
+        let r = self.accept_inner(env, via);
         if let Err(e) = &r {
             self.stats.envelopes_refused += 1;
             tracing::debug!(error = %e, "key envelope refused");
@@ -309,14 +322,18 @@ impl GroupSession {
         r
     }
 
-    fn accept_inner(&mut self, env: &KeyEnvelope) -> Result<Option<u16>, EnvelopeError> {
+    fn accept_inner(
+        &mut self,
+        env: &KeyEnvelope,
+        via: Option<MemberId>,
+    ) -> Result<Option<u16>, EnvelopeError> {
         if env.group != self.group_id() {
             return Err(EnvelopeError::WrongGroup);
         }
         if !self.roster.is_member(&env.sender) || env.sender == self.member_id() {
             return Err(EnvelopeError::NotAMember);
         }
-        let opened = env.open(&self.identity)?;
+        let opened = env.open_via(&self.identity, via)?;
         Ok(self
             .received
             .install(env.sender, &opened.share, &mut self.floors))

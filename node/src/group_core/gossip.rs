@@ -58,13 +58,13 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             Err((why, text)) => Verdict::Reject(why, text),
             Ok(Screened::FromMember(mine)) => {
                 for env in mine {
-                    self.accept_envelope(now, gid, env);
+                    self.accept_envelope(now, gid, env, origin);
                 }
                 Verdict::Accept
             }
             Ok(Screened::FromUnknown(mine)) => {
                 if let Some(env) = mine {
-                    self.accept_envelope(now, gid, *env);
+                    self.accept_envelope(now, gid, *env, origin);
                     self.roster_behind(now, gid, origin);
                 }
                 Verdict::Ignore
@@ -72,10 +72,17 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         }
     }
 
-    /// Accepts an envelope addressed to us; one from a sender our roster
+    /// Accepts an envelope addressed to us, handed over by `via` (see
+    /// `GroupSession::accept_envelope_from`); one from a sender our roster
     /// does not list yet waits (bounded) for its add op.
-    pub(crate) fn accept_envelope(&mut self, now: u64, gid: GroupId, env: KeyEnvelope) {
-        if let Some(sender) = self.take_envelope(gid, env) {
+    pub(crate) fn accept_envelope(
+        &mut self,
+        now: u64,
+        gid: GroupId,
+        env: KeyEnvelope,
+        via: Option<MemberId>,
+    ) {
+        if let Some(sender) = self.take_envelope(gid, env, via) {
             self.push(Action::SaveGroup(gid));
             self.retry_pending(now, gid, vec![sender]);
         }
@@ -84,14 +91,19 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
     /// Installs an envelope's key; its sender when the key was new. The same
     /// envelope again (a key request answered by the last grant, a sync
     /// answer) is recognised by its bytes and costs no signature check.
-    fn take_envelope(&mut self, gid: GroupId, env: KeyEnvelope) -> Option<MemberId> {
+    fn take_envelope(
+        &mut self,
+        gid: GroupId,
+        env: KeyEnvelope,
+        via: Option<MemberId>,
+    ) -> Option<MemberId> {
         let g = self.groups.get_mut(&gid)?;
         let bytes = env.encode();
         if g.last_envelope.get(&env.sender) == Some(&bytes) {
             self.stats.envelopes_repeated += 1;
             return None;
         }
-        let r = lock(&g.session).accept_envelope(&env);
+        let r = lock(&g.session).accept_envelope_from(&env, via);
         if r.is_ok() {
             g.last_envelope.insert(env.sender, bytes);
         }
@@ -111,7 +123,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                 None
             }
             Err(aura_crypto::EnvelopeError::NotAMember) => {
-                push_bounded(&mut g.pending_envelopes, env, PENDING_ENVELOPES_MAX);
+                push_bounded(&mut g.pending_envelopes, (env, via), PENDING_ENVELOPES_MAX);
                 None
             }
             Err(e) => {
@@ -130,8 +142,8 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         };
         let envs: Vec<_> = g.pending_envelopes.drain(..).collect();
         let before = keyed.len();
-        for e in envs {
-            keyed.extend(self.take_envelope(gid, e));
+        for (e, via) in envs {
+            keyed.extend(self.take_envelope(gid, e, via));
         }
         if keyed.len() > before {
             self.push(Action::SaveGroup(gid));

@@ -97,11 +97,18 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         }
     }
 
-    pub(crate) fn accept_encoded(&mut self, now: u64, gid: GroupId, envelopes: &[Vec<u8>]) {
+    /// Accepts the envelopes of an answer from `peer`.
+    pub(crate) fn accept_encoded(
+        &mut self,
+        now: u64,
+        gid: GroupId,
+        envelopes: &[Vec<u8>],
+        peer: MemberId,
+    ) {
         for e in envelopes {
             // Layout only: accepting it verifies the signature (once).
             if let Ok(env) = aura_crypto::KeyEnvelope::parse(e) {
-                self.accept_envelope(now, gid, env);
+                self.accept_envelope(now, gid, env, Some(peer));
             }
         }
     }
@@ -133,7 +140,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         let _ = session.start_epoch(now, &mut self.rng);
         let members: Vec<MemberId> = session.roster().members().map(|(m, _)| m).collect();
         self.groups.insert(gid, CoreGroup::new(session, true));
-        self.accept_encoded(now, gid, &envelopes);
+        self.accept_encoded(now, gid, &envelopes, peer);
         self.learn_peers(gid, peers);
         self.push(Action::SaveGroup(gid));
         self.emit(CoreEvent::Joined { group: gid, name });

@@ -112,7 +112,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                     if env.group != gid || env.recipient != me || env.sender != member {
                         return Err("key envelope not from you, for me, in this group".into());
                     }
-                    self.accept_envelope(now, gid, env);
+                    self.accept_envelope(now, gid, env, Some(member));
                 }
                 let known = self
                     .session(&gid)
@@ -363,7 +363,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             }
             self.announce(now, gid);
         }
-        self.accept_encoded(now, gid, &envelopes);
+        self.accept_encoded(now, gid, &envelopes, peer);
         // Answers are bounded: while they bring new ops, ask for more.
         if outcome.new > 0 {
             let next = self.request_sync(gid, peer);

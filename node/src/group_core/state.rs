@@ -23,8 +23,9 @@ pub(crate) struct CoreGroup {
     /// Frames that arrived before their sender's key: that sender, and
     /// the member whose connection handed the frame over.
     pub(crate) pending_frames: VecDeque<(ShortId, Option<MemberId>, Vec<u8>)>,
-    /// Envelopes from senders not (yet) in our roster.
-    pub(crate) pending_envelopes: VecDeque<KeyEnvelope>,
+    /// Envelopes from senders not (yet) in our roster, with the member
+    /// that handed each over.
+    pub(crate) pending_envelopes: VecDeque<(KeyEnvelope, Option<MemberId>)>,
     /// Members whose key we hold.
     pub(crate) have_keys: HashSet<MemberId>,
     /// Our key still goes out to every member (after a join or a restart).

@@ -326,8 +326,8 @@ fn join_storm_of_50_ends_with_everyone_keyed() -> R {
 
 /// A storm of 200 joiners: everyone keyed after 80 virtual ms, 161,197
 /// messages (801 per member, 4 per pair), 40,200 envelopes sealed (one per
-/// ordered pair). About 16 s of CPU in a debug build (40 s of wall time on
-/// the shared 2-core machine at load 12), most of it the 2 × 40,200
+/// ordered pair). About 14 s of CPU in a debug build (23 s of wall time on
+/// the shared 2-core machine at load 8), most of it the 2 × 40,200
 /// envelope seals and opens and the 40,200 roster op checks:
 /// `cargo test -p aura-node --lib join_storm_of_200 -- --nocapture`.
 #[test]

@@ -6,16 +6,8 @@ use aura_crypto::{GroupId, MemberId};
 use libp2p::PeerId;
 
 use super::{now_ms, Task};
-use crate::group_core::lock;
+use crate::group_core::{lock, ANNOUNCE_WAIT_MS, CONFIRM_SYNC_EVERY_MS};
 use crate::wire::{self, ControlMsg};
-
-/// Least time between two rounds of asking members to confirm a restored
-/// roster, per group, ms.
-const CONFIRM_SYNC_EVERY_MS: u64 = 1_000;
-
-/// Longest a joining member waits for connections to every member before
-/// announcing its key (the rest get it by gossip), ms.
-pub(crate) const ANNOUNCE_WAIT_MS: u64 = 2_000;
 
 impl Task {
     /// Sends our key to every member, asks for theirs, and says where we listen.

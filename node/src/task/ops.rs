@@ -7,11 +7,7 @@ use aura_crypto::{GroupId, RosterError, SignedOp};
 use libp2p::PeerId;
 
 use super::Task;
-use crate::group_core::lock;
-
-/// Most concurrent roster ops waiting for the next tick (beyond: dropped and
-/// counted; a later sync brings them again).
-pub(crate) const OP_QUEUE_MAX: usize = 4096;
+use crate::group_core::{lock, OP_QUEUE_MAX};
 
 impl Task {
     /// Applies (or queues) a roster op a member sent over gossip.

@@ -13,27 +13,15 @@ use libp2p::{
 };
 
 use super::{now_ms, GroupState, PendingJoin, Task};
-use crate::group_core::lock;
+use crate::group_core::{
+    lock, MAX_JOIN_ROUNDS, MAX_SYNC_HEADS, SYNC_BACK_EVERY_MS, WELCOME_OPS_BYTES,
+};
 use crate::{
     command::JoinReply,
     events::Event,
     wire::{self, ControlMsg, Request, Response},
     NodeError,
 };
-
-/// Least time between two syncs we start because a peer's sync showed we are
-/// behind it, per peer, ms.
-const SYNC_BACK_EVERY_MS: u64 = 2_000;
-
-/// Most bytes of roster ops in one join or sync answer (the rest of
-/// [`wire::MAX_RPC_BYTES`] is left for the envelope and addresses).
-pub(crate) const WELCOME_OPS_BYTES: usize = 768 * 1024;
-
-/// Most heads a sync request names (and an answer reads).
-pub(crate) const MAX_SYNC_HEADS: usize = 1024;
-
-/// Most sync rounds a join makes to fetch a long roster.
-const MAX_JOIN_ROUNDS: u32 = 64;
 
 /// A join whose roster arrives over several answers.
 pub(crate) struct JoinProgress {

@@ -312,29 +312,38 @@ impl Task {
         }
     }
 
+    /// Tries again what waited for a roster op or a key: envelopes first
+    /// (their keys may open the frames), then frames. What still cannot be
+    /// read waits on (bounded) instead of being dropped.
     pub(crate) fn retry_pending(&mut self, gid: GroupId) {
         let Some(g) = self.groups.get_mut(&gid) else {
             return;
         };
         let frames: Vec<_> = g.pending_frames.drain(..).collect();
         let envs: Vec<_> = g.pending_envelopes.drain(..).collect();
+        for e in envs {
+            let Some(g) = self.groups.get_mut(&gid) else {
+                return;
+            };
+            let r = lock(&g.session).accept_envelope(&e);
+            match r {
+                Ok(Some(epoch)) => {
+                    g.have_keys.insert(e.sender);
+                    self.emit(Event::KeysReceived {
+                        group: gid,
+                        sender: e.sender,
+                        epoch,
+                    });
+                }
+                Err(aura_crypto::EnvelopeError::NotAMember) => {
+                    push_bounded(&mut g.pending_envelopes, e)
+                }
+                _ => {}
+            }
+        }
         let me = self.swarm.local_peer_id().to_owned();
         for f in frames {
             let _ = self.on_frame(gid, me, None, &f);
-        }
-        for e in envs {
-            let r = self
-                .groups
-                .get(&gid)
-                .map(|g| lock(&g.session).accept_envelope(&e));
-            if let (Some(Ok(Some(epoch))), Some(g)) = (r, self.groups.get_mut(&gid)) {
-                g.have_keys.insert(e.sender);
-                self.emit(Event::KeysReceived {
-                    group: gid,
-                    sender: e.sender,
-                    epoch,
-                });
-            }
         }
     }
 
@@ -371,6 +380,7 @@ impl Task {
             Ok(o) => o,
             Err(OpenError::UnknownSender | OpenError::UnknownEpoch | OpenError::TooFarAhead) => {
                 if !fresh {
+                    push_bounded(&mut g.pending_frames, frame.to_vec());
                     return Verdict::Ignore;
                 }
                 self.stats.frames_unreadable += 1;

@@ -4,7 +4,7 @@
 use libp2p::{swarm::dial_opts::DialOpts, Multiaddr, PeerId};
 
 use super::{now_ms, Task};
-use crate::group_core::lock;
+use crate::group_core::{lock, MAX_WELCOME_PEERS};
 
 /// How often members we are not connected to are looked for, ms.
 const SWEEP_EVERY_MS: u64 = 1_000;
@@ -87,10 +87,11 @@ impl Task {
     }
 
     /// Addresses of members listed in a sync answer: kept for the members
-    /// we know none of (at most 64 per answer; non-members are skipped).
+    /// we know none of (at most [`MAX_WELCOME_PEERS`] per answer;
+    /// non-members are skipped).
     pub(crate) fn learn_peer_addrs(&mut self, peers: &[(String, Vec<String>)]) {
         let me = *self.swarm.local_peer_id();
-        for (p, addrs) in peers.iter().take(64) {
+        for (p, addrs) in peers.iter().take(MAX_WELCOME_PEERS) {
             let Ok(peer) = p.parse::<PeerId>() else {
                 continue;
             };

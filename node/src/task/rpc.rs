@@ -14,7 +14,7 @@ use libp2p::{
 
 use super::{now_ms, GroupState, PendingJoin, Task};
 use crate::group_core::{
-    lock, MAX_JOIN_ROUNDS, MAX_SYNC_HEADS, SYNC_BACK_EVERY_MS, WELCOME_OPS_BYTES,
+    lock, MAX_JOIN_ROUNDS, MAX_SYNC_HEADS, MAX_WELCOME_PEERS, SYNC_BACK_EVERY_MS, WELCOME_OPS_BYTES,
 };
 use crate::{
     command::JoinReply,
@@ -502,18 +502,23 @@ impl Task {
             now_ms(),
             &mut rand::rngs::OsRng,
         );
-        // A fresh epoch for our own key, so nothing is reused across re-joins.
-        let _ = session.rotate(now_ms(), &mut rand::rngs::OsRng);
+        // A fresh epoch for our own key, so nothing is reused across re-joins;
+        // sealed to each member as we announce.
+        let _ = session.start_epoch(now_ms(), &mut rand::rngs::OsRng);
         let members: Vec<MemberId> = session.roster().members().map(|(m, _)| m).collect();
         let state = GroupState::new(self, session, None);
         self.groups.remove(&gid);
         self.install_group(state);
         self.accept_encoded(gid, &envelopes);
-        for (p, addrs) in peers.into_iter().take(64) {
+        // Every member listed (a group larger than 64 would otherwise never
+        // be a full mesh); only members, at most MAX_WELCOME_PEERS.
+        for (p, addrs) in peers.into_iter().take(MAX_WELCOME_PEERS) {
             let Ok(peer) = p.parse::<PeerId>() else {
                 continue;
             };
-            if peer == *self.swarm.local_peer_id() {
+            if peer == *self.swarm.local_peer_id()
+                || !MemberId::from_peer_id(&peer).is_some_and(|m| members.contains(&m))
+            {
                 continue;
             }
             if let Err(e) = self.store.put_peer(&p, &addrs) {

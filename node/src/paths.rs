@@ -92,9 +92,10 @@ impl PeerPaths {
         (after != before).then_some(after)
     }
 
-    /// Forgets every connection (the transport was replaced).
-    pub(crate) fn clear(&mut self) {
-        self.peers.clear();
+    /// Forgets every connection (the transport was replaced); returns the
+    /// peers that were connected.
+    pub(crate) fn clear(&mut self) -> Vec<PeerId> {
+        self.peers.drain().map(|(p, _)| p).collect()
     }
 }
 

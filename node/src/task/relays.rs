@@ -109,11 +109,15 @@ impl Task {
             .collect()
     }
 
-    /// A fresh transport: no reservation and no connection is left.
+    /// A fresh transport: no reservation and no connection is left (the
+    /// old swarm closes its connections on its own, telling nobody: each
+    /// peer that was connected is reported disconnected here).
     pub(crate) fn relays_restarted(&mut self) {
         self.relay.listeners.clear();
         self.relay.dialed.clear();
-        self.relay.paths.clear();
+        for peer in self.relay.paths.clear() {
+            self.emit(Event::PeerDisconnected { peer });
+        }
         self.relay.set.reset();
         self.relay_tick();
     }

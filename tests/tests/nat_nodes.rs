@@ -1,5 +1,5 @@
 //! Real Aura nodes in the NAT lab (root only; skipped, saying so,
-//! elsewhere). Topology (`relay/tests/lab/mod.rs`): member A on h1 behind
+//! elsewhere). Topology (`tests/lab/mod.rs`): member A on h1 behind
 //! r1, member B on h2 behind r2, relays in the WAN. Each member knows the
 //! relays from its config, reserves on them (AutoNAT cannot confirm a
 //! public address here: 100.64/10 is not global), and reaches the other
@@ -11,7 +11,6 @@
 //!   hears A again through the other relay; the gap is printed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../relay/tests/lab/mod.rs"]
 mod lab;
 
 use std::{

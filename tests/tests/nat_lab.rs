@@ -4,17 +4,44 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod lab;
-mod support;
 
 use std::sync::mpsc::sync_channel;
 use std::time::Duration;
 
-use aura_crypto::{FrameKind, GroupSession, Identity, MemberId};
+use aura_crypto::{FrameKind, GroupSession, Identity, MemberId, Role, Roster};
 use aura_media::{Config as MediaConfig, Hop, MediaEndpoint, RelayControl, RoomConfig, RoomId};
+use aura_relay::config::Config as RelayConfig;
 use aura_relay::server::Server;
 use bytes::Bytes;
 use lab::{spawn_in, Lab, Nat};
-use support::*;
+use rand::rngs::OsRng;
+
+const NOW: u64 = 1_700_000_000_000;
+
+/// Fails the test if `f` takes more than `secs`.
+async fn within<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .expect("timed out")
+}
+
+/// Two members of one group, each holding the other's sender key.
+fn pair() -> (GroupSession, GroupSession) {
+    let (a, b) = (
+        Identity::generate(&mut OsRng),
+        Identity::generate(&mut OsRng),
+    );
+    let (mut sa, _) = GroupSession::create(a, "lab", NOW, &mut OsRng).unwrap();
+    sa.add_member(b.member_id(), Role::Member, None, NOW)
+        .unwrap();
+    let roster = Roster::from_ops(sa.roster().ops().cloned().collect()).unwrap();
+    let mut sb = GroupSession::from_roster(b, roster, NOW, &mut OsRng);
+    let to_b = sa.envelope_for(sb.member_id(), &mut OsRng).unwrap();
+    sb.accept_envelope(&to_b).unwrap();
+    let to_a = sb.envelope_for(sa.member_id(), &mut OsRng).unwrap();
+    sa.accept_envelope(&to_a).unwrap();
+    (sa, sb)
+}
 
 /// A member behind its NAT: connects to the relay, joins, sends one frame,
 /// and returns what it received (opened) and whether a direct dial to the
@@ -76,7 +103,7 @@ fn members_behind_symmetric_nats_talk_through_the_relay_only() {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let rid = relay_id.clone();
     let relay = spawn_in(lab.ns("wan"), move || async move {
-        let mut cfg = loopback_config();
+        let mut cfg = RelayConfig::default();
         cfg.listen.libp2p = vec!["/ip4/0.0.0.0/tcp/0".into()];
         cfg.listen.media = "0.0.0.0:0".parse().unwrap();
         cfg.listen.metrics = None;
@@ -89,10 +116,8 @@ fn members_behind_symmetric_nats_talk_through_the_relay_only() {
     });
     let port = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
     let relay_addr: std::net::SocketAddr = format!("100.64.1.1:{port}").parse().unwrap();
-    let sessions = group(2);
-    let members: Vec<MemberId> = sessions.iter().map(|s| s.member_id()).collect();
-    let mut it = sessions.into_iter();
-    let (s1, s2) = (it.next().unwrap(), it.next().unwrap());
+    let (s1, s2) = pair();
+    let members: Vec<MemberId> = vec![s1.member_id(), s2.member_id()];
     let (m, rid) = (members.clone(), relay_id.member_id());
     let h2_public = (members[1], "100.64.2.2:4100".parse().unwrap());
     let a = spawn_in(lab.ns("h1"), move || {

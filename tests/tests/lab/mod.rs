@@ -8,7 +8,7 @@
 //! ```
 //!
 //! The WAN has no route to the private networks, so every reply a host
-//! gets crossed its NAT. Shared by `relay/tests/nat_lab.rs` and the node
+//! gets crossed its NAT. Shared by `nat_lab.rs` (the relay's media forwarder) and the node
 //! tests in `tests/tests/nat_nodes.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unreachable_pub)]
 

@@ -1,6 +1,7 @@
 //! Builds the vendored libopus (see README.md) with the `cc` crate: no cmake,
-//! no system library. Floating-point build with deep PLC, DRED and OSCE (their
-//! model weights are compiled in from the release's `dnn/*_data.c`). On x86 and
+//! no system library. Floating-point build with deep PLC and DRED, and OSCE
+//! with the `osce` feature (their model weights are compiled in from the
+//! release's `dnn/*_data.c`). On x86 and
 //! x86-64 the SSE4.1/AVX2 kernels are compiled with their own flags and picked
 //! at run time (RTCD), as libopus's own build does; elsewhere the portable C
 //! code is used.
@@ -53,7 +54,7 @@ fn list<'a>(lists: &'a BTreeMap<String, Vec<String>>, names: &[&str]) -> Vec<&'a
 }
 
 /// The `config.h` that libopus's configure step would write.
-fn config_h(x86: bool, x86_64: bool, gnu: bool) -> String {
+fn config_h(x86: bool, x86_64: bool, gnu: bool, osce: bool) -> String {
     let mut defs = vec![
         ("OPUS_BUILD", "1"),
         ("VAR_ARRAYS", "1"),
@@ -63,9 +64,11 @@ fn config_h(x86: bool, x86_64: bool, gnu: bool) -> String {
         ("ENABLE_HARDENING", "1"),
         ("ENABLE_DEEP_PLC", "1"),
         ("ENABLE_DRED", "1"),
-        ("ENABLE_OSCE", "1"),
         ("PACKAGE_VERSION", "\"1.5.2\""),
     ];
+    if osce {
+        defs.push(("ENABLE_OSCE", "1"));
+    }
     if x86 {
         defs.extend([
             ("OPUS_HAVE_RTCD", "1"),
@@ -103,7 +106,10 @@ fn main() {
 
     let inc = out.join("include");
     fs::create_dir_all(&inc).expect("create include dir");
-    fs::write(inc.join("config.h"), config_h(x86, x86_64, gnu)).expect("write config.h");
+    // OSCE (LACE/NoLACE speech enhancement, decoder complexity 6-7) only
+    // with the `osce` feature: 1.6 MB of model weights.
+    let osce = env::var_os("CARGO_FEATURE_OSCE").is_some();
+    fs::write(inc.join("config.h"), config_h(x86, x86_64, gnu, osce)).expect("write config.h");
 
     let lists = source_lists();
     let base = || {
@@ -138,9 +144,11 @@ fn main() {
             "OPUS_SOURCES_FLOAT",
             "DEEP_PLC_SOURCES",
             "DRED_SOURCES",
-            "OSCE_SOURCES",
         ],
     );
+    if osce {
+        portable.extend(list(&lists, &["OSCE_SOURCES"]));
+    }
 
     let mut objects = Vec::new();
     if x86 {

@@ -3,12 +3,23 @@
 //!
 //! Every periodic packet wakes a phone's cellular radio, which then stays
 //! powered for seconds. On each connection the transport sends a QUIC
-//! keep-alive after `quic_keep_alive_ms` without sending, libp2p Ping a ping
-//! every `ping_interval_ms`, Identify a request every `identify_interval_ms`;
-//! gossipsub advertises recent message ids (IHAVE) to `gossip_lazy` members
-//! every heartbeat; members we lost are re-dialled every `redial_every_ms`.
-//! In the foreground that is cheap insurance (a dead path is noticed in
-//! seconds); in background mode all of it goes quiet.
+//! keep-alive after `quic_keep_alive_ms` without receiving anything, libp2p
+//! Ping a ping every `ping_interval_ms`, Identify a request every
+//! `identify_interval_ms`; gossipsub advertises recent message ids (IHAVE) to
+//! `gossip_lazy` members every heartbeat; members we lost are re-dialled
+//! every `redial_every_ms`; Kademlia re-bootstraps (with bootstrap nodes)
+//! and AutoNAT re-checks reachability on `dht_refresh_ms`; mDNS queries the
+//! LAN every `mdns_query_ms` (when on).
+//!
+//! Each packet received also costs one sent: QUIC acknowledges it (within
+//! 25 ms, alone unless something else leaves in that time). A ping round
+//! trip is three packets, two of them the pinger's.
+//!
+//! The foreground keeps what repairs a group quickly (IHAVE to one member a
+//! heartbeat, a dead path noticed within `quic_idle_timeout_ms`); libp2p
+//! Ping is off (hourly): QUIC's keep-alive and idle timeout already watch
+//! the path, and nothing reads Ping's round-trip times. In background mode
+//! all of it goes quiet: what is left is the group's own messages.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,28 +43,47 @@ pub struct LinkTiming {
     pub gossip_lazy: usize,
     /// Members we are not connected to are dialled again this often, ms.
     pub redial_every_ms: u64,
+    /// Kademlia periodic bootstrap every ms; AutoNAT re-checks at least this
+    /// far apart (libp2p's 15 min otherwise) and retries a failed check
+    /// after a quarter of it (90 s at least).
+    pub dht_refresh_ms: u64,
+    /// mDNS query on the LAN, every ms (with `mdns` on).
+    pub mdns_query_ms: u64,
+    /// The node's housekeeping tick (re-dials and key requests due, history
+    /// and replay-floor writes), every ms: it sends nothing by itself, but
+    /// each one wakes the CPU.
+    pub tick_ms: u64,
 }
 
 impl Default for LinkTiming {
-    /// The foreground: libp2p's defaults (QUIC keep-alive 5 s, idle 10 s,
-    /// Ping 15 s, Identify 5 min), IHAVE to 3 members, redial every 15 s.
+    /// The foreground: QUIC keep-alive after 10 s without receiving
+    /// (libp2p's 5 s kept every quiet path busy), idle timeout 25 s, Ping
+    /// hourly (was 15 s: a third of all packets), Identify every 5 min,
+    /// IHAVE to 1 member a heartbeat (was 3: the largest single source;
+    /// every member still hears of a message it missed from about one
+    /// member a heartbeat), redial every 15 s, libp2p's Kademlia, AutoNAT
+    /// and mDNS periods (5 min), a 200 ms housekeeping tick.
     fn default() -> Self {
         Self {
-            quic_keep_alive_ms: 5_000,
-            quic_idle_timeout_ms: 10_000,
-            ping_interval_ms: 15_000,
+            quic_keep_alive_ms: 10_000,
+            quic_idle_timeout_ms: 25_000,
+            ping_interval_ms: 3_600_000,
             identify_interval_ms: 300_000,
-            gossip_lazy: 3,
+            gossip_lazy: 1,
             redial_every_ms: 15_000,
+            dht_refresh_ms: 300_000,
+            mdns_query_ms: 300_000,
+            tick_ms: 200,
         }
     }
 }
 
 impl LinkTiming {
-    /// Background mode: no keep-alives, Ping and Identify once an hour, no
-    /// IHAVE (every member is connected to every other; a lost connection
-    /// is re-dialled), connections idle up to 15 minutes. Behind a NAT that
-    /// forgets a silent UDP binding sooner, the next message re-dials.
+    /// Background mode: no keep-alives; Ping, Identify, Kademlia, AutoNAT
+    /// and mDNS once an hour; no IHAVE (every member is connected to every
+    /// other; a lost connection is re-dialled), connections idle up to 15
+    /// minutes, a 1 s housekeeping tick. Behind a NAT that forgets a silent
+    /// UDP binding sooner, the next message re-dials.
     pub fn quiet() -> Self {
         Self {
             quic_keep_alive_ms: 0,
@@ -62,6 +92,9 @@ impl LinkTiming {
             identify_interval_ms: 3_600_000,
             gossip_lazy: 0,
             redial_every_ms: 600_000,
+            dht_refresh_ms: 3_600_000,
+            mdns_query_ms: 3_600_000,
+            tick_ms: 1_000,
         }
     }
 }

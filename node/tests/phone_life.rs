@@ -215,9 +215,82 @@ async fn background_mode_publishes_frugally_leaves_voice_and_still_delivers() {
         !seen.contains(&jitter),
         "jitter published in background mode"
     );
-    // Back to the foreground: a 30 m move is published again.
+    // Back to the foreground: a 30 m move is published again, and voice
+    // (left in the background) can be joined and talked on again.
     nodes[0].node.set_background(false).await.unwrap();
     let moved = far.offset_m(30.0, 0.0);
     nodes[0].node.update_position(moved).await.unwrap();
     heard(&mut nodes[1].events, a, moved).await;
+    let voice = nodes[0]
+        .node
+        .join_voice(gid, VoiceConfig::default())
+        .await
+        .unwrap();
+    voice.set_ptt(true).await.unwrap();
+}
+
+/// Stream bytes `node` has written (every libp2p protocol).
+async fn bytes_sent(node: &Node) -> u64 {
+    node.stats().await.unwrap().bytes_sent
+}
+
+/// Waits (20 s at most) until `node` has written nothing for `still`.
+async fn until_still(node: &Node, still: Duration) {
+    within(20, async {
+        let (mut last, mut since) = (bytes_sent(node).await, Instant::now());
+        while since.elapsed() < still {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = bytes_sent(node).await;
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+        }
+    })
+    .await;
+}
+
+/// In background mode a group where nobody moves is silent: once the
+/// switch's own traffic (re-dials, announcements) is over, a node writes
+/// no byte on any libp2p protocol (no Ping, Identify, IHAVE or gossip
+/// heartbeat traffic), yet a move is still delivered over the quiet
+/// connections; back in the foreground, moves flow at the foreground
+/// policy again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_group_is_silent_until_someone_moves_and_foreground_comes_back() {
+    let mut nodes = vec![
+        start_with_fast_background().await,
+        start_with_fast_background().await,
+    ];
+    let gid = sharing_group(&mut nodes).await;
+    for n in &nodes {
+        n.node.set_background(true).await.unwrap();
+    }
+    let a = nodes[0].node.member_id();
+    let here = base().offset_m(2_000.0, 0.0);
+    nodes[0].node.update_position(here).await.unwrap();
+    heard(&mut nodes[1].events, a, here).await;
+    until_still(&nodes[0].node, Duration::from_secs(1)).await;
+    let before = bytes_sent(&nodes[0].node).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        bytes_sent(&nodes[0].node).await,
+        before,
+        "a background node with nothing to say wrote to its peers"
+    );
+    let far = here.offset_m(300.0, 0.0);
+    nodes[0].node.update_position(far).await.unwrap();
+    heard(&mut nodes[1].events, a, far).await;
+    for n in &nodes {
+        n.node.set_background(false).await.unwrap();
+    }
+    let moved = far.offset_m(30.0, 0.0);
+    nodes[0].node.update_position(moved).await.unwrap();
+    heard(&mut nodes[1].events, a, moved).await;
+    assert!(nodes[1]
+        .node
+        .groups()
+        .await
+        .unwrap()
+        .iter()
+        .any(|(g, _)| *g == gid));
 }

@@ -49,7 +49,8 @@ impl Decoder {
 
     /// Decoder complexity 0..=10: 5 and up turns on deep PLC (neural
     /// concealment) and lets DRED decode; 6 adds LACE and 7 NoLACE speech
-    /// enhancement (OSCE) of low-bitrate SILK frames.
+    /// enhancement (OSCE) of low-bitrate SILK frames, with the `osce`
+    /// feature (without it, 6 and above act as 5).
     pub fn set_complexity(&mut self, complexity: i32) -> Result<(), Error> {
         // SAFETY: the request takes one `opus_int32`.
         check(unsafe {

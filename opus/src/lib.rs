@@ -1,7 +1,7 @@
 //! libopus 1.5.2, built from the vendored release sources by `build.rs` (no
 //! cmake, no system library), behind a small safe API: [`Encoder`],
-//! [`Decoder`] (with in-band FEC, deep PLC and OSCE), and DRED (Deep
-//! REDundancy) through [`DredDecoder`] and [`Dred`].
+//! [`Decoder`] (with in-band FEC, deep PLC, and OSCE with the `osce`
+//! feature), and DRED (Deep REDundancy) through [`DredDecoder`] and [`Dred`].
 //!
 //! ```
 //! use aura_opus::{Application, Decoder, Encoder};

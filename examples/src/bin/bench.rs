@@ -16,9 +16,6 @@ enum Suite {
     /// One phone's footprint in a group: CPU, RSS, bytes and packets, in
     /// the foreground and in background mode.
     Idle(bench::idle::Args),
-    /// The measured member of `idle` (started by it, in its own process).
-    #[command(hide = true)]
-    IdlePhone(bench::idle::PhoneArgs),
     /// Location propagation latency and bandwidth in a group mesh on loopback.
     Location(bench::location::Args),
     /// Capture-to-playout voice latency between two nodes on loopback.
@@ -49,7 +46,6 @@ async fn main() -> anyhow::Result<()> {
     }
     match Cli::parse().suite {
         Suite::Idle(args) => bench::idle::run(args).await,
-        Suite::IdlePhone(args) => bench::idle::run_phone(args).await,
         Suite::Location(args) => bench::location::run(args).await,
         Suite::VoiceLatency(args) => bench::voice_latency::run(args).await,
         Suite::VoiceE2e(args) => bench::voice_e2e::run(args).await,

@@ -196,6 +196,9 @@ pub fn build_swarm(
     let mdns_on = cfg.mdns;
     let dht_on = cfg.dht_server || !cfg.bootstrap.is_empty();
     let link = cfg.link;
+    // Kademlia re-bootstrap and AutoNAT re-check (see `crate::link`).
+    let refresh = Duration::from_millis(link.dht_refresh_ms.max(1_000));
+    let nat = autonat::Config::default();
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -225,7 +228,13 @@ pub fn build_swarm(
                 gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gcfg)?;
             gossipsub.with_peer_score(peer_score_params(), peer_score_thresholds())?;
             let mdns = if mdns_on {
-                Some(mdns::tokio::Behaviour::new(mdns::Config::default(), id)?)
+                let every = Duration::from_millis(link.mdns_query_ms.max(1_000));
+                let mdns_cfg = mdns::Config {
+                    query_interval: every,
+                    ttl: every.max(mdns::Config::default().ttl),
+                    ..mdns::Config::default()
+                };
+                Some(mdns::tokio::Behaviour::new(mdns_cfg, id)?)
             } else {
                 None
             };
@@ -233,7 +242,10 @@ pub fn build_swarm(
             // without either (a LAN mesh found by mDNS and invites) Kademlia
             // has no one to ask and its per-connection handler is overhead.
             let kad = dht_on.then(|| {
-                let mut kad = kad::Behaviour::new(id, kad::store::MemoryStore::new(id));
+                let mut kad_cfg = kad::Config::new(kad::PROTOCOL_NAME);
+                kad_cfg.set_periodic_bootstrap_interval(Some(refresh));
+                let store = kad::store::MemoryStore::new(id);
+                let mut kad = kad::Behaviour::with_config(id, store, kad_cfg);
                 kad.set_mode(Some(kad::Mode::Server));
                 kad
             });
@@ -268,7 +280,14 @@ pub fn build_swarm(
                 ),
                 kad: kad.into(),
                 mdns: mdns.into(),
-                autonat: autonat::Behaviour::new(id, autonat::Config::default()),
+                autonat: autonat::Behaviour::new(
+                    id,
+                    autonat::Config {
+                        retry_interval: nat.retry_interval.max(refresh / 4),
+                        refresh_interval: nat.refresh_interval.max(refresh),
+                        ..nat
+                    },
+                ),
                 gossipsub,
                 rpc,
             })

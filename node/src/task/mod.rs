@@ -161,7 +161,7 @@ impl Task {
     }
 
     pub(crate) async fn run(mut self, mut cmds: mpsc::Receiver<Command>) {
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        let mut tick = tokio::time::interval(self.tick_period());
         let mut prune = tokio::time::interval(Duration::from_secs(3600));
         while !self.stopping {
             tokio::select! {
@@ -173,6 +173,9 @@ impl Task {
                 _ = tick.tick() => {
                     self.flush_history();
                     self.on_tick();
+                    if tick.period() != self.tick_period() {
+                        tick = tokio::time::interval(self.tick_period());
+                    }
                 }
                 _ = prune.tick() => self.prune_history(),
             }
@@ -183,6 +186,15 @@ impl Task {
         if let Err(e) = self.store.flush() {
             tracing::warn!(error = %e, "store flush at shutdown failed");
         }
+    }
+
+    /// The housekeeping tick of the current mode (see [`crate::link`]).
+    fn tick_period(&self) -> Duration {
+        let link = match self.net.background {
+            true => &self.config.background.link,
+            false => &self.config.link,
+        };
+        Duration::from_millis(link.tick_ms.max(10))
     }
 
     /// Most received locations held before a batch write.

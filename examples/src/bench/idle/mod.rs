@@ -1,6 +1,8 @@
 //! The `idle` footprint suite: what one phone's node costs while its group
-//! goes about its day. One node (the "phone") runs as its own process, the
-//! other members in this process; only the phone is measured:
+//! goes about its day. One node (the "phone") runs in a process of its own
+//! (the `idle-phone` binary: the node, a two-thread runtime, the system
+//! allocator, as in an app), the other members in this process; only the
+//! phone is measured:
 //!
 //! - CPU: its threads' on-CPU time (`/proc/<pid>/task/*/schedstat`), as % of
 //!   one core; RSS from `/proc/<pid>/status`.
@@ -31,7 +33,7 @@ use aura_node::{config::Config, location::Position, location::Precision, Event, 
 use serde::Serialize;
 
 mod phone_host;
-use phone_host::{cpu_ns, rss_bytes, Netns};
+use phone_host::{cpu_ns, phone_exe, rss_bytes, Netns};
 
 /// Command-line options of this suite.
 #[derive(Debug, clap::Args)]
@@ -247,7 +249,9 @@ impl Phone {
 
 /// Packets the phone sends per minute by source, from what it did (`pub_pm`
 /// publications, `rcv_pm` receptions) and the mode's timing; the remainder
-/// of the measured total is printed as "other".
+/// of the measured total is printed as "other". Each packet received that
+/// carries data is acknowledged by one sent (QUIC ACK within 25 ms), unless
+/// it leaves with something else.
 fn attribute(
     link: aura_node::link::LinkTiming,
     heartbeat_ms: u64,
@@ -257,32 +261,32 @@ fn attribute(
     measured_pm: Option<f64>,
 ) -> Vec<(String, f64)> {
     let per_min = |ms: u64| 60_000.0 / ms.max(1) as f64;
+    // IHAVE: `gossip_lazy` members per heartbeat while a message is in the
+    // last three heartbeats' window; as many arrive from the others.
+    let busy = ((pub_pm + rcv_pm) * 3.0 * heartbeat_ms as f64 / 60_000.0).min(1.0);
+    let ihave = busy * per_min(heartbeat_ms) * (link.gossip_lazy as f64).min(peers);
     let mut v = vec![
         (
             "location frames (one per member)".to_owned(),
             pub_pm * peers,
         ),
         ("acks of received locations".to_owned(), rcv_pm),
+        ("gossipsub IHAVE".to_owned(), ihave),
+        ("acks of received IHAVEs".to_owned(), ihave),
         (
-            "libp2p ping + pong (both ends ping)".to_owned(),
-            2.0 * peers * per_min(link.ping_interval_ms),
+            // Ping: our ping and the ack of the pong; the pong to theirs.
+            "libp2p Ping (both ends ping)".to_owned(),
+            3.0 * peers * per_min(link.ping_interval_ms),
         ),
         (
-            "identify (both ends)".to_owned(),
+            "Identify (both ends)".to_owned(),
             2.0 * peers * per_min(link.identify_interval_ms),
         ),
     ];
-    // IHAVE: `gossip_lazy` members per heartbeat while a message is in the
-    // last three heartbeats' window.
-    let busy = ((pub_pm + rcv_pm) * 3.0 * heartbeat_ms as f64 / 60_000.0).min(1.0);
-    v.push((
-        "gossipsub IHAVE".to_owned(),
-        busy * per_min(heartbeat_ms) * link.gossip_lazy as f64,
-    ));
     if let Some(total) = measured_pm {
         let known: f64 = v.iter().map(|(_, n)| n).sum();
         v.push((
-            "other: QUIC keep-alives, acks of pings, handshakes".to_owned(),
+            "other: QUIC keep-alives and their acks, acks of the rest, handshakes".to_owned(),
             (total - known).max(0.0),
         ));
     }
@@ -327,7 +331,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         o.share_location(gid, true).await?;
     }
     let invite = first.invite(gid, 1, 600_000).await?;
-    let exe = std::env::current_exe()?;
+    let exe = phone_exe()?;
     let mut cmd = match &netns {
         Some(ns) => {
             let mut c = Command::new("ip");
@@ -336,16 +340,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => Command::new(&exe),
     };
-    cmd.args([
-        "idle-phone",
-        "--invite",
-        &invite,
-        "--listen",
-        &listen(phone_ip),
-    ])
-    .args(["--members", &n.to_string()])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped());
+    cmd.args(["--invite", &invite, "--listen", &listen(phone_ip)])
+        .args(["--members", &n.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
     let mut child = cmd.spawn().context("starting the phone process")?;
     let pid = child.id();
     let stdin = child.stdin.take().context("phone stdin")?;

@@ -2,7 +2,7 @@
 //! a veth pair (whose counters are its traffic), and its CPU and memory read
 //! from `/proc`.
 
-use std::process::Command;
+use std::{path::PathBuf, process::Command};
 
 use anyhow::{bail, Context};
 
@@ -121,6 +121,55 @@ impl Drop for Netns {
     fn drop(&mut self) {
         let _ = sh(&["ip", "netns", "del", &self.name]);
     }
+}
+
+/// The `idle-phone` binary beside this one (the measured node, linking
+/// nothing else). Under `cargo run` (which sets `CARGO`) it is built first,
+/// with this binary's profile and target directory, so the suite's one
+/// command keeps working; otherwise it must already be there (`--bins`).
+pub(super) fn phone_exe() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().context("the bench binary has no directory")?;
+    let phone = dir.join(format!("idle-phone{}", std::env::consts::EXE_SUFFIX));
+    if let (Some(cargo), Some(target_dir), Some(profile)) = (
+        std::env::var_os("CARGO"),
+        dir.parent(),
+        dir.file_name().and_then(|p| p.to_str()),
+    ) {
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let mut build = Command::new(cargo);
+        build
+            .args([
+                "build",
+                "-q",
+                "--bin",
+                "idle-phone",
+                "--manifest-path",
+                manifest,
+            ])
+            .arg("--target-dir")
+            .arg(target_dir);
+        match profile {
+            "debug" => {}
+            "release" => {
+                build.arg("--release");
+            }
+            other => {
+                build.args(["--profile", other]);
+            }
+        }
+        let status = build.status().context("building idle-phone")?;
+        if !status.success() {
+            bail!("building idle-phone failed ({status})");
+        }
+    }
+    if !phone.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p aura-examples --bins`",
+            phone.display()
+        );
+    }
+    Ok(phone)
 }
 
 /// On-CPU nanoseconds of every thread of `pid`.

@@ -330,19 +330,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn toml_parses_and_debug_hides_secrets() {
+    fn toml_parses_and_debug_hides_secrets() -> Result<(), Box<dyn std::error::Error>> {
         let c: Config = toml::from_str(
             "webhook_secrets = [\"whsec_a\"]\ndatabase_url = \"postgres://u:pw@h/db\"\nplatform_share_bps = 2500",
         )
-        .unwrap();
+        ?;
         assert_eq!(c.platform_share_bps, 2500);
         let d = format!("{c:?}");
         assert!(!d.contains("whsec_a") && !d.contains("pw@"), "{d}");
         assert!(toml::from_str::<Config>("nonsense = 1").is_err());
+        Ok(())
     }
 
     #[test]
-    fn webhook_secrets_are_required_outside_dev_mode() {
+    fn webhook_secrets_are_required_outside_dev_mode() -> Result<(), Box<dyn std::error::Error>> {
         let mut c = Config::default();
         assert!(matches!(
             c.checked_webhook_secrets(),
@@ -350,7 +351,7 @@ mod tests {
         ));
         c.dev_mode = true;
         assert_eq!(
-            c.checked_webhook_secrets().unwrap(),
+            c.checked_webhook_secrets()?,
             vec![DEV_WEBHOOK_SECRET.as_bytes().to_vec()]
         );
         c.dev_mode = false;
@@ -360,9 +361,7 @@ mod tests {
             Err(ConfigError::WeakWebhookSecret(1))
         ));
         c.webhook_secrets.pop();
-        assert_eq!(
-            c.checked_webhook_secrets().unwrap(),
-            vec![b"whsec_x".to_vec()]
-        );
+        assert_eq!(c.checked_webhook_secrets()?, vec![b"whsec_x".to_vec()]);
+        Ok(())
     }
 }

@@ -8,10 +8,10 @@
 //! # let ledger = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
 //! # let who = DeviceKey(ed25519_dalek::SigningKey::from_bytes(&[2; 32]).verifying_key().to_bytes());
 //! # let statement = Signed::sign(MemberStatement { v: 1, account: who.to_hex(), level: 3, xp: 2500,
-//! #     medals: vec![], iat: 100, exp: 400 }, &ledger).unwrap();
+//! #     medals: vec![], iat: 100, exp: 400 }, &ledger)?;
 //! let s = member::verify(&statement, &ledger.verifying_key(), &who, 200)?;
 //! assert_eq!(s.level, 3);
-//! # Ok::<(), aura_billing::signed::VerifyError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};

@@ -95,8 +95,8 @@ mod tests {
     }
 
     #[test]
-    fn limits_and_cursors_are_bounded_and_typed() {
-        let p = PageRequest::parse(&q(&[]), &[]).unwrap();
+    fn limits_and_cursors_are_bounded_and_typed() -> Result<(), Box<dyn std::error::Error>> {
+        let p = PageRequest::parse(&q(&[]), &[])?;
         assert_eq!((p.limit, p.after), (DEFAULT_PAGE, None));
         for l in ["0", "101", "-1", "x", ""] {
             assert!(PageRequest::parse(&q(&[("limit", l)]), &[]).is_err(), "{l}");
@@ -108,7 +108,7 @@ mod tests {
             );
         }
         assert!(PageRequest::parse(&q(&[("room", "x")]), &[]).is_err());
-        let p = PageRequest::parse(&q(&[("cursor", "6162"), ("room", "x")]), &["room"]).unwrap();
+        let p = PageRequest::parse(&q(&[("cursor", "6162"), ("room", "x")]), &["room"])?;
         assert_eq!(p.after.as_deref(), Some("ab"));
         let page = PageRequest {
             limit: 2,
@@ -123,5 +123,6 @@ mod tests {
         }
         .page(vec![1, 2], |n| n.to_string());
         assert_eq!(last.next_cursor, None);
+        Ok(())
     }
 }

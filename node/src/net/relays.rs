@@ -244,19 +244,20 @@ impl Relays {
 mod tests {
     use super::*;
 
-    fn relay(n: u8) -> (PeerId, Multiaddr) {
-        let key = libp2p::identity::Keypair::ed25519_from_bytes([n; 32]).unwrap();
+    fn relay(n: u8) -> Result<(PeerId, Multiaddr), Box<dyn std::error::Error>> {
+        let key = libp2p::identity::Keypair::ed25519_from_bytes([n; 32])?;
         let p = key.public().to_peer_id();
-        let a: Multiaddr = format!("/ip4/10.0.0.{n}/tcp/4001/p2p/{p}").parse().unwrap();
-        (p, a)
+        let a: Multiaddr = format!("/ip4/10.0.0.{n}/tcp/4001/p2p/{p}").parse()?;
+        Ok((p, a))
     }
 
     #[test]
-    fn reserves_on_two_relays_and_fails_over_to_a_third_when_one_ends() {
+    fn reserves_on_two_relays_and_fails_over_to_a_third_when_one_ends(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let mut r = Relays::default();
-        let (p1, a1) = relay(1);
-        let (p2, a2) = relay(2);
-        let (p3, a3) = relay(3);
+        let (p1, a1) = relay(1)?;
+        let (p2, a2) = relay(2)?;
+        let (p3, a3) = relay(3)?;
         assert!(r.add(a1.clone()) && r.add(a2.clone()) && r.add(a3.clone()));
         assert!(!r.add(a1.clone()), "a known relay is not added twice");
         assert_eq!(r.poll(0), vec![a1.clone(), a2.clone()]);
@@ -280,12 +281,14 @@ mod tests {
         assert!(r.poll(2_500).is_empty(), "two held or in progress");
         r.ended(&p1, 3_000);
         assert_eq!(r.poll(3_000), vec![a2], "relay 2's backoff is over");
+        Ok(())
     }
 
     #[test]
-    fn backoff_doubles_and_an_accepted_reservation_resets_it() {
+    fn backoff_doubles_and_an_accepted_reservation_resets_it(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let mut r = Relays::default();
-        let (p, a) = relay(1);
+        let (p, a) = relay(1)?;
         r.add(a.clone());
         assert_eq!(r.poll(0).len(), 1);
         r.ended(&p, 0);
@@ -297,42 +300,47 @@ mod tests {
         r.accepted(&p);
         r.ended(&p, 10_000);
         assert_eq!(r.poll(10_250).len(), 1);
+        Ok(())
     }
 
     #[test]
-    fn an_attempt_without_answer_times_out() {
+    fn an_attempt_without_answer_times_out() -> Result<(), Box<dyn std::error::Error>> {
         let mut r = Relays::default();
-        let (p, a) = relay(1);
+        let (p, a) = relay(1)?;
         r.add(a);
         assert_eq!(r.poll(0).len(), 1);
         assert!(r.poll(ATTEMPT_TIMEOUT_MS - 1).is_empty());
         assert!(r.poll(ATTEMPT_TIMEOUT_MS).is_empty());
         assert!(matches!(r.state(&p), Some(State::Idle { .. })));
         assert_eq!(r.poll(ATTEMPT_TIMEOUT_MS + FIRST_RETRY_MS).len(), 1);
+        Ok(())
     }
 
     #[test]
-    fn a_public_node_closes_its_circuits_and_reserves_none() {
+    fn a_public_node_closes_its_circuits_and_reserves_none(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let mut r = Relays::default();
-        let (p, a) = relay(1);
+        let (p, a) = relay(1)?;
         r.add(a);
         assert_eq!(r.poll(0).len(), 1);
         assert_eq!(r.set_paused(true), vec![p]);
         assert!(r.poll(1_000).is_empty());
         assert!(r.set_paused(false).is_empty());
         assert_eq!(r.poll(1_000).len(), 1);
+        Ok(())
     }
 
     #[test]
-    fn circuits_come_first_one_per_relay_and_loopback_last() {
-        let (r1, a1) = relay(1);
-        let (_, a2) = relay(2);
-        let me = relay(9).0;
+    fn circuits_come_first_one_per_relay_and_loopback_last(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (r1, a1) = relay(1)?;
+        let (_, a2) = relay(2)?;
+        let me = relay(9)?.0;
         let c = |a: &Multiaddr| a.clone().with(Protocol::P2pCircuit).with(Protocol::P2p(me));
-        let c1_loop: Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{r1}").parse().unwrap();
-        let c1b: Multiaddr = format!("/ip4/10.9.0.1/tcp/1/p2p/{r1}").parse().unwrap();
-        let lan: Multiaddr = "/ip4/192.168.1.5/udp/4001/quic-v1".parse().unwrap();
-        let lo: Multiaddr = "/ip4/127.0.0.1/udp/4001/quic-v1".parse().unwrap();
+        let c1_loop: Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{r1}").parse()?;
+        let c1b: Multiaddr = format!("/ip4/10.9.0.1/tcp/1/p2p/{r1}").parse()?;
+        let lan: Multiaddr = "/ip4/192.168.1.5/udp/4001/quic-v1".parse()?;
+        let lo: Multiaddr = "/ip4/127.0.0.1/udp/4001/quic-v1".parse()?;
         let given = vec![
             lo.clone(),
             lan.clone(),
@@ -345,16 +353,19 @@ mod tests {
             rank_for_others(&given),
             vec![c(&a1), c(&a2), lan, c(&c1b), lo, c(&c1_loop)]
         );
+        Ok(())
     }
 
     #[test]
-    fn addresses_without_a_peer_id_are_not_relays_and_circuits_name_theirs() {
+    fn addresses_without_a_peer_id_are_not_relays_and_circuits_name_theirs(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let mut r = Relays::default();
-        assert!(!r.add("/ip4/10.0.0.1/tcp/4001".parse().unwrap()));
-        let (p, a) = relay(1);
-        let me = relay(2).0;
+        assert!(!r.add("/ip4/10.0.0.1/tcp/4001".parse()?));
+        let (p, a) = relay(1)?;
+        let me = relay(2)?.0;
         let circuit = a.with(Protocol::P2pCircuit).with(Protocol::P2p(me));
         assert_eq!(relay_of_circuit(&circuit), Some(p));
-        assert_eq!(relay_of_circuit(&relay(3).1), None);
+        assert_eq!(relay_of_circuit(&relay(3)?.1), None);
+        Ok(())
     }
 }

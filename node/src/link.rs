@@ -56,8 +56,10 @@ pub struct LinkTiming {
 }
 
 impl Default for LinkTiming {
-    /// The foreground: QUIC keep-alive after 10 s without receiving
-    /// (libp2p's 5 s kept every quiet path busy), idle timeout 25 s, Ping
+    /// The foreground: QUIC keep-alive after 5 s without receiving and
+    /// idle timeout 10 s (libp2p's; a member whose app was killed must be
+    /// noticed gone quickly: its restart dials in under the same peer id,
+    /// and answers sent on the dead connection are lost until then), Ping
     /// hourly (was 15 s: a third of all packets), Identify every 5 min,
     /// IHAVE to 1 member a heartbeat (was 3: the largest single source;
     /// every member still hears of a message it missed from about one
@@ -65,8 +67,8 @@ impl Default for LinkTiming {
     /// and mDNS periods (5 min), a 200 ms housekeeping tick.
     fn default() -> Self {
         Self {
-            quic_keep_alive_ms: 10_000,
-            quic_idle_timeout_ms: 25_000,
+            quic_keep_alive_ms: 5_000,
+            quic_idle_timeout_ms: 10_000,
             ping_interval_ms: 3_600_000,
             identify_interval_ms: 300_000,
             gossip_lazy: 1,

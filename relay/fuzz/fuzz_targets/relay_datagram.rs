@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use aura_crypto::{FrameHeader, Identity, MemberId, HEADER_LEN};
 use aura_media::{RelayControl, ReportHeader};
+use aura_relay::selection::Selection;
 use aura_relay::{Access, Forwarder, Limits, Outcome};
 use libfuzzer_sys::fuzz_target;
 
@@ -37,6 +38,8 @@ fuzz_target!(|ops: Vec<Op>| {
         max_rooms: 2,
         bytes_per_s: 10_000,
         burst_bytes: 2_000,
+        // Two seats for four members, so the loudest-speaker choice is fuzzed.
+        selection: Selection { max_speakers: 2, ..Selection::default() },
     };
     let mut f: Forwarder<u8> = Forwarder::new(limits.clone(), Access::Token { ledger, capability: None });
     let mut now = Instant::now();

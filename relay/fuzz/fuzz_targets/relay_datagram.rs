@@ -39,9 +39,18 @@ fuzz_target!(|ops: Vec<Op>| {
         bytes_per_s: 10_000,
         burst_bytes: 2_000,
         // Two seats for four members, so the loudest-speaker choice is fuzzed.
-        selection: Selection { max_speakers: 2, ..Selection::default() },
+        selection: Selection {
+            max_speakers: 2,
+            ..Selection::default()
+        },
     };
-    let mut f: Forwarder<u8> = Forwarder::new(limits.clone(), Access::Token { ledger, capability: None });
+    let mut f: Forwarder<u8> = Forwarder::new(
+        limits.clone(),
+        Access::Token {
+            ledger,
+            capability: None,
+        },
+    );
     let mut now = Instant::now();
     let members = [id(1), id(2), id(3), id(4)];
     for (i, m) in members.iter().enumerate() {
@@ -65,10 +74,20 @@ fuzz_target!(|ops: Vec<Op>| {
             Ok(Outcome::Forward(fan)) => {
                 let targets: Vec<u8> = fan.copied().collect();
                 let me = members.iter().position(|m| *m == from).map(|i| i as u8);
-                assert!(!targets.contains(&me.unwrap_or(255)), "sent back to its sender");
+                assert!(
+                    !targets.contains(&me.unwrap_or(255)),
+                    "sent back to its sender"
+                );
                 if let Ok(h) = FrameHeader::parse(&b) {
-                    assert_eq!(h.sender, from.short_id(), "forwarded a frame of another sender");
-                    assert!(f.is_joined(&h.room, &from), "forwarded from a member not joined");
+                    assert_eq!(
+                        h.sender,
+                        from.short_id(),
+                        "forwarded a frame of another sender"
+                    );
+                    assert!(
+                        f.is_joined(&h.room, &from),
+                        "forwarded from a member not joined"
+                    );
                 } else if let Ok(h) = ReportHeader::parse(&b) {
                     assert_eq!(h.author, from, "forwarded a report of another author");
                     assert!(targets.len() <= 1);

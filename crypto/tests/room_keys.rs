@@ -37,6 +37,7 @@ struct Stage {
     authority: RoomKeyAuthority,
     speakers: Vec<RoomSession>,
     speaker_ids: Vec<MemberId>,
+    speaker_identities: Vec<Identity>,
     listeners: Vec<(MemberId, RoomSession)>,
 }
 
@@ -71,6 +72,7 @@ impl Stage {
             authority,
             speakers: Vec::new(),
             speaker_ids,
+            speaker_identities: sp.clone(),
             listeners: Vec::new(),
         };
         let keys: Vec<SpeakerKey> = speakers
@@ -266,4 +268,68 @@ fn only_the_hosts_room_key_counts() {
         Err(RoomError::Envelope(_))
     ));
     assert_eq!(target.room_epoch(), None);
+}
+
+#[test]
+fn a_rejoined_speaker_at_a_fresh_session_is_heard_and_its_old_keys_stay_refused() {
+    let mut stage = Stage::new(5);
+    let speaker = stage.speaker_ids[0];
+    // The speaker rotates a few times: listeners remember sender epoch 3.
+    let mut old_key = None;
+    for _ in 0..3 {
+        stage.speakers[0]
+            .rotate_sender_key(NOW, &mut OsRng)
+            .unwrap();
+        let key = stage.speakers[0].speaker_key(&mut OsRng).unwrap();
+        let mut listeners = std::mem::take(&mut stage.listeners);
+        stage.hand_out(&key, &mut listeners);
+        stage.listeners = listeners;
+        old_key = Some(key);
+    }
+    let old_key = old_key.unwrap();
+    assert_eq!(old_key.sender_epoch, 3);
+    let old_frames = stage.say(0, 2);
+    // Its app restarts: it leaves and rejoins with a fresh session (epoch 0).
+    for (_, l) in &mut stage.listeners {
+        l.member_departed(&speaker);
+    }
+    let remaining: Vec<MemberId> = stage.listeners.iter().map(|(m, _)| *m).collect();
+    let mut envelopes = stage.authority.rotate(remaining, &mut OsRng).unwrap();
+    for env in &envelopes {
+        for (_, l) in &mut stage.listeners {
+            if env.recipient == l.member_id() {
+                assert_eq!(l.accept_room_key(env), Ok(1));
+            }
+        }
+    }
+    // A replayed key of its earlier stay is refused, so are its old frames.
+    for (_, l) in &mut stage.listeners {
+        assert_eq!(l.accept_speaker_key(&old_key), Err(RoomError::UnknownEpoch));
+        assert!(l.open(&old_frames[0]).is_err());
+    }
+    let id = stage.speakers[0].member_id();
+    let host = stage.authority.host();
+    let mut fresh = RoomSession::new(
+        stage.speaker_identities[0].clone(),
+        stage.room,
+        host,
+        NOW,
+        &mut OsRng,
+    );
+    assert_eq!(fresh.sender_epoch(), 0);
+    envelopes = vec![stage.authority.envelope_for(id, &mut OsRng).unwrap()];
+    assert_eq!(fresh.accept_room_key(&envelopes[0]), Ok(1));
+    fresh.set_speakers(stage.speaker_ids.clone());
+    let key = fresh.speaker_key(&mut OsRng).unwrap();
+    assert_eq!(key.sender_epoch, 0);
+    stage.speakers[0] = fresh;
+    // Listeners that remembered sender epoch 3 take epoch 0 and hear it.
+    let mut listeners = std::mem::take(&mut stage.listeners);
+    stage.hand_out(&key, &mut listeners);
+    stage.listeners = listeners;
+    let frames = stage.say(0, 3);
+    for (_, l) in &mut stage.listeners {
+        let o = l.open(&frames[0]).unwrap();
+        assert_eq!((o.sender, o.epoch), (speaker, 0));
+    }
 }

@@ -23,6 +23,8 @@ use crate::sender_key::{Key32, OwnSenderKey};
 /// Room epochs whose keys a member keeps (current and previous, so speaker
 /// keys that cross a rotation still open).
 const ROOM_EPOCHS_KEPT: usize = 2;
+/// Departed members remembered (see [`RoomSession::member_departed`]).
+const MAX_DEPARTED_REMEMBERED: usize = 4_096;
 
 /// A member's view of one room's keys.
 pub struct RoomSession {
@@ -38,6 +40,9 @@ pub struct RoomSession {
     voice_in: VoiceVerifier,
     keys: VerifyingKeys,
     floors: Floors,
+    /// Per departed speaker, the newest room epoch held when it departed:
+    /// after it rejoins, only its keys sealed under a later room epoch count.
+    departed_at: HashMap<MemberId, u16>,
 }
 
 impl std::fmt::Debug for RoomSession {
@@ -71,6 +76,7 @@ impl RoomSession {
             voice_in: VoiceVerifier::default(),
             keys: VerifyingKeys::default(),
             floors: Floors::default(),
+            departed_at: HashMap::new(),
         }
     }
 
@@ -147,6 +153,26 @@ impl RoomSession {
         Ok(last_sig)
     }
 
+    /// A member left, was kicked or banned (a
+    /// [`RoomChange::Departed`](super::RoomChange)): its chains and the
+    /// newest sender epoch we saw from it are forgotten, so when it rejoins
+    /// with a fresh session (sender epoch 0 again) listeners hear it. Only
+    /// its speaker keys sealed under a room epoch newer than the one we hold
+    /// now count from here on: the host rotates the room key after every
+    /// departure, so a speaker key of its earlier stay, replayed, is refused.
+    pub fn member_departed(&mut self, member: &MemberId) {
+        self.received.peers.remove(member);
+        self.received.highest_epoch.remove(member);
+        self.floors.forget_member(member);
+        self.departed_at
+            .insert(*member, self.room_epoch().unwrap_or(0));
+        if self.departed_at.len() > MAX_DEPARTED_REMEMBERED {
+            // Oldest room epochs first: those no longer open anything anyway.
+            let held = self.room_keys.first().map_or(0, |(e, _)| *e);
+            self.departed_at.retain(|_, e| *e >= held);
+        }
+    }
+
     /// Installs a seated speaker's sender key. Returns the sender epoch
     /// installed, or `None` if stale or already known.
     pub fn accept_speaker_key(&mut self, msg: &SpeakerKey) -> Result<Option<u16>, RoomError> {
@@ -157,6 +183,13 @@ impl RoomSession {
             return Err(RoomError::NotASpeaker);
         }
         msg.verify()?;
+        if self
+            .departed_at
+            .get(&msg.speaker)
+            .is_some_and(|e| msg.room_epoch <= *e)
+        {
+            return Err(RoomError::UnknownEpoch);
+        }
         let (_, key) = self
             .room_keys
             .iter()

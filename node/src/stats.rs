@@ -55,4 +55,10 @@ pub struct NodeStats {
     /// Bytes written to all libp2p streams: every protocol, forwarded gossip
     /// included (before transport encryption and framing).
     pub bytes_sent: u64,
+    /// Connections opened to a peer we were already connected to (both
+    /// ends dialled at once, or a hole punch beside a relayed circuit).
+    pub duplicate_connections: u64,
+    /// Now: connected group members that gossip does not know to be
+    /// subscribed to the group's topic (they get our messages only by repair).
+    pub members_not_subscribed: u64,
 }

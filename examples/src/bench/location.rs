@@ -105,6 +105,8 @@ async fn totals(nodes: &[MeshNode]) -> anyhow::Result<NodeStats> {
         t.locations_published += s.locations_published;
         t.gossip_rejected += s.gossip_rejected;
         t.member_dials_failed += s.member_dials_failed;
+        t.duplicate_connections += s.duplicate_connections;
+        t.members_not_subscribed += s.members_not_subscribed;
     }
     Ok(t)
 }
@@ -316,6 +318,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "events_lagged": lagged.load(Ordering::Relaxed),
                 "run_queue_wait_pct": wait_pct.round(),
                 "member_dials_failed": after.member_dials_failed,
+                "duplicate_connections": after.duplicate_connections,
+                "members_not_subscribed_at_start": before.members_not_subscribed,
+                "members_not_subscribed_at_end": after.members_not_subscribed,
             })
         );
     } else {

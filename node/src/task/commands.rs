@@ -35,9 +35,35 @@ impl Task {
         self.swarm.behaviour().gossipsub.peer_score(peer)
     }
 
+    /// Connected members of our groups that gossip does not list on the
+    /// group's topic.
+    fn members_not_subscribed(&self) -> u64 {
+        let gossip = &self.swarm.behaviour().gossipsub;
+        let me = self.identity.member_id();
+        let mut n = 0;
+        for g in self.groups.values() {
+            let hash = g.topic.hash();
+            let subscribed: std::collections::HashSet<&PeerId> = gossip
+                .all_peers()
+                .filter(|(_, topics)| topics.contains(&&hash))
+                .map(|(p, _)| p)
+                .collect();
+            let session = crate::group_core::lock(&g.session);
+            n += session
+                .roster()
+                .members()
+                .filter(|(m, _)| *m != me)
+                .filter_map(|(m, _)| m.peer_id().ok())
+                .filter(|p| self.swarm.is_connected(p) && !subscribed.contains(p))
+                .count() as u64;
+        }
+        n
+    }
+
     pub(crate) fn stats(&self) -> NodeStats {
         NodeStats {
             bytes_sent: crate::net::bytes_sent(&self.metrics),
+            members_not_subscribed: self.members_not_subscribed(),
             ..self.stats.clone()
         }
     }

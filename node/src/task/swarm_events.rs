@@ -28,6 +28,9 @@ impl Task {
                 // `is_relayed` looks at the local address for those.
                 let relayed = endpoint.is_relayed();
                 self.redial.connected(&peer_id);
+                if num_established.get() > 1 {
+                    self.stats.duplicate_connections += 1;
+                }
                 if num_established.get() == 1 {
                     self.emit(Event::PeerConnected {
                         peer: peer_id,

@@ -17,6 +17,8 @@
 //!   stay authentic through a relay.
 //! - [`level`]: a room voice frame's audio level, outside the encryption,
 //!   for a relay's choice of the loudest seats.
+//! - [`advert`] (sans-IO): where a relay's media forwarder listens, as
+//!   its identify agent version says.
 //! - [`control`] (sans-IO): what a member tells a relay's media
 //!   forwarder (join or leave a room, present an entitlement token).
 //! - [`endpoint`]: one quinn [`MediaEndpoint`] per process serving every
@@ -38,6 +40,7 @@
 //! # }
 //! ```
 
+pub mod advert;
 pub mod control;
 pub mod endpoint;
 pub mod framing;

@@ -92,6 +92,14 @@ impl PeerPaths {
         (after != before).then_some(after)
     }
 
+    /// Each peer whose best path goes through a relay, and that relay.
+    pub(crate) fn relayed(&self) -> Vec<(PeerId, PeerId)> {
+        self.peers
+            .iter()
+            .filter_map(|(p, conns)| best(conns).and_then(|b| b.relay()).map(|r| (*p, r)))
+            .collect()
+    }
+
     /// Forgets every connection (the transport was replaced); returns the
     /// peers that were connected.
     pub(crate) fn clear(&mut self) -> Vec<PeerId> {

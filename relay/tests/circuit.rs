@@ -1,6 +1,6 @@
 //! Interop: standard rust-libp2p clients (relay client v2, identify, ping;
 //! no Aura code) use the relay: one reserves a slot, the other reaches it
-//! through the relay, and identify names the relay `aura-relay/<version>`.
+//! through the relay, and identify names the relay `aura-relay/<version> media-udp/<port>`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -116,7 +116,14 @@ async fn standard_client_reserves_and_is_reached_through_the_relay() {
     assert!(relayed, "B reached A directly, not through the relay");
     assert_eq!(
         relay_agent.as_deref(),
-        Some(concat!("aura-relay/", env!("CARGO_PKG_VERSION")))
+        Some(
+            format!(
+                "aura-relay/{} media-udp/{}",
+                env!("CARGO_PKG_VERSION"),
+                server.media_addr().port()
+            )
+            .as_str()
+        )
     );
     let m = server.metrics();
     assert!(m.reservations_accepted.get() >= 1);

@@ -25,6 +25,7 @@ use aura_node::{
     Event, Node, Path,
 };
 use aura_relay::server::Server;
+use lab::voice::{assert_relay_opens_nothing, LabVoice, VoiceSeen};
 use lab::{spawn_in, Lab, Nat};
 use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -40,12 +41,15 @@ struct Relay {
     /// `true`: shut down gracefully; `false` (or dropped): killed, its
     /// runtime and sockets dropped with no goodbye.
     stop: oneshot::Sender<bool>,
-    thread: std::thread::JoinHandle<()>,
+    /// Gives the media forwarder's forwarded-packet counter at the end.
+    thread: std::thread::JoinHandle<u64>,
+    id: Identity,
 }
 
 impl Relay {
     fn start(lab: &Lab, seed: u8) -> Self {
         let id = Identity::from_secret_bytes(&[seed; 32]);
+        let key = id.clone();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let (stop, stop_rx) = oneshot::channel::<bool>();
         let thread = spawn_in(lab.ns("wan"), move || async move {
@@ -73,9 +77,12 @@ impl Relay {
             };
             tx.send((server.peer_id(), port(true), port(false)))
                 .unwrap();
-            if let Ok(true) = stop_rx.await {
+            let graceful = matches!(stop_rx.await, Ok(true));
+            let forwarded = server.metrics().forwarded_packets.get();
+            if graceful {
                 server.shutdown().await;
             }
+            forwarded
             // Otherwise the runtime, the relay's tasks and sockets go with
             // this thread: a crash, as the members see it.
         });
@@ -86,6 +93,7 @@ impl Relay {
             tcp,
             stop,
             thread,
+            id: key,
         }
     }
 
@@ -101,10 +109,11 @@ impl Relay {
         format!("/ip4/100.64.{i}.1/tcp/{}/p2p/{}", self.tcp, self.peer)
     }
 
-    /// Kills the relay (no graceful close) and waits for its thread.
-    fn kill(self) {
+    /// Kills the relay (no graceful close) and waits for its thread;
+    /// returns how many media datagrams it forwarded.
+    fn kill(self) -> u64 {
         let _ = self.stop.send(false);
-        self.thread.join().unwrap();
+        self.thread.join().unwrap()
     }
 }
 
@@ -121,6 +130,8 @@ struct Report {
     chats: Vec<(Instant, String)>,
     /// Hole punches that succeeded and failed.
     punched: (u64, u64),
+    /// What its voice saw.
+    voice: VoiceSeen,
 }
 
 async fn start_node(relays: Vec<String>) -> (Node, tempfile::TempDir) {
@@ -157,12 +168,18 @@ async fn wait_circuits(node: &Node, n: usize) {
     .expect("no reservation on the relays");
 }
 
+/// How a member reaches the relays: their addresses, and the relays' keys
+/// (for the curious-relay check).
+struct Relays(Vec<String>, Vec<Identity>);
+
 /// A member's script: A (`invite_tx` set) creates the group and sends the
 /// invite; B joins with it. Both share their location every 100 ms, chat
-/// every 500 ms once connected, and record what they hear from the other until
-/// `stop` turns true.
+/// every 500 ms once connected, talk (voice bound on `ip`), and record what
+/// they hear from the other until `stop` turns true.
+#[allow(clippy::too_many_arguments)]
 async fn member(
-    relays: Vec<String>,
+    ip: &'static str,
+    Relays(relays, relay_keys): Relays,
     circuits: usize,
     invite_tx: Option<std::sync::mpsc::SyncSender<(String, PeerId)>>,
     invite_rx: Option<std::sync::mpsc::Receiver<(String, PeerId)>>,
@@ -194,6 +211,7 @@ async fn member(
     };
     node.set_precision(gid, Precision::Exact).await.unwrap();
     node.share_location(gid, true).await.unwrap();
+    let voice = LabVoice::start(&node, gid, ip).await;
     let me = node.peer_id();
     let mut other: Option<PeerId> = other;
     let mut report = Report::default();
@@ -257,6 +275,10 @@ async fn member(
     });
     let stats = node.stats().await.unwrap();
     report.punched = (stats.hole_punches, stats.hole_punches_failed);
+    report.voice = voice.finish().await;
+    for r in &relay_keys {
+        assert_relay_opens_nothing(&node, gid, r).await;
+    }
     node.shutdown().await;
     report
 }
@@ -272,7 +294,7 @@ struct Pair {
     stop: watch::Sender<bool>,
 }
 
-fn pair(lab: &Lab, relays: impl Fn(u8) -> Vec<String>, circuits: usize) -> Pair {
+fn pair(lab: &Lab, relays: impl Fn(u8) -> Relays, circuits: usize) -> Pair {
     let (inv_tx, inv_rx) = std::sync::mpsc::sync_channel(1);
     let (stop, stop_rx) = watch::channel(false);
     let (a_paths, _a_rx) = mpsc::channel(64);
@@ -282,10 +304,28 @@ fn pair(lab: &Lab, relays: impl Fn(u8) -> Vec<String>, circuits: usize) -> Pair 
     let (pb_tx, pb) = watch::channel((0, 0));
     let s = stop_rx.clone();
     let a = spawn_in(lab.ns("h1"), move || {
-        member(ra, circuits, Some(inv_tx), None, a_paths, pa_tx, s)
+        member(
+            "10.1.0.2",
+            ra,
+            circuits,
+            Some(inv_tx),
+            None,
+            a_paths,
+            pa_tx,
+            s,
+        )
     });
     let b = spawn_in(lab.ns("h2"), move || {
-        member(rb, circuits, None, Some(inv_rx), b_paths_tx, pb_tx, stop_rx)
+        member(
+            "10.2.0.2",
+            rb,
+            circuits,
+            None,
+            Some(inv_rx),
+            b_paths_tx,
+            pb_tx,
+            stop_rx,
+        )
     });
     Pair {
         a,
@@ -349,7 +389,11 @@ fn members_behind_full_cone_nats_end_direct_after_hole_punching() {
         return;
     };
     let relay = Relay::start(&lab, 11);
-    let mut p = pair(&lab, |i| vec![relay.quic_addr(i)], 1);
+    let mut p = pair(
+        &lab,
+        |i| Relays(vec![relay.quic_addr(i)], vec![relay.id.clone()]),
+        1,
+    );
     let rt = runtime();
     let (_, first) = rt.block_on(p.wait_path(40, |_| true));
     assert!(
@@ -405,15 +449,20 @@ fn members_behind_symmetric_nats_stay_relayed_and_talk_through_the_relay() {
     };
     let relay = Relay::start(&lab, 12);
     let rp = relay.peer;
-    let mut p = pair(&lab, |i| vec![relay.quic_addr(i)], 1);
+    let mut p = pair(
+        &lab,
+        |i| Relays(vec![relay.quic_addr(i)], vec![relay.id.clone()]),
+        1,
+    );
     let rt = runtime();
     let (relayed_at, first) = rt.block_on(p.wait_path(40, |_| true));
     assert_eq!(first, Path::Relayed { relay: rp });
     // Hole punching is tried (and fails: a new port per destination).
     rt.block_on(p.wait_punch_failed(40));
-    std::thread::sleep(Duration::from_millis(500));
+    // Voice for a moment through the relay's media forwarder.
+    std::thread::sleep(Duration::from_millis(2_500));
     let (a, b) = p.finish();
-    relay.kill();
+    let forwarded = relay.kill();
     assert_eq!(
         b.path,
         Some(Path::Relayed { relay: rp }),
@@ -449,11 +498,32 @@ fn members_behind_symmetric_nats_stay_relayed_and_talk_through_the_relay() {
         a.punched,
         b.punched
     );
+    // Voice both ways through the relay's media forwarder, and only there.
+    let rm = aura_crypto::MemberId::from_peer_id(&rp).unwrap();
+    for (who, r) in [("A", &a), ("B", &b)] {
+        let v = &r.voice;
+        assert!(
+            v.heard_after(relayed_at) >= 25,
+            "{who} heard {} frames of sound: {:?}",
+            v.heard.len(),
+            v.stats
+        );
+        assert_eq!(v.stats.relays, vec![rm], "{who}'s voice relays");
+        assert!(v.stats.via_relay >= 25, "{who}: {:?}", v.stats);
+        assert!(
+            v.stats.connected.is_empty(),
+            "{who} has a direct media path through symmetric NATs"
+        );
+    }
+    assert!(forwarded >= 50, "the relay forwarded {forwarded} datagrams");
     eprintln!(
-        "path: relayed through {rp} ({} locations heard; hole punches ok/failed: A {:?}, B {:?})",
+        "path: relayed through {rp} ({} locations heard; hole punches ok/failed: A {:?}, B {:?}); \
+         voice through the relay: A heard {} and B {} frames of sound, the relay forwarded {forwarded}",
         b.locations.len(),
         a.punched,
-        b.punched
+        b.punched,
+        a.voice.heard.len(),
+        b.voice.heard.len(),
     );
 }
 
@@ -467,7 +537,12 @@ fn killing_the_relay_in_use_moves_members_to_the_other_relay() {
     let (p1, p2) = (r1.peer, r2.peer);
     // TCP to the relays: a relay process that dies closes its sockets, and
     // the members learn it at once (over QUIC only the idle timeout would tell).
-    let mut p = pair(&lab, |i| vec![r1.tcp_addr(i), r2.tcp_addr(i)], 2);
+    let keys = vec![r1.id.clone(), r2.id.clone()];
+    let mut p = pair(
+        &lab,
+        |i| Relays(vec![r1.tcp_addr(i), r2.tcp_addr(i)], keys.clone()),
+        2,
+    );
     let rt = runtime();
     let (_, first) = rt.block_on(p.wait_path(40, |_| true));
     let used = first.relay().expect("relayed first");

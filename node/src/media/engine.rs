@@ -17,11 +17,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::feed::{VoiceFeed, VoiceSnapshot};
 use super::settings::{VoiceConfig, VoiceStats};
+use super::via_relay::RelayLinks;
 use super::MediaRoom;
 use crate::location::Position as GeoPosition;
 use crate::voice::feedback::{FeedbackBook, LossMeter};
 use crate::voice::{CodecError, Playout, Position, TalkGate, TalkMode, VoiceSender};
 use crate::{Event, Node};
+
+mod stats;
 
 /// What the handle asks of the engine.
 #[derive(Debug)]
@@ -101,6 +104,10 @@ pub(crate) struct Engine {
     listener: Option<(GeoPosition, f64)>,
     /// Members' last known positions.
     member_pos: HashMap<MemberId, GeoPosition>,
+    /// Relays for members with no direct media connection.
+    relays: RelayLinks,
+    /// Datagrams that came through a relay.
+    via_relay: u64,
 }
 
 fn now_ms() -> u64 {
@@ -146,6 +153,8 @@ impl Engine {
             positional: false,
             listener: None,
             member_pos: HashMap::new(),
+            relays: RelayLinks::default(),
+            via_relay: 0,
         })
     }
 
@@ -212,6 +221,9 @@ impl Engine {
     }
 
     fn on_incoming(&mut self, inc: &Incoming) {
+        if inc.hop == Hop::Relay {
+            self.via_relay += 1;
+        }
         if let Header::Report(_) = inc.header {
             // Believed for its author's signature, not for the connection.
             let room = &self.room;
@@ -261,7 +273,9 @@ impl Engine {
 
     fn broadcast(&mut self, frames: Vec<Vec<u8>>) {
         for f in frames {
-            self.p.endpoint.broadcast(&self.room_id, &Bytes::from(f));
+            let f = Bytes::from(f);
+            self.p.endpoint.broadcast(&self.room_id, &f);
+            self.relays.send(&self.p.endpoint, &f);
         }
     }
 
@@ -363,6 +377,14 @@ impl Engine {
                 self.member_pos.insert(member, pos);
                 self.place(member);
             }
+            VoiceFeed::Relay { relay, addr } => {
+                self.relays.set_relay(relay, addr);
+                self.use_relays();
+            }
+            VoiceFeed::Path { member, relay } => {
+                self.relays.set_path(member, relay);
+                self.use_relays();
+            }
             VoiceFeed::MembersAdded => self.sync_members(),
             VoiceFeed::MemberLeft(member) => {
                 self.sync_members();
@@ -392,6 +414,12 @@ impl Engine {
             self.member_pos.insert(member, pos);
             self.place(member);
         }
+        for (relay, addr) in s.relays {
+            self.relays.set_relay(relay, addr);
+        }
+        for (member, relay) in s.paths {
+            self.relays.set_path(member, Some(relay));
+        }
         for (member, addr) in s.addrs {
             self.on_media_addr(member, &addr);
         }
@@ -416,6 +444,7 @@ impl Engine {
                     };
                 }
                 self.dial(member);
+                self.use_relays();
             }
             Err(_) => tracing::debug!(%member, %addr, "unusable media address"),
         }
@@ -431,6 +460,24 @@ impl Engine {
         for m in known {
             self.dial(m);
         }
+        self.use_relays();
+    }
+
+    /// Members in voice that we hold no direct media connection to go
+    /// through a relay (`super::via_relay`); direct ones never do.
+    fn use_relays(&mut self) {
+        let ep = &self.p.endpoint;
+        let unreached: Vec<MemberId> = match self.removed {
+            true => Vec::new(),
+            false => self
+                .peers
+                .keys()
+                .filter(|m| !ep.is_connected(m))
+                .copied()
+                .collect(),
+        };
+        self.relays
+            .step(ep, self.room_id, unreached, Instant::now());
     }
 
     /// Gives the endpoint's routing table this room's current members: a
@@ -449,6 +496,7 @@ impl Engine {
     /// Forgets everything about a member who left.
     fn drop_member(&mut self, m: MemberId) {
         self.peers.remove(&m);
+        self.relays.forget(&m);
         self.mix.remove(&(m, false));
         self.mix.remove(&(m, true));
         self.forget(m);
@@ -490,8 +538,13 @@ impl Engine {
             let Some(rep) = self.meters.entry(m).or_default().interval(&q) else {
                 continue;
             };
-            let signed = self.signer.sign(m.short_id(), &rep, now_ms());
-            if let Err(e) = self.p.endpoint.send(&m, Bytes::copy_from_slice(&signed)) {
+            let signed = Bytes::copy_from_slice(&self.signer.sign(m.short_id(), &rep, now_ms()));
+            // Direct, else through the relay of its stream: signed either way.
+            let ep = &self.p.endpoint;
+            if !ep.is_connected(&m) && self.relays.send_to(ep, &m, signed.clone()) {
+                continue;
+            }
+            if let Err(e) = ep.send(&m, signed) {
                 tracing::debug!(member = %m, error = %e, "receiver report not sent");
             }
         }
@@ -517,37 +570,5 @@ impl Engine {
         self.feedback.remove(&m);
         self.inbox.forget(&m);
         self.member_pos.remove(&m);
-    }
-
-    fn stats(&self) -> VoiceStats {
-        let positions = self
-            .room
-            .streams()
-            .into_iter()
-            .filter_map(|(m, music)| {
-                self.mix
-                    .position(&(m, music))
-                    .map(|p| (m, music, p.ts, self.start + Duration::from_micros(p.at_us)))
-            })
-            .collect();
-        VoiceStats {
-            sender: self.sender.stats().clone(),
-            music_sender: self.music.as_ref().map(|(s, _, _)| s.stats().clone()),
-            room: self.room.stats().clone(),
-            voice: self.room.reports(),
-            music: self.room.music_reports(),
-            connected: self.p.endpoint.peers_in(&self.room_id),
-            frames_out: self.mix.frames_out(),
-            send_bitrate: self.sender.bitrate(),
-            feedback: self.feedback.latest().to_vec(),
-            feedback_refused: self.inbox.stats().refused,
-            impaired: self
-                .p
-                .endpoint
-                .room_counters(&self.room_id)
-                .map_or(0, |c| c.impaired),
-            playout_dropped: self.playout_dropped + self.mix.dropped(),
-            positions,
-        }
     }
 }

@@ -1,8 +1,11 @@
 //! What the node task tells a group's voice engine, on a typed, bounded
 //! channel of its own (not the public event stream, which may lag): media
 //! addresses members announced, positions for positional audio, roster
-//! changes. A message that does not fit marks the feed stale and the task
+//! changes, the relays whose media forwarder we can reach and which relay
+//! each member's libp2p path goes through. A message that does not fit marks the feed stale and the task
 //! sends a [`VoiceFeed::Snapshot`] on its next tick.
+
+use std::net::SocketAddr;
 
 use aura_crypto::MemberId;
 
@@ -28,6 +31,21 @@ pub(crate) enum VoiceFeed {
         /// Where.
         pos: Position,
     },
+    /// A relay's media forwarder (its identity and address).
+    Relay {
+        /// The relay's identity (its libp2p key).
+        relay: MemberId,
+        /// Its media forwarder's UDP address.
+        addr: SocketAddr,
+    },
+    /// A member's libp2p path: through which relay, or `None` (direct or
+    /// not connected).
+    Path {
+        /// Who.
+        member: MemberId,
+        /// The relay the path goes through.
+        relay: Option<MemberId>,
+    },
     /// The roster gained members (the engine reads the roster itself).
     MembersAdded,
     /// A member left or was removed.
@@ -45,4 +63,8 @@ pub(crate) struct VoiceSnapshot {
     pub(crate) addrs: Vec<(MemberId, String)>,
     /// Members' last positions.
     pub(crate) positions: Vec<(MemberId, Position)>,
+    /// Relays' media forwarders.
+    pub(crate) relays: Vec<(MemberId, SocketAddr)>,
+    /// Members connected through a relay, and which.
+    pub(crate) paths: Vec<(MemberId, MemberId)>,
 }

@@ -84,6 +84,11 @@ pub struct VoiceStats {
     pub feedback_refused: u64,
     /// Frames dropped by the inbound-loss impairment (test/lab).
     pub impaired: u64,
+    /// Relays our voice goes through now (for members with no direct
+    /// media connection).
+    pub relays: Vec<MemberId>,
+    /// Datagrams (frames and reports) that came through a relay.
+    pub via_relay: u64,
     /// Per stream `(member, music, media ts, when)`: the media timestamp
     /// of the frame last mixed for playout and when (for sync checks).
     pub positions: Vec<(MemberId, bool, u64, std::time::Instant)>,

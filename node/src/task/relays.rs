@@ -1,9 +1,13 @@
 //! The task's side of [`crate::net::relays`]: reservations on circuit
 //! relays (listeners on `/p2p-circuit`), relays learnt from identify, the
-//! AutoNAT status that decides whether reservations are wanted, and the
-//! path of each connection ([`crate::paths::PeerPaths`]).
+//! AutoNAT status that decides whether reservations are wanted, the
+//! path of each connection ([`crate::paths::PeerPaths`]), and the relays'
+//! media forwarders (the port a relay's identify names,
+//! [`aura_media::advert`], at the IP we reached it at), which voice uses
+//! for members it has no direct media path to.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 
 use libp2p::{
     autonat, core::transport::ListenerId, core::ConnectedPoint, dcutr, multiaddr::Protocol, relay,
@@ -34,6 +38,8 @@ pub(crate) struct RelayState {
     /// peer that turns out to be a relay is reserved on.
     dialed: HashMap<ConnectionId, Multiaddr>,
     paths: PeerPaths,
+    /// Relays' media forwarders (at most `MAX_KNOWN`).
+    media: Vec<(PeerId, SocketAddr)>,
 }
 
 impl RelayState {
@@ -52,6 +58,30 @@ impl RelayState {
         }
         Ok(me)
     }
+}
+
+impl RelayState {
+    /// Relays' media forwarders we know, by the relay's identity.
+    pub(crate) fn media_relays(&self) -> Vec<(aura_crypto::MemberId, SocketAddr)> {
+        self.media
+            .iter()
+            .filter_map(|(p, a)| aura_crypto::MemberId::from_peer_id(p).map(|m| (m, *a)))
+            .collect()
+    }
+
+    /// Peers whose path goes through a relay, and that relay.
+    pub(crate) fn relayed_paths(&self) -> Vec<(PeerId, PeerId)> {
+        self.paths.relayed()
+    }
+}
+
+/// The IP a (direct) libp2p address reaches.
+fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
+    addr.iter().find_map(|p| match p {
+        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
+        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        _ => None,
+    })
 }
 
 /// The path a connection gives.
@@ -117,6 +147,7 @@ impl Task {
         self.relay.dialed.clear();
         for peer in self.relay.paths.clear() {
             self.emit(Event::PeerDisconnected { peer });
+            self.voice_path(peer, None);
         }
         self.relay.set.reset();
         self.relay_tick();
@@ -138,6 +169,7 @@ impl Task {
         if let Some(path) = self.relay.paths.opened(peer, conn, path) {
             tracing::debug!(%peer, ?path, "path");
             self.emit(Event::PathChanged { peer, path });
+            self.voice_path(peer, path.relay());
         }
     }
 
@@ -151,8 +183,10 @@ impl Task {
             Some(Some(path)) => {
                 tracing::debug!(%peer, ?path, "path");
                 self.emit(Event::PathChanged { peer, path });
+                self.voice_path(peer, path.relay());
             }
             Some(None) => {
+                self.voice_path(peer, None);
                 if let Some(Path::Relayed { relay }) = was {
                     self.dial_around(peer, relay);
                 }
@@ -186,14 +220,29 @@ impl Task {
     }
 
     /// Identify from `peer` on `conn`: a peer we dialled that speaks the
-    /// hop protocol (a bootstrap node, a peer found on the DHT) is a relay.
+    /// hop protocol (a bootstrap node, a peer found on the DHT) is a relay;
+    /// a relay whose agent names a media port serves voice at that port on
+    /// the IP we dialled.
     pub(crate) fn relay_identified(
         &mut self,
         peer: PeerId,
         conn: ConnectionId,
         protocols: &[StreamProtocol],
+        agent: &str,
     ) {
-        if self.relay.set.knows(&peer) || !protocols.contains(&HOP_PROTOCOL) {
+        if !protocols.contains(&HOP_PROTOCOL) {
+            return;
+        }
+        let Some(addr) = self.relay.dialed.get(&conn) else {
+            return;
+        };
+        let media = aura_media::advert::media_port_of(agent)
+            .zip(ip_of(addr))
+            .map(|(port, ip)| SocketAddr::new(ip, port));
+        if let Some(media) = media {
+            self.relay_media(peer, media);
+        }
+        if self.relay.set.knows(&peer) {
             return;
         }
         let Some(addr) = self.relay.dialed.get(&conn) else {
@@ -206,6 +255,22 @@ impl Task {
         if self.relay.set.add(addr.clone()) {
             tracing::info!(relay = %addr, "relay discovered");
             self.relay_tick();
+        }
+    }
+
+    /// Remembers `relay`'s media forwarder and tells the voice engines.
+    fn relay_media(&mut self, relay: PeerId, addr: SocketAddr) {
+        let known = &mut self.relay.media;
+        let full = known.len() >= crate::net::relays::MAX_KNOWN;
+        match known.iter_mut().find(|(p, _)| *p == relay) {
+            Some((_, a)) if *a == addr => return,
+            Some((_, a)) => *a = addr,
+            None if !full => known.push((relay, addr)),
+            None => return,
+        }
+        tracing::debug!(%relay, %addr, "relay media forwarder");
+        if let Some(relay) = aura_crypto::MemberId::from_peer_id(&relay) {
+            self.voice_relay(relay, addr);
         }
     }
 

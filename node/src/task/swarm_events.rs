@@ -136,7 +136,7 @@ impl Task {
                 connection_id,
                 info,
             }) => {
-                self.relay_identified(peer_id, connection_id, &info.protocols);
+                self.relay_identified(peer_id, connection_id, &info.protocols, &info.agent_version);
                 let addrs: Vec<_> = info.listen_addrs.into_iter().take(8).collect();
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                     for a in &addrs {

@@ -5,8 +5,14 @@
 //! arrives (it can read us now), and when a member announces an address we
 //! had not heard since its last new key epoch (it may have restarted and
 //! forgotten ours); re-announcements at most once per [`REANNOUNCE_GAP_MS`].
+//! The engines also learn the relays' media forwarders and which relay
+//! each member's libp2p path goes through (voice's fallback when no direct
+//! media path exists).
+
+use std::net::SocketAddr;
 
 use aura_crypto::{GroupId, MemberId};
+use libp2p::PeerId;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::{now_ms, Task};
@@ -44,9 +50,53 @@ impl Task {
         let Some(g) = self.groups.get(gid) else {
             return VoiceSnapshot::default();
         };
+        let paths = self
+            .relay
+            .relayed_paths()
+            .iter()
+            .filter_map(|(p, r)| Some((MemberId::from_peer_id(p)?, MemberId::from_peer_id(r)?)))
+            .collect();
         VoiceSnapshot {
             addrs: g.media_addrs.iter().map(|(m, a)| (*m, a.clone())).collect(),
             positions: g.last.iter().map(|(m, f)| (*m, f.pos)).collect(),
+            relays: self.relay.media_relays(),
+            paths,
+        }
+    }
+
+    /// Tells every voice engine of a relay's media forwarder.
+    pub(crate) fn voice_relay(&mut self, relay: MemberId, addr: SocketAddr) {
+        let gids: Vec<GroupId> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.voice.is_some())
+            .map(|(gid, _)| *gid)
+            .collect();
+        for gid in gids {
+            self.feed_voice(gid, VoiceFeed::Relay { relay, addr });
+        }
+    }
+
+    /// Tells the voice engines of `peer`'s groups which relay its path
+    /// goes through now (`None`: direct, or not connected).
+    pub(crate) fn voice_path(&mut self, peer: PeerId, relay: Option<PeerId>) {
+        let Some(member) = MemberId::from_peer_id(&peer) else {
+            return;
+        };
+        let relay = relay.and_then(|r| MemberId::from_peer_id(&r));
+        let gids: Vec<GroupId> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| {
+                g.voice.is_some()
+                    && crate::group_core::lock(&g.session)
+                        .roster()
+                        .is_member(&member)
+            })
+            .map(|(gid, _)| *gid)
+            .collect();
+        for gid in gids {
+            self.feed_voice(gid, VoiceFeed::Path { member, relay });
         }
     }
 

@@ -97,7 +97,24 @@ impl Server {
         let libp2p_metrics = libp2p::metrics::Metrics::new(&mut registry);
         let key = libp2p::identity::Keypair::ed25519_from_bytes(*identity.to_secret_bytes())
             .map_err(|e| net(&e))?;
-        let mut swarm = swarm::build(key, &cfg.limits, &gate, &metrics, &mut registry)?;
+        // The media forwarder first: identify names its port.
+        let (stop, stop_rx) = watch::channel(false);
+        let (media, media_task) = media::spawn(
+            &identity,
+            cfg.listen.media,
+            &cfg.limits,
+            gate.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        )?;
+        let mut swarm = swarm::build(
+            key,
+            media.port(),
+            &cfg.limits,
+            &gate,
+            &metrics,
+            &mut registry,
+        )?;
         for a in &cfg.listen.libp2p {
             let a: Multiaddr = a
                 .parse()
@@ -118,15 +135,6 @@ impl Server {
                 swarm.add_external_address(a.clone());
             }
         }
-        let (stop, stop_rx) = watch::channel(false);
-        let (media, media_task) = media::spawn(
-            &identity,
-            cfg.listen.media,
-            &cfg.limits,
-            gate.clone(),
-            metrics.clone(),
-            stop_rx.clone(),
-        )?;
         let registry = Arc::new(registry);
         let mut tasks = vec![media_task];
         let metrics_addr = match cfg.listen.metrics {

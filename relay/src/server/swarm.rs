@@ -1,6 +1,7 @@
 //! The relay's libp2p side: circuit relay v2 server with Aura-sized limits,
 //! Kademlia in server mode (a bootstrap node), AutoNAT server, identify
-//! (`aura-relay/<version>`), ping, and connection limits (total, per IP,
+//! (`aura-relay/<version> media-udp/<port>`: the media forwarder's port,
+//! [`aura_media::advert`]), ping, and connection limits (total, per IP,
 //! memory).
 // The derive generates `BehaviourEvent` with one undocumented variant per field.
 #![allow(missing_docs)]
@@ -22,9 +23,10 @@ use crate::config::LimitsConfig;
 /// Protocol of identify (the node's).
 pub const IDENTIFY_PROTOCOL: &str = "/aura/id/1";
 
-/// What the relay names itself in identify.
-pub fn agent_version() -> String {
-    format!("aura-relay/{}", env!("CARGO_PKG_VERSION"))
+/// What the relay names itself in identify: its version and the UDP port
+/// of its media forwarder.
+pub fn agent_version(media_port: u16) -> String {
+    aura_media::advert::relay_agent(env!("CARGO_PKG_VERSION"), media_port)
 }
 
 /// Everything the relay speaks over libp2p.
@@ -81,9 +83,11 @@ fn relay_config(l: &LimitsConfig, gate: &Gate, metrics: &Metrics) -> relay::Conf
     c
 }
 
-/// Builds the swarm for `key` (TCP/Noise/Yamux and QUIC).
+/// Builds the swarm for `key` (TCP/Noise/Yamux and QUIC); identify names
+/// `media_port`.
 pub fn build(
     key: Keypair,
+    media_port: u16,
     limits: &LimitsConfig,
     gate: &Gate,
     metrics: &Metrics,
@@ -120,7 +124,7 @@ pub fn build(
                 autonat: autonat::Behaviour::new(id, autonat::Config::default()),
                 identify: identify::Behaviour::new(
                     identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())
-                        .with_agent_version(agent_version()),
+                        .with_agent_version(agent_version(media_port)),
                 ),
                 ping: ping::Behaviour::default(),
             }

@@ -53,6 +53,8 @@ impl Nat {
     }
 }
 
+pub mod voice;
+
 /// Runs a command; its stderr on failure.
 pub fn sh(args: &[&str]) -> Result<(), String> {
     let out = Command::new(args[0])

@@ -333,3 +333,41 @@ fn a_rejoined_speaker_at_a_fresh_session_is_heard_and_its_old_keys_stay_refused(
         assert_eq!((o.sender, o.epoch), (speaker, 0));
     }
 }
+
+#[test]
+fn chat_opens_for_members_only_and_cannot_be_put_in_anothers_name() {
+    let mut stage = Stage::new(3);
+    let line = stage.listeners[0]
+        .1
+        .seal_chat("hello room", &mut OsRng)
+        .unwrap();
+    let author = stage.listeners[0].0;
+    assert_eq!(
+        stage.listeners[1].1.open_chat(&author, &line).unwrap(),
+        "hello room"
+    );
+    assert_eq!(
+        stage.speakers[0].open_chat(&author, &line).unwrap(),
+        "hello room"
+    );
+    // Claimed as another member's line: the signature does not verify.
+    let other = stage.listeners[2].0;
+    assert_eq!(
+        stage.listeners[1].1.open_chat(&other, &line),
+        Err(RoomError::BadSignature)
+    );
+    // An outsider with its own session but no room key reads nothing.
+    let outsider = Identity::generate(&mut OsRng);
+    let o = RoomSession::new(
+        outsider,
+        stage.room,
+        stage.authority.host(),
+        NOW,
+        &mut OsRng,
+    );
+    assert_eq!(o.open_chat(&author, &line), Err(RoomError::UnknownEpoch));
+    // Tampered in transit: refused.
+    let mut bad = line.clone();
+    bad[5] ^= 1;
+    assert!(stage.listeners[1].1.open_chat(&author, &bad).is_err());
+}

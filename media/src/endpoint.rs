@@ -497,6 +497,20 @@ impl MediaEndpoint {
             .count()
     }
 
+    /// Opens a reliable bidirectional stream to `peer` on our connection
+    /// (a relay's room control plane; see [`crate::room_control`]).
+    pub async fn open_stream(
+        &self,
+        peer: &MemberId,
+    ) -> Result<(quinn::SendStream, quinn::RecvStream), MediaError> {
+        let conn = self
+            .conns()
+            .get(peer)
+            .cloned()
+            .ok_or(MediaError::NotConnected(*peer))?;
+        Ok(conn.open_bi().await?)
+    }
+
     /// Drops the connection to `peer`.
     pub fn disconnect(&self, peer: &MemberId) {
         if let Some(c) = self.conns().remove(peer) {

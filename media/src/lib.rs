@@ -21,6 +21,8 @@
 //!   its identify agent version says.
 //! - [`control`] (sans-IO): what a member tells a relay's media
 //!   forwarder (join or leave a room, present an entitlement token).
+//! - [`room_control`] (sans-IO): the room control stream between a
+//!   member and a relay (signed room ops, key envelopes, speaker keys, chat).
 //! - [`endpoint`]: one quinn [`MediaEndpoint`] per process serving every
 //!   room, demultiplexed by the routing table into one bounded queue per
 //!   room.
@@ -48,6 +50,7 @@ mod impair;
 pub mod inbox;
 pub mod level;
 pub mod report;
+pub mod room_control;
 pub mod routing;
 pub mod tls;
 

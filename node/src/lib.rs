@@ -33,6 +33,7 @@ pub mod link;
 pub mod location;
 pub mod media;
 pub mod net;
+pub mod rooms;
 pub mod store;
 pub mod voice;
 pub mod voice_api;

@@ -157,6 +157,15 @@ impl LimitsConfig {
         }
     }
 
+    /// The room control plane's limits (rooms and members as the forwarder's).
+    pub fn rooms(&self) -> crate::rooms::HubLimits {
+        crate::rooms::HubLimits {
+            max_rooms: self.media_rooms,
+            members_per_room: self.members_per_room,
+            ..crate::rooms::HubLimits::default()
+        }
+    }
+
     /// Reservation lifetime.
     pub fn reservation_duration(&self) -> Duration {
         Duration::from_secs(self.reservation_duration_s)

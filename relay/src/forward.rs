@@ -90,6 +90,10 @@ pub enum DropReason {
     /// A room frame of a speaker that is not among the loudest few.
     #[error("speaker not among the loudest")]
     NotSelected,
+    /// A frame into a room of the control plane from a member that is not
+    /// a seated, unmuted speaker.
+    #[error("not a seated, unmuted speaker")]
+    NotSpeaker,
 }
 
 impl DropReason {
@@ -103,6 +107,7 @@ impl DropReason {
             Self::NotAdmitted => "not_admitted",
             Self::NoSession => "no_session",
             Self::NotSelected => "not_selected",
+            Self::NotSpeaker => "not_speaker",
         }
     }
 }
@@ -234,6 +239,10 @@ pub struct Forwarder<T> {
     sessions: HashMap<MemberId, Session<T>>,
     rooms: HashMap<RoomId, Vec<MemberId>>,
     selectors: HashMap<RoomId, Selector>,
+    /// Rooms of the control plane ([`crate::rooms`]) and their seated,
+    /// unmuted speakers: only those are forwarded, only members it admits
+    /// receive.
+    gated: HashMap<RoomId, Vec<MemberId>>,
 }
 
 impl<T> Forwarder<T> {
@@ -245,7 +254,47 @@ impl<T> Forwarder<T> {
             sessions: HashMap::new(),
             rooms: HashMap::new(),
             selectors: HashMap::new(),
+            gated: HashMap::new(),
         }
+    }
+
+    /// Puts `room` under the control plane: no speaker yet, and a member
+    /// joins it only through [`Self::admit`].
+    pub fn gate_room(&mut self, room: RoomId) {
+        self.gated.entry(room).or_default();
+    }
+
+    /// Sets the members whose frames into a gated `room` are forwarded.
+    pub fn set_speakers(&mut self, room: RoomId, speakers: Vec<MemberId>) {
+        if let Some(s) = self.gated.get_mut(&room) {
+            *s = speakers;
+        }
+    }
+
+    /// Joins `member` to a gated `room` (the control plane admitted it).
+    pub fn admit(&mut self, room: RoomId, member: &MemberId) -> Result<(), Refusal> {
+        self.join(member, room)
+    }
+
+    /// Takes `member` out of `room` at once.
+    pub fn expel(&mut self, room: RoomId, member: &MemberId) {
+        if let Some(s) = self.sessions.get_mut(member) {
+            s.rooms.retain(|r| *r != room);
+        }
+        self.leave_room(&room, member);
+    }
+
+    /// Forgets a gated room and every join to it.
+    pub fn close_gated(&mut self, room: RoomId) {
+        self.gated.remove(&room);
+        if let Some(ms) = self.rooms.remove(&room) {
+            for m in ms {
+                if let Some(s) = self.sessions.get_mut(&m) {
+                    s.rooms.retain(|r| *r != room);
+                }
+            }
+        }
+        self.selectors.remove(&room);
     }
 
     /// Sessions and rooms now.
@@ -378,6 +427,9 @@ impl<T> Forwarder<T> {
             .get(&room)
             .filter(|ms| ms.contains(from))
             .ok_or(DropReason::NotJoined)?;
+        if only.is_none() && self.gated.get(&room).is_some_and(|s| !s.contains(from)) {
+            return Err(DropReason::NotSpeaker);
+        }
         let mut start = 0;
         if let Some((l, sender)) = level {
             let sel = self.selectors.entry(room).or_default();
@@ -403,6 +455,11 @@ impl<T> Forwarder<T> {
         unix_s: i64,
     ) -> Outcome<'_, T> {
         match c {
+            RelayControl::Join(room)
+                if self.gated.contains_key(&room) && !self.is_joined(&room, from) =>
+            {
+                Outcome::Refused(Refusal::NotAllowed)
+            }
             RelayControl::Join(room) => match self.join(from, room) {
                 Ok(()) => Outcome::Joined(room),
                 Err(r) => Outcome::Refused(r),

@@ -10,6 +10,8 @@
 //!   where each datagram goes, token buckets, limits.
 //! - [`selection`] (sans-IO): which seats of a room are forwarded, the
 //!   loudest few by the level their frames carry.
+//! - [`rooms`] (sans-IO): the room control plane: signed room ops checked
+//!   and sequenced, delivered to whom they concern; forwarding follows seats.
 //! - [`access`] (sans-IO): everyone, an allow-list, or entitlement tokens
 //!   checked offline against the ledger's pinned key.
 //! - [`config`]: the operator's TOML config, every field defaulted.
@@ -21,6 +23,7 @@ pub mod config;
 pub mod forward;
 pub mod keyfile;
 pub mod per_ip;
+pub mod rooms;
 pub mod selection;
 #[cfg(feature = "server")]
 pub mod server;

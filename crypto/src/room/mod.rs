@@ -14,9 +14,11 @@
 //! - [`RoomKeyAuthority`], [`SpeakerKey`], [`RoomSession`]: the keys. The
 //!   host seals the room key to each joiner; each speaker hands its sender
 //!   key to the whole room in one message sealed under the room key; after
-//!   a departure both rotate (see [`keys`]).
+//!   a departure both rotate (see [`keys`]). Chat is sealed under the
+//!   room key and signed by its author ([`chat`]).
 
 mod apply;
+pub mod chat;
 pub mod error;
 mod id;
 pub mod keys;

@@ -85,6 +85,26 @@ impl RoomSession {
         self.identity.member_id()
     }
 
+    /// The room.
+    pub fn room_id(&self) -> RoomId {
+        self.room
+    }
+
+    pub(super) fn newest_room_key(&self) -> Option<(u16, &Key32)> {
+        self.room_keys.last().map(|(e, k)| (*e, k))
+    }
+
+    pub(super) fn room_key(&self, epoch: u16) -> Option<&Key32> {
+        self.room_keys
+            .iter()
+            .find(|(e, _)| *e == epoch)
+            .map(|(_, k)| k)
+    }
+
+    pub(super) fn sign(&self, msg: &[u8]) -> ed25519_dalek::Signature {
+        self.identity.sign(msg)
+    }
+
     /// The newest room epoch held.
     pub fn room_epoch(&self) -> Option<u16> {
         self.room_keys.last().map(|(e, _)| *e)

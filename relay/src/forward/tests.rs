@@ -274,3 +274,46 @@ fn only_the_loudest_seats_reach_the_audience_without_their_level() -> R {
     );
     Ok(())
 }
+
+#[test]
+fn a_gated_room_forwards_only_its_speakers_to_admitted_members() -> R {
+    let now = Instant::now();
+    let mut f = Forwarder::new(Limits::default(), Access::Everyone);
+    let (a, b, c) = (id(1).member_id(), id(2).member_id(), id(3).member_id());
+    for (n, m) in [a, b, c].iter().enumerate() {
+        f.connect(*m, n as u8 + 1, now)?;
+    }
+    f.gate_room(ROOM);
+    // Joining by datagram is refused: the control plane admits.
+    assert!(matches!(
+        f.on_datagram(&c, &join(ROOM), now, 0)?,
+        Outcome::Refused(Refusal::NotAllowed)
+    ));
+    f.admit(ROOM, &a)?;
+    f.admit(ROOM, &b)?;
+    // No speaker yet: nothing is forwarded.
+    assert_eq!(
+        f.on_datagram(&a, &frame(ROOM, &a), now, 0)
+            .map(|_| ())
+            .err(),
+        Some(DropReason::NotSpeaker)
+    );
+    f.set_speakers(ROOM, vec![a]);
+    assert_eq!(
+        targets(f.on_datagram(&a, &frame(ROOM, &a), now, 0)?),
+        vec![2]
+    );
+    assert_eq!(
+        f.on_datagram(&b, &frame(ROOM, &b), now, 0)
+            .map(|_| ())
+            .err(),
+        Some(DropReason::NotSpeaker)
+    );
+    // Expelled: b receives nothing more, at once.
+    f.expel(ROOM, &b);
+    assert!(targets(f.on_datagram(&a, &frame(ROOM, &a), now, 0)?).is_empty());
+    assert!(!f.is_joined(&ROOM, &b));
+    f.close_gated(ROOM);
+    assert!(!f.is_joined(&ROOM, &a));
+    Ok(())
+}

@@ -2,8 +2,10 @@
 //! (ALPN, ed25519 TLS identity), one read loop per member connection,
 //! every datagram handed to the sans-IO [`Forwarder`] with the member the
 //! TLS handshake authenticated, and sent on, unchanged, to the members it
-//! names. Datagrams only (no streams): a member whose path cannot carry a
-//! datagram reaches the relay over nothing else.
+//! names. Voice rides datagrams only; the room control plane ([`rooms`])
+//! takes one bidirectional stream per connection.
+
+mod rooms;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +30,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Shared {
     table: Mutex<Forwarder<quinn::Connection>>,
+    control: rooms::Control,
     per_ip: Mutex<IpLimit>,
     gate: Gate,
     metrics: Metrics,
@@ -77,7 +80,8 @@ fn transport() -> Arc<quinn::TransportConfig> {
     t.datagram_receive_buffer_size(Some(256 << 10));
     t.datagram_send_buffer_size(256 << 10);
     t.max_concurrent_uni_streams(0u32.into());
-    t.max_concurrent_bidi_streams(0u32.into());
+    // One control stream for rooms.
+    t.max_concurrent_bidi_streams(1u32.into());
     t.keep_alive_interval(Some(Duration::from_secs(5)));
     t.max_idle_timeout(Some(quinn::VarInt::from_u32(30_000).into()));
     Arc::new(t)
@@ -99,6 +103,7 @@ pub(super) fn spawn(
     let local = endpoint.local_addr()?;
     let shared = Arc::new(Shared {
         table: Mutex::new(Forwarder::new(limits.forwarder(), gate.access().clone())),
+        control: rooms::Control::new(limits.rooms(), gate.access()),
         per_ip: Mutex::new(IpLimit::new(limits.connections_per_ip)),
         gate,
         metrics,
@@ -189,10 +194,13 @@ async fn serve(conn: quinn::Connection, s: Arc<Shared>) {
         }
     }
     tracing::debug!(%member, remote = %conn.remote_address(), "media session");
+    let control = tokio::spawn(rooms::serve(conn.clone(), member, s.clone()));
     let mut out: Vec<quinn::Connection> = Vec::new();
     while let Ok(d) = conn.read_datagram().await {
         forward(&s, &member, &d, &mut out);
     }
+    control.abort();
+    rooms::gone(&s, &member, &conn);
     let mut t = lock(&s.table);
     t.disconnect(&member, |c| c.stable_id() == conn.stable_id());
     s.refresh_gauges(&t);

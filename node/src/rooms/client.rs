@@ -1,0 +1,361 @@
+//! One member's side of a room (sans-IO): its view of the room state, its
+//! keys, and what it must send in answer to what the relay delivers.
+//!
+//! The view is rebuilt from the relay's `welcome` and kept by applying
+//! each op in the order received with the relay's `accepted_ms` as the
+//! clock: signatures and roles are checked here again, so a relay cannot
+//! seat, mute or kick on anyone's behalf. An op that does not apply to the
+//! view (about an audience member it never saw) is skipped and counted.
+//! The host seals the room key to each joiner and rotates it after each
+//! departure; a seated member hands its sender key to the room when it
+//! takes its seat and again under every new room key.
+
+use std::collections::VecDeque;
+
+use aura_crypto::room::{
+    Admission, RoomChange, RoomId, RoomKeyAuthority, RoomOp, RoomOpKind, RoomSession, RoomState,
+    SignedRoomOp, SpeakerKey,
+};
+use aura_crypto::{GroupId, Identity, KeyEnvelope, MemberId, Opened};
+use aura_media::room_control::{ClientMsg, ServerMsg};
+use rand::rngs::OsRng;
+
+use super::error::RoomsError;
+use super::event::RoomEvent;
+
+/// Most events and outgoing messages queued before the driver drains them.
+pub const MAX_QUEUED: usize = 4_096;
+
+/// What a member's view admits: group membership and VIP tokens as the
+/// relay decided (the view checks signatures, roles, seats and bans); the
+/// host's own check of the roster is [`RoomClient::set_admission`].
+#[derive(Debug, Default)]
+struct Trusting;
+
+impl Admission for Trusting {
+    fn in_group(&self, _: &GroupId, _: &MemberId) -> bool {
+        true
+    }
+    fn is_vip(&self, _: &MemberId, token: &[u8], _: u64) -> bool {
+        !token.is_empty()
+    }
+}
+
+/// One member's room.
+pub struct RoomClient {
+    identity: Identity,
+    room: RoomId,
+    view: Option<RoomState>,
+    session: Option<RoomSession>,
+    authority: Option<RoomKeyAuthority>,
+    admission: Box<dyn Admission + Send>,
+    last_at: u64,
+    out: VecDeque<ClientMsg>,
+    events: VecDeque<RoomEvent>,
+    skipped: u64,
+    /// Speaker keys under a room key we do not hold yet (it is on its way).
+    early_keys: Vec<SpeakerKey>,
+}
+
+/// Speaker keys kept until their room key arrives.
+const MAX_EARLY_KEYS: usize = 32;
+
+impl std::fmt::Debug for RoomClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomClient")
+            .field("room", &self.room)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RoomClient {
+    /// The host's side of a room it creates with `create` (signed by it).
+    pub fn host(identity: Identity, create: &SignedRoomOp) -> Result<Self, RoomsError> {
+        let room = create
+            .created_room()
+            .ok_or(RoomsError::BadInput("not a create op"))?;
+        let mut c = Self::member(identity.clone(), room);
+        c.authority = Some(RoomKeyAuthority::new(identity, room, &mut OsRng));
+        c.last_at = create.op().at_ms;
+        Ok(c)
+    }
+
+    /// A member's side of room `room` (joining, or holding a seat).
+    pub fn member(identity: Identity, room: RoomId) -> Self {
+        Self {
+            identity,
+            room,
+            view: None,
+            session: None,
+            authority: None,
+            admission: Box::new(Trusting),
+            last_at: 0,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            skipped: 0,
+            early_keys: Vec::new(),
+        }
+    }
+
+    /// The host checks joiners with this before sealing the room key to
+    /// them (a group room's roster).
+    pub fn set_admission(&mut self, admission: Box<dyn Admission + Send>) {
+        self.admission = admission;
+    }
+
+    /// The room.
+    pub fn room(&self) -> RoomId {
+        self.room
+    }
+
+    /// Our view of the room's state, once welcomed.
+    pub fn view(&self) -> Option<&RoomState> {
+        self.view.as_ref()
+    }
+
+    /// Ops received that did not apply to our view.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Our room key epoch, once we hold one.
+    pub fn room_epoch(&self) -> Option<u16> {
+        self.session.as_ref().and_then(RoomSession::room_epoch)
+    }
+
+    /// Signs an op of ours at `now_ms` (strictly after our previous one).
+    pub fn op(&mut self, kind: RoomOpKind, now_ms: u64) -> Result<ClientMsg, RoomsError> {
+        let at_ms = now_ms.max(self.last_at + 1);
+        let room = if matches!(kind, RoomOpKind::Create { .. }) {
+            RoomId::default()
+        } else {
+            self.room
+        };
+        let op = RoomOp {
+            room,
+            author: self.identity.member_id(),
+            at_ms,
+            kind,
+        }
+        .sign(&self.identity)?;
+        self.last_at = at_ms;
+        Ok(ClientMsg::Op(op.encode()?))
+    }
+
+    /// Takes the next message to send to the relay.
+    pub fn poll_out(&mut self) -> Option<ClientMsg> {
+        self.out.pop_front()
+    }
+
+    /// Takes the next event for the app.
+    pub fn poll_event(&mut self) -> Option<RoomEvent> {
+        self.events.pop_front()
+    }
+
+    fn push_out(&mut self, m: ClientMsg) {
+        if self.out.len() < MAX_QUEUED {
+            self.out.push_back(m);
+        }
+    }
+
+    fn event(&mut self, e: RoomEvent) {
+        if self.events.len() >= MAX_QUEUED {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    /// Handles what the relay delivered.
+    pub fn on_server(&mut self, msg: ServerMsg, now_ms: u64) -> Result<(), RoomsError> {
+        match msg {
+            ServerMsg::Welcome { room, .. } if room == self.room => {
+                self.view = None;
+                Ok(())
+            }
+            ServerMsg::Welcome { .. } => Err(RoomsError::BadInput("welcome for another room")),
+            ServerMsg::Op {
+                accepted_ms, op, ..
+            } => self.on_op(&SignedRoomOp::decode(&op)?, accepted_ms, now_ms),
+            ServerMsg::Envelope(b) => {
+                let env = KeyEnvelope::decode(&b).map_err(aura_crypto::room::RoomError::from)?;
+                let session = self.session.as_mut().ok_or(RoomsError::NotWelcomed)?;
+                let before = session.room_epoch();
+                let epoch = session.accept_room_key(&env)?;
+                if before.is_none_or(|b| epoch > b) {
+                    for key in std::mem::take(&mut self.early_keys) {
+                        if let Err(e) = session.accept_speaker_key(&key) {
+                            tracing::debug!(error = %e, "early speaker key refused");
+                        }
+                    }
+                    self.on_new_room_key(now_ms)?;
+                }
+                Ok(())
+            }
+            ServerMsg::SpeakerKey(b) => {
+                let key = SpeakerKey::decode(&b)?;
+                let session = self.session.as_mut().ok_or(RoomsError::NotWelcomed)?;
+                match session.accept_speaker_key(&key) {
+                    Err(aura_crypto::room::RoomError::UnknownEpoch)
+                        if session.room_epoch().is_none_or(|e| key.room_epoch > e) =>
+                    {
+                        if self.early_keys.len() < MAX_EARLY_KEYS {
+                            self.early_keys.push(key);
+                        }
+                        Ok(())
+                    }
+                    r => r.map(|_| ()).map_err(Into::into),
+                }
+            }
+            ServerMsg::Chat { author, sealed, .. } => {
+                self.event(RoomEvent::Chat {
+                    from: author,
+                    sealed,
+                });
+                Ok(())
+            }
+            ServerMsg::Refused { at_ms, code, .. } => {
+                self.event(RoomEvent::Refused { at_ms, code });
+                Ok(())
+            }
+        }
+    }
+
+    fn on_op(
+        &mut self,
+        op: &SignedRoomOp,
+        accepted_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), RoomsError> {
+        let Some(view) = self.view.as_mut() else {
+            let state = RoomState::create(op)?;
+            if state.id() != self.room {
+                return Err(RoomsError::BadInput("create op of another room"));
+            }
+            let host = state.host();
+            self.view = Some(state);
+            if self.session.is_none() {
+                let me = self.identity.clone();
+                let mut s = RoomSession::new(me, self.room, host, now_ms, &mut OsRng);
+                if let Some(a) = &self.authority {
+                    s.accept_room_key(&a.envelope_for(self.identity.member_id(), &mut OsRng)?)?;
+                }
+                self.session = Some(s);
+            }
+            self.event(RoomEvent::Welcomed);
+            return Ok(());
+        };
+        let change = match view.apply(op, accepted_ms, self.admission.as_ref()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.skipped += 1;
+                tracing::debug!(error = %e, "room op skipped by our view");
+                return Ok(());
+            }
+        };
+        self.sync_speakers();
+        let me = self.identity.member_id();
+        match &change {
+            RoomChange::Joined(m) if *m != me => {
+                if let Some(a) = &self.authority {
+                    let env = a.envelope_for(*m, &mut OsRng)?;
+                    self.push_out(ClientMsg::Envelope(env.encode()));
+                }
+            }
+            RoomChange::Departed { member, .. } => {
+                if let Some(s) = self.session.as_mut() {
+                    s.member_departed(member);
+                }
+                if *member != me {
+                    self.rotate_room_key(now_ms)?;
+                }
+            }
+            RoomChange::Seated(_, Some(m)) if *m == me => self.send_speaker_key()?,
+            _ => {}
+        }
+        self.event(RoomEvent::Changed(change));
+        Ok(())
+    }
+
+    /// Host: a new room key for everyone still present (after a departure).
+    fn rotate_room_key(&mut self, now_ms: u64) -> Result<(), RoomsError> {
+        let (Some(a), Some(view)) = (self.authority.as_mut(), self.view.as_ref()) else {
+            return Ok(());
+        };
+        let members: Vec<MemberId> = view.members().map(|(m, _)| *m).collect();
+        let me = self.identity.member_id();
+        for env in a.rotate(members, &mut OsRng)? {
+            if env.recipient == me {
+                if let Some(s) = self.session.as_mut() {
+                    s.accept_room_key(&env)?;
+                }
+            } else {
+                self.push_out(ClientMsg::Envelope(env.encode()));
+            }
+        }
+        self.on_new_room_key(now_ms)
+    }
+
+    /// Under a new room key a seated member starts a new sender epoch.
+    fn on_new_room_key(&mut self, now_ms: u64) -> Result<(), RoomsError> {
+        if !self.is_seated() {
+            return Ok(());
+        }
+        if let Some(s) = self.session.as_mut() {
+            s.rotate_sender_key(now_ms, &mut OsRng)?;
+        }
+        self.send_speaker_key()
+    }
+
+    fn send_speaker_key(&mut self) -> Result<(), RoomsError> {
+        let Some(s) = self.session.as_mut() else {
+            return Ok(());
+        };
+        if s.room_epoch().is_none() {
+            return Ok(()); // sent when the room key arrives
+        }
+        let key = s.speaker_key(&mut OsRng)?;
+        self.push_out(ClientMsg::SpeakerKey(key.encode()));
+        Ok(())
+    }
+
+    fn sync_speakers(&mut self) {
+        if let (Some(v), Some(s)) = (self.view.as_ref(), self.session.as_mut()) {
+            // Every seated member, muted or not: a muted speaker's chain is
+            // kept for when it unmutes (the relay stops its frames meanwhile).
+            let seated: Vec<MemberId> = v.seats().iter().filter_map(|x| x.occupant).collect();
+            s.set_speakers(seated);
+        }
+    }
+
+    /// Whether we hold a seat.
+    pub fn is_seated(&self) -> bool {
+        let me = self.identity.member_id();
+        self.view.as_ref().is_some_and(|v| v.seat_of(&me).is_some())
+    }
+
+    /// Seals one voice payload of ours (we must be seated): the frame and,
+    /// every few frames, a batch signature.
+    pub fn seal_voice(&mut self, payload: &[u8]) -> Result<Vec<Vec<u8>>, RoomsError> {
+        let s = self.session.as_mut().ok_or(RoomsError::NotWelcomed)?;
+        let v = s.seal_voice(payload)?;
+        Ok(std::iter::once(v.frame).chain(v.sig_frame).collect())
+    }
+
+    /// Seals a line of chat for the room.
+    pub fn seal_chat(&self, text: &str) -> Result<ClientMsg, RoomsError> {
+        let s = self.session.as_ref().ok_or(RoomsError::NotWelcomed)?;
+        Ok(ClientMsg::Chat(self.room, s.seal_chat(text, &mut OsRng)?))
+    }
+
+    /// Opens a line of chat by `from`.
+    pub fn open_chat(&self, from: &MemberId, sealed: &[u8]) -> Result<String, RoomsError> {
+        let s = self.session.as_ref().ok_or(RoomsError::NotWelcomed)?;
+        Ok(s.open_chat(from, sealed)?)
+    }
+
+    /// Opens a frame the relay forwarded.
+    pub fn open(&mut self, frame: &[u8]) -> Result<Opened, RoomsError> {
+        let s = self.session.as_mut().ok_or(RoomsError::NotWelcomed)?;
+        Ok(s.open(frame)?)
+    }
+}

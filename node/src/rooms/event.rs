@@ -1,0 +1,36 @@
+//! What a room tells the app.
+
+use aura_crypto::room::RoomChange;
+use aura_crypto::MemberId;
+
+/// A change in a room, in the order the relay sequenced it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoomEvent {
+    /// The relay sent us the room; our view is built.
+    Welcomed,
+    /// An op changed the room (joins, seats, mutes, roles, departures, close).
+    Changed(RoomChange),
+    /// A chat message (sealed; [`super::RoomHandle`] opens it).
+    Chat {
+        /// Author (checked by the relay against its connection).
+        from: MemberId,
+        /// Sealed bytes.
+        sealed: Vec<u8>,
+    },
+    /// A chat message opened.
+    Said {
+        /// Author.
+        from: MemberId,
+        /// Text.
+        text: String,
+    },
+    /// The relay refused an op of ours (`code`: see the relay's `HubError::code`).
+    Refused {
+        /// The refused op's time (0 for other messages).
+        at_ms: u64,
+        /// Why.
+        code: u8,
+    },
+    /// Who is speaking now (members whose voice we played in the last tick).
+    Speaking(Vec<MemberId>),
+}

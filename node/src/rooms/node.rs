@@ -1,0 +1,166 @@
+//! The node's room calls: create a room at a relay, join one by ticket or
+//! as a member of its group.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use aura_crypto::room::{Access, Admission, RoomId, RoomOpKind, RoomTicket, DEFAULT_SEATS};
+use aura_crypto::{GroupId, GroupSession, Identity, MemberId};
+use aura_media::MediaEndpoint;
+use rand::RngCore;
+
+use super::client::RoomClient;
+use super::error::RoomsError;
+use super::handle::RoomHandle;
+use crate::voice_api::VoiceConfig;
+use crate::Node;
+
+/// What a new room is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomSpec {
+    /// Its name.
+    pub name: String,
+    /// Who may join.
+    pub access: Access,
+    /// Seats (1..=16).
+    pub seats: u8,
+}
+
+impl RoomSpec {
+    /// A room open to holders of a ticket, with the default seats.
+    pub fn ticket(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            access: Access::Ticket,
+            seats: DEFAULT_SEATS,
+        }
+    }
+
+    /// A room of `group`'s members, with the default seats.
+    pub fn group(name: &str, group: GroupId) -> Self {
+        Self {
+            name: name.to_owned(),
+            access: Access::Group(group),
+            seats: DEFAULT_SEATS,
+        }
+    }
+}
+
+/// The host's check of a group room's joiners: the group's live roster.
+struct Roster(Arc<Mutex<GroupSession>>);
+
+impl Admission for Roster {
+    fn in_group(&self, group: &GroupId, member: &MemberId) -> bool {
+        let s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.group_id() == *group && s.roster().is_member(member)
+    }
+    fn is_vip(&self, _: &MemberId, token: &[u8], _: u64) -> bool {
+        !token.is_empty()
+    }
+}
+
+impl Node {
+    fn room_identity(&self) -> Result<Identity, RoomsError> {
+        let path = self.config().data_dir.join("identity.key");
+        let secret = crate::keyfile::read_secret(&path)
+            .map_err(|e| RoomsError::Network(format!("identity key: {e}")))?
+            .ok_or(RoomsError::BadInput("no identity key"))?;
+        Ok(Identity::from_secret_bytes(&secret))
+    }
+
+    fn room_endpoint(&self, identity: &Identity) -> Result<MediaEndpoint, RoomsError> {
+        let mut slot = self.media_slot().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ep) = slot.as_ref().filter(|ep| !ep.is_closed()) {
+            return Ok(ep.clone());
+        }
+        let cfg = VoiceConfig::default();
+        let ep = MediaEndpoint::bind(identity, cfg.bind, aura_media::Config::default())
+            .map_err(|e| RoomsError::Network(format!("media endpoint: {e}")))?;
+        *slot = Some(ep.clone());
+        Ok(ep)
+    }
+
+    /// Creates a room at the relay `relay` (its media address `addr`); we
+    /// are its host. A group room admits the group's members only (we
+    /// check the roster before sealing the room key to a joiner).
+    pub async fn create_room(
+        &self,
+        relay: MemberId,
+        addr: SocketAddr,
+        spec: RoomSpec,
+    ) -> Result<RoomHandle, RoomsError> {
+        let identity = self.room_identity()?;
+        let mut nonce = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let kind = RoomOpKind::Create {
+            name: spec.name,
+            access: spec.access,
+            seats: spec.seats,
+            vip_seats: 0,
+            vip_only: false,
+            nonce,
+        };
+        let create = aura_crypto::room::RoomOp {
+            room: RoomId::default(),
+            author: identity.member_id(),
+            at_ms: now_ms(),
+            kind: kind.clone(),
+        }
+        .sign(&identity)?;
+        let mut client = RoomClient::host(identity.clone(), &create)?;
+        if let Access::Group(g) = spec.access {
+            let session = self
+                .session_of(g)
+                .await
+                .map_err(|e| RoomsError::Network(e.to_string()))?;
+            client.set_admission(Box::new(Roster(session)));
+        }
+        let ep = self.room_endpoint(&identity)?;
+        RoomHandle::start(client, identity, Some(create), kind, ep, relay, addr).await
+    }
+
+    /// Joins a room by its ticket (`auraroom1…`) at the relay `relay`.
+    pub async fn join_room(
+        &self,
+        ticket: &str,
+        relay: MemberId,
+        addr: SocketAddr,
+    ) -> Result<RoomHandle, RoomsError> {
+        let ticket = RoomTicket::parse(ticket).map_err(|e| RoomsError::Ticket(e.to_string()))?;
+        self.enter(ticket.room, Some(ticket), relay, addr).await
+    }
+
+    /// Joins a group room (we are a member of its group) at the relay.
+    pub async fn join_group_room(
+        &self,
+        room: RoomId,
+        relay: MemberId,
+        addr: SocketAddr,
+    ) -> Result<RoomHandle, RoomsError> {
+        self.enter(room, None, relay, addr).await
+    }
+
+    async fn enter(
+        &self,
+        room: RoomId,
+        ticket: Option<RoomTicket>,
+        relay: MemberId,
+        addr: SocketAddr,
+    ) -> Result<RoomHandle, RoomsError> {
+        let identity = self.room_identity()?;
+        let client = RoomClient::member(identity.clone(), room);
+        let kind = RoomOpKind::Join {
+            ticket,
+            entitlement: None,
+        };
+        let ep = self.room_endpoint(&identity)?;
+        RoomHandle::start(client, identity, None, kind, ep, relay, addr).await
+    }
+}
+
+pub(super) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

@@ -231,9 +231,15 @@ async fn room_through_one_relay_loudest_three_heard_kicked_listener_reads_nothin
         (&handles[2], 8_000.0),
         (&host, 3_000.0),
     ];
-    let (k, tp) = tokio::join!(speak(&speakers, 75), async {
-        tokio::join!(kicked.pump(1_700), tap.pump(1_700))
-    });
+    // The loud three hold the relay's three places first (a place is held
+    // 400 ms), then the quiet seat speaks too and is never forwarded.
+    let (k, tp) = tokio::join!(
+        async {
+            speak(&speakers[..3], 25).await;
+            speak(&speakers, 50).await;
+        },
+        async { tokio::join!(kicked.pump(1_700), tap.pump(1_700)) }
+    );
     let _ = (k, tp);
     let loud = &ids[..3];
     for (i, h) in handles.iter().enumerate().skip(3) {

@@ -118,6 +118,10 @@ pub(crate) enum Cmd {
     /// Group voice: `aura talk GROUP`, `aura listen GROUP` (see `voice.rs`).
     #[command(flatten)]
     Voice(crate::voice::VoiceCmd),
+    /// Voice rooms through a relay: create, join, seat, leave-seat, mute,
+    /// kick, chat, list (see `room.rs`).
+    #[command(subcommand)]
+    Room(crate::room::RoomCmd),
     /// Developer tools (store stress writer for the crash test).
     #[command(subcommand, hide = true)]
     Debug(DebugCmd),

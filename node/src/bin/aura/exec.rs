@@ -182,7 +182,7 @@ pub(crate) async fn exec(node: &Node, mode: Mode, cmd: Cmd) -> Result<Output> {
             }
         }
         Cmd::Gifts { group, catalog } => crate::gifts::list(node, group, catalog, o).await?,
-        Cmd::Init(_) | Cmd::Run(_) | Cmd::Debug(_) | Cmd::Voice(_) => {
+        Cmd::Init(_) | Cmd::Run(_) | Cmd::Debug(_) | Cmd::Voice(_) | Cmd::Room(_) => {
             bail!("this command cannot be sent to a running node; run it directly")
         }
     }

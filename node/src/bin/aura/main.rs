@@ -9,6 +9,7 @@ mod control;
 mod exec;
 mod gifts;
 mod resolve;
+mod room;
 mod run;
 mod stress;
 mod voice;
@@ -116,6 +117,15 @@ async fn main_async(cli: Cli) -> Result<()> {
             node.shutdown().await;
             r
         }
+        Cmd::Room(r @ (room::RoomCmd::Create { .. } | room::RoomCmd::Join { .. })) => {
+            require_init(&cfg)?;
+            let data_dir = cfg.data_dir.clone();
+            let node = start(cfg).await?;
+            let res = room::run(Some(&node), &data_dir, r).await;
+            node.shutdown().await;
+            res
+        }
+        Cmd::Room(r) => room::run(None, &cfg.data_dir, r).await,
         Cmd::Run(args) => {
             require_init(&cfg)?;
             let data_dir = cfg.data_dir.clone();

@@ -61,4 +61,9 @@ pub struct NodeStats {
     /// Now: connected group members that gossip does not know to be
     /// subscribed to the group's topic (they get our messages only by repair).
     pub members_not_subscribed: u64,
+    /// Background mode: requests to our carrier (each carries what we
+    /// publish and brings back what the group published).
+    pub carry_requests: u64,
+    /// Messages of members in background mode we published for them.
+    pub messages_carried: u64,
 }

@@ -110,6 +110,16 @@ pub enum Request {
         /// Encoded key envelopes (at most [`MAX_DIRECT_ENVELOPES`]).
         envelopes: Vec<Vec<u8>>,
     },
+    /// From a member in background mode to its carrier: publish these
+    /// gossip messages of mine for the group, and give me what the group
+    /// published since I last asked (see `net::carry`).
+    Carry {
+        /// Group id.
+        group: [u8; 32],
+        /// Encoded [`GossipMsg`]s authored by the requester (at most
+        /// `net::carry::MAX_CARRIED`).
+        messages: Vec<Vec<u8>>,
+    },
 }
 
 /// Most envelopes accepted in one direct [`Request::Keys`].
@@ -131,6 +141,9 @@ pub enum Response {
     Refused(String),
     /// Received (the answer to [`Request::Keys`]).
     Ack,
+    /// The answer to [`Request::Carry`]: the group's gossip messages kept
+    /// for the requester since it last asked.
+    Carried(Vec<Vec<u8>>),
 }
 
 /// Encodes with postcard (infallible for these types; errors become empty).

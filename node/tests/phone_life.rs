@@ -170,6 +170,10 @@ async fn start_with_fast_background() -> TestNode {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::loopback(dir.path().to_path_buf());
     cfg.background.publish.min_interval_ms = 0;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let node = Node::builder().config(cfg).start().await.unwrap();
     let events = node.events();
     wait_listening(&node).await;
@@ -269,17 +273,32 @@ async fn background_group_is_silent_until_someone_moves_and_foreground_comes_bac
     let here = base().offset_m(2_000.0, 0.0);
     nodes[0].node.update_position(here).await.unwrap();
     heard(&mut nodes[1].events, a, here).await;
-    until_still(&nodes[0].node, Duration::from_secs(1)).await;
-    let before = bytes_sent(&nodes[0].node).await;
+    // Both in background: one subscribes and carries for the other, which
+    // hands it what it publishes and asks for the rest once a minute
+    // (`net::carry`). The carried one moves next: its move goes out at once.
+    until_still(&nodes[0].node, Duration::from_secs(3)).await;
+    until_still(&nodes[1].node, Duration::from_secs(1)).await;
+    let carried = if nodes[0].node.stats().await.unwrap().carry_requests > 0 {
+        0
+    } else {
+        1
+    };
+    let (mover, other) = (carried, 1 - carried);
+    assert!(
+        nodes[mover].node.stats().await.unwrap().carry_requests > 0,
+        "one of two background members is carried by the other"
+    );
+    let before = bytes_sent(&nodes[mover].node).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
-        bytes_sent(&nodes[0].node).await,
+        bytes_sent(&nodes[mover].node).await,
         before,
         "a background node with nothing to say wrote to its peers"
     );
+    let m = nodes[mover].node.member_id();
     let far = here.offset_m(300.0, 0.0);
-    nodes[0].node.update_position(far).await.unwrap();
-    heard(&mut nodes[1].events, a, far).await;
+    nodes[mover].node.update_position(far).await.unwrap();
+    heard(&mut nodes[other].events, m, far).await;
     for n in &nodes {
         n.node.set_background(false).await.unwrap();
     }
@@ -293,4 +312,50 @@ async fn background_group_is_silent_until_someone_moves_and_foreground_comes_bac
         .unwrap()
         .iter()
         .any(|(g, _)| *g == gid));
+}
+
+/// A phone in background mode in a group of three does not publish to
+/// every member: it leaves the group's topic (the others' gossip no longer
+/// lists it, so they push it nothing), hands its moves to one foreground
+/// member that carries them to the group, and gets the group's moves back
+/// in the answer (`net::carry`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_phone_is_carried_by_one_member_both_ways() {
+    let mut nodes = vec![
+        start_with_fast_background().await,
+        start().await,
+        start().await,
+    ];
+    sharing_group(&mut nodes).await;
+    nodes[0].node.set_background(true).await.unwrap();
+    let phone = nodes[0].node.member_id();
+    let here = base().offset_m(1_000.0, 0.0);
+    nodes[0].node.update_position(here).await.unwrap();
+    heard(&mut nodes[1].events, phone, here).await;
+    heard(&mut nodes[2].events, phone, here).await;
+    let s = nodes[0].node.stats().await.unwrap();
+    assert!(s.carry_requests > 0, "the phone's move went to a carrier");
+    let mut carried = 0;
+    for n in &nodes[1..] {
+        carried += n.node.stats().await.unwrap().messages_carried;
+    }
+    assert!(
+        carried > 0,
+        "a foreground member published it for the phone"
+    );
+    for n in &nodes[1..] {
+        let unsubscribed = n.node.stats().await.unwrap().members_not_subscribed;
+        assert_eq!(unsubscribed, 1, "the phone left the group's topic");
+    }
+    // A foreground member moves; the phone hears it with its next exchange.
+    let b = nodes[1].node.member_id();
+    let there = base().offset_m(0.0, 700.0);
+    nodes[1].node.update_position(there).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    nodes[0]
+        .node
+        .update_position(here.offset_m(50.0, 0.0))
+        .await
+        .unwrap();
+    heard(&mut nodes[0].events, b, there).await;
 }

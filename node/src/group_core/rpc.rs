@@ -143,6 +143,8 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                 }
                 Ok(self.welcome(now, gid, member, Some(&heads)))
             }
+            // Carrying for background members is the node task's (`task::carry`).
+            Request::Carry { .. } => Err("this member does not carry gossip".into()),
         }
     }
 
@@ -274,7 +276,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                     a.errors.push(format!("{peer}: {why}"));
                     self.next_join_attempt(a);
                 }
-                Response::Ack => {
+                Response::Ack | Response::Carried(_) => {
                     a.errors.push(format!("{peer}: unexpected answer"));
                     self.next_join_attempt(a);
                 }

@@ -172,14 +172,33 @@ impl Task {
 
     /// Publishes raw gossip on a group's topic.
     pub(crate) fn publish(&mut self, gid: &GroupId, msg: &GossipMsg) {
+        self.publish_bytes(gid, wire::encode(msg));
+    }
+
+    /// Publishes encoded gossip: through our carrier in background mode,
+    /// else on the topic (and kept for members we carry for).
+    pub(crate) fn publish_bytes(&mut self, gid: &GroupId, bytes: Vec<u8>) {
         let Some(g) = self.groups.get(gid) else {
             return;
         };
         let topic = g.topic.clone();
-        self.publish_bytes(gid, topic, wire::encode(msg));
+        if self.carrying(gid) {
+            self.carry_publish(*gid, bytes);
+            return;
+        }
+        self.carry_keep(gid, &bytes, None);
+        self.gossip_publish(gid, topic, bytes);
     }
 
-    fn publish_bytes(&mut self, gid: &GroupId, topic: gossipsub::IdentTopic, bytes: Vec<u8>) {
+    /// Publishes on the topic ourselves (see `carry` for background mode).
+    pub(crate) fn publish_raw_bytes(&mut self, gid: &GroupId, bytes: Vec<u8>) {
+        if let Some(g) = self.groups.get(gid) {
+            let topic = g.topic.clone();
+            self.gossip_publish(gid, topic, bytes);
+        }
+    }
+
+    fn gossip_publish(&mut self, gid: &GroupId, topic: gossipsub::IdentTopic, bytes: Vec<u8>) {
         let n = bytes.len() as u64;
         match self
             .swarm
@@ -202,10 +221,13 @@ impl Task {
         let Some(g) = self.groups.get_mut(gid) else {
             return;
         };
-        let topic = g.topic.clone();
         let queued: Vec<_> = g.unsent.drain(..).collect();
         for bytes in queued {
-            self.publish_bytes(gid, topic.clone(), bytes);
+            self.publish_bytes(gid, bytes);
+        }
+        if self.carrying(gid) {
+            // A member to carry for us may have appeared.
+            self.carry_flush(*gid);
         }
     }
 

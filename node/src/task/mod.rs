@@ -2,6 +2,7 @@
 //! runs commands sent by [`crate::Node`] handles and reacts to swarm events.
 
 mod announce;
+mod carry;
 mod commands;
 mod dispatch;
 mod fences;
@@ -96,6 +97,8 @@ pub(crate) struct Task {
     pub(crate) sweep: redial::Sweep,
     /// Circuit relays, reservations and connection paths.
     pub(crate) relay: relays::RelayState,
+    /// Gossip carried for background mode, ours and other members'.
+    pub(crate) carry: carry::CarryState,
 }
 
 /// Unix milliseconds now.
@@ -149,6 +152,7 @@ impl Task {
             redial: Default::default(),
             sweep: Default::default(),
             relay,
+            carry: Default::default(),
         };
         task.relay_tick();
         task.load_groups()?;

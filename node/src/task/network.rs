@@ -180,6 +180,7 @@ impl Task {
             return Ok(());
         }
         self.net.background = on;
+        self.carry.background_since_ms = super::now_ms();
         let policy = if on {
             self.config.background.publish
         } else {
@@ -237,7 +238,10 @@ impl Task {
         };
         self.net.listeners = start_listening(&mut self.swarm, &without_listeners)?;
         let gs = &mut self.swarm.behaviour_mut().gossipsub;
-        for g in self.groups.values() {
+        // In background mode our groups' gossip goes through a carrier
+        // (`carry`): not subscribed, members send us nothing.
+        let subscribe = !self.net.background;
+        for g in self.groups.values().filter(|_| subscribe) {
             if let Err(e) = gs.subscribe(&g.topic) {
                 tracing::warn!(error = %e, "subscribe failed");
             }

@@ -169,6 +169,7 @@ impl Task {
                     self.next_join_attempt(pj);
                 }
                 self.syncs.remove(&request_id);
+                self.carry_failed(request_id);
             }
             _ => {}
         }
@@ -287,6 +288,9 @@ impl Task {
                 }
                 Ok(Response::Ack)
             }
+            Request::Carry { group, messages } => {
+                self.answer_carry(peer, member, GroupId(group), messages)
+            }
             Request::Sync { group, heads } => {
                 let gid = GroupId(group);
                 let g = self.groups.get(&gid).ok_or("not in that group")?;
@@ -311,9 +315,12 @@ impl Task {
     }
 
     fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, resp: Response) {
+        if self.on_carried(peer, id, &resp) {
+            return;
+        }
         if let Some(pj) = self.joins.remove(&id) {
             match resp {
-                Response::Refused(_) | Response::Ack => {
+                Response::Refused(_) | Response::Ack | Response::Carried(_) => {
                     let why = match resp {
                         Response::Refused(why) => why,
                         _ => "unexpected answer".into(),

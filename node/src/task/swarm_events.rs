@@ -76,12 +76,18 @@ impl Task {
                 message,
             }) => {
                 let verdict = match self.topics.get(&message.topic).copied() {
-                    Some(gid) => self.on_gossip(
-                        gid,
-                        propagation_source,
-                        Some(propagation_source),
-                        &message.data,
-                    ),
+                    Some(gid) => {
+                        let v = self.on_gossip(
+                            gid,
+                            propagation_source,
+                            Some(propagation_source),
+                            &message.data,
+                        );
+                        if v == Verdict::Accept {
+                            self.carry_keep(&gid, &message.data, Some(propagation_source));
+                        }
+                        v
+                    }
                     None => {
                         if let Some(gid) = self.observed.get(&message.topic).copied() {
                             self.emit(Event::Observed {
@@ -274,6 +280,7 @@ impl Task {
         self.relay_tick();
         self.sweep_unconnected_members();
         self.redial_due();
+        self.carry_tick();
         if now.saturating_sub(self.last_redial_ms) >= self.redial_every_ms() {
             if let Err(e) = self.dial_known_members() {
                 tracing::debug!(error = %e, "redial failed");

@@ -1,0 +1,283 @@
+//! Carried gossip for members in background mode (sans-IO).
+//!
+//! A phone in background mode that publishes to a group itself sends one
+//! packet per member for each message (gossip is one hop, see
+//! `net::behaviour`), and acknowledges every message any member publishes:
+//! in a group of ten, about twenty packets a minute, each of which may
+//! wake the cellular radio. Instead it leaves its groups' gossip topics and
+//! hands what it publishes to one connected member that is subscribed (its
+//! *carrier*), which publishes it for the group and keeps what the group
+//! publishes meanwhile in a mailbox, handed back in the same answer. A
+//! minute in the background then costs the phone one request and one
+//! acknowledgement. The carrier learns nothing it would not see anyway: the
+//! messages are the group's sealed, signed frames and key envelopes.
+//!
+//! - [`Outbox`]: the phone's side, per group: what waits, the request in
+//!   flight, when to ask for the mailbox again.
+//! - [`Mailboxes`]: the carrier's side: one bounded mailbox per (group,
+//!   member), open while the member keeps asking (a lease).
+
+use std::collections::{HashMap, VecDeque};
+
+use libp2p::PeerId;
+
+/// Most messages in one carry request.
+pub const MAX_CARRIED: usize = 16;
+/// Most messages waiting on the phone for its carrier; older ones go first.
+pub const MAX_WAITING: usize = 64;
+/// Most messages one mailbox keeps; older ones go first.
+pub const MAILBOX_MESSAGES: usize = 64;
+/// Most bytes one mailbox keeps (the answer stays well under the RPC limit).
+pub const MAILBOX_BYTES: usize = 256 * 1024;
+/// Most mailboxes a carrier keeps open.
+pub const MAX_MAILBOXES: usize = 64;
+/// A mailbox closes this long after its member last asked, ms.
+pub const LEASE_MS: u64 = 5 * 60_000;
+/// The phone asks for its mailbox at least this often, ms.
+pub const POLL_EVERY_MS: u64 = 60_000;
+
+/// The phone's side of one group.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    waiting: VecDeque<Vec<u8>>,
+    in_flight: bool,
+    last_exchange_ms: u64,
+    /// The member that carries for us, while it stays connected and subscribed.
+    pub carrier: Option<PeerId>,
+}
+
+impl Outbox {
+    /// Queues a message for the carrier.
+    pub fn push(&mut self, msg: Vec<u8>) {
+        if self.waiting.len() >= MAX_WAITING {
+            self.waiting.pop_front();
+        }
+        self.waiting.push_back(msg);
+    }
+
+    /// Messages waiting.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Takes everything waiting (to publish it ourselves).
+    pub fn drain(&mut self) -> Vec<Vec<u8>> {
+        self.waiting.drain(..).collect()
+    }
+
+    /// The messages of the next request, if one may go now: none is in
+    /// flight, and something waits or the mailbox is due.
+    pub fn due(&mut self, now_ms: u64) -> Option<Vec<Vec<u8>>> {
+        if self.in_flight {
+            return None;
+        }
+        let poll = now_ms.saturating_sub(self.last_exchange_ms) >= POLL_EVERY_MS;
+        if self.waiting.is_empty() && !poll {
+            return None;
+        }
+        let n = self.waiting.len().min(MAX_CARRIED);
+        self.in_flight = true;
+        self.last_exchange_ms = now_ms;
+        Some(self.waiting.drain(..n).collect())
+    }
+
+    /// The request was answered.
+    pub fn answered(&mut self) {
+        self.in_flight = false;
+    }
+
+    /// The request failed: its messages wait again, for another carrier.
+    pub fn failed(&mut self, msgs: Vec<Vec<u8>>) {
+        self.in_flight = false;
+        self.carrier = None;
+        for m in msgs.into_iter().rev() {
+            if self.waiting.len() >= MAX_WAITING {
+                break;
+            }
+            self.waiting.push_front(m);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Mailbox {
+    until_ms: u64,
+    msgs: VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+/// The carrier's side: mailboxes of the members it carries for.
+#[derive(Debug, Default)]
+pub struct Mailboxes {
+    boxes: HashMap<([u8; 32], PeerId), Mailbox>,
+}
+
+impl Mailboxes {
+    /// Opens (or renews) the mailbox of `member` in `group`; `false` when
+    /// every slot is taken by a live lease.
+    pub fn open(&mut self, group: [u8; 32], member: PeerId, now_ms: u64) -> bool {
+        self.boxes.retain(|_, b| b.until_ms > now_ms);
+        let full = self.boxes.len() >= MAX_MAILBOXES;
+        match self.boxes.get_mut(&(group, member)) {
+            Some(b) => b.until_ms = now_ms + LEASE_MS,
+            None if full => return false,
+            None => {
+                self.boxes.insert(
+                    (group, member),
+                    Mailbox {
+                        until_ms: now_ms + LEASE_MS,
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        true
+    }
+
+    /// Whether `member` has a live mailbox in `group`.
+    pub fn is_open(&self, group: [u8; 32], member: PeerId, now_ms: u64) -> bool {
+        self.boxes
+            .get(&(group, member))
+            .is_some_and(|b| b.until_ms > now_ms)
+    }
+
+    /// Keeps messages for `member` alone (what reached nobody before its
+    /// mailbox opened).
+    pub fn seed(&mut self, group: [u8; 32], member: PeerId, msgs: &[Vec<u8>]) {
+        if let Some(b) = self.boxes.get_mut(&(group, member)) {
+            for m in msgs.iter().rev().take(MAILBOX_MESSAGES).rev() {
+                if b.bytes + m.len() <= MAILBOX_BYTES {
+                    b.bytes += m.len();
+                    b.msgs.push_back(m.clone());
+                }
+            }
+        }
+    }
+
+    /// Keeps a message of `group` for every member with an open mailbox
+    /// there, except `author` (who has it).
+    pub fn deliver(&mut self, group: [u8; 32], msg: &[u8], author: Option<PeerId>, now_ms: u64) {
+        if msg.len() > MAILBOX_BYTES {
+            return;
+        }
+        for ((g, member), b) in self.boxes.iter_mut() {
+            if *g != group || Some(*member) == author || b.until_ms <= now_ms {
+                continue;
+            }
+            while b.msgs.len() >= MAILBOX_MESSAGES || b.bytes + msg.len() > MAILBOX_BYTES {
+                match b.msgs.pop_front() {
+                    Some(old) => b.bytes -= old.len(),
+                    None => break,
+                }
+            }
+            b.bytes += msg.len();
+            b.msgs.push_back(msg.to_vec());
+        }
+    }
+
+    /// Empties the mailbox of `member` in `group`.
+    pub fn take(&mut self, group: [u8; 32], member: PeerId) -> Vec<Vec<u8>> {
+        match self.boxes.get_mut(&(group, member)) {
+            Some(b) => {
+                b.bytes = 0;
+                b.msgs.drain(..).collect()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether any mailbox of `group` is open (so its gossip is worth keeping).
+    pub fn any_open(&self, group: [u8; 32], now_ms: u64) -> bool {
+        self.boxes
+            .iter()
+            .any(|((g, _), b)| *g == group && b.until_ms > now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const G: [u8; 32] = [7; 32];
+
+    #[test]
+    fn outbox_sends_what_waits_at_once_and_polls_once_a_minute() {
+        let mut o = Outbox::default();
+        assert!(o.due(POLL_EVERY_MS).is_some(), "first poll");
+        o.answered();
+        assert!(
+            o.due(POLL_EVERY_MS + 1).is_none(),
+            "nothing waits, poll not due"
+        );
+        o.push(vec![1]);
+        assert_eq!(o.due(POLL_EVERY_MS + 2), Some(vec![vec![1]]));
+        o.push(vec![2]);
+        assert!(o.due(POLL_EVERY_MS + 3).is_none(), "one request in flight");
+        o.failed(vec![vec![1]]);
+        assert_eq!(o.carrier, None, "a failed carrier is dropped");
+        assert_eq!(
+            o.due(POLL_EVERY_MS + 4),
+            Some(vec![vec![1], vec![2]]),
+            "in order"
+        );
+        o.answered();
+        assert!(o.due(2 * POLL_EVERY_MS + 3).is_none());
+        assert!(
+            o.due(2 * POLL_EVERY_MS + 4).is_some(),
+            "poll due a minute after"
+        );
+    }
+
+    #[test]
+    fn outbox_and_requests_are_bounded() {
+        let mut o = Outbox::default();
+        for i in 0..(MAX_WAITING + 10) {
+            o.push(vec![i as u8]);
+        }
+        assert_eq!(o.waiting(), MAX_WAITING);
+        let first = o.due(POLL_EVERY_MS).unwrap_or_default();
+        assert_eq!(first.len(), MAX_CARRIED);
+        assert_eq!(first[0], vec![10u8], "the oldest went first");
+    }
+
+    #[test]
+    fn mailbox_keeps_the_groups_messages_for_its_member_only_while_leased() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let mut m = Mailboxes::default();
+        m.deliver(G, b"early", None, 0);
+        assert!(m.open(G, a, 1_000));
+        assert!(m.open(G, b, 1_000));
+        m.deliver(G, b"x", Some(a), 2_000);
+        m.deliver([8; 32], b"other group", None, 2_000);
+        assert!(m.take(G, a).is_empty(), "not its own message");
+        assert!(m.is_open(G, a, 1_000) && !m.is_open(G, a, 1_000 + LEASE_MS));
+        m.seed(G, a, &[b"missed".to_vec()]);
+        assert_eq!(m.take(G, a), vec![b"missed".to_vec()]);
+        assert_eq!(m.take(G, b), vec![b"x".to_vec()]);
+        assert!(m.take(G, b).is_empty(), "taken once");
+        m.deliver(G, b"late", None, 1_000 + LEASE_MS);
+        assert!(m.take(G, a).is_empty(), "the lease ran out");
+        assert!(!m.any_open(G, 1_000 + LEASE_MS));
+    }
+
+    #[test]
+    fn mailboxes_are_bounded_in_number_messages_and_bytes() {
+        let mut m = Mailboxes::default();
+        for _ in 0..MAX_MAILBOXES {
+            assert!(m.open(G, PeerId::random(), 0));
+        }
+        let late = PeerId::random();
+        assert!(!m.open(G, late, 1), "every slot is leased");
+        assert!(m.open(G, late, LEASE_MS), "expired leases free their slots");
+        for i in 0..(MAILBOX_MESSAGES + 5) {
+            m.deliver(G, &[i as u8; 8], None, LEASE_MS);
+        }
+        let got = m.take(G, late);
+        assert_eq!(got.len(), MAILBOX_MESSAGES);
+        assert_eq!(got[0], vec![5u8; 8], "the oldest were dropped");
+        let big = vec![0u8; MAILBOX_BYTES / 2 + 1];
+        m.deliver(G, &big, None, LEASE_MS);
+        m.deliver(G, &big, None, LEASE_MS);
+        assert_eq!(m.take(G, late).len(), 1, "bytes bounded too");
+    }
+}

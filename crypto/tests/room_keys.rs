@@ -336,7 +336,7 @@ fn a_rejoined_speaker_at_a_fresh_session_is_heard_and_its_old_keys_stay_refused(
 
 #[test]
 fn chat_opens_for_members_only_and_cannot_be_put_in_anothers_name() {
-    let mut stage = Stage::new(3);
+    let stage = Stage::new(3);
     let line = stage.listeners[0]
         .1
         .seal_chat("hello room", &mut OsRng)

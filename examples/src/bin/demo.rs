@@ -6,7 +6,9 @@
 //! write what they hear to WAV files (`$AURA_DEMO_OUT`, else the temp dir's
 //! `aura-demo/`), and after his removal dave decodes none of her voice.
 //! Before that, alice buys coins from the embedded billing ledger and gifts
-//! bob a heart; every member shows the receipt it checked offline.
+//! bob a heart; every member shows the receipt it checked offline. Last, a
+//! voice room through a local relay: a host, two seated speakers and fifty
+//! listeners, showing who is speaking and each listener's quality.
 //! Finishes by itself and exits 0.
 use std::{collections::HashMap, time::Duration};
 
@@ -192,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
     if dave_read > 0 || bob_read == 0 {
         anyhow::bail!("removal check failed: dave read {dave_read}, bob read {bob_read}");
     }
+    aura_examples::demo::room::run(50).await?;
     println!("== demo finished ==");
     Ok(())
 }

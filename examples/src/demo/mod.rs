@@ -2,6 +2,7 @@
 //! in-process nodes on loopback that form one group by invite.
 
 pub mod gift;
+pub mod room;
 pub mod voice;
 
 use std::time::Duration;

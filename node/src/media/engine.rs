@@ -361,13 +361,15 @@ impl Engine {
             return;
         }
         peer.last_dial = Some(Instant::now());
-        let (ep, addr) = (self.p.endpoint.clone(), peer.addr);
-        tokio::spawn(async move {
-            match ep.connect(m, addr).await {
-                Ok(()) => tracing::debug!(member = %m, %addr, "media connected"),
-                Err(e) => tracing::debug!(member = %m, %addr, error = %e, "media dial failed"),
-            }
-        });
+        for addr in self.relays.candidates(&m, peer.addr) {
+            let ep = self.p.endpoint.clone();
+            tokio::spawn(async move {
+                match ep.connect(m, addr).await {
+                    Ok(()) => tracing::debug!(member = %m, %addr, "media connected"),
+                    Err(e) => tracing::debug!(member = %m, %addr, error = %e, "media dial failed"),
+                }
+            });
+        }
     }
 
     fn on_feed(&mut self, msg: VoiceFeed) {
@@ -377,13 +379,21 @@ impl Engine {
                 self.member_pos.insert(member, pos);
                 self.place(member);
             }
-            VoiceFeed::Relay { relay, addr } => {
-                self.relays.set_relay(relay, addr);
+            VoiceFeed::Relays(list) => {
+                self.relays.set_relays(list);
                 self.use_relays();
             }
             VoiceFeed::Path { member, relay } => {
                 self.relays.set_path(member, relay);
                 self.use_relays();
+            }
+            VoiceFeed::DirectIp { member, ip } => {
+                if self.relays.set_direct_ip(member, ip) {
+                    if let Some(p) = self.peers.get_mut(&member) {
+                        p.last_dial = None;
+                    }
+                    self.dial(member);
+                }
             }
             VoiceFeed::MembersAdded => self.sync_members(),
             VoiceFeed::MemberLeft(member) => {
@@ -404,7 +414,7 @@ impl Engine {
                 for m in self.room.prune() {
                     self.drop_member(m);
                 }
-                self.on_snapshot(s);
+                self.on_snapshot(*s);
             }
         }
     }
@@ -414,11 +424,12 @@ impl Engine {
             self.member_pos.insert(member, pos);
             self.place(member);
         }
-        for (relay, addr) in s.relays {
-            self.relays.set_relay(relay, addr);
-        }
+        self.relays.set_relays(s.relays);
         for (member, relay) in s.paths {
             self.relays.set_path(member, Some(relay));
+        }
+        for (member, ip) in s.direct_ips {
+            self.relays.set_direct_ip(member, ip);
         }
         for (member, addr) in s.addrs {
             self.on_media_addr(member, &addr);

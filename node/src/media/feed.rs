@@ -5,7 +5,7 @@
 //! each member's libp2p path goes through. A message that does not fit marks the feed stale and the task
 //! sends a [`VoiceFeed::Snapshot`] on its next tick.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use aura_crypto::MemberId;
 
@@ -31,13 +31,9 @@ pub(crate) enum VoiceFeed {
         /// Where.
         pos: Position,
     },
-    /// A relay's media forwarder (its identity and address).
-    Relay {
-        /// The relay's identity (its libp2p key).
-        relay: MemberId,
-        /// Its media forwarder's UDP address.
-        addr: SocketAddr,
-    },
+    /// The relays' media forwarders (identity, UDP address) of the relays
+    /// we are connected to now, replacing the previous list.
+    Relays(Vec<(MemberId, SocketAddr)>),
     /// A member's libp2p path: through which relay, or `None` (direct or
     /// not connected).
     Path {
@@ -46,6 +42,14 @@ pub(crate) enum VoiceFeed {
         /// The relay the path goes through.
         relay: Option<MemberId>,
     },
+    /// The IP a member's direct libp2p connection reaches (behind a
+    /// port-preserving NAT, its media port may be open there too).
+    DirectIp {
+        /// Who.
+        member: MemberId,
+        /// Its public IP, as we reach it.
+        ip: IpAddr,
+    },
     /// The roster gained members (the engine reads the roster itself).
     MembersAdded,
     /// A member left or was removed.
@@ -53,7 +57,7 @@ pub(crate) enum VoiceFeed {
     /// We were removed from the group.
     Removed,
     /// Everything the task knows, after messages were dropped.
-    Snapshot(VoiceSnapshot),
+    Snapshot(Box<VoiceSnapshot>),
 }
 
 /// The voice-relevant state the task holds for a group.
@@ -63,8 +67,10 @@ pub(crate) struct VoiceSnapshot {
     pub(crate) addrs: Vec<(MemberId, String)>,
     /// Members' last positions.
     pub(crate) positions: Vec<(MemberId, Position)>,
-    /// Relays' media forwarders.
+    /// Media forwarders of the relays we are connected to.
     pub(crate) relays: Vec<(MemberId, SocketAddr)>,
     /// Members connected through a relay, and which.
     pub(crate) paths: Vec<(MemberId, MemberId)>,
+    /// The IP of members' direct connections.
+    pub(crate) direct_ips: Vec<(MemberId, IpAddr)>,
 }

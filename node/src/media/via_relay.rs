@@ -1,18 +1,27 @@
 //! Voice through a relay's media forwarder, for members we have no direct
 //! media connection to (both behind symmetric NATs, say).
 //!
-//! The node task tells the engine which relays' forwarders it knows (the
-//! port a relay's identify names, at the IP the node reached the relay
-//! at) and which relay each member's libp2p path goes through. A member
-//! without a direct media connection is reached through the relay of its
-//! path, or, when its path is direct or unknown, through the known relay
-//! with the lowest id (both ends choose the same one). For each relay in
+//! The node task tells the engine the forwarders of the relays it is
+//! connected to (the port a relay's identify names, at the IP the node
+//! reached the relay at) and which relay each member's libp2p path goes
+//! through. While some member has no direct media connection, voice goes
+//! through the connected relay with the lowest id (both ends pick the same
+//! one when they hold the same relays) and through the relay of each such
+//! member's path (the two ends of a pair of relayed connections may each
+//! see another one as theirs). A dead relay leaves the list when its
+//! libp2p connection closes, so voice moves with the path. For each relay in
 //! use the engine holds one media connection (the endpoint's, shared by
 //! every group), joins the group's room on it (soft state: repeated every
 //! [`REJOIN`]), sends each sealed frame once to it and receives the other
 //! members' frames from it ([`aura_media::Hop::Relay`]) into the same
 //! decode path. A relay no longer needed (the member came direct, or
 //! its path moved to another relay) gets a leave.
+//!
+//! Direct stays preferred, and gets a second chance behind NATs: when a
+//! member's libp2p connection is direct (hole punched, say), the engine
+//! also dials the member's announced media port at the IP that connection
+//! reaches ([`RelayLinks::candidates`]); behind a port-preserving,
+//! endpoint-independent NAT (full cone) that is the member's media socket.
 //!
 //! The relay holds no key: frames stay sealed end to end, receiver reports
 //! stay signed by their author (`aura_media::ReportInbox` checks them at
@@ -21,7 +30,7 @@
 //! copy in its replay window.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use aura_crypto::MemberId;
@@ -30,6 +39,8 @@ use bytes::Bytes;
 
 /// Most relays' forwarders remembered.
 const MAX_RELAYS: usize = 16;
+/// Most members' public IPs remembered.
+const MAX_IPS: usize = 10_000;
 /// Least time between two dials of one relay.
 const REDIAL: Duration = Duration::from_secs(2);
 /// How often a join is repeated while the room is wanted.
@@ -51,14 +62,14 @@ pub(crate) struct RelayLinks {
     paths: HashMap<MemberId, MemberId>,
     /// Relays in use.
     used: HashMap<MemberId, Link>,
+    /// The IP each member's direct libp2p connection reaches.
+    public: HashMap<MemberId, IpAddr>,
 }
 
 impl RelayLinks {
-    /// A relay's forwarder is at `addr`.
-    pub(crate) fn set_relay(&mut self, relay: MemberId, addr: SocketAddr) {
-        if self.known.len() < MAX_RELAYS || self.known.contains_key(&relay) {
-            self.known.insert(relay, addr);
-        }
+    /// The forwarders of the relays we are connected to now.
+    pub(crate) fn set_relays(&mut self, relays: Vec<(MemberId, SocketAddr)>) {
+        self.known = relays.into_iter().take(MAX_RELAYS).collect();
     }
 
     /// `member`'s libp2p path goes through `relay` (or none).
@@ -73,9 +84,28 @@ impl RelayLinks {
         }
     }
 
+    /// `member`'s direct libp2p connection reaches `ip`; whether that is new.
+    pub(crate) fn set_direct_ip(&mut self, member: MemberId, ip: IpAddr) -> bool {
+        if self.public.len() >= MAX_IPS && !self.public.contains_key(&member) {
+            return false;
+        }
+        self.public.insert(member, ip) != Some(ip)
+    }
+
+    /// Where to dial `member` whose announced media address is `addr`: that,
+    /// and its port at the IP its direct libp2p connection reaches.
+    pub(crate) fn candidates(&self, member: &MemberId, addr: SocketAddr) -> Vec<SocketAddr> {
+        let mut v = vec![addr];
+        if let Some(ip) = self.public.get(member).filter(|ip| **ip != addr.ip()) {
+            v.push(SocketAddr::new(*ip, addr.port()));
+        }
+        v
+    }
+
     /// Forgets a member who left.
     pub(crate) fn forget(&mut self, member: &MemberId) {
         self.paths.remove(member);
+        self.public.remove(member);
     }
 
     /// The relay to reach `member` through, if any forwarder is known.
@@ -87,9 +117,23 @@ impl RelayLinks {
             .copied()
     }
 
-    /// Relays in use now.
+    /// Relays in use now, by id.
     pub(crate) fn in_use(&self) -> Vec<MemberId> {
-        self.used.keys().copied().collect()
+        let mut v: Vec<MemberId> = self.used.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// The relays `unreached` need: the lowest known and each one's own.
+    fn wanted(&self, unreached: impl IntoIterator<Item = MemberId>) -> BTreeSet<MemberId> {
+        let mut wanted: BTreeSet<MemberId> = unreached
+            .into_iter()
+            .filter_map(|m| self.relay_for(&m))
+            .collect();
+        if !wanted.is_empty() {
+            wanted.extend(self.known.keys().min());
+        }
+        wanted
     }
 
     /// Uses the relays that `unreached` (members with no direct media
@@ -102,10 +146,7 @@ impl RelayLinks {
         unreached: impl IntoIterator<Item = MemberId>,
         now: Instant,
     ) {
-        let wanted: BTreeSet<MemberId> = unreached
-            .into_iter()
-            .filter_map(|m| self.relay_for(&m))
-            .collect();
+        let wanted = self.wanted(unreached);
         let leave = Bytes::from(RelayControl::Leave(room).to_vec());
         self.used.retain(|r, _| {
             let keep = wanted.contains(r);
@@ -193,16 +234,48 @@ mod tests {
         assert_eq!(l.relay_for(&m), None, "no forwarder known");
         l.set_path(m, Some(r2));
         assert_eq!(l.relay_for(&m), None, "its relay's forwarder is not known");
-        l.set_relay(r1, "10.0.0.1:4002".parse()?);
+        let (a1, a2) = ("10.0.0.1:4002".parse()?, "10.0.0.2:4002".parse()?);
+        l.set_relays(vec![(r1, a1)]);
         assert_eq!(l.relay_for(&m), Some(r1), "fallback: a known relay");
-        l.set_relay(r2, "10.0.0.2:4002".parse()?);
+        l.set_relays(vec![(r1, a1), (r2, a2)]);
         assert_eq!(l.relay_for(&m), Some(r2), "the path's relay");
+        assert_eq!(
+            l.wanted([m]),
+            BTreeSet::from([r1, r2]),
+            "its path's relay and the lowest, where the other end meets us"
+        );
+        assert!(l.wanted([]).is_empty(), "nobody unreached: no relay");
+        l.set_relays(vec![(r1, a1)]);
+        assert_eq!(
+            l.wanted([m]),
+            BTreeSet::from([r1]),
+            "a relay gone is not used"
+        );
+        l.set_relays(vec![(r1, a1), (r2, a2)]);
         l.set_path(m, None);
         assert_eq!(
             l.relay_for(&m),
             Some(r1.min(r2)),
             "both ends pick the lowest"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_member_behind_a_nat_is_also_dialled_at_its_public_ip(
+    ) -> Result<(), std::net::AddrParseError> {
+        let mut l = RelayLinks::default();
+        let m = id(1);
+        let private: SocketAddr = "10.1.0.2:5000".parse()?;
+        assert_eq!(l.candidates(&m, private), vec![private]);
+        assert!(l.set_direct_ip(m, "100.64.1.2".parse()?));
+        assert!(!l.set_direct_ip(m, "100.64.1.2".parse()?), "not new");
+        assert_eq!(
+            l.candidates(&m, private),
+            vec![private, "100.64.1.2:5000".parse()?]
+        );
+        assert!(l.set_direct_ip(m, "10.1.0.2".parse()?));
+        assert_eq!(l.candidates(&m, private), vec![private], "same IP once");
         Ok(())
     }
 }

@@ -40,6 +40,9 @@ pub(crate) struct RelayState {
     paths: PeerPaths,
     /// Relays' media forwarders (at most `MAX_KNOWN`).
     media: Vec<(PeerId, SocketAddr)>,
+    /// The IP each peer's latest direct connection reaches (its public
+    /// address behind a NAT), at most `MAX_DIALED`.
+    direct_ip: HashMap<PeerId, IpAddr>,
 }
 
 impl RelayState {
@@ -61,10 +64,15 @@ impl RelayState {
 }
 
 impl RelayState {
-    /// Relays' media forwarders we know, by the relay's identity.
-    pub(crate) fn media_relays(&self) -> Vec<(aura_crypto::MemberId, SocketAddr)> {
+    /// Relays' media forwarders we know, by the relay's identity, of the
+    /// relays `connected` says we are connected to.
+    pub(crate) fn media_relays(
+        &self,
+        connected: impl Fn(&PeerId) -> bool,
+    ) -> Vec<(aura_crypto::MemberId, SocketAddr)> {
         self.media
             .iter()
+            .filter(|(p, _)| connected(p))
             .filter_map(|(p, a)| aura_crypto::MemberId::from_peer_id(p).map(|m| (m, *a)))
             .collect()
     }
@@ -72,6 +80,11 @@ impl RelayState {
     /// Peers whose path goes through a relay, and that relay.
     pub(crate) fn relayed_paths(&self) -> Vec<(PeerId, PeerId)> {
         self.paths.relayed()
+    }
+
+    /// The IP of each peer's latest direct connection.
+    pub(crate) fn direct_ips(&self) -> Vec<(PeerId, IpAddr)> {
+        self.direct_ip.iter().map(|(p, ip)| (*p, *ip)).collect()
     }
 }
 
@@ -145,6 +158,7 @@ impl Task {
     pub(crate) fn relays_restarted(&mut self) {
         self.relay.listeners.clear();
         self.relay.dialed.clear();
+        self.relay.direct_ip.clear();
         for peer in self.relay.paths.clear() {
             self.emit(Event::PeerDisconnected { peer });
             self.voice_path(peer, None);
@@ -166,6 +180,13 @@ impl Task {
                 self.relay.dialed.insert(conn, address.clone());
             }
         }
+        if let (Some(ip), Path::Direct) = (ip_of(endpoint.get_remote_address()), path) {
+            let known = &mut self.relay.direct_ip;
+            if known.len() < MAX_DIALED || known.contains_key(&peer) {
+                known.insert(peer, ip);
+                self.voice_direct_ip(peer, ip);
+            }
+        }
         if let Some(path) = self.relay.paths.opened(peer, conn, path) {
             tracing::debug!(%peer, ?path, "path");
             self.emit(Event::PathChanged { peer, path });
@@ -178,6 +199,10 @@ impl Task {
     /// member is dialled at once at its addresses through other relays.
     pub(crate) fn relay_connection_closed(&mut self, peer: PeerId, conn: ConnectionId) {
         self.relay.dialed.remove(&conn);
+        if self.relay.media.iter().any(|(p, _)| *p == peer) && !self.swarm.is_connected(&peer) {
+            // A relay gone (dead, say): voice stops going through it.
+            self.voice_relays();
+        }
         let was = self.relay.paths.of_connection(&peer, conn);
         match self.relay.paths.closed(peer, conn) {
             Some(Some(path)) => {
@@ -186,6 +211,7 @@ impl Task {
                 self.voice_path(peer, path.relay());
             }
             Some(None) => {
+                self.relay.direct_ip.remove(&peer);
                 self.voice_path(peer, None);
                 if let Some(Path::Relayed { relay }) = was {
                     self.dial_around(peer, relay);
@@ -263,15 +289,12 @@ impl Task {
         let known = &mut self.relay.media;
         let full = known.len() >= crate::net::relays::MAX_KNOWN;
         match known.iter_mut().find(|(p, _)| *p == relay) {
-            Some((_, a)) if *a == addr => return,
             Some((_, a)) => *a = addr,
             None if !full => known.push((relay, addr)),
             None => return,
         }
         tracing::debug!(%relay, %addr, "relay media forwarder");
-        if let Some(relay) = aura_crypto::MemberId::from_peer_id(&relay) {
-            self.voice_relay(relay, addr);
-        }
+        self.voice_relays();
     }
 
     /// A listener got an address: a new circuit address is told to the groups.

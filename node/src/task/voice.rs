@@ -9,7 +9,7 @@
 //! each member's libp2p path goes through (voice's fallback when no direct
 //! media path exists).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use aura_crypto::{GroupId, MemberId};
 use libp2p::PeerId;
@@ -59,13 +59,26 @@ impl Task {
         VoiceSnapshot {
             addrs: g.media_addrs.iter().map(|(m, a)| (*m, a.clone())).collect(),
             positions: g.last.iter().map(|(m, f)| (*m, f.pos)).collect(),
-            relays: self.relay.media_relays(),
+            relays: self.live_media_relays(),
             paths,
+            direct_ips: self
+                .relay
+                .direct_ips()
+                .iter()
+                .filter_map(|(p, ip)| Some((MemberId::from_peer_id(p)?, *ip)))
+                .collect(),
         }
     }
 
-    /// Tells every voice engine of a relay's media forwarder.
-    pub(crate) fn voice_relay(&mut self, relay: MemberId, addr: SocketAddr) {
+    /// Media forwarders of the relays we are connected to.
+    fn live_media_relays(&self) -> Vec<(MemberId, SocketAddr)> {
+        let swarm = &self.swarm;
+        self.relay.media_relays(|p| swarm.is_connected(p))
+    }
+
+    /// Tells every voice engine the relays' media forwarders it may use.
+    pub(crate) fn voice_relays(&mut self) {
+        let relays = self.live_media_relays();
         let gids: Vec<GroupId> = self
             .groups
             .iter()
@@ -73,7 +86,7 @@ impl Task {
             .map(|(gid, _)| *gid)
             .collect();
         for gid in gids {
-            self.feed_voice(gid, VoiceFeed::Relay { relay, addr });
+            self.feed_voice(gid, VoiceFeed::Relays(relays.clone()));
         }
     }
 
@@ -84,20 +97,34 @@ impl Task {
             return;
         };
         let relay = relay.and_then(|r| MemberId::from_peer_id(&r));
-        let gids: Vec<GroupId> = self
-            .groups
+        for gid in self.voice_groups_of(&member) {
+            self.feed_voice(gid, VoiceFeed::Path { member, relay });
+        }
+    }
+
+    /// Tells the voice engines of `peer`'s groups the IP its direct
+    /// connection reaches.
+    pub(crate) fn voice_direct_ip(&mut self, peer: PeerId, ip: IpAddr) {
+        let Some(member) = MemberId::from_peer_id(&peer) else {
+            return;
+        };
+        for gid in self.voice_groups_of(&member) {
+            self.feed_voice(gid, VoiceFeed::DirectIp { member, ip });
+        }
+    }
+
+    /// The groups with voice on that `member` is in.
+    fn voice_groups_of(&self, member: &MemberId) -> Vec<GroupId> {
+        self.groups
             .iter()
             .filter(|(_, g)| {
                 g.voice.is_some()
                     && crate::group_core::lock(&g.session)
                         .roster()
-                        .is_member(&member)
+                        .is_member(member)
             })
             .map(|(gid, _)| *gid)
-            .collect();
-        for gid in gids {
-            self.feed_voice(gid, VoiceFeed::Path { member, relay });
-        }
+            .collect()
     }
 
     /// Publishes our media address to the group (if voice is on); if it
@@ -207,7 +234,7 @@ impl Task {
             let sent = g
                 .voice
                 .as_ref()
-                .map(|f| f.try_send(VoiceFeed::Snapshot(snapshot)));
+                .map(|f| f.try_send(VoiceFeed::Snapshot(Box::new(snapshot))));
             if !matches!(sent, Some(Err(TrySendError::Full(_)))) {
                 g.voice_stale = false;
             }

@@ -113,3 +113,33 @@ pub async fn assert_relay_opens_nothing(node: &Node, gid: GroupId, relay: &aura_
         "the relay opened a frame"
     );
 }
+
+/// A member's voice as the test watches it while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct VoiceProgress {
+    /// Members with a direct media connection.
+    pub direct: usize,
+    /// Relays voice goes through.
+    pub relays: Vec<aura_crypto::MemberId>,
+    /// When each playout frame carrying sound came out.
+    pub heard: Vec<Instant>,
+}
+
+impl VoiceProgress {
+    /// Sound heard after `t`.
+    pub fn heard_after(&self, t: Instant) -> usize {
+        self.heard.iter().filter(|h| **h > t).count()
+    }
+}
+
+impl LabVoice {
+    /// Where the voice stands now.
+    pub async fn progress(&self) -> VoiceProgress {
+        let stats = self.handle.stats().await.unwrap_or_default();
+        VoiceProgress {
+            direct: stats.connected.len(),
+            relays: stats.relays,
+            heard: self.heard.lock().unwrap().clone(),
+        }
+    }
+}

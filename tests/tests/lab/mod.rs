@@ -53,6 +53,7 @@ impl Nat {
     }
 }
 
+pub mod nodes;
 pub mod voice;
 
 /// Runs a command; its stderr on failure.

@@ -358,4 +358,12 @@ async fn background_phone_is_carried_by_one_member_both_ways() {
         .await
         .unwrap();
     heard(&mut nodes[0].events, b, there).await;
+    // What the carrier kept since is fetched when the phone comes back.
+    let later = there.offset_m(0.0, 500.0);
+    nodes[1].node.update_position(later).await.unwrap();
+    // Longer than gossip's repair keeps a message (it advertises three
+    // 700 ms heartbeats, and keeps five).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    nodes[0].node.set_background(false).await.unwrap();
+    heard(&mut nodes[0].events, b, later).await;
 }

@@ -177,22 +177,61 @@ impl Task {
                     // Not fresh from its author: every frame's signature is checked.
                     let _ = self.on_gossip(gid, peer, None, &bytes);
                 }
-                self.carry_flush(gid);
+                if self.carrying(&gid) {
+                    self.carry_flush(gid);
+                }
             }
             other => {
                 tracing::debug!(%peer, answer = ?other, "carrier refused");
-                outbox.failed(sent);
+                self.carry_failed_with(gid, sent);
             }
         }
         true
     }
 
+    /// Back in the foreground: one last request to each group's carrier
+    /// fetches what it kept for us (and hands it what still waited).
+    pub(crate) fn carry_collect(&mut self) {
+        let gids: Vec<GroupId> = self.carry.outboxes.keys().copied().collect();
+        for gid in gids {
+            let Some(outbox) = self.carry.outboxes.get_mut(&gid) else {
+                continue;
+            };
+            let Some(carrier) = outbox.carrier.take() else {
+                continue;
+            };
+            let messages: Vec<Vec<u8>> = outbox.drain().into_iter().take(MAX_CARRIED).collect();
+            let id = self.swarm.behaviour_mut().rpc.send_request(
+                &carrier,
+                Request::Carry {
+                    group: gid.0,
+                    messages: messages.clone(),
+                },
+            );
+            self.stats.carry_requests += 1;
+            self.carry.in_flight.insert(id, (gid, messages));
+        }
+    }
+
     /// A carry request found no answer: its messages wait for another carrier.
     pub(crate) fn carry_failed(&mut self, id: OutboundRequestId) {
         if let Some((gid, sent)) = self.carry.in_flight.remove(&id) {
+            self.carry_failed_with(gid, sent);
+        }
+    }
+
+    /// What a failed request carried waits for another carrier, or, back in
+    /// the foreground, is published by us.
+    fn carry_failed_with(&mut self, gid: GroupId, sent: Vec<Vec<u8>>) {
+        if !self.carrying(&gid) {
             if let Some(outbox) = self.carry.outboxes.get_mut(&gid) {
-                outbox.failed(sent);
+                outbox.answered();
             }
+            for bytes in sent {
+                self.publish_bytes(&gid, bytes);
+            }
+        } else if let Some(outbox) = self.carry.outboxes.get_mut(&gid) {
+            outbox.failed(sent);
         }
     }
 

@@ -198,7 +198,11 @@ impl Task {
                 self.emit(crate::Event::VoiceStopped { group: gid });
             }
         }
-        self.restart_network()
+        self.restart_network()?;
+        if !on {
+            self.carry_collect();
+        }
+        Ok(())
     }
 
     /// Replaces the swarm with a fresh one for the current mode.

@@ -33,4 +33,7 @@ pub enum RoomEvent {
     },
     /// Who is speaking now (members whose voice we played in the last tick).
     Speaking(Vec<MemberId>),
+    /// The connection to the relay ended; the room's task stopped (join
+    /// again for a new one: the relay welcomes a member present again).
+    Disconnected,
 }

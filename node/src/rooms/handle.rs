@@ -314,6 +314,7 @@ impl Driver {
             }
         }
         self.endpoint.close_room(&self.header);
+        let _ = self.events.try_send(RoomEvent::Disconnected);
     }
 
     async fn write(&mut self, m: &ClientMsg) -> Result<(), RoomsError> {

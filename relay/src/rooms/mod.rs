@@ -40,6 +40,7 @@
 
 mod error;
 mod hub;
+pub mod pace;
 
 use aura_billing::entitlement;
 use aura_billing::ids::DeviceKey;
@@ -52,6 +53,7 @@ use ed25519_dalek::VerifyingKey;
 pub use aura_media::room_control::{ClientMsg, Reader, ServerMsg, WireError, MAX_MESSAGE};
 pub use error::HubError;
 pub use hub::{Delivery, Effects, ForwardChange, Hub, HubLimits};
+pub use pace::Pace;
 
 /// The ledger capability a VIP entitlement token must carry.
 pub const VIP_CAPABILITY: &str = "vip";

@@ -16,7 +16,9 @@ use tokio::sync::mpsc;
 use super::{lock, Shared, CLOSE_REFUSED};
 use crate::access::Access;
 use crate::forward::Forwarder;
-use crate::rooms::{ClientMsg, ForwardChange, Hub, HubLimits, Reader, RelayAdmission, ServerMsg};
+use crate::rooms::{
+    ClientMsg, ForwardChange, Hub, HubLimits, Pace, Reader, RelayAdmission, ServerMsg,
+};
 
 /// Messages queued to one member's control stream.
 const OUTBOX: usize = 1_024;
@@ -84,6 +86,7 @@ async fn read_loop(
     conn: &quinn::Connection,
 ) {
     let mut reader = Reader::default();
+    let mut pace = Pace::new(std::time::Instant::now());
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         match recv.read(&mut buf).await {
@@ -92,7 +95,7 @@ async fn read_loop(
         }
         loop {
             match reader.next_message() {
-                Ok(Some(m)) => handle(s, member, &m),
+                Ok(Some(m)) => handle(s, member, &m, &mut pace),
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(%member, error = %e, "room control stream refused");
@@ -132,7 +135,7 @@ fn apply(t: &mut Forwarder<quinn::Connection>, s: &Shared, change: ForwardChange
 
 /// One control message through the hub; its effects applied and queued
 /// (under the hub's lock, so every member gets the room's messages in order).
-fn handle(s: &Shared, member: &MemberId, m: &[u8]) {
+fn handle(s: &Shared, member: &MemberId, m: &[u8], pace: &mut Pace) {
     let now_ms = unix_ms();
     let msg = match ClientMsg::decode(m) {
         Ok(msg) => msg,
@@ -142,6 +145,10 @@ fn handle(s: &Shared, member: &MemberId, m: &[u8]) {
             return;
         }
     };
+    if !pace.allow(&msg, std::time::Instant::now()) {
+        s.metrics.drop("control_rate_limited");
+        return;
+    }
     let ctx = context_if_needed(&msg);
     let mut hub = lock(&s.control.hub);
     let fx = match hub.on_message(member, msg, now_ms) {

@@ -1,0 +1,96 @@
+//! How fast one connection may send control messages (sans-IO): a token
+//! bucket for signed messages (ops and speaker keys, each a signature the
+//! relay checks) and a slower one for chat (each fanned out to the whole
+//! room). Key envelopes, which only the host sends and which go to one
+//! member each, are not paced: a rotation seals one to every member at once.
+
+use std::time::Instant;
+
+use aura_media::room_control::ClientMsg;
+
+/// Signed messages a second, and their burst.
+pub const SIGNED_PER_S: f64 = 20.0;
+/// Burst of signed messages.
+pub const SIGNED_BURST: f64 = 100.0;
+/// Chat lines a second.
+pub const CHAT_PER_S: f64 = 4.0;
+/// Burst of chat lines.
+pub const CHAT_BURST: f64 = 16.0;
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, rate: f64, burst: f64, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.tokens = (self.tokens + dt * rate).min(burst);
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+/// One connection's pace.
+#[derive(Debug)]
+pub struct Pace {
+    signed: Bucket,
+    chat: Bucket,
+}
+
+impl Pace {
+    /// Full buckets at `now`.
+    pub fn new(now: Instant) -> Self {
+        Self {
+            signed: Bucket {
+                tokens: SIGNED_BURST,
+                at: now,
+            },
+            chat: Bucket {
+                tokens: CHAT_BURST,
+                at: now,
+            },
+        }
+    }
+
+    /// Whether `msg` may go through at `now` (false: drop it).
+    pub fn allow(&mut self, msg: &ClientMsg, now: Instant) -> bool {
+        match msg {
+            ClientMsg::Envelope(_) => true,
+            ClientMsg::Chat(..) => self.chat.take(CHAT_PER_S, CHAT_BURST, now),
+            ClientMsg::Op(_) | ClientMsg::SpeakerKey(_) => {
+                self.signed.take(SIGNED_PER_S, SIGNED_BURST, now)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aura_crypto::room::RoomId;
+
+    use super::*;
+
+    #[test]
+    fn a_chat_flood_is_cut_to_the_pace_and_envelopes_pass() {
+        let t0 = Instant::now();
+        let mut p = Pace::new(t0);
+        let chat = ClientMsg::Chat(RoomId([1; 32]), vec![1]);
+        let passed = (0..1_000).filter(|_| p.allow(&chat, t0)).count();
+        assert_eq!(passed, CHAT_BURST as usize);
+        assert!(p.allow(&chat, t0 + Duration::from_millis(300)));
+        assert!(!p.allow(&chat, t0 + Duration::from_millis(300)));
+        let op = ClientMsg::Op(vec![1]);
+        let ops = (0..1_000).filter(|_| p.allow(&op, t0)).count();
+        assert_eq!(ops, SIGNED_BURST as usize);
+        let env = ClientMsg::Envelope(vec![0; 247]);
+        assert!((0..1_000).all(|_| p.allow(&env, t0)));
+    }
+}

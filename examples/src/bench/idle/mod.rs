@@ -12,9 +12,12 @@
 //!   noise). Needs root (`ip netns`); without it packets are not measured.
 //!
 //! Phases, each after a settling time: **foreground** (every member walks,
-//! a fix every 10 s, exact precision), **background** (every member in
-//! background mode, a fix every 60 s), **background, still** (fixes of a
-//! phone lying on a desk: GPS noise only). Goals from the issue: foreground
+//! a fix every 10 s, exact precision), **background, alone** (the phone in
+//! background mode, a fix every 60 s, the others in the foreground: it is
+//! carried by one of them, see `aura_node::net::carry`), **background**
+//! (every member in background mode: one of them carries for the others,
+//! the figures say whether the phone is carried or carries), **background,
+//! still** (fixes of a phone lying on a desk: GPS noise only). Goals from the issue: foreground
 //! <= 0.5 % of a core, <= 25 MB RSS, <= 1 kB/s; background <= 0.1 % of a core
 //! and <= 4 packets sent per minute.
 
@@ -191,6 +194,8 @@ pub async fn run_phone(args: PhoneArgs) -> anyhow::Result<()> {
                             "published": s.locations_published,
                             "received": received.load(Ordering::Relaxed),
                             "peers": peers,
+                            "carry_requests": s.carry_requests,
+                            "messages_carried": s.messages_carried,
                         })
                     );
                 }
@@ -222,6 +227,11 @@ pub struct Phase {
     pub received_per_min: f64,
     /// Members the phone was connected to at the end.
     pub peers: u64,
+    /// Requests the phone sent its carrier per minute (background mode).
+    pub carry_requests_per_min: f64,
+    /// Messages of other members the phone published for them per minute
+    /// (it was their carrier).
+    pub carried_for_others_per_min: f64,
     /// Where the packets it sent come from (see `attribute`).
     pub sent_by: Vec<(String, f64)>,
     pub goals: Vec<(String, bool)>,
@@ -258,6 +268,7 @@ fn attribute(
     peers: f64,
     pub_pm: f64,
     rcv_pm: f64,
+    carry_pm: f64,
     measured_pm: Option<f64>,
 ) -> Vec<(String, f64)> {
     let per_min = |ms: u64| 60_000.0 / ms.max(1) as f64;
@@ -265,12 +276,23 @@ fn attribute(
     // last three heartbeats' window; as many arrive from the others.
     let busy = ((pub_pm + rcv_pm) * 3.0 * heartbeat_ms as f64 / 60_000.0).min(1.0);
     let ihave = busy * per_min(heartbeat_ms) * (link.gossip_lazy as f64).min(peers);
-    let mut v = vec![
+    // Carried (background mode): one request per publication or poll, and
+    // the ack of its answer, instead of a frame per member and an ack per
+    // location received.
+    let (frames, acks) = if carry_pm > 0.0 {
         (
-            "location frames (one per member)".to_owned(),
-            pub_pm * peers,
-        ),
-        ("acks of received locations".to_owned(), rcv_pm),
+            ("carry requests (publications and polls)", carry_pm),
+            ("acks of carry answers", carry_pm),
+        )
+    } else {
+        (
+            ("location frames (one per member)", pub_pm * peers),
+            ("acks of received locations", rcv_pm),
+        )
+    };
+    let mut v = vec![
+        (frames.0.to_owned(), frames.1),
+        (acks.0.to_owned(), acks.1),
         ("gossipsub IHAVE".to_owned(), ihave),
         ("acks of received IHAVEs".to_owned(), ihave),
         (
@@ -406,16 +428,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut phases = Vec::new();
     for (name, secs) in [
         ("foreground", args.foreground_seconds),
+        ("background, alone", args.background_seconds),
         ("background", args.background_seconds),
         ("background, still", args.background_seconds),
     ] {
         match name {
+            "background, alone" => phone.send("bg")?,
             "background" => {
                 for o in &others {
                     o.set_background(true).await?;
                 }
                 background.store(true, Ordering::Relaxed);
-                phone.send("bg")?;
             }
             "background, still" => {
                 still.store(true, Ordering::Relaxed);
@@ -456,12 +479,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         let mode = fg.for_mode(bg);
         let peers = r1["peers"].as_u64().unwrap_or(0);
+        let carry_pm = delta("carry_requests") / dt * 60.0;
+        let carried_pm = delta("messages_carried") / dt * 60.0;
         let sent_by = attribute(
             mode.link,
             mode.heartbeat_ms,
             peers as f64,
             pub_pm,
             rcv_pm,
+            carry_pm,
             sent_pm,
         );
         let out_bps = net.map(|c| c[1] / dt);
@@ -496,6 +522,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             published_per_min: pub_pm,
             received_per_min: rcv_pm,
             peers,
+            carry_requests_per_min: carry_pm,
+            carried_for_others_per_min: carried_pm,
             sent_by,
             goals,
         });
@@ -519,7 +547,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         for p in &phases {
             println!(
-                "{:<18} cpu {:.3} % of a core, rss {:.1} MB, out {} B/s, in {} B/s, sent {} packets/min (received {}), published {:.1}/min, received {:.1}/min, peers {}",
+                "{:<18} cpu {:.3} % of a core, rss {:.1} MB, out {} B/s, in {} B/s, sent {} packets/min (received {}), published {:.1}/min, received {:.1}/min, peers {}, carry requests {:.1}/min, carried for others {:.1}/min",
                 p.name,
                 p.cpu_pct_of_core,
                 p.rss_mb,
@@ -530,6 +558,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 p.published_per_min,
                 p.received_per_min,
                 p.peers,
+                p.carry_requests_per_min,
+                p.carried_for_others_per_min,
             );
             for (what, n) in &p.sent_by {
                 println!("    {n:>7.1}/min  {what}");

@@ -178,9 +178,34 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Adds namespace `x`, an attacker on the WAN at 100.64.3.2 (no NAT);
+    /// returns its name.
+    pub fn add_attacker(&self) -> String {
+        let (wan, x) = (self.ns("wan"), self.ns("x"));
+        let r: Result<(), String> = (|| {
+            sh(&["ip", "netns", "add", &x])?;
+            in_ns(&x, &["ip", "link", "set", "lo", "up"])?;
+            sh(&[
+                "ip", "link", "add", "w3", "netns", &wan, "type", "veth", "peer", "name", "u3",
+                "netns", &x,
+            ])?;
+            in_ns(&wan, &["ip", "addr", "add", "100.64.3.1/24", "dev", "w3"])?;
+            in_ns(&wan, &["ip", "link", "set", "w3", "up"])?;
+            in_ns(&x, &["ip", "addr", "add", "100.64.3.2/24", "dev", "u3"])?;
+            in_ns(&x, &["ip", "link", "set", "u3", "up"])?;
+            in_ns(&x, &["ip", "route", "add", "default", "via", "100.64.3.1"])
+        })();
+        if let Err(e) = r {
+            panic!("adding the attacker: {e}");
+        }
+        x
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
-        for n in ["h1", "h2", "r1", "r2", "wan"] {
+        for n in ["h1", "h2", "r1", "r2", "x", "wan"] {
             let _ = sh(&["ip", "netns", "del", &self.ns(n)]);
         }
     }
@@ -196,13 +221,34 @@ pub fn spawn_in<T: Send + 'static, F>(
 where
     F: std::future::Future<Output = T>,
 {
+    spawn_in_with(ns, 0, f)
+}
+
+/// [`spawn_in`] on a runtime of `workers` threads (0: the current thread),
+/// as a relay runs in production. The workers are spawned from inside the
+/// namespace, so their sockets live there too.
+pub fn spawn_in_with<T: Send + 'static, F>(
+    ns: String,
+    workers: usize,
+    f: impl FnOnce() -> F + Send + 'static,
+) -> std::thread::JoinHandle<T>
+where
+    F: std::future::Future<Output = T>,
+{
     std::thread::spawn(move || {
         let fd = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
         nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = match workers {
+            0 => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            n => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .enable_all()
+                .build()
+                .unwrap(),
+        };
         rt.block_on(f())
     })
 }

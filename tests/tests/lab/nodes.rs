@@ -16,7 +16,7 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::voice::{assert_relay_opens_nothing, LabVoice, VoiceProgress, VoiceSeen};
-use super::{spawn_in, Lab};
+use super::{spawn_in, spawn_in_with, Lab};
 /// A relay running in the WAN namespace on a thread of its own.
 pub struct Relay {
     pub peer: PeerId,
@@ -28,6 +28,10 @@ pub struct Relay {
     /// Gives the media forwarder's forwarded-packet counter at the end.
     pub thread: std::thread::JoinHandle<u64>,
     pub id: Identity,
+    /// The relay's counters, live.
+    pub metrics: aura_relay::server::metrics::Metrics,
+    /// Its media forwarder's UDP port.
+    pub media: u16,
 }
 
 impl Relay {
@@ -36,7 +40,7 @@ impl Relay {
         let key = id.clone();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let (stop, stop_rx) = oneshot::channel::<bool>();
-        let thread = spawn_in(lab.ns("wan"), move || async move {
+        let thread = spawn_in_with(lab.ns("wan"), 2, move || async move {
             let mut cfg = aura_relay::config::Config::default();
             cfg.listen.libp2p = vec![
                 "/ip4/0.0.0.0/udp/0/quic-v1".into(),
@@ -59,8 +63,14 @@ impl Relay {
                     })
                     .unwrap()
             };
-            tx.send((server.peer_id(), port(true), port(false)))
-                .unwrap();
+            tx.send((
+                server.peer_id(),
+                port(true),
+                port(false),
+                server.metrics().clone(),
+                server.media_addr().port(),
+            ))
+            .unwrap();
             let graceful = matches!(stop_rx.await, Ok(true));
             let forwarded = server.metrics().forwarded_packets.get();
             if graceful {
@@ -70,7 +80,7 @@ impl Relay {
             // Otherwise the runtime, the relay's tasks and sockets go with
             // this thread: a crash, as the members see it.
         });
-        let (peer, udp, tcp) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let (peer, udp, tcp, metrics, media) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
         Relay {
             peer,
             udp,
@@ -78,6 +88,8 @@ impl Relay {
             stop,
             thread,
             id: key,
+            metrics,
+            media,
         }
     }
 
@@ -382,6 +394,12 @@ impl Pair {
                 pb.heard.len()
             );
         }
+    }
+
+    /// Both members' voice as last reported (every half second).
+    pub fn voice_now(&self) -> [VoiceProgress; 2] {
+        let [a, b] = &self.punches;
+        [a.borrow().1.clone(), b.borrow().1.clone()]
     }
 
     pub fn finish(self) -> (Report, Report) {

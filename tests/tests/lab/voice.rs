@@ -123,6 +123,9 @@ pub struct VoiceProgress {
     pub relays: Vec<aura_crypto::MemberId>,
     /// When each playout frame carrying sound came out.
     pub heard: Vec<Instant>,
+    /// Voice frames received and lost, summed over the streams heard.
+    pub received: u64,
+    pub lost: u64,
 }
 
 impl VoiceProgress {
@@ -138,6 +141,8 @@ impl LabVoice {
         let stats = self.handle.stats().await.unwrap_or_default();
         VoiceProgress {
             direct: stats.connected.len(),
+            received: stats.voice.iter().map(|(_, q)| q.received).sum(),
+            lost: stats.voice.iter().map(|(_, q)| q.lost).sum(),
             relays: stats.relays,
             heard: self.heard.lock().unwrap().clone(),
         }

@@ -53,6 +53,7 @@ impl Nat {
     }
 }
 
+pub mod lan;
 pub mod nodes;
 pub mod voice;
 

@@ -23,6 +23,9 @@ pub enum AuraEvent {
         group: String,
         /// Member id (hex).
         member: String,
+        /// How the member shows: display name, `name (id prefix)` on a
+        /// collision, else the id prefix.
+        label: String,
     },
     /// A member was removed or left.
     MemberLeft {
@@ -30,6 +33,26 @@ pub enum AuraEvent {
         group: String,
         /// Member id (hex).
         member: String,
+        /// How the member shows: display name, `name (id prefix)` on a
+        /// collision, else the id prefix.
+        label: String,
+    },
+    /// A member's profile arrived or changed.
+    Profile {
+        /// Group id (hex).
+        group: String,
+        /// Member id (hex).
+        member: String,
+        /// How the member shows: display name, `name (id prefix)` on a
+        /// collision, else the id prefix.
+        label: String,
+        /// Display name.
+        name: String,
+        /// Status line.
+        status: Option<String>,
+        /// SHA-256 of the avatar image (hex), when it has one; the image
+        /// comes from `AuraNode::avatar` once fetched.
+        avatar: Option<String>,
     },
     /// We were removed from `group`.
     RemovedFromGroup {
@@ -49,6 +72,9 @@ pub enum AuraEvent {
         group: String,
         /// Member id (hex).
         member: String,
+        /// How the member shows: display name, `name (id prefix)` on a
+        /// collision, else the id prefix.
+        label: String,
         /// Where and when.
         fix: LocationFix,
     },
@@ -58,6 +84,9 @@ pub enum AuraEvent {
         group: String,
         /// Member id (hex).
         member: String,
+        /// How the member shows: display name, `name (id prefix)` on a
+        /// collision, else the id prefix.
+        label: String,
         /// Fence name.
         fence: String,
         /// Entered (true) or left.
@@ -69,6 +98,9 @@ pub enum AuraEvent {
         group: String,
         /// Member id (hex).
         member: String,
+        /// How the member shows: display name, `name (id prefix)` on a
+        /// collision, else the id prefix.
+        label: String,
         /// Near (true) or far.
         near: bool,
         /// Distance, metres.
@@ -82,6 +114,9 @@ pub enum AuraEvent {
         group: String,
         /// Sender member id (hex).
         sender: String,
+        /// How the member shows: display name, `name (id prefix)` on a
+        /// collision, else the id prefix.
+        label: String,
         /// Text.
         text: String,
         /// Sent at, unix ms.
@@ -93,6 +128,9 @@ pub enum AuraEvent {
         group: String,
         /// Sender member id (hex).
         sender: String,
+        /// How the member shows: display name, `name (id prefix)` on a
+        /// collision, else the id prefix.
+        label: String,
         /// Receiver member id (hex, as the ledger signed it).
         to: String,
         /// Gift name.
@@ -191,13 +229,36 @@ impl AuraEvent {
                 group: group_hex(&group),
                 name,
             },
-            Event::MemberJoined { group, member } => Self::MemberJoined {
+            Event::MemberJoined {
+                group,
+                member,
+                label,
+            } => Self::MemberJoined {
                 group: group_hex(&group),
                 member: member_hex(&member),
+                label,
             },
-            Event::MemberLeft { group, member } => Self::MemberLeft {
+            Event::MemberLeft {
+                group,
+                member,
+                label,
+            } => Self::MemberLeft {
                 group: group_hex(&group),
                 member: member_hex(&member),
+                label,
+            },
+            Event::Profile {
+                group,
+                member,
+                label,
+                profile,
+            } => Self::Profile {
+                group: group_hex(&group),
+                member: member_hex(&member),
+                label,
+                name: profile.name,
+                status: profile.status,
+                avatar: profile.avatar.map(|a| hex::encode(a.hash)),
             },
             Event::RemovedFromGroup { group } => Self::RemovedFromGroup {
                 group: group_hex(&group),
@@ -206,31 +267,41 @@ impl AuraEvent {
                 group: group_hex(&group),
                 reason,
             },
-            Event::Location { group, member, fix } => Self::Location {
+            Event::Location {
+                group,
+                member,
+                label,
+                fix,
+            } => Self::Location {
                 group: group_hex(&group),
                 member: member_hex(&member),
+                label,
                 fix: (&fix).into(),
             },
             Event::Geofence {
                 group,
                 member,
+                label,
                 fence,
                 entered,
             } => Self::Geofence {
                 group: group_hex(&group),
                 member: member_hex(&member),
+                label,
                 fence,
                 entered,
             },
             Event::Proximity {
                 group,
                 member,
+                label,
                 near,
                 distance_m,
                 uncertainty_m,
             } => Self::Proximity {
                 group: group_hex(&group),
                 member: member_hex(&member),
+                label,
                 near,
                 distance_m,
                 uncertainty_m,
@@ -238,21 +309,25 @@ impl AuraEvent {
             Event::Chat {
                 group,
                 from,
+                label,
                 text,
                 at_ms,
             } => Self::Chat {
                 group: group_hex(&group),
                 sender: member_hex(&from),
+                label,
                 text,
                 at_ms,
             },
             Event::Gift {
                 group,
                 from,
+                label,
                 receipt,
             } => Self::Gift {
                 group: group_hex(&group),
                 sender: member_hex(&from),
+                label,
                 to: receipt.receiver,
                 gift: receipt.gift,
                 animation: receipt.animation,

@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod ledger;
 mod node;
+mod people;
 mod places;
 mod types;
 mod voice;
@@ -22,6 +23,7 @@ pub use error::AuraError;
 pub use events::{AuraEvent, AuraListener, Subscription};
 pub use ledger::{GiftItemInfo, GiftReceiptInfo, WalletInfo};
 pub use node::{start_node, AuraNode};
+pub use people::{MemberLabel, ProfileInfo};
 pub use places::{FenceInfo, FenceShape, LatLon};
 pub use types::{
     ChatMessage, GroupInfo, LocationFix, LocationPrecision, MemberInfo, MemberPosition, MemberRole,

@@ -183,7 +183,7 @@ impl Node {
 
     /// Sends the command `make` builds around a fresh answer channel and
     /// waits for the answer.
-    async fn ask<R>(
+    pub(crate) async fn ask<R>(
         &self,
         make: impl FnOnce(oneshot::Sender<R>) -> Command,
     ) -> Result<R, NodeError> {

@@ -106,6 +106,28 @@ pub(crate) enum Command {
         data: Vec<u8>,
         reply: Reply<()>,
     },
+    /// Sets our profile (avatar image bytes, checked by the task).
+    SetProfile {
+        name: String,
+        status: Option<String>,
+        avatar: Option<Vec<u8>>,
+        reply: Reply<crate::people::Profile>,
+    },
+    /// A member's profile (ours under our own id).
+    Profile(MemberId, Answer<Option<crate::people::Profile>>),
+    /// Each member of a group with its label.
+    MemberLabels(GroupId, Reply<Vec<(MemberId, String)>>),
+    /// A cached avatar image by SHA-256.
+    Avatar([u8; 32], Reply<Option<Vec<u8>>>),
+    /// Adds to or removes from a local list (block, follow).
+    SetListed {
+        list: crate::people::List,
+        member: MemberId,
+        on: bool,
+        reply: Reply<()>,
+    },
+    /// The members of a local list.
+    Listed(crate::people::List, Answer<Vec<MemberId>>),
     /// The device's network changed: restart the transport.
     NetworkChanged(Reply<()>),
     /// Background mode on or off.

@@ -33,6 +33,9 @@ pub enum Event {
         group: GroupId,
         /// Who.
         member: MemberId,
+        /// How the member shows: its display name, `name (id prefix)` when
+        /// another member reads the same, else its id prefix.
+        label: String,
     },
     /// A member was removed or left.
     MemberLeft {
@@ -40,6 +43,23 @@ pub enum Event {
         group: GroupId,
         /// Who.
         member: MemberId,
+        /// How the member shows: its display name, `name (id prefix)` when
+        /// another member reads the same, else its id prefix.
+        label: String,
+    },
+    /// A member's profile arrived or changed (name, status line, avatar);
+    /// the avatar image, when it names one, is fetched by hash and shown
+    /// by [`crate::Node::avatar`] once it is here.
+    Profile {
+        /// Group it came in.
+        group: GroupId,
+        /// Whose.
+        member: MemberId,
+        /// How the member shows: its display name, `name (id prefix)` when
+        /// another member reads the same, else its id prefix.
+        label: String,
+        /// What the member says about itself (signature checked).
+        profile: crate::people::Profile,
     },
     /// We were removed from `group`: nothing sent from now on is readable to us.
     RemovedFromGroup {
@@ -62,6 +82,9 @@ pub enum Event {
         member: MemberId,
         /// Where and when.
         fix: Fix,
+        /// How the member shows: its display name, `name (id prefix)` when
+        /// another member reads the same, else its id prefix.
+        label: String,
     },
     /// A member entered or left a geofence.
     Geofence {
@@ -73,6 +96,9 @@ pub enum Event {
         fence: String,
         /// Entered (true) or left.
         entered: bool,
+        /// How the member shows: its display name, `name (id prefix)` when
+        /// another member reads the same, else its id prefix.
+        label: String,
     },
     /// A member came near us, or went away again.
     Proximity {
@@ -86,6 +112,9 @@ pub enum Event {
         distance_m: f64,
         /// Uncertainty from the member's precision, metres.
         uncertainty_m: f64,
+        /// How the member shows: its display name, `name (id prefix)` when
+        /// another member reads the same, else its id prefix.
+        label: String,
     },
     /// A chat message.
     Chat {
@@ -97,6 +126,9 @@ pub enum Event {
         text: String,
         /// Sent at, unix ms.
         at_ms: u64,
+        /// How the member shows: its display name, `name (id prefix)` when
+        /// another member reads the same, else its id prefix.
+        label: String,
     },
     /// A member sent a gift (its ledger receipt checked with the pinned
     /// billing service key; each receipt shown once).
@@ -107,6 +139,9 @@ pub enum Event {
         from: MemberId,
         /// What the ledger signed: gift, receiver, coins, diamonds, animation.
         receipt: aura_billing::signed::GiftReceipt,
+        /// How the member shows: its display name, `name (id prefix)` when
+        /// another member reads the same, else its id prefix.
+        label: String,
     },
     /// A member's media-plane (voice) endpoint.
     MediaAddr {

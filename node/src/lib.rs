@@ -33,6 +33,7 @@ pub mod link;
 pub mod location;
 pub mod media;
 pub mod net;
+pub mod people;
 pub mod rooms;
 pub mod store;
 pub mod voice;
@@ -47,6 +48,7 @@ mod command;
 mod error;
 mod events;
 mod paths;
+mod people_api;
 mod stats;
 mod task;
 

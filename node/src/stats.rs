@@ -66,4 +66,15 @@ pub struct NodeStats {
     pub carry_requests: u64,
     /// Messages of members in background mode we published for them.
     pub messages_carried: u64,
+    /// Profiles refused: undecodable, outside the limits, or not the
+    /// sender's own (forged).
+    pub profiles_refused: u64,
+    /// Profiles ignored: not newer than the one held (replays, late copies).
+    pub profiles_stale: u64,
+    /// Avatar images refused: wrong hash or size, too large, not an image.
+    pub avatars_refused: u64,
+    /// Frames of blocked members dropped (chat, location, gifts).
+    pub blocked_dropped: u64,
+    /// Join requests refused: the joiner or its inviter is blocked here.
+    pub joins_refused_blocked: u64,
 }

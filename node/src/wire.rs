@@ -85,6 +85,9 @@ pub enum ControlMsg {
     /// A gift receipt signed by the billing ledger (its JSON, at most
     /// [`crate::gift::MAX_RECEIPT_BYTES`]).
     Gift(Vec<u8>),
+    /// The sender's profile: an encoded [`crate::people::SignedProfile`]
+    /// (at most [`crate::people::MAX_PROFILE_BYTES`]), signed by the sender.
+    Profile(Vec<u8>),
 }
 
 /// Requests of the `/aura/group/1` request-response protocol.
@@ -120,6 +123,14 @@ pub enum Request {
         /// `net::carry::MAX_CARRIED`).
         messages: Vec<Vec<u8>>,
     },
+    /// The avatar image with this SHA-256, which a profile in `group`
+    /// names (answered to members of `group` only).
+    Avatar {
+        /// Group id.
+        group: [u8; 32],
+        /// SHA-256 of the image.
+        hash: [u8; 32],
+    },
 }
 
 /// Most envelopes accepted in one direct [`Request::Keys`].
@@ -144,6 +155,9 @@ pub enum Response {
     /// The answer to [`Request::Carry`]: the group's gossip messages kept
     /// for the requester since it last asked.
     Carried(Vec<Vec<u8>>),
+    /// The image asked for with [`Request::Avatar`] (checked against the
+    /// hash by the asker).
+    Avatar(Vec<u8>),
 }
 
 /// Encodes with postcard (infallible for these types; errors become empty).

@@ -221,9 +221,16 @@ fn join_a_running_node_over_loopback_then_chat_and_remove() {
     let out = String::from_utf8_lossy(&inv.stdout).into_owned();
     let code = out.lines().find(|l| l.starts_with("aura1")).unwrap();
 
+    // b names itself before joining; a shows the name once b's profile is in.
+    assert!(ok(
+        b,
+        &["profile", "set", "--name", "Ben", "--status", "new here"]
+    )
+    .contains("Ben"));
+    assert!(ok(b, &["profile", "show"]).contains("status: new here"));
     assert!(ok(b, &["join", code]).contains("joined group hikers"));
     wait_line(&events, 10, |l| {
-        l.contains(&format!("{} joined", &b_id[..12]))
+        l.contains(&format!("{} joined", &b_id[..8]))
     });
     let members = ok(a, &["members", "hikers"]);
     assert!(
@@ -239,6 +246,28 @@ fn join_a_running_node_over_loopback_then_chat_and_remove() {
     // b sends while offline-by-default: its one-shot node connects and delivers.
     ok(b, &["chat", "hikers", "hello from b"]);
     wait_line(&events, 15, |l| l.contains("hello from b"));
+    // By then b's profile is in (each of its one-shot nodes sends it when
+    // it announces itself): a shows the name.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let members = loop {
+        let m = ok(a, &["members", "hikers"]);
+        if m.contains("Ben") || Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        members.contains("Ben") && members.contains(&b_id),
+        "{members}"
+    );
+    assert!(ok(a, &["profile", "show", "ben"]).contains(&b_id));
+    // Block by name, listed, kept; unblock.
+    assert!(ok(a, &["block", "Ben"]).contains("Ben: blocked"));
+    assert!(ok(a, &["blocked"]).contains(&b_id));
+    ok(a, &["unblock", &b_id[..8]]);
+    assert!(ok(a, &["blocked"]).contains("nobody blocked"));
+    ok(a, &["follow", "Ben"]);
+    assert!(ok(a, &["following"]).contains("Ben"));
 
     ok(a, &["remove", "hikers", &b_id[..10]]);
     assert!(!ok(a, &["members", "hikers"]).contains(&b_id));

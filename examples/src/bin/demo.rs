@@ -9,8 +9,12 @@
 //! bob a heart; every member shows the receipt it checked offline. Last, a
 //! voice room through a local relay: a host, two seated speakers and fifty
 //! listeners, showing who is speaking and each listener's quality.
+//! Every member names itself in a signed profile (shared end-to-end
+//! encrypted inside the group): the terminal shows names, not ids.
 //! Finishes by itself and exits 0.
 use std::{collections::HashMap, time::Duration};
+
+use anyhow::Context;
 
 use aura_crypto::MemberId;
 use aura_examples::demo::{base, gift, route, start_group_with, LedgerAt};
@@ -20,6 +24,13 @@ use aura_node::{
 };
 
 const NAMES: [&str; 4] = ["alice", "bob", "carol", "dave"];
+/// The display names the members give themselves, and their status lines.
+const PROFILES: [(&str, &str); 4] = [
+    ("Alice", "leading the way"),
+    ("Bob", "bringing the stove"),
+    ("Carol", "photos"),
+    ("Dave", "late again"),
+];
 const STEPS: usize = 40;
 
 fn drain(rx: &mut EventStream) -> Vec<Event> {
@@ -61,6 +72,30 @@ async fn main() -> anyhow::Result<()> {
         &invite[..48.min(invite.len())]
     );
     println!("bob, carol and dave joined by invite over the network");
+    for (n, (display, status)) in nodes.iter().zip(PROFILES) {
+        n.node.set_profile(display, Some(status), None).await?;
+    }
+    let labels = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let labels = nodes[0].node.member_labels(gid).await?;
+            if labels
+                .iter()
+                .all(|(m, l)| names.get(m).is_some_and(|n| n.eq_ignore_ascii_case(l)))
+            {
+                return anyhow::Ok(labels);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .context("profiles did not reach alice")??;
+    let shown: Vec<String> = labels.iter().map(|(_, l)| l.clone()).collect();
+    println!(
+        "each member signed a profile; alice's device shows {}",
+        shown.join(", ")
+    );
+    let labels: HashMap<MemberId, String> = labels.into_iter().collect();
+    let label = |m: &MemberId| labels.get(m).cloned().unwrap_or_else(|| name(m).to_owned());
     let mut rx: Vec<EventStream> = nodes.iter().map(|n| n.node.events()).collect();
     let alice = &nodes[0].node;
     alice
@@ -94,14 +129,12 @@ async fn main() -> anyhow::Result<()> {
         // Alice's device shows what happens; the others' queues are drained.
         for e in drain(&mut rx[0]) {
             match e {
-                Event::Geofence { member, fence, entered, .. } => println!(
-                    "  [geofence] {} {} \"{fence}\"",
-                    name(&member),
+                Event::Geofence { label, fence, entered, .. } => println!(
+                    "  [geofence] {label} {} \"{fence}\"",
                     if entered { "entered" } else { "left" }
                 ),
-                Event::Proximity { member, near: true, distance_m, uncertainty_m, .. } => println!(
-                    "  [proximity] {} is within 200 m of alice ({distance_m:.0} m ± {uncertainty_m:.0} m)",
-                    name(&member)
+                Event::Proximity { label, near: true, distance_m, uncertainty_m, .. } => println!(
+                    "  [proximity] {label} is within 200 m of Alice ({distance_m:.0} m ± {uncertainty_m:.0} m)"
                 ),
                 _ => {}
             }
@@ -113,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
             let me = route(0, step as f64, STEPS as f64);
             let mut line = format!("t={:>4.1}s members seen by alice:", step as f64 * 0.25);
             for (m, fix) in alice.last_positions(gid).await? {
-                line += &format!(" {}={:.0}m", name(&m), me.distance_m(&fix.pos));
+                line += &format!(" {}={:.0}m", label(&m), me.distance_m(&fix.pos));
             }
             println!("{line}");
         }
@@ -129,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
         "\ngifts: the billing ledger runs embedded (SQLite, {}); members pin its key",
         ledger.url
     );
-    let shown = gift::gift_round(&ledger, &nodes, gid, |m| name(m).to_owned()).await?;
+    let shown = gift::gift_round(&ledger, &nodes, gid, label).await?;
     anyhow::ensure!(shown == 3, "the gift receipt reached {shown} of 3 members");
 
     println!("\nalice removes dave; every remaining member rotates its sender key");
@@ -175,11 +208,11 @@ async fn main() -> anyhow::Result<()> {
         .count();
     let unreadable = nodes[3].node.stats().await?.frames_unreadable - before;
     println!("after removal: bob read {bob_read} updates; dave received {unreadable} frames and could read {dave_read}");
-    let members: Vec<&str> = alice
-        .members(gid)
+    let members: Vec<String> = alice
+        .member_labels(gid)
         .await?
-        .iter()
-        .map(|(m, _)| name(m))
+        .into_iter()
+        .map(|(_, l)| l)
         .collect();
     println!("members now: {}", members.join(", "));
     let dave_decoded = voice.after_removal(&NAMES, 3).await?;

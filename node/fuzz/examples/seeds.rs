@@ -171,6 +171,14 @@ fn main() -> Res<()> {
             envelopes: vec![env.encode()],
         })?,
     )?;
+    write(
+        "rpc",
+        "avatar",
+        &rpc_request(Request::Avatar {
+            group: gid.0,
+            hash: [7; 32],
+        })?,
+    )?;
     let ops = sa
         .roster()
         .ops()
@@ -277,6 +285,20 @@ fn main() -> Res<()> {
     let mut spaced = b" ".to_vec();
     spaced.extend(serde_json::to_vec(&body)?);
     write("node_gift_receipt", "body-here", &spaced)?;
+
+    // Profiles (a signed one, and a body for the structured path).
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(64, 0);
+    let avatar = aura_node::people::AvatarRef::of(&png)?;
+    let profile = aura_node::people::Profile::new(
+        b.member_id(),
+        now,
+        "Ben",
+        Some("on the ridge"),
+        Some(avatar),
+    )?;
+    write("profile", "body", &postcard::to_allocvec(&profile)?)?;
+    write("profile", "signed", &profile.sign(&b)?.encode())?;
     Ok(())
 }
 

@@ -71,6 +71,10 @@ fuzz_target!(|data: &[u8]| {
             let service = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();
             let _ = gift::check_receipt(&b, Some(&service), GroupId([3; 32]), MemberId([2; 32]));
         }
+        ControlMsg::Profile(b) => {
+            let sender = aura_crypto::MemberId([2; 32]);
+            let _ = aura_node::people::SignedProfile::open(&b, &sender);
+        }
         ControlMsg::KeyRequest => {}
     }
 });

@@ -27,6 +27,7 @@ fn on_request(r: Request) {
                 let _ = KeyEnvelope::decode(e);
             }
         }
+        Request::Avatar { .. } => {}
     }
 }
 

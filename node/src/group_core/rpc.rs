@@ -145,6 +145,8 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             }
             // Carrying for background members is the node task's (`task::carry`).
             Request::Carry { .. } => Err("this member does not carry gossip".into()),
+            // Profiles are the node task's (`task/people.rs`).
+            Request::Avatar { .. } => Err("no such avatar here".into()),
         }
     }
 
@@ -276,7 +278,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                     a.errors.push(format!("{peer}: {why}"));
                     self.next_join_attempt(a);
                 }
-                Response::Ack | Response::Carried(_) => {
+                Response::Ack | Response::Carried(_) | Response::Avatar(_) => {
                     a.errors.push(format!("{peer}: unexpected answer"));
                     self.next_join_attempt(a);
                 }

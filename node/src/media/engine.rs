@@ -409,6 +409,7 @@ impl Engine {
                 self.music = None;
                 tracing::info!(group = %self.p.group, "removed from group; voice sends nothing more");
             }
+            VoiceFeed::Blocked(list) => self.room.set_blocked(&list),
             VoiceFeed::Snapshot(s) => {
                 self.sync_members();
                 for m in self.room.prune() {
@@ -420,6 +421,7 @@ impl Engine {
     }
 
     fn on_snapshot(&mut self, s: VoiceSnapshot) {
+        self.room.set_blocked(&s.blocked);
         for (member, pos) in s.positions {
             self.member_pos.insert(member, pos);
             self.place(member);

@@ -56,6 +56,9 @@ pub(crate) enum VoiceFeed {
     MemberLeft(MemberId),
     /// We were removed from the group.
     Removed,
+    /// The members blocked on this device now (all of them): their
+    /// frames are dropped before any decryption or decoding.
+    Blocked(Vec<MemberId>),
     /// Everything the task knows, after messages were dropped.
     Snapshot(Box<VoiceSnapshot>),
 }
@@ -73,4 +76,6 @@ pub(crate) struct VoiceSnapshot {
     pub(crate) paths: Vec<(MemberId, MemberId)>,
     /// The IP of members' direct connections.
     pub(crate) direct_ips: Vec<(MemberId, IpAddr)>,
+    /// Members blocked on this device.
+    pub(crate) blocked: Vec<MemberId>,
 }

@@ -2,7 +2,7 @@
 //! keys, routes incoming sealed frames by their key-free header, opens them,
 //! and feeds one [`VoiceReceiver`] per talking member.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aura_crypto::{
@@ -47,6 +47,9 @@ pub enum RoomError {
     /// connection's authenticated peer.
     #[error("frame claims another sender than the connection's peer")]
     WrongSender,
+    /// The sender is blocked on this device.
+    #[error("sender is blocked")]
+    Blocked,
 }
 
 /// Counters of a room.
@@ -70,6 +73,8 @@ pub struct RoomStats {
     pub wrong_sender: u64,
     /// Frames sealed by us.
     pub sealed: u64,
+    /// Frames of blocked members, dropped before opening or decoding.
+    pub blocked: u64,
 }
 
 /// One group's voice room.
@@ -83,6 +88,8 @@ pub struct MediaRoom {
     shorts: HashMap<MemberId, ShortId>,
     /// Forged/unverified verdicts for the app, oldest first.
     alerts: VecDeque<AuthReport>,
+    /// Short ids of members blocked on this device.
+    blocked: HashSet<ShortId>,
     /// Period of the playout clock that polls this room (0: polled at due
     /// times); see [`crate::voice::jitter::Config::tick_us`].
     tick_us: u64,
@@ -108,6 +115,7 @@ impl MediaRoom {
             stats: RoomStats::default(),
             shorts: HashMap::new(),
             alerts: VecDeque::new(),
+            blocked: HashSet::new(),
             tick_us: 0,
         }
     }
@@ -160,6 +168,14 @@ impl MediaRoom {
         lock(&self.session).flush_voice_sig()
     }
 
+    /// The members blocked on this device (all of them): their frames are
+    /// dropped on the header, before any key work or decoding, and their
+    /// streams end.
+    pub fn set_blocked(&mut self, members: &[MemberId]) {
+        self.blocked = members.iter().map(MemberId::short_id).collect();
+        self.receivers.retain(|(m, _), _| !members.contains(m));
+    }
+
     /// Takes one incoming sealed frame at `now_us` (playout clock). Returns
     /// the sender when a voice frame was queued.
     pub fn on_frame(
@@ -173,6 +189,7 @@ impl MediaRoom {
             match e {
                 RoomError::NonMember => self.stats.non_member += 1,
                 RoomError::Open(_) => self.stats.unopenable += 1,
+                RoomError::Blocked => self.stats.blocked += 1,
                 _ => self.stats.malformed += 1,
             }
             tracing::debug!(error = %e, "media frame dropped");
@@ -227,6 +244,9 @@ impl MediaRoom {
         }
         if !matches!(h.kind, FrameKind::Voice | FrameKind::VoiceSig) {
             return Err(RoomError::WrongKind(h.kind));
+        }
+        if self.blocked.contains(&h.sender) {
+            return Err(RoomError::Blocked);
         }
         let opened = {
             let mut s = lock(&self.session);

@@ -84,6 +84,7 @@ impl Task {
         let addrs = self.listen_strings();
         let _ = self.send_control(&gid, &ControlMsg::Addrs(addrs));
         let _ = self.send_control(&gid, &ControlMsg::KeyRequest);
+        self.send_profile(gid);
         if let Some(g) = self.groups.get_mut(&gid) {
             g.announce = false;
             g.last_key_request_ms = now_ms();

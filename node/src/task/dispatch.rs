@@ -124,6 +124,34 @@ impl Task {
             } => {
                 let _ = reply.send(self.attach_voice(group, addr, feed));
             }
+            C::SetProfile {
+                name,
+                status,
+                avatar,
+                reply,
+            } => {
+                let _ = reply.send(self.set_profile(&name, status.as_deref(), avatar));
+            }
+            C::Profile(m, a) => {
+                let _ = a.send(self.profile_of(&m));
+            }
+            C::MemberLabels(g, r) => {
+                let _ = r.send(self.member_labels(g));
+            }
+            C::Avatar(hash, r) => {
+                let _ = r.send(self.avatar(&hash));
+            }
+            C::SetListed {
+                list,
+                member,
+                on,
+                reply,
+            } => {
+                let _ = reply.send(self.set_listed(list, member, on));
+            }
+            C::Listed(list, a) => {
+                let _ = a.send(self.listed(list));
+            }
             #[cfg(feature = "test-hooks")]
             C::ObserveGroup(g, a) => {
                 self.observe_group(g);

@@ -41,6 +41,7 @@ impl Task {
             self.emit(Event::Gift {
                 group: gid,
                 from: me,
+                label: self.label(&gid, &me),
                 receipt: receipt.body.clone(),
             });
         }
@@ -64,6 +65,11 @@ impl Task {
 
     /// A member broadcast a receipt: check, deduplicate, record, show.
     pub(crate) fn on_gift(&mut self, gid: GroupId, sender: MemberId, bytes: &[u8]) -> Verdict {
+        if self.is_blocked(&sender) {
+            // Blocked here: neither shown nor kept.
+            self.stats.blocked_dropped += 1;
+            return Verdict::Ignore;
+        }
         let key = match self.billing_key() {
             Ok(k) => k,
             Err(e) => {
@@ -98,6 +104,7 @@ impl Task {
                 self.emit(Event::Gift {
                     group: gid,
                     from: sender,
+                    label: self.label(&gid, &sender),
                     receipt: receipt.body,
                 });
                 Verdict::Accept

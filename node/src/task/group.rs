@@ -431,6 +431,10 @@ impl Task {
         self.stats.frames_opened += 1;
         let sender = opened.sender;
         match opened.kind {
+            FrameKind::Chat | FrameKind::Location if self.is_blocked(&sender) => {
+                // Blocked here: neither shown nor kept.
+                self.stats.blocked_dropped += 1;
+            }
             FrameKind::Location => {
                 match wire::decode::<LocationMsg>(&opened.payload).and_then(|m| m.to_fix()) {
                     Some(fix) if !location_is_fresh(fix.at_ms, now_ms()) => {
@@ -454,6 +458,7 @@ impl Task {
                     }
                     self.emit(Event::Chat {
                         group: gid,
+                        label: self.label(&gid, &sender),
                         from: sender,
                         text: m.text,
                         at_ms: m.at_ms,
@@ -463,6 +468,7 @@ impl Task {
             },
             FrameKind::Control => match wire::decode::<ControlMsg>(&opened.payload) {
                 Some(ControlMsg::Gift(bytes)) => return self.on_gift(gid, sender, &bytes),
+                Some(ControlMsg::Profile(bytes)) => return self.on_profile(gid, sender, &bytes),
                 Some(c) => self.on_control(gid, from, sender, c),
                 None => return Verdict::Reject(Reject::Forged, "bad control payload".into()),
             },
@@ -499,7 +505,7 @@ impl Task {
             ControlMsg::MediaAddr(addr) => self.on_media_addr(gid, sender, addr),
             ControlMsg::KeyRequest => self.send_envelope_to(gid, sender),
             ControlMsg::Fence(fence) => self.on_fence_change(gid, sender, FenceChange::Set(fence)),
-            ControlMsg::Gift(_) => {} // checked in `on_gift`
+            ControlMsg::Gift(_) | ControlMsg::Profile(_) => {} // `on_gift`, `on_profile`
             ControlMsg::FenceRemoved(name) => {
                 self.on_fence_change(gid, sender, FenceChange::Remove(name))
             }
@@ -511,6 +517,7 @@ impl Task {
         self.emit(Event::Location {
             group: gid,
             member,
+            label: self.label(&gid, &member),
             fix,
         });
         self.record_history(gid, member.0, fix);
@@ -542,6 +549,7 @@ impl Task {
             };
             self.emit(Event::Geofence {
                 group: gid,
+                label: self.label(&gid, &member),
                 member,
                 fence,
                 entered,
@@ -550,6 +558,10 @@ impl Task {
     }
 
     pub(crate) fn emit_proximity(&self, gid: GroupId, p: ProximityEvent<MemberId>) {
+        let member = match &p {
+            ProximityEvent::Near { member, .. } | ProximityEvent::Far { member } => *member,
+        };
+        let label = self.label(&gid, &member);
         self.emit(match p {
             ProximityEvent::Near {
                 member,
@@ -558,6 +570,7 @@ impl Task {
             } => Event::Proximity {
                 group: gid,
                 member,
+                label,
                 near: true,
                 distance_m,
                 uncertainty_m,
@@ -565,6 +578,7 @@ impl Task {
             ProximityEvent::Far { member } => Event::Proximity {
                 group: gid,
                 member,
+                label,
                 near: false,
                 distance_m: f64::NAN,
                 uncertainty_m: 0.0,

@@ -37,6 +37,7 @@ impl Task {
             self.emit(Event::MemberJoined {
                 group: gid,
                 member: *m,
+                label: self.label(&gid, m),
             });
             if *m != me {
                 self.send_envelope_to(gid, *m);
@@ -64,6 +65,7 @@ impl Task {
                 self.emit(Event::MemberLeft {
                     group: gid,
                     member: *m,
+                    label: self.label(&gid, m),
                 });
             }
         }
@@ -71,6 +73,7 @@ impl Task {
             self.feed_voice(gid, VoiceFeed::MembersAdded);
             // The newcomers could not read our earlier announcement.
             self.announce_media(gid, false);
+            self.profile_due(gid);
         }
         if !change.removed.is_empty() && !change.removed.contains(&me) {
             self.rotate_now(gid);

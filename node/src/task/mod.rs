@@ -14,6 +14,7 @@ mod load;
 mod membership;
 mod network;
 mod ops;
+mod people;
 mod redial;
 mod relays;
 mod rpc;
@@ -99,6 +100,8 @@ pub(crate) struct Task {
     pub(crate) relay: relays::RelayState,
     /// Gossip carried for background mode, ours and other members'.
     pub(crate) carry: carry::CarryState,
+    /// Profiles, avatars being fetched, block and follow lists.
+    pub(crate) people: people::PeopleState,
 }
 
 /// Unix milliseconds now.
@@ -125,6 +128,7 @@ impl Task {
         let mut swarm = build_swarm(key, &config, &mut metrics)?;
         let listeners = network::start_listening(&mut swarm, &config)?;
         let relay = relays::RelayState::from_config(&config)?;
+        let people = people::PeopleState::load(&store)?;
         let mut task = Self {
             identity,
             config,
@@ -153,6 +157,7 @@ impl Task {
             sweep: Default::default(),
             relay,
             carry: Default::default(),
+            people,
         };
         task.relay_tick();
         task.load_groups()?;

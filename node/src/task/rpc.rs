@@ -43,6 +43,12 @@ impl Task {
                 return;
             }
         };
+        if self.is_blocked(&invite.body.inviter) {
+            let _ = reply.send(Err(NodeError::JoinRefused(
+                "the invite comes from a member you blocked; unblock them first".into(),
+            )));
+            return;
+        }
         let gid = invite.body.group;
         if let Some(g) = self.groups.get(&gid) {
             if !g.removed {
@@ -170,6 +176,7 @@ impl Task {
                 }
                 self.syncs.remove(&request_id);
                 self.carry_failed(request_id);
+                self.on_avatar_failure(request_id);
             }
             _ => {}
         }
@@ -240,6 +247,10 @@ impl Task {
                 let invite =
                     Invite::parse(&invite, now_ms()).map_err(|e| format!("invite refused: {e}"))?;
                 let gid = invite.body.group;
+                if self.is_blocked(&member) || self.is_blocked(&invite.body.inviter) {
+                    self.stats.joins_refused_blocked += 1;
+                    return Err("this member does not take you in".into());
+                }
                 let g = self
                     .groups
                     .get(&gid)
@@ -263,7 +274,11 @@ impl Task {
                     if let Ok(bytes) = op.encode() {
                         let _ = self.send_control(&gid, &ControlMsg::Op(bytes));
                     }
-                    self.emit(Event::MemberJoined { group: gid, member });
+                    self.emit(Event::MemberJoined {
+                        group: gid,
+                        member,
+                        label: self.label(&gid, &member),
+                    });
                     self.save_group(&gid);
                 }
                 self.welcome(gid, member, None)
@@ -311,16 +326,20 @@ impl Task {
                 }
                 self.welcome(gid, member, Some(&heads))
             }
+            Request::Avatar { group, hash } => self.answer_avatar(member, group, hash),
         }
     }
 
     fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, resp: Response) {
-        if self.on_carried(peer, id, &resp) {
+        if self.on_carried(peer, id, &resp) || self.on_avatar_answer(id, &resp) {
             return;
         }
         if let Some(pj) = self.joins.remove(&id) {
             match resp {
-                Response::Refused(_) | Response::Ack | Response::Carried(_) => {
+                Response::Refused(_)
+                | Response::Ack
+                | Response::Carried(_)
+                | Response::Avatar(_) => {
                     let why = match resp {
                         Response::Refused(why) => why,
                         _ => "unexpected answer".into(),
@@ -554,6 +573,7 @@ impl Task {
             self.emit(Event::MemberJoined {
                 group: gid,
                 member: m,
+                label: self.label(&gid, &m),
             });
         }
         self.announce(gid);

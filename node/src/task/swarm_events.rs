@@ -275,6 +275,7 @@ impl Task {
         let now = now_ms();
         self.persist_all_replay_floors();
         self.resync_voice();
+        self.people_tick();
         self.discovery_tick(now);
         self.network_tick();
         self.relay_tick();

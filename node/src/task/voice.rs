@@ -67,6 +67,7 @@ impl Task {
                 .iter()
                 .filter_map(|(p, ip)| Some((MemberId::from_peer_id(p)?, *ip)))
                 .collect(),
+            blocked: self.blocked_list(),
         }
     }
 

@@ -22,44 +22,71 @@ pub(crate) fn to_json(e: &Event) -> Option<Value> {
         Event::Joined { group, name } => {
             json!({"type": "joined", "group": id(&group.0), "name": name})
         }
-        Event::MemberJoined { group, member } => {
-            json!({"type": "member_joined", "group": id(&group.0), "member": id(&member.0)})
-        }
-        Event::MemberLeft { group, member } => {
-            json!({"type": "member_left", "group": id(&group.0), "member": id(&member.0)})
-        }
+        Event::MemberJoined {
+            group,
+            member,
+            label,
+        } => json!({
+            "type": "member_joined", "group": id(&group.0), "member": id(&member.0),
+            "label": label,
+        }),
+        Event::MemberLeft {
+            group,
+            member,
+            label,
+        } => json!({
+            "type": "member_left", "group": id(&group.0), "member": id(&member.0),
+            "label": label,
+        }),
+        Event::Profile {
+            group,
+            member,
+            label,
+            ..
+        } => json!({
+            "type": "profile", "group": id(&group.0), "member": id(&member.0),
+            "label": label,
+        }),
         Event::RemovedFromGroup { group } => json!({"type": "removed", "group": id(&group.0)}),
-        Event::Location { group, member, fix } => json!({
+        Event::Location {
+            group,
+            member,
+            label,
+            fix,
+        } => json!({
             "type": "location", "group": id(&group.0), "member": id(&member.0),
-            "fix": FixView::from(fix),
+            "label": label, "fix": FixView::from(fix),
         }),
         Event::Geofence {
             group,
             member,
+            label,
             fence,
             entered,
         } => json!({
             "type": "geofence", "group": id(&group.0), "member": id(&member.0),
-            "fence": fence, "entered": entered,
+            "label": label, "fence": fence, "entered": entered,
         }),
         Event::Proximity {
             group,
             member,
+            label,
             near,
             distance_m,
             ..
         } => json!({
             "type": "proximity", "group": id(&group.0), "member": id(&member.0),
-            "near": near, "distance_m": distance_m,
+            "label": label, "near": near, "distance_m": distance_m,
         }),
         Event::Chat {
             group,
             from,
+            label,
             text,
             at_ms,
         } => json!({
             "type": "chat", "group": id(&group.0),
-            "msg": {"from": id(&from.0), "at_ms": at_ms, "text": text},
+            "msg": {"from": id(&from.0), "label": label, "at_ms": at_ms, "text": text},
         }),
         Event::Gift { group, receipt, .. } => json!({
             "type": "gift", "group": id(&group.0),
@@ -125,6 +152,7 @@ mod tests {
         let e = Event::Chat {
             group: GroupId([2; 32]),
             from: MemberId([3; 32]),
+            label: "Ana".into(),
             text: "<script>x</script>".into(),
             at_ms: 5,
         };

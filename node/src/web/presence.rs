@@ -150,6 +150,7 @@ mod tests {
             &Event::Location {
                 group,
                 member: m,
+                label: "Ana".into(),
                 fix,
             },
             2_000,

@@ -115,6 +115,16 @@ pub(crate) enum Cmd {
         #[arg(long)]
         catalog: bool,
     },
+    /// Your profile (name, status line, avatar), or a member's.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+    /// Block, unblock, follow or unfollow a member (local lists).
+    #[command(flatten)]
+    List(ListCmd),
+    /// Members you blocked.
+    Blocked,
+    /// Members you follow.
+    Following,
     /// Group voice: `aura talk GROUP`, `aura listen GROUP` (see `voice.rs`).
     #[command(flatten)]
     Voice(crate::voice::VoiceCmd),
@@ -251,6 +261,55 @@ pub(crate) enum GeofenceCmd {
         group: String,
         /// Fence name.
         name: String,
+    },
+}
+
+/// `aura profile ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProfileCmd {
+    /// Set your profile; your groups get it end-to-end encrypted.
+    Set {
+        /// Display name (up to 48 bytes).
+        #[arg(long)]
+        name: String,
+        /// Status line (up to 140 bytes).
+        #[arg(long)]
+        status: Option<String>,
+        /// Avatar image: PNG, JPEG or WebP, at most 64 KiB.
+        #[arg(long, value_name = "FILE")]
+        avatar: Option<PathBuf>,
+    },
+    /// Show your profile, or a member's (name, label or id prefix).
+    Show {
+        /// Member: name, label, id prefix or peer id (default: you).
+        member: Option<String>,
+    },
+}
+
+/// `aura block|unblock|follow|unfollow MEMBER`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ListCmd {
+    /// Block a member everywhere on this device: their voice is not
+    /// played, their location, chat and gifts are hidden, and where you
+    /// are an admin they cannot join. Kept across restarts.
+    Block {
+        /// Member: name, label, id prefix or peer id.
+        member: String,
+    },
+    /// Unblock a member.
+    Unblock {
+        /// Member: name, label, id prefix or peer id.
+        member: String,
+    },
+    /// Follow a member (a local list).
+    Follow {
+        /// Member: name, label, id prefix or peer id.
+        member: String,
+    },
+    /// Stop following a member.
+    Unfollow {
+        /// Member: name, label, id prefix or peer id.
+        member: String,
     },
 }
 

@@ -101,9 +101,17 @@ pub(crate) async fn exec(node: &Node, mode: Mode, cmd: Cmd) -> Result<Output> {
             let (gid, name) = resolve::group(node, &group).await?;
             let me = node.member_id();
             writeln!(o, "members of {name} ({gid}):")?;
+            let labels: std::collections::HashMap<_, _> =
+                node.member_labels(gid).await?.into_iter().collect();
             for (m, r) in node.members(gid).await? {
                 let you = if m == me { "  (you)" } else { "" };
-                writeln!(o, "  {}  {:<6}{you}", hex::encode(m.0), role_name(r))?;
+                let label = labels.get(&m).cloned().unwrap_or_default();
+                writeln!(
+                    o,
+                    "  {label:<24} {:<6} {}{you}",
+                    role_name(r),
+                    hex::encode(m.0)
+                )?;
             }
         }
         Cmd::Remove { group, peer } => {
@@ -147,11 +155,14 @@ pub(crate) async fn exec(node: &Node, mode: Mode, cmd: Cmd) -> Result<Output> {
             let members = node.members(gid).await?;
             let me = node.member_id();
             writeln!(o, "chat in {name}:")?;
+            let labels: std::collections::HashMap<_, _> =
+                node.member_labels(gid).await?.into_iter().collect();
             for c in node.chat_history(gid).await? {
-                let who = if c.from == me.0 {
-                    "you".to_owned()
-                } else {
-                    hex::encode(&c.from[..6])
+                let from = aura_crypto::MemberId(c.from);
+                let who = match labels.get(&from) {
+                    _ if from == me => "you".to_owned(),
+                    Some(l) => l.clone(),
+                    None => aura_node::people::short_hex(&from),
                 };
                 writeln!(o, "  [{}] {who}: {}", clock(c.at_ms), c.text)?;
             }
@@ -182,6 +193,10 @@ pub(crate) async fn exec(node: &Node, mode: Mode, cmd: Cmd) -> Result<Output> {
             }
         }
         Cmd::Gifts { group, catalog } => crate::gifts::list(node, group, catalog, o).await?,
+        Cmd::Profile(c) => crate::people::profile(node, c, o).await?,
+        Cmd::List(c) => crate::people::set(node, c, o).await?,
+        Cmd::Blocked => crate::people::show(node, true, o).await?,
+        Cmd::Following => crate::people::show(node, false, o).await?,
         Cmd::Init(_) | Cmd::Run(_) | Cmd::Debug(_) | Cmd::Voice(_) | Cmd::Room(_) => {
             bail!("this command cannot be sent to a running node; run it directly")
         }

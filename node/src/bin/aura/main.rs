@@ -8,6 +8,7 @@ mod cli;
 mod control;
 mod exec;
 mod gifts;
+mod people;
 mod resolve;
 mod room;
 mod run;
@@ -134,7 +135,7 @@ async fn main_async(cli: Cli) -> Result<()> {
         }
         cmd => {
             require_init(&cfg)?;
-            let args: Vec<String> = std::env::args().skip(1).collect();
+            let args = people::forwarded_args(std::env::args().skip(1).collect());
             let output = match control::try_send(&cfg.data_dir, args).await? {
                 Some(res) => res?,
                 None => {

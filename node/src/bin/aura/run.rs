@@ -105,17 +105,36 @@ fn describe(e: &Event, names: &HashMap<GroupId, String>) -> Option<String> {
     );
     let text = match e {
         Event::Joined { group, name } => format!("[{name}] you are in group {name} ({group})"),
-        Event::MemberJoined { group, member } => format!("[{}] {member} joined", g(group)),
-        Event::MemberLeft { group, member } => {
-            format!("[{}] {member} left or was removed", g(group))
+        Event::MemberJoined { group, label, .. } => format!("[{}] {label} joined", g(group)),
+        Event::MemberLeft { group, label, .. } => {
+            format!("[{}] {label} left or was removed", g(group))
         }
+        Event::Profile {
+            group,
+            member,
+            label,
+            profile,
+        } => format!(
+            "[{}] {member} is now {label}{}",
+            g(group),
+            profile
+                .status
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
+        ),
         Event::RemovedFromGroup { group } => {
             format!("[{}] you were removed from this group", g(group))
         }
         Event::GroupQuarantined { group, reason } => {
             format!("[{group}] could not be loaded and was set aside: {reason}")
         }
-        Event::Location { group, member, fix } => format!(
+        Event::Location {
+            group,
+            label: member,
+            fix,
+            ..
+        } => format!(
             "[{}] {member} at {:.6},{:.6} (±{:.0} m)",
             g(group),
             fix.pos.lat,
@@ -124,9 +143,10 @@ fn describe(e: &Event, names: &HashMap<GroupId, String>) -> Option<String> {
         ),
         Event::Geofence {
             group,
-            member,
+            label: member,
             fence,
             entered,
+            ..
         } => format!(
             "[{}] {member} {} {fence}",
             g(group),
@@ -134,10 +154,11 @@ fn describe(e: &Event, names: &HashMap<GroupId, String>) -> Option<String> {
         ),
         Event::Proximity {
             group,
-            member,
+            label: member,
             near,
             distance_m,
             uncertainty_m,
+            ..
         } => format!(
             "[{}] {member} is {} ({distance_m:.0} m ±{uncertainty_m:.0} m)",
             g(group),
@@ -145,16 +166,18 @@ fn describe(e: &Event, names: &HashMap<GroupId, String>) -> Option<String> {
         ),
         Event::Chat {
             group,
-            from,
+            label: from,
             text,
             at_ms,
+            ..
         } => {
             format!("[{}] {} {from}: {text}", g(group), clock(*at_ms))
         }
         Event::Gift {
             group,
-            from,
+            label: from,
             receipt,
+            ..
         } => format!(
             "[{}] {from} sent {} to {} ({} coins, {} diamonds)",
             g(group),

@@ -302,7 +302,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         if member == self.member_id() || self.connected.contains(&member) {
             return;
         }
-        let addrs: Vec<String> = addrs.into_iter().take(8).collect();
+        let addrs = crate::net::addrs::keep_best_strings(addrs);
         self.push(Action::Dial { member, addrs });
     }
 }

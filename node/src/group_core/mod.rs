@@ -197,7 +197,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
     pub fn peer_addrs(&mut self, member: MemberId, addrs: Vec<String>) {
         if self.addrs.len() < MAX_ADDRS || self.addrs.contains_key(&member) {
             self.addrs
-                .insert(member, addrs.into_iter().take(8).collect());
+                .insert(member, crate::net::addrs::keep_best_strings(addrs));
         }
     }
 

@@ -235,7 +235,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
             if member == me || !lock(&session).roster().is_member(&member) {
                 continue;
             }
-            let addrs: Vec<String> = addrs.into_iter().take(8).collect();
+            let addrs = crate::net::addrs::keep_best_strings(addrs);
             if !self.addrs.contains_key(&member) && !addrs.is_empty() {
                 self.peer_addrs(member, addrs.clone());
             }

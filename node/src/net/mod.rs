@@ -1,5 +1,6 @@
 //! The libp2p side: the composed behaviour and the swarm it runs in.
 
+pub mod addrs;
 mod behaviour;
 pub mod carry;
 pub mod discovery;

@@ -143,7 +143,7 @@ impl Task {
                 info,
             }) => {
                 self.relay_identified(peer_id, connection_id, &info.protocols, &info.agent_version);
-                let addrs: Vec<_> = info.listen_addrs.into_iter().take(8).collect();
+                let addrs = crate::net::addrs::keep_best(info.listen_addrs);
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                     for a in &addrs {
                         kad.add_address(&peer_id, a.clone());

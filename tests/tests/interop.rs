@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use aura_node::{config::Config, Node};
 use futures::StreamExt;
 use libp2p::{
     identify, kad, multiaddr::Protocol, noise, ping, relay, swarm::NetworkBehaviour,
@@ -17,6 +18,7 @@ use libp2p::{
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::mpsc;
 
 /// Fails the test if `f` takes more than `secs`.
 async fn within<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
@@ -172,6 +174,14 @@ async fn js_libp2p_client_reserves_on_the_relay_and_is_pinged_through_it() {
     let peer_id = *peer.local_peer_id();
     peer.listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
         .unwrap();
+    // Listening before the dial: the relay learns the address by identify.
+    within(10, async {
+        while !matches!(
+            peer.select_next_some().await,
+            SwarmEvent::NewListenAddr { .. }
+        ) {}
+    })
+    .await;
     peer.dial(circuit.clone()).unwrap();
     let mut relayed = Vec::new();
     let rtt = within(30, async {
@@ -214,13 +224,12 @@ async fn js_libp2p_client_reserves_on_the_relay_and_is_pinged_through_it() {
     });
 
     // The JS client's FIND_NODE is answered by the relay's Kademlia, which
-    // knows the rust peer (a DHT server) from identify. The relay learns of
-    // it concurrently with the ping: ask again until it does (bounded).
+    // knows the rust peer (a DHT server) from identify. The relay's identify
+    // of it may finish after the ping: ask again until it does (bounded).
     let mut answer = String::new();
     for _ in 0..50 {
         js.stdin.write_all(b"kad\n").await.unwrap();
         answer = within(20, js.line("kad")).await;
-        eprintln!("kad answer: {answer}");
         if answer.contains(&peer_id.to_string()) {
             break;
         }
@@ -233,4 +242,135 @@ async fn js_libp2p_client_reserves_on_the_relay_and_is_pinged_through_it() {
     assert!(answer.contains(&peer_id.to_string()), "{answer}");
     drop(js);
     server.shutdown().await;
+}
+
+/// A plain rust-libp2p relay: circuit relay v2 server with libp2p's
+/// defaults, identify and ping; no Aura code.
+#[derive(NetworkBehaviour)]
+struct PlainRelay {
+    relay: relay::Behaviour,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+}
+
+/// Starts a plain relay on loopback TCP: its address (with its peer id) and
+/// its relay events.
+async fn plain_relay() -> (Multiaddr, mpsc::Receiver<relay::Event>) {
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|key| PlainRelay {
+            relay: relay::Behaviour::new(key.public().to_peer_id(), relay::Config::default()),
+            identify: identify::Behaviour::new(identify::Config::new(
+                "/ipfs/id/1.0.0".into(),
+                key.public(),
+            )),
+            ping: ping::Behaviour::default(),
+        })
+        .unwrap()
+        .build();
+    let id = *swarm.local_peer_id();
+    swarm
+        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+        .unwrap();
+    let addr = within(10, async {
+        loop {
+            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+                break address;
+            }
+        }
+    })
+    .await;
+    // An operator states the relay's public address; here, its loopback one.
+    swarm.add_external_address(addr.clone());
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            if let SwarmEvent::Behaviour(PlainRelayEvent::Relay(e)) = swarm.select_next_some().await
+            {
+                let _ = tx.try_send(e);
+            }
+        }
+    });
+    (addr.with(Protocol::P2p(id)), rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aura_node_reserves_on_a_plain_libp2p_relay_and_is_reached_through_it() {
+    let (relay_addr, mut relay_events) = plain_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::loopback(dir.path().to_path_buf());
+    cfg.relays = vec![relay_addr.to_string()];
+    let node = Node::builder().config(cfg).start().await.unwrap();
+    let node_id = node.peer_id();
+    let circuit = within(20, async {
+        loop {
+            let addrs = node.listen_addrs().await.unwrap();
+            if let Some(c) = addrs.into_iter().find(is_circuit) {
+                break c;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        circuit.to_string().starts_with(&relay_addr.to_string()),
+        "{circuit} is not through {relay_addr}"
+    );
+
+    // A plain rust-libp2p peer reaches the node through the relay and pings it.
+    let mut peer = plain_peer();
+    let target = match circuit.iter().last() {
+        Some(Protocol::P2p(_)) => circuit.clone(),
+        _ => circuit.clone().with(Protocol::P2p(node_id)),
+    };
+    peer.dial(target).unwrap();
+    let mut relayed = Vec::new();
+    within(30, async {
+        loop {
+            match peer.select_next_some().await {
+                SwarmEvent::ConnectionEstablished {
+                    peer_id,
+                    connection_id,
+                    endpoint,
+                    ..
+                } if peer_id == node_id && is_circuit(endpoint.get_remote_address()) => {
+                    relayed.push(connection_id)
+                }
+                SwarmEvent::Behaviour(PeerEvent::Ping(ping::Event {
+                    peer,
+                    connection,
+                    result: Ok(_),
+                })) if peer == node_id => {
+                    assert!(
+                        relayed.contains(&connection),
+                        "pinged over a direct connection"
+                    );
+                    break;
+                }
+                _ => {}
+            }
+        }
+    })
+    .await;
+    let (mut reservations, mut circuits) = (0, 0);
+    while let Ok(e) = relay_events.try_recv() {
+        match e {
+            relay::Event::ReservationReqAccepted { src_peer_id, .. } if src_peer_id == node_id => {
+                reservations += 1
+            }
+            relay::Event::CircuitReqAccepted { dst_peer_id, .. } if dst_peer_id == node_id => {
+                circuits += 1
+            }
+            _ => {}
+        }
+    }
+    assert!(reservations >= 1, "the plain relay saw no reservation");
+    assert!(circuits >= 1, "the plain relay saw no circuit");
+    node.shutdown().await;
 }

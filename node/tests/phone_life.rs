@@ -367,3 +367,26 @@ async fn background_phone_is_carried_by_one_member_both_ways() {
     nodes[0].node.set_background(false).await.unwrap();
     heard(&mut nodes[0].events, b, later).await;
 }
+
+/// A whole group in background mode still shares: one member subscribes
+/// and carries for the others, and every member's move reaches every other
+/// (the carried ones at their next exchange).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_all_in_background_still_delivers_every_move() {
+    let mut nodes = vec![
+        start_with_fast_background().await,
+        start_with_fast_background().await,
+        start_with_fast_background().await,
+        start_with_fast_background().await,
+    ];
+    sharing_group(&mut nodes).await;
+    for n in &nodes {
+        n.node.set_background(true).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let since = now_ms();
+    let all = (0..nodes.len()).collect::<Vec<_>>();
+    // Every member moves (and so exchanges with its carrier) every 50 ms.
+    let took = move_until_heard(&mut nodes, &all, since, 20).await;
+    eprintln!("every move heard by every member after {took:?}");
+}

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::HashMap;
 
 use aura_crypto::room::{
@@ -11,13 +9,21 @@ use rand::rngs::OsRng;
 
 use super::*;
 
+/// What each test and helper returns: an error fails the test.
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
 const T0: u64 = 1_800_000_000_000;
 
 fn id(n: u8) -> Identity {
     Identity::from_secret_bytes(&[n; 32])
 }
 
-fn signed(who: &Identity, room: RoomId, at_ms: u64, kind: RoomOpKind) -> SignedRoomOp {
+fn signed(
+    who: &Identity,
+    room: RoomId,
+    at_ms: u64,
+    kind: RoomOpKind,
+) -> Result<SignedRoomOp, RoomError> {
     RoomOp {
         room,
         author: who.member_id(),
@@ -25,11 +31,10 @@ fn signed(who: &Identity, room: RoomId, at_ms: u64, kind: RoomOpKind) -> SignedR
         kind,
     }
     .sign(who)
-    .unwrap()
 }
 
-fn op_msg(op: &SignedRoomOp) -> ClientMsg {
-    ClientMsg::Op(op.encode().unwrap())
+fn op_msg(op: &SignedRoomOp) -> Result<ClientMsg, RoomError> {
+    Ok(ClientMsg::Op(op.encode()?))
 }
 
 /// A hub with one ticket room; every member's deliveries collected.
@@ -44,7 +49,7 @@ struct Bed {
 }
 
 impl Bed {
-    fn new() -> Self {
+    fn new() -> TestResult<Self> {
         let host = id(1);
         let create = signed(
             &host,
@@ -58,8 +63,8 @@ impl Bed {
                 vip_only: false,
                 nonce: [1; 16],
             },
-        );
-        let room = create.created_room().unwrap();
+        )?;
+        let room = create.created_room().ok_or("not a create op")?;
         let mut bed = Self {
             hub: Hub::new(HubLimits::default(), Box::new(RelayAdmission::default())),
             ticket: RoomTicket::issue(room, &host, T0 + 3_600_000),
@@ -70,8 +75,8 @@ impl Bed {
             forward: Vec::new(),
         };
         let h = bed.host.member_id();
-        bed.send(&h, op_msg(&create)).unwrap();
-        bed
+        bed.send(&h, op_msg(&create)?)?;
+        Ok(bed)
     }
 
     fn send(&mut self, from: &MemberId, msg: ClientMsg) -> Result<usize, HubError> {
@@ -89,8 +94,8 @@ impl Bed {
     }
 
     fn act(&mut self, who: &Identity, kind: RoomOpKind) -> Result<usize, HubError> {
-        let op = signed(who, self.room, self.now + 1, kind);
-        self.send(&who.member_id(), op_msg(&op))
+        let op = signed(who, self.room, self.now + 1, kind)?;
+        self.send(&who.member_id(), op_msg(&op)?)
     }
 
     fn join(&mut self, who: &Identity) -> Result<usize, HubError> {
@@ -101,12 +106,12 @@ impl Bed {
         self.act(who, kind)
     }
 
-    fn seat(&mut self, who: &Identity, seat: u8) {
+    fn seat(&mut self, who: &Identity, seat: u8) -> TestResult {
         let host = self.host.clone();
         let member = who.member_id();
-        self.act(&host, RoomOpKind::InviteToSeat { member, seat })
-            .unwrap();
-        self.act(who, RoomOpKind::TakeSeat { seat }).unwrap();
+        self.act(&host, RoomOpKind::InviteToSeat { member, seat })?;
+        self.act(who, RoomOpKind::TakeSeat { seat })?;
+        Ok(())
     }
 
     fn header(&self) -> [u8; 8] {
@@ -115,7 +120,7 @@ impl Bed {
 }
 
 /// A member's own check of what it received: the listener view.
-fn view_of(msgs: &[ServerMsg]) -> (RoomState, usize) {
+fn view_of(msgs: &[ServerMsg]) -> TestResult<(RoomState, usize)> {
     let mut state: Option<RoomState> = None;
     let mut skipped = 0;
     for m in msgs {
@@ -125,9 +130,9 @@ fn view_of(msgs: &[ServerMsg]) -> (RoomState, usize) {
         else {
             continue;
         };
-        let op = SignedRoomOp::decode(op).unwrap();
+        let op = SignedRoomOp::decode(op)?;
         match &mut state {
-            None => state = Some(RoomState::create(&op).unwrap()),
+            None => state = Some(RoomState::create(&op)?),
             Some(s) => {
                 if s.apply(&op, *accepted_ms, &RelayAdmission::default())
                     .is_err()
@@ -137,16 +142,16 @@ fn view_of(msgs: &[ServerMsg]) -> (RoomState, usize) {
             }
         }
     }
-    (state.unwrap(), skipped)
+    Ok((state.ok_or("no create op")?, skipped))
 }
 
 #[test]
-fn a_join_storm_costs_each_member_nothing_and_the_staff_one_message_per_join() {
-    let mut bed = Bed::new();
+fn a_join_storm_costs_each_member_nothing_and_the_staff_one_message_per_join() -> TestResult {
+    let mut bed = Bed::new()?;
     let listeners: Vec<Identity> = (10..210).map(id).collect();
     let mut sent = 0;
     for l in &listeners {
-        sent += bed.join(l).unwrap();
+        sent += bed.join(l)?;
     }
     // Per join: the host hears of it, the joiner gets welcome, log and its join.
     assert_eq!(sent, listeners.len() * 4);
@@ -157,17 +162,21 @@ fn a_join_storm_costs_each_member_nothing_and_the_staff_one_message_per_join() {
         "no other audience join reached it"
     );
     assert_eq!(bed.inbox[&bed.host.member_id()].len(), 2 + listeners.len());
-    assert_eq!(bed.hub.state(&bed.room).unwrap().member_count(), 201);
+    assert_eq!(
+        bed.hub.state(&bed.room).ok_or("no room")?.member_count(),
+        201
+    );
+    Ok(())
 }
 
 #[test]
-fn listeners_check_seat_and_role_ops_from_their_view_and_reach_the_relays_seats() {
-    let mut bed = Bed::new();
+fn listeners_check_seat_and_role_ops_from_their_view_and_reach_the_relays_seats() -> TestResult {
+    let mut bed = Bed::new()?;
     let (a, b, c) = (id(2), id(3), id(4));
-    bed.join(&a).unwrap();
-    bed.join(&b).unwrap();
-    bed.seat(&a, 0);
-    bed.join(&c).unwrap();
+    bed.join(&a)?;
+    bed.join(&b)?;
+    bed.seat(&a, 0)?;
+    bed.join(&c)?;
     let host = bed.host.clone();
     bed.act(
         &host,
@@ -175,43 +184,42 @@ fn listeners_check_seat_and_role_ops_from_their_view_and_reach_the_relays_seats(
             member: b.member_id(),
             on: true,
         },
-    )
-    .unwrap();
-    bed.act(&b, RoomOpKind::TakeSeat { seat: 1 }).unwrap();
+    )?;
+    bed.act(&b, RoomOpKind::TakeSeat { seat: 1 })?;
     bed.act(
         &b,
         RoomOpKind::MuteSeat {
             seat: 0,
             muted: true,
         },
-    )
-    .unwrap();
-    let relay = bed.hub.state(&bed.room).unwrap().clone();
+    )?;
+    let relay = bed.hub.state(&bed.room).ok_or("no room")?.clone();
     for who in [&a, &b, &c] {
-        let (view, skipped) = view_of(&bed.inbox[&who.member_id()]);
+        let (view, skipped) = view_of(&bed.inbox[&who.member_id()])?;
         assert_eq!(view.seats(), relay.seats(), "seats as the relay has them");
         assert!(view.is_moderator(&b.member_id()));
         assert_eq!(skipped, 0);
     }
     // A later joiner rebuilds the same from its welcome alone.
     let d = id(5);
-    bed.join(&d).unwrap();
-    let (view, _) = view_of(&bed.inbox[&d.member_id()]);
+    bed.join(&d)?;
+    let (view, _) = view_of(&bed.inbox[&d.member_id()])?;
     assert_eq!(view.seats(), relay.seats());
     // Only b speaks now (a is muted), and the forwarder was told.
     assert_eq!(
         bed.forward.last(),
         Some(&ForwardChange::Speakers(bed.header(), vec![b.member_id()]))
     );
+    Ok(())
 }
 
 #[test]
-fn a_kicked_member_is_expelled_from_forwarding_at_once() {
-    let mut bed = Bed::new();
+fn a_kicked_member_is_expelled_from_forwarding_at_once() -> TestResult {
+    let mut bed = Bed::new()?;
     let (a, b) = (id(2), id(3));
-    bed.join(&a).unwrap();
-    bed.join(&b).unwrap();
-    bed.seat(&a, 0);
+    bed.join(&a)?;
+    bed.join(&b)?;
+    bed.seat(&a, 0)?;
     let host = bed.host.clone();
     bed.forward.clear();
     bed.act(
@@ -219,8 +227,7 @@ fn a_kicked_member_is_expelled_from_forwarding_at_once() {
         RoomOpKind::Kick {
             member: a.member_id(),
         },
-    )
-    .unwrap();
+    )?;
     assert_eq!(
         bed.forward,
         vec![
@@ -232,7 +239,7 @@ fn a_kicked_member_is_expelled_from_forwarding_at_once() {
     let kick_seen = |m: &MemberId, bed: &Bed| {
         bed.inbox[m].iter().any(|x| {
             matches!(x, ServerMsg::Op { op, .. }
-                if matches!(SignedRoomOp::decode(op).unwrap().op().kind, RoomOpKind::Kick { .. }))
+                if SignedRoomOp::decode(op).is_ok_and(|o| matches!(o.op().kind, RoomOpKind::Kick { .. })))
         })
     };
     assert!(kick_seen(&a.member_id(), &bed) && kick_seen(&b.member_id(), &bed));
@@ -241,13 +248,14 @@ fn a_kicked_member_is_expelled_from_forwarding_at_once() {
         bed.act(&a, RoomOpKind::RaiseHand { up: true }),
         Err(HubError::Room(RoomError::NotPresent))
     );
+    Ok(())
 }
 
 #[test]
-fn a_forged_or_replayed_op_or_one_from_an_outsider_is_refused() {
-    let mut bed = Bed::new();
+fn a_forged_or_replayed_op_or_one_from_an_outsider_is_refused() -> TestResult {
+    let mut bed = Bed::new()?;
     let (a, mallory) = (id(2), id(66));
-    bed.join(&a).unwrap();
+    bed.join(&a)?;
     // Mallory submits an op signed by the host on its own connection.
     let kick = signed(
         &bed.host,
@@ -256,13 +264,13 @@ fn a_forged_or_replayed_op_or_one_from_an_outsider_is_refused() {
         RoomOpKind::Kick {
             member: a.member_id(),
         },
-    );
+    )?;
     assert_eq!(
-        bed.send(&mallory.member_id(), op_msg(&kick)),
+        bed.send(&mallory.member_id(), op_msg(&kick)?),
         Err(HubError::NotAuthor)
     );
     // An op naming the host as author but signed by mallory.
-    let mut forged = kick.encode().unwrap();
+    let mut forged = kick.encode()?;
     let last = forged.len() - 1;
     forged[last] ^= 1;
     let host = bed.host.member_id();
@@ -284,23 +292,28 @@ fn a_forged_or_replayed_op_or_one_from_an_outsider_is_refused() {
         Err(HubError::Room(RoomError::NotPresent))
     );
     // The host's genuine kick passes once; replayed, it is refused.
-    bed.send(&host, op_msg(&kick)).unwrap();
-    bed.join(&a).unwrap();
+    bed.send(&host, op_msg(&kick)?)?;
+    bed.join(&a)?;
     assert_eq!(
-        bed.send(&host, op_msg(&kick)),
+        bed.send(&host, op_msg(&kick)?),
         Err(HubError::Room(RoomError::Replay))
     );
-    assert!(bed.hub.state(&bed.room).unwrap().is_present(&a.member_id()));
+    assert!(bed
+        .hub
+        .state(&bed.room)
+        .ok_or("no room")?
+        .is_present(&a.member_id()));
+    Ok(())
 }
 
 #[test]
-fn key_messages_go_only_where_they_belong_and_the_relay_keeps_none() {
-    let mut bed = Bed::new();
+fn key_messages_go_only_where_they_belong_and_the_relay_keeps_none() -> TestResult {
+    let mut bed = Bed::new()?;
     let (a, b) = (id(2), id(3));
-    bed.join(&a).unwrap();
-    bed.join(&b).unwrap();
+    bed.join(&a)?;
+    bed.join(&b)?;
     let authority = RoomKeyAuthority::new(bed.host.clone(), bed.room, &mut OsRng);
-    let env = authority.envelope_for(a.member_id(), &mut OsRng).unwrap();
+    let env = authority.envelope_for(a.member_id(), &mut OsRng)?;
     let host = bed.host.member_id();
     // Only the host hands out room keys, and only to the member sealed to.
     assert_eq!(
@@ -314,14 +327,14 @@ fn key_messages_go_only_where_they_belong_and_the_relay_keeps_none() {
     ));
     // A speaker key from a member not seated is refused; seated, it reaches all.
     let mut s = RoomSession::new(a.clone(), bed.room, host, T0, &mut OsRng);
-    s.accept_room_key(&env).unwrap();
+    s.accept_room_key(&env)?;
     s.set_speakers([a.member_id()]);
-    let key = s.speaker_key(&mut OsRng).unwrap().encode();
+    let key = s.speaker_key(&mut OsRng)?.encode();
     assert_eq!(
         bed.send(&a.member_id(), ClientMsg::SpeakerKey(key.clone())),
         Err(HubError::Room(RoomError::NotASpeaker))
     );
-    bed.seat(&a, 0);
+    bed.seat(&a, 0)?;
     assert_eq!(bed.send(&a.member_id(), ClientMsg::SpeakerKey(key)), Ok(2));
     // What the relay holds is ops, nothing sealed: every logged entry
     // decodes as a signed op.
@@ -329,24 +342,25 @@ fn key_messages_go_only_where_they_belong_and_the_relay_keeps_none() {
         .hub
         .on_message(&b.member_id(), ClientMsg::Op(vec![]), bed.now);
     assert!(fx.is_err());
-    assert!(bed.hub.log_len(&bed.room).unwrap() >= 3);
+    assert!(bed.hub.log_len(&bed.room).ok_or("no room")? >= 3);
     let d = id(9);
-    bed.join(&d).unwrap();
+    bed.join(&d)?;
     for m in &bed.inbox[&d.member_id()] {
         if let ServerMsg::Op { op, .. } = m {
-            SignedRoomOp::decode(op).unwrap();
+            SignedRoomOp::decode(op)?;
         }
     }
+    Ok(())
 }
 
 #[test]
-fn a_reconnected_member_is_welcomed_again_without_a_second_join() {
-    let mut bed = Bed::new();
+fn a_reconnected_member_is_welcomed_again_without_a_second_join() -> TestResult {
+    let mut bed = Bed::new()?;
     let a = id(2);
-    bed.join(&a).unwrap();
+    bed.join(&a)?;
     bed.inbox.clear();
     bed.forward.clear();
-    bed.join(&a).unwrap();
+    bed.join(&a)?;
     assert!(matches!(
         bed.inbox[&a.member_id()][0],
         ServerMsg::Welcome { .. }
@@ -355,10 +369,11 @@ fn a_reconnected_member_is_welcomed_again_without_a_second_join() {
         .forward
         .contains(&ForwardChange::Admit(bed.header(), a.member_id())));
     assert!(!bed.inbox.contains_key(&bed.host.member_id()));
+    Ok(())
 }
 
 #[test]
-fn control_messages_roundtrip_and_malformed_ones_are_refused() {
+fn control_messages_roundtrip_and_malformed_ones_are_refused() -> TestResult {
     let msgs = [
         ClientMsg::Op(vec![1; 40]),
         ClientMsg::Chat(RoomId([2; 32]), vec![3; 10]),
@@ -369,7 +384,7 @@ fn control_messages_roundtrip_and_malformed_ones_are_refused() {
         r.feed(&b[..3]);
         assert_eq!(r.next_message(), Ok(None));
         r.feed(&b[3..]);
-        let body = r.next_message().unwrap().unwrap();
+        let body = r.next_message()?.ok_or("no message")?;
         assert_eq!(ClientMsg::decode(&body), Ok(m));
     }
     let s = ServerMsg::Refused {
@@ -383,4 +398,5 @@ fn control_messages_roundtrip_and_malformed_ones_are_refused() {
     assert_eq!(r.next_message(), Err(WireError::Length(0xffff)));
     assert_eq!(ClientMsg::decode(&[0x02, 1, 2]), Err(WireError::Body(2)));
     assert_eq!(ClientMsg::decode(&[0x7f]), Err(WireError::Tag(0x7f)));
+    Ok(())
 }

@@ -242,13 +242,8 @@ fn main() -> Res<()> {
         jitter_100us: 12,
         delay_100us: 40,
     };
-    let signed = aura_media::SignedReport::sign(
-        &a,
-        room.room_id(),
-        b.member_id().short_id(),
-        1,
-        &report,
-    );
+    let signed =
+        aura_media::SignedReport::sign(&a, room.room_id(), b.member_id().short_id(), 1, &report);
     write("media_datagram", "report", &signed)?;
     write("voice_room", "zeros", &[0; 64])?;
     write("voice_room", "ramp", &(0..=255).collect::<Vec<u8>>())?;

@@ -40,9 +40,7 @@ fn rig() -> Rig {
     let room = MediaRoom::new(Arc::new(Mutex::new(sb)));
     let id = room.room_id();
     let mut table = RoutingTable::new();
-    table
-        .open(id, (), room.members())
-        .expect("open the room");
+    table.open(id, (), room.members()).expect("open the room");
     Rig {
         inbox: ReportInbox::new(id, &b.member_id()),
         room,

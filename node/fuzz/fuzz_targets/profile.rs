@@ -45,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if valid {
         assert_eq!(fresh.offer(signed.clone(), &me), Ok(Offered::Stale));
-        assert!(fresh.offer(signed, &other).is_err(), "kept for another sender");
+        assert!(
+            fresh.offer(signed, &other).is_err(),
+            "kept for another sender"
+        );
         let l = labels(&[me, other], &fresh);
         assert!(l[&me].starts_with(&body.name));
     }

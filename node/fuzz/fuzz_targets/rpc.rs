@@ -2,7 +2,8 @@
 //! it: the node's own request-response codec (CBOR, size-limited) decodes a
 //! request (first byte even) or a response (odd), with a write → read round
 //! trip, then the contents are decoded as the node does (invites, heads,
-//! key envelopes, roster ops and a roster built from them, peer addresses).
+//! key envelopes, roster ops and a roster built from them, peer addresses,
+//! carried gossip).
 #![no_main]
 
 use aura_crypto::{Invite, KeyEnvelope, Roster, SignedOp};
@@ -28,6 +29,11 @@ fn on_request(r: Request) {
             }
         }
         Request::Avatar { .. } => {}
+        Request::Carry { messages, .. } => {
+            for m in messages.iter().take(16) {
+                let _ = aura_node::wire::decode::<aura_node::wire::GossipMsg>(m);
+            }
+        }
     }
 }
 

@@ -94,6 +94,11 @@ impl Task {
         let Some(messages) = outbox.due(now) else {
             return;
         };
+        self.send_carry(gid, carrier, messages);
+    }
+
+    /// Sends a carry request and remembers what it carries.
+    fn send_carry(&mut self, gid: GroupId, carrier: PeerId, messages: Vec<Vec<u8>>) {
         let id = self.swarm.behaviour_mut().rpc.send_request(
             &carrier,
             Request::Carry {
@@ -201,15 +206,7 @@ impl Task {
                 continue;
             };
             let messages: Vec<Vec<u8>> = outbox.drain().into_iter().take(MAX_CARRIED).collect();
-            let id = self.swarm.behaviour_mut().rpc.send_request(
-                &carrier,
-                Request::Carry {
-                    group: gid.0,
-                    messages: messages.clone(),
-                },
-            );
-            self.stats.carry_requests += 1;
-            self.carry.in_flight.insert(id, (gid, messages));
+            self.send_carry(gid, carrier, messages);
         }
     }
 

@@ -52,7 +52,7 @@ impl Drop for RoomHandle {
     }
 }
 
-use super::node::now_ms;
+use super::clock::now_ms;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

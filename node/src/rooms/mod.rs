@@ -25,6 +25,7 @@
 //! ```
 
 pub mod client;
+mod clock;
 mod error;
 mod event;
 pub mod handle;

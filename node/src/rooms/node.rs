@@ -10,6 +10,7 @@ use aura_media::MediaEndpoint;
 use rand::RngCore;
 
 use super::client::RoomClient;
+use super::clock::now_ms;
 use super::error::RoomsError;
 use super::handle::RoomHandle;
 use crate::voice_api::VoiceConfig;
@@ -156,11 +157,4 @@ impl Node {
         let ep = self.room_endpoint(&identity)?;
         RoomHandle::start(client, identity, None, kind, ep, relay, addr).await
     }
-}
-
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }

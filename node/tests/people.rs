@@ -240,6 +240,11 @@ async fn a_block_holds_across_restart_and_unblock_restores() {
     ben.node.share_location(gid, true).await.unwrap();
     ana.node.shutdown().await;
     let mut ana = start_in(ana.dir).await;
+    // Ana listens on new ports now: she dials Ben (what this test is about
+    // is the block, not how a restarted inviter finds its members).
+    for a in ben.node.listen_addrs().await.unwrap() {
+        let _ = ana.node.dial(a).await;
+    }
     assert_eq!(ana.node.blocked().await.unwrap(), {
         let mut v = vec![b, c];
         v.sort();

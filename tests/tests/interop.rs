@@ -71,6 +71,43 @@ fn plain_peer() -> Swarm<Peer> {
 fn is_circuit(a: &Multiaddr) -> bool {
     a.iter().any(|p| p == Protocol::P2pCircuit)
 }
+/// Dials `target` (a circuit address of `id`) and waits for a ping to `id`
+/// answered over a relayed connection; returns its round trip.
+async fn ping_through_circuit(
+    peer: &mut Swarm<Peer>,
+    target: Multiaddr,
+    id: libp2p::PeerId,
+) -> Duration {
+    peer.dial(target).unwrap();
+    let mut relayed = Vec::new();
+    within(30, async {
+        loop {
+            match peer.select_next_some().await {
+                SwarmEvent::ConnectionEstablished {
+                    peer_id,
+                    connection_id,
+                    endpoint,
+                    ..
+                } if peer_id == id && is_circuit(endpoint.get_remote_address()) => {
+                    relayed.push(connection_id)
+                }
+                SwarmEvent::Behaviour(PeerEvent::Ping(ping::Event {
+                    peer,
+                    connection,
+                    result: Ok(rtt),
+                })) if peer == id => {
+                    assert!(
+                        relayed.contains(&connection),
+                        "pinged over a direct connection"
+                    );
+                    break rtt;
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+}
 
 /// The JS project, with `npm ci` run once (its `node_modules` is kept).
 /// `None` (the test is skipped, saying so) when node or npm is absent.
@@ -182,35 +219,7 @@ async fn js_libp2p_client_reserves_on_the_relay_and_is_pinged_through_it() {
         ) {}
     })
     .await;
-    peer.dial(circuit.clone()).unwrap();
-    let mut relayed = Vec::new();
-    let rtt = within(30, async {
-        loop {
-            match peer.select_next_some().await {
-                SwarmEvent::ConnectionEstablished {
-                    peer_id,
-                    connection_id,
-                    endpoint,
-                    ..
-                } if peer_id == js_id && is_circuit(endpoint.get_remote_address()) => {
-                    relayed.push(connection_id)
-                }
-                SwarmEvent::Behaviour(PeerEvent::Ping(ping::Event {
-                    peer,
-                    connection,
-                    result: Ok(rtt),
-                })) if peer == js_id => {
-                    assert!(
-                        relayed.contains(&connection),
-                        "pinged over a direct connection"
-                    );
-                    break rtt;
-                }
-                _ => {}
-            }
-        }
-    })
-    .await;
+    let rtt = ping_through_circuit(&mut peer, circuit.clone(), js_id).await;
     eprintln!("ping to the js-libp2p peer through the relay: {rtt:?}");
     let m = server.metrics();
     assert!(m.reservations_accepted.get() >= 1);
@@ -329,35 +338,7 @@ async fn aura_node_reserves_on_a_plain_libp2p_relay_and_is_reached_through_it() 
         Some(Protocol::P2p(_)) => circuit.clone(),
         _ => circuit.clone().with(Protocol::P2p(node_id)),
     };
-    peer.dial(target).unwrap();
-    let mut relayed = Vec::new();
-    within(30, async {
-        loop {
-            match peer.select_next_some().await {
-                SwarmEvent::ConnectionEstablished {
-                    peer_id,
-                    connection_id,
-                    endpoint,
-                    ..
-                } if peer_id == node_id && is_circuit(endpoint.get_remote_address()) => {
-                    relayed.push(connection_id)
-                }
-                SwarmEvent::Behaviour(PeerEvent::Ping(ping::Event {
-                    peer,
-                    connection,
-                    result: Ok(_),
-                })) if peer == node_id => {
-                    assert!(
-                        relayed.contains(&connection),
-                        "pinged over a direct connection"
-                    );
-                    break;
-                }
-                _ => {}
-            }
-        }
-    })
-    .await;
+    ping_through_circuit(&mut peer, target, node_id).await;
     let (mut reservations, mut circuits) = (0, 0);
     while let Ok(e) = relay_events.try_recv() {
         match e {

@@ -4,7 +4,7 @@
 //! reads the accounts again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{
     ids::{platform, user_account, Currency, DeviceKey},

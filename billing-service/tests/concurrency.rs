@@ -2,7 +2,7 @@
 //! exactly, and a retry storm of the same ids moves money once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

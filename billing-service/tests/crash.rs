@@ -4,7 +4,7 @@
 //! balances and the debit/credit invariant reconcile exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::{
     collections::HashMap,

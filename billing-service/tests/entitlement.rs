@@ -3,7 +3,7 @@
 //! another ledger, is refused; a VIP's genuine token is accepted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{
     entitlement,

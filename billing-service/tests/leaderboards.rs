@@ -3,7 +3,7 @@
 //! transaction (a retried gift counts once) and read along an index.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{
     api::{LeaderboardEntry, SendGiftRequest},

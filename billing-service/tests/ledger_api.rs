@@ -2,7 +2,7 @@
 //! retries, overdraft refusal, catalog admin, holds (post, void, expire).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{
     api::{GiftItem, SendGiftRequest},

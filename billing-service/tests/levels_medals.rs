@@ -4,7 +4,7 @@
 //! and the signed statement of level and medals.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{
     api::SendGiftRequest,

@@ -3,7 +3,7 @@
 //! store to lock others out, and one account's logins are limited per key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::net::IpAddr;
 

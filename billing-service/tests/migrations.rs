@@ -3,7 +3,7 @@
 //! service, which clusters transfers by id, and nothing is lost or changed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::{path::Path, str::FromStr};
 

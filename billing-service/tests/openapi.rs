@@ -2,7 +2,7 @@
 //! every route it lists; `/metrics` serves Prometheus text.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::http::router::ROUTES;
 use common::{start, Backend};

@@ -3,7 +3,7 @@
 //! typed 400 (never a panic, never an unbounded answer).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::api::{GiftItem, Page, MAX_PAGE};
 use common::{start, Backend};

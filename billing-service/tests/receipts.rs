@@ -4,7 +4,7 @@
 //! batch and the single forms is refused, offline, with the service key alone.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{
     api::SendGiftRequest,

@@ -5,7 +5,7 @@
 //! attach a referrer afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{client::ClientError, test_provider};
 use common::{start, Backend, TestServer, SECRET};

@@ -3,7 +3,7 @@
 //! accounts that paid once (fresh keys cannot farm them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::client::ClientError;
 use common::{start, start_with, Backend};

@@ -3,7 +3,7 @@
 //! transfers still get their original result, and nothing moves twice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{
     ids::{platform, user_account, Currency, DeviceKey},

@@ -3,7 +3,7 @@
 //! session of one device cannot act as another; per-identity rate limits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{
     api::{ChallengeRequest, ChallengeResponse, LoginRequest, SendGiftRequest},

@@ -3,7 +3,7 @@
 //! Subscriptions renew and expire through the same flow.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_billing::{
     test_provider::{self, ProviderError},

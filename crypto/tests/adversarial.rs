@@ -1,7 +1,7 @@
 //! Adversarial tests, each named after the attacker it defeats.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::{
     EnvelopeError, FrameHeader, FrameKind, GroupSession, Invite, InviteError, KeyEnvelope, Op,

@@ -1,7 +1,7 @@
 //! Invite text form and the error each kind of bad invite gives.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::{Hint, Invite, InviteError, Role};
 use common::{group, ident, TestRng, NOW};

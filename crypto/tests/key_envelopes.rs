@@ -1,7 +1,7 @@
 //! Screening key envelopes before signature work.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::{EnvelopeError, KeyEnvelope};
 use common::{group, TestRng, NOW};

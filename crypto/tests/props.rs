@@ -1,7 +1,7 @@
 //! Property tests: roundtrip, bit flips, replay, reordering, roster merge.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::{
     FrameKind, GroupSession, Identity, KeyEnvelope, OpenError, Role, Roster, RosterError, SignedOp,

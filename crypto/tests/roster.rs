@@ -1,7 +1,7 @@
 //! Roster rules and concurrent merges with named scenarios.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::{Identity, OpKind, Role, Roster, RosterError, SignedOp};
 use common::{ident, NOW};

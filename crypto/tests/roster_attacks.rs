@@ -3,7 +3,7 @@
 //! transfer, and a member freezing the roster with concurrent ops.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::roster::MAX_OP_BYTES;
 use aura_crypto::{GroupSession, Identity, MemberId, Op, OpHash, OpKind, Role, Roster, SignedOp};

@@ -4,7 +4,7 @@
 //! rebuild from all ops in any order.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::{Identity, InviteUse, Role, Roster, SignedOp};
 use common::{ident, NOW};

@@ -2,7 +2,7 @@
 //! removed member: nothing is sealed until a member's roster is merged in.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::{EnvelopeError, GroupSession};
 use common::{group, TestRng, NOW};

@@ -1,11 +1,11 @@
 //! A 10,000-op history with a flood of concurrent ops: the merge stays fast
 //! and a join fits the RPC limit in chunks.
 //!
-//! `cargo test -p aura-crypto --test roster_scale -- --nocapture` prints the
+//! `cargo test -p aura-crypto --test integration roster_scale:: -- --nocapture` prints the
 //! figures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! verdicts, forward secrecy and persistence.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::{
     Authenticity, FrameHeader, FrameKind, GroupSession, Identity, MemberId, OpenError, Role,

@@ -1,10 +1,10 @@
 //! Known-answer vectors: the frame, envelope, roster-op and invite formats
 //! produced from fixed keys and a fixed RNG must match the committed files
 //! byte for byte. A format change therefore means regenerating them on
-//! purpose: `AURA_REGEN_VECTORS=1 cargo nextest run -p aura-crypto --test vectors`.
+//! purpose: `AURA_REGEN_VECTORS=1 cargo nextest run -p aura-crypto --test integration vectors::`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::{
     FrameHeader, FrameKind, GroupSession, Invite, KeyEnvelope, Role, Roster, SignedOp,

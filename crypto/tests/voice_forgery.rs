@@ -2,7 +2,7 @@
 //! restart; each test is named after the attack it defeats.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_crypto::group::MAX_UNSIGNED_RUN;
 use aura_crypto::{

@@ -2,7 +2,7 @@
 //! sends malformed, oversized and wrong-group messages.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! addresses no longer work finds the others through the DHT.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! with its own (genuine) group session, bypassing its node's local checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -2,7 +2,7 @@
 //! store versions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_node::{
     location::{Geofence, Precision, Shape},

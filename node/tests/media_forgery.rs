@@ -3,7 +3,7 @@
 //! the claimed sender's batch signature, then the app is told, by name.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod media_support;
+use crate::media_support;
 
 use aura_crypto::{FrameKind, Verdict};
 use aura_node::media::{MediaRoom, RoomError};

@@ -2,7 +2,7 @@
 //! dropped and counted) and a removed member (receives nothing it can open).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod media_support;
+use crate::media_support;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! endpoints on loopback, real Opus. Three members; one talks.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod media_support;
+use crate::media_support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! joins through another admin, refused invites.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 

@@ -4,7 +4,7 @@
 //! new ones come back with their path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use aura_node::{Event, Path};
 use common::*;

@@ -4,7 +4,7 @@
 //! by hash; a block holds across a restart and unblocking restores.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! lets its voice through again.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod media_support;
+use crate::media_support;
 
 use aura_node::media::{MediaRoom, RoomError};
 use aura_node::voice::signal::speech_like;

@@ -4,7 +4,7 @@
 //! group by invite and exchanges chat with it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

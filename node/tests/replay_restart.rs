@@ -2,7 +2,7 @@
 //! frames and replays them after a member restarts without a clean shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A node restarted from its data dir comes back into its groups.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

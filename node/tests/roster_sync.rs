@@ -3,7 +3,7 @@
 //! removed member no key; a non-member's sync is not answered or synced back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,9 +5,8 @@
 //! drops received datagrams before processing).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "media_support/nodes.rs"]
-mod nodes;
+use crate::common;
+use crate::media_support::nodes;
 
 use std::sync::Arc;
 use std::time::Duration;

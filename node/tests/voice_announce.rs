@@ -3,7 +3,7 @@
 //! not know. A member that joins the group after voice started still
 //! learns it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,9 +4,8 @@
 //! Music shared by one member plays in sync at two listeners.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "media_support/nodes.rs"]
-mod nodes;
+use crate::common;
+use crate::media_support::nodes;
 
 use std::time::{Duration, Instant};
 

@@ -3,9 +3,8 @@
 //! each talker by distance and bearing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "media_support/nodes.rs"]
-mod nodes;
+use crate::common;
+use crate::media_support::nodes;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

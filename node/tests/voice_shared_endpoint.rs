@@ -3,7 +3,7 @@
 //! leaving one group's voice keeps the other's connections.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -12,11 +12,9 @@
 //! installed. `AURA_WEB_SCREENSHOT=FILE` saves the page as a PNG.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "web_support/browser.rs"]
-mod browser;
-mod common;
-#[path = "web_support/pair.rs"]
-mod pair;
+use crate::common;
+use crate::web_support::browser;
+use crate::web_support::pair;
 
 use std::{
     io::{BufRead, BufReader},

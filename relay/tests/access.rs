@@ -3,7 +3,7 @@
 //! running relay (media forwarder, then the libp2p gate).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use aura_billing::ids::DeviceKey;
 use aura_billing::signed::{Entitlement, Signed};

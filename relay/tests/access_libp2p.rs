@@ -3,7 +3,7 @@
 //! connections beyond the per-IP limit are refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use futures::StreamExt;
 use libp2p::{

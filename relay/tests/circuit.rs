@@ -3,7 +3,7 @@
 //! through the relay, and identify names the relay `aura-relay/<version> media-udp/<port>`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use futures::StreamExt;
 use libp2p::{

@@ -3,7 +3,7 @@
 //! (how group members discover each other by a group key).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use futures::StreamExt;
 use libp2p::{kad, noise, swarm::SwarmEvent, tcp, yamux, Multiaddr, PeerId, Swarm};

@@ -3,7 +3,7 @@
 //! to the room's other members, reading the header only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use aura_crypto::{FrameKind, GroupSession, Identity};
 use aura_media::Hop;

@@ -3,7 +3,7 @@
 //! member's frames keep flowing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use aura_crypto::{FrameKind, Identity};
 use aura_media::{Config as MediaConfig, MediaEndpoint};

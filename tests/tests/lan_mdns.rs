@@ -6,7 +6,7 @@
 //! other again by mDNS and locations flow, with no new invite.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod lab;
+use crate::lab;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};

@@ -8,7 +8,7 @@
 //! no frame.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod lab;
+use crate::lab;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

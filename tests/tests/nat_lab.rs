@@ -3,7 +3,7 @@
 //! behind a symmetric NAT talk through the relay's media forwarder only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod lab;
+use crate::lab;
 
 use std::sync::mpsc::sync_channel;
 use std::time::Duration;

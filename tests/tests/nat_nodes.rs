@@ -12,7 +12,7 @@
 //!   hears A again through the other relay; the gap is printed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod lab;
+use crate::lab;
 
 use std::{
     sync::Mutex,

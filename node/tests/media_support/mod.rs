@@ -2,6 +2,8 @@
 //! with exchanged sender keys) and real quinn endpoints on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unreachable_pub)]
 
+pub mod nodes;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

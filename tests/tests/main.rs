@@ -1,0 +1,15 @@
+//! The crate's integration tests, one module per file, built as one test
+//! binary: one link instead of one per file (each links the whole stack).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod lab;
+
+mod gifts;
+mod interop;
+mod lan_mdns;
+mod nat_flood;
+mod nat_lab;
+mod nat_nodes;
+mod relay_discovery;
+mod rooms;
+mod rooms_sim;

@@ -14,6 +14,7 @@ use crate::{
     events::{spawn_listener, Event, EventListener, EventStream, ListenerHandle, EVENT_QUEUE},
     keyfile,
     location::{Fix, Geofence, Position, Precision},
+    relay_pass::RelayPass,
     stats::NodeStats,
     store::{ChatRecord, Store},
     task::Task,
@@ -97,6 +98,7 @@ impl Builder {
                 config,
                 position: std::sync::Mutex::new(None),
                 paths,
+                pass: RelayPass::default(),
             }),
         })
     }
@@ -119,6 +121,22 @@ struct Inner {
     position: std::sync::Mutex<Option<Position>>,
     /// Open connections and their paths.
     paths: crate::paths::Paths,
+    /// The entitlement token presented to relays.
+    pass: RelayPass,
+}
+
+/// A handle that does not keep the node alive (for background loops).
+#[derive(Debug, Clone)]
+pub(crate) struct WeakNode(std::sync::Weak<Inner>);
+
+impl WeakNode {
+    /// The node, if it still runs.
+    pub(crate) fn upgrade(&self) -> Option<Node> {
+        self.0
+            .upgrade()
+            .filter(|i| !i.cmd.is_closed())
+            .map(|inner| Node { inner })
+    }
 }
 
 /// A running node. Cheap to clone; all clones drive the same node.
@@ -164,6 +182,41 @@ impl Node {
     /// The slot of the node's media endpoint (see `voice_api`).
     pub(crate) fn media_slot(&self) -> &std::sync::Mutex<Option<aura_media::MediaEndpoint>> {
         &self.inner.media
+    }
+
+    /// A handle that does not keep the node alive.
+    pub(crate) fn downgrade(&self) -> WeakNode {
+        WeakNode(Arc::downgrade(&self.inner))
+    }
+
+    /// The entitlement token presented to relays.
+    pub(crate) fn relay_pass(&self) -> &RelayPass {
+        &self.inner.pass
+    }
+
+    /// Presents `token` (the billing ledger's entitlement token for this
+    /// device) to relays from now on, as voice does with the token it
+    /// fetches from `billing_url`: a relay in `token` access mode forwards
+    /// for, and reserves for, members that present a valid one.
+    pub fn set_relay_token(
+        &self,
+        token: &aura_billing::signed::EntitlementToken,
+    ) -> Result<(), NodeError> {
+        self.inner.pass.set(token)
+    }
+
+    /// Fetches this device's entitlement token from the billing ledger
+    /// (its signature checked against the ledger's key).
+    pub async fn entitlement(&self) -> Result<aura_billing::signed::EntitlementToken, NodeError> {
+        let ledger = &self.inner.ledger;
+        let got = ledger.client().await?.entitlement().await;
+        match got {
+            Ok(t) => Ok(t),
+            Err(e) if ledger.retry_after(&e).await => {
+                Ok(ledger.client().await?.entitlement().await?)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A new subscription to the events, bounded (see [`EventStream`]).

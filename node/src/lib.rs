@@ -49,6 +49,7 @@ mod error;
 mod events;
 mod paths;
 mod people_api;
+mod relay_pass;
 mod stats;
 mod task;
 

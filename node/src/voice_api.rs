@@ -52,7 +52,7 @@ use crate::media::engine::{self, Command, Engine};
 use crate::media::feed::FEED_QUEUE;
 pub use crate::media::settings::{VoiceConfig, VoiceStats};
 use crate::voice::TalkMode;
-use crate::{Node, NodeError};
+use crate::{relay_pass, Node, NodeError};
 
 /// Bound of the capture queue (frames); a stalled engine drops, never blocks
 /// the audio callback.
@@ -264,6 +264,42 @@ impl Node {
         Ok(ep)
     }
 
+    /// With a ledger configured, keeps the entitlement token voice
+    /// presents to relays (`crate::relay_pass`) fresh: fetched now, again
+    /// at three quarters of its lifetime, with a backoff after failures;
+    /// until the node stops. Started once.
+    fn start_relay_pass(&self) {
+        if self.config().billing_url.is_none() || !self.relay_pass().claim_refresher() {
+            return;
+        }
+        let weak = self.downgrade();
+        tokio::spawn(async move {
+            let mut failures = 0u32;
+            loop {
+                let Some(node) = weak.upgrade() else { return };
+                let wait = match node.entitlement().await {
+                    Ok(t) => match node.relay_pass().set(&t) {
+                        Ok(()) => {
+                            failures = 0;
+                            relay_pass::renew_in(t.body.iat, t.body.exp, relay_pass::unix_now())
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "entitlement token unusable for relays");
+                            relay_pass::MAX_BACKOFF
+                        }
+                    },
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no entitlement token from the ledger");
+                        failures = failures.saturating_add(1);
+                        relay_pass::backoff(failures - 1)
+                    }
+                };
+                drop(node);
+                tokio::time::sleep(wait).await;
+            }
+        });
+    }
+
     /// Starts voice in `group`: opens the group's room on the node's media
     /// endpoint (binding it on the first call), announces it, and connects
     /// to members as they announce theirs. One voice engine per group.
@@ -311,6 +347,7 @@ impl Node {
         let (play_tx, play_rx) = mpsc::channel(PLAYOUT_QUEUE);
         let frame_len = config.frame.samples();
         let playout_taken = Arc::new(AtomicBool::new(false));
+        self.start_relay_pass();
         let eng = Engine::new(engine::Parts {
             node: self.clone(),
             group,

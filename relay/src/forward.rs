@@ -23,13 +23,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use aura_billing::signed::VerifyError;
 use aura_crypto::{FrameHeader, MemberId, ShortId};
 use aura_media::framing::{classify, Carried};
 use aura_media::level::{split_level, LEVEL_PREFIX};
 use aura_media::{control, RelayControl, ReportHeader, RoomId};
 use thiserror::Error;
 
-use crate::access::{Access, Admission};
+use crate::access::{Access, AccessError, Admission};
 use crate::selection::{Selection, Selector};
 
 /// Bounds of the forwarder.
@@ -130,9 +131,21 @@ pub enum Refusal {
     /// The access policy refuses this member.
     #[error("not allowed")]
     NotAllowed,
-    /// A token that does not verify.
+    /// A token that is not the ledger's JSON, or fails another check.
     #[error("bad token")]
     BadToken,
+    /// A token whose signature is not the pinned ledger key's.
+    #[error("forged token")]
+    TokenForged,
+    /// A token past its lifetime (or not yet valid).
+    #[error("expired token")]
+    TokenExpired,
+    /// A token issued to another member (replayed by this one).
+    #[error("token of another member")]
+    TokenOtherMember,
+    /// A valid token that lacks the capability the relay asks for.
+    #[error("token lacks the relay's capability")]
+    TokenNotEntitled,
 }
 
 impl Refusal {
@@ -145,6 +158,10 @@ impl Refusal {
             Self::Rooms => "rooms",
             Self::NotAllowed => "not_allowed",
             Self::BadToken => "bad_token",
+            Self::TokenForged => "token_forged",
+            Self::TokenExpired => "token_expired",
+            Self::TokenOtherMember => "token_other_member",
+            Self::TokenNotEntitled => "token_not_entitled",
         }
     }
 }
@@ -160,6 +177,9 @@ pub enum Outcome<'a, T> {
     Left(RoomId),
     /// The member's token verified; admitted until then (unix seconds).
     Admitted(i64),
+    /// A token to a relay that takes none: nothing to do (a node presents
+    /// its token to every relay; it grants nothing more here).
+    Unused,
     /// A control message was refused.
     Refused(Refusal),
 }
@@ -218,6 +238,10 @@ pub struct Session<T> {
     rooms: Vec<RoomId>,
     bucket: Bucket,
     admitted: Admitted,
+    /// The last token that verified on this connection and its expiry
+    /// (unix seconds): the same bytes presented again (members repeat
+    /// their token with each join) skip the signature check.
+    token: Option<(Box<[u8]>, i64)>,
 }
 
 /// Counters of the table.
@@ -341,6 +365,7 @@ impl<T> Forwarder<T> {
                 rooms: Vec::new(),
                 bucket,
                 admitted,
+                token: None,
             },
         );
         Ok(None)
@@ -471,19 +496,38 @@ impl<T> Forwarder<T> {
                 self.leave_room(&room, from);
                 Outcome::Left(room)
             }
-            RelayControl::Token(t) => match self.access.check_token(from, t, unix_s) {
-                Ok(exp) => {
-                    let left = Duration::from_secs(exp.saturating_sub(unix_s).max(0) as u64);
-                    if let Some(s) = self.sessions.get_mut(from) {
-                        if !matches!(s.admitted, Admitted::Yes) {
-                            s.admitted = Admitted::Until(now + left);
-                        }
-                    }
-                    Outcome::Admitted(exp)
-                }
-                Err(_) => Outcome::Refused(Refusal::BadToken),
-            },
+            RelayControl::Token(t) => self.on_token(from, t, now, unix_s),
         }
+    }
+
+    /// A token presented on `from`'s connection: checked offline (unless
+    /// it is the one that verified last on this connection and has not
+    /// expired), then the session is admitted until it expires.
+    fn on_token(&mut self, from: &MemberId, t: &[u8], now: Instant, unix_s: i64) -> Outcome<'_, T> {
+        let Some(s) = self.sessions.get_mut(from) else {
+            return Outcome::Refused(Refusal::NotAllowed);
+        };
+        let cached = s
+            .token
+            .as_ref()
+            .filter(|(b, exp)| **b == *t && *exp > unix_s)
+            .map(|(_, exp)| *exp);
+        let exp = match cached {
+            Some(exp) => exp,
+            None => match self.access.check_token(from, t, unix_s) {
+                Ok(exp) => {
+                    s.token = Some((t.into(), exp));
+                    exp
+                }
+                Err(AccessError::NoTokens) => return Outcome::Unused,
+                Err(e) => return Outcome::Refused(token_refusal(&e)),
+            },
+        };
+        let left = Duration::from_secs(exp.saturating_sub(unix_s).max(0) as u64);
+        if !matches!(s.admitted, Admitted::Yes) {
+            s.admitted = Admitted::Until(now + left);
+        }
+        Outcome::Admitted(exp)
     }
 
     fn join(&mut self, from: &MemberId, room: RoomId) -> Result<(), Refusal> {
@@ -507,6 +551,18 @@ impl<T> Forwarder<T> {
         members.push(*from);
         s.rooms.push(room);
         Ok(())
+    }
+}
+
+/// The refusal (and metrics label) for a token that did not verify.
+fn token_refusal(e: &AccessError) -> Refusal {
+    match e {
+        AccessError::Token(VerifyError::BadSignature) => Refusal::TokenForged,
+        AccessError::Token(VerifyError::Expired) => Refusal::TokenExpired,
+        AccessError::Token(VerifyError::WrongPeer) => Refusal::TokenOtherMember,
+        AccessError::Token(VerifyError::NotEntitled) => Refusal::TokenNotEntitled,
+        AccessError::NotAllowed => Refusal::NotAllowed,
+        _ => Refusal::BadToken,
     }
 }
 

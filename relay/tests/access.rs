@@ -121,7 +121,7 @@ async fn token_relay_forwards_only_for_members_that_presented_a_valid_token() {
         m.send(RelayControl::Join(room).to_vec());
     }
     joined(&relay, 2).await;
-    assert_eq!(relay.metrics().refusals_for("media", "bad_token"), 1);
+    assert_eq!(relay.metrics().refusals_for("media", "token_forged"), 1);
     // The token also admits the member to reservations on the libp2p side.
     assert!(relay_gate_allows(&relay, &members[0]));
     let frame = sessions[0].seal(FrameKind::Chat, b"admitted", NOW).unwrap();
@@ -131,6 +131,80 @@ async fn token_relay_forwards_only_for_members_that_presented_a_valid_token() {
         sessions[1].open(&got.frame, NOW).unwrap().payload,
         b"admitted"
     );
+    relay.shutdown().await;
+}
+
+/// A token-mode relay and one member connected to it, joined to `room`
+/// with no token yet.
+async fn token_relay_and_member() -> (aura_relay::server::Server, SigningKey, Member, MemberId) {
+    let ledger = SigningKey::generate(&mut OsRng);
+    let mut cfg = loopback_config();
+    cfg.access.mode = AccessMode::Token;
+    cfg.access.ledger_key = hex::encode(ledger.verifying_key().to_bytes());
+    let (relay, relay_id) = relay(cfg).await;
+    let sessions = group(1);
+    let me = sessions[0].member_id();
+    let room = sessions[0].group_id().room();
+    let m = Member::join(
+        sessions[0].identity(),
+        room,
+        vec![me],
+        &relay,
+        relay_id.member_id(),
+    )
+    .await;
+    (relay, ledger, m, me)
+}
+
+/// Presents `token` and waits until the relay counts the refusal `reason`;
+/// the member stays unadmitted on both planes.
+async fn refused_as(
+    relay: &aura_relay::server::Server,
+    m: &Member,
+    me: &MemberId,
+    token: Vec<u8>,
+    reason: &'static str,
+) {
+    m.send(RelayControl::Token(&token).to_vec());
+    within(10, async {
+        while relay.metrics().refusals_for("media", reason) < 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        !relay_gate_allows(relay, me),
+        "admitted by a {reason} token"
+    );
+}
+
+#[tokio::test]
+async fn expired_token_is_refused_and_counted_as_expired() {
+    let (relay, ledger, m, me) = token_relay_and_member().await;
+    let now = unix_now();
+    let old = token(&ledger, &me, &[], now - 700, now - 1);
+    refused_as(&relay, &m, &me, old, "token_expired").await;
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn forged_token_is_refused_and_counted_as_forged() {
+    let (relay, _, m, me) = token_relay_and_member().await;
+    let forger = SigningKey::generate(&mut OsRng);
+    let now = unix_now();
+    let forged = token(&forger, &me, &[], now, now + 600);
+    refused_as(&relay, &m, &me, forged, "token_forged").await;
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn another_members_token_replayed_is_refused_and_counted() {
+    let (relay, ledger, m, me) = token_relay_and_member().await;
+    let victim = Identity::generate(&mut OsRng).member_id();
+    let now = unix_now();
+    let theirs = token(&ledger, &victim, &[], now, now + 600);
+    refused_as(&relay, &m, &me, theirs, "token_other_member").await;
+    assert!(!relay_gate_allows(&relay, &victim));
     relay.shutdown().await;
 }
 

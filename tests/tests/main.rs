@@ -11,5 +11,6 @@ mod nat_flood;
 mod nat_lab;
 mod nat_nodes;
 mod relay_discovery;
+mod relay_token;
 mod rooms;
 mod rooms_sim;

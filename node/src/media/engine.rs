@@ -489,8 +489,13 @@ impl Engine {
                 .copied()
                 .collect(),
         };
+        let pass = self
+            .p
+            .node
+            .relay_pass()
+            .datagram(crate::relay_pass::unix_now());
         self.relays
-            .step(ep, self.room_id, unreached, Instant::now());
+            .step(ep, self.room_id, unreached, pass, Instant::now());
     }
 
     /// Gives the endpoint's routing table this room's current members: a

@@ -14,7 +14,8 @@
 //! every group), joins the group's room on it (soft state: repeated every
 //! [`REJOIN`]), sends each sealed frame once to it and receives the other
 //! members' frames from it ([`aura_media::Hop::Relay`]) into the same
-//! decode path. A relay no longer needed (the member came direct, or
+//! decode path. Each join goes right after our entitlement token, when we
+//! hold one (`crate::relay_pass`), for relays in `token` access mode. A relay no longer needed (the member came direct, or
 //! its path moved to another relay) gets a leave.
 //!
 //! Direct stays preferred, and gets a second chance behind NATs: when a
@@ -138,12 +139,15 @@ impl RelayLinks {
 
     /// Uses the relays that `unreached` (members with no direct media
     /// connection) need: dials them, joins `room` on them (again every
-    /// [`REJOIN`]), and leaves the ones no longer needed.
+    /// [`REJOIN`]), each join preceded by `pass` (our entitlement token,
+    /// for relays in `token` access mode), and leaves the ones no longer
+    /// needed.
     pub(crate) fn step(
         &mut self,
         ep: &MediaEndpoint,
         room: RoomId,
         unreached: impl IntoIterator<Item = MemberId>,
+        pass: Option<Bytes>,
         now: Instant,
     ) {
         let wanted = self.wanted(unreached);
@@ -168,6 +172,9 @@ impl RelayLinks {
                     .is_none_or(|t| now.duration_since(t) >= REJOIN)
                 {
                     link.last_join = Some(now);
+                    if let Some(p) = &pass {
+                        let _ = ep.send(&r, p.clone());
+                    }
                     if let Err(e) = ep.send(&r, join.clone()) {
                         tracing::debug!(relay = %r, error = %e, "relay join not sent");
                     }
@@ -186,11 +193,14 @@ impl RelayLinks {
                 tracing::debug!(relay = %r, error = %e, "relay not usable");
                 continue;
             }
-            let (ep, join) = (ep.clone(), join.clone());
+            let (ep, join, pass) = (ep.clone(), join.clone(), pass.clone());
             tokio::spawn(async move {
                 match ep.connect(r, addr).await {
                     Ok(()) => {
                         tracing::debug!(relay = %r, %addr, "voice through relay");
+                        if let Some(p) = pass {
+                            let _ = ep.send(&r, p);
+                        }
                         let _ = ep.send(&r, join);
                     }
                     Err(e) => tracing::debug!(relay = %r, %addr, error = %e, "relay dial failed"),

@@ -317,3 +317,54 @@ fn a_gated_room_forwards_only_its_speakers_to_admitted_members() -> R {
     assert!(!f.is_joined(&ROOM, &a));
     Ok(())
 }
+
+fn entitlement(ledger: &ed25519_dalek::SigningKey, m: &MemberId, exp: i64) -> Vec<u8> {
+    use aura_billing::ids::DeviceKey;
+    use aura_billing::signed::{Entitlement, Signed};
+    let key = DeviceKey(m.0);
+    let body = Entitlement {
+        v: 1,
+        peer: key.to_hex(),
+        peer_id: key.peer_id().unwrap_or_default(),
+        tier: "free".into(),
+        allows: vec![],
+        max_room_size: 10,
+        iat: exp - 300,
+        exp,
+    };
+    Signed::sign(body, ledger)
+        .ok()
+        .and_then(|t| serde_json::to_vec(&t).ok())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_repeated_token_readmits_until_it_expires_and_a_relay_without_tokens_ignores_it() -> R {
+    let now = Instant::now();
+    let ledger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let access = Access::Token {
+        ledger: ledger.verifying_key(),
+        capability: None,
+    };
+    let m = id(1).member_id();
+    let t = RelayControl::Token(&entitlement(&ledger, &m, 1_000)).to_vec();
+    let mut f = Forwarder::new(Limits::default(), access);
+    f.connect(m, 1, now)?;
+    for unix in [900, 950, 999] {
+        assert!(matches!(
+            f.on_datagram(&m, &t, now, unix)?,
+            Outcome::Admitted(1_000)
+        ));
+    }
+    assert!(matches!(
+        f.on_datagram(&m, &t, now, 1_000)?,
+        Outcome::Refused(Refusal::TokenExpired)
+    ));
+    let mut open = Forwarder::new(Limits::default(), Access::Everyone);
+    open.connect(m, 1, now)?;
+    assert!(matches!(
+        open.on_datagram(&m, &t, now, 900)?,
+        Outcome::Unused
+    ));
+    Ok(())
+}

@@ -220,6 +220,7 @@ fn forward(s: &Shared, member: &MemberId, d: &bytes::Bytes, out: &mut Vec<quinn:
             Ok(Outcome::Joined(_)) | Ok(Outcome::Left(_)) => s.refresh_gauges(&t),
             Ok(Outcome::Admitted(exp)) => s.gate.admit(*member, exp),
             Ok(Outcome::Refused(r)) => s.metrics.refuse("media", r.as_str()),
+            Ok(Outcome::Unused) => {}
             Err(e) => s.metrics.drop(e.as_str()),
         }
     }

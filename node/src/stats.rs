@@ -77,4 +77,11 @@ pub struct NodeStats {
     pub blocked_dropped: u64,
     /// Join requests refused: the joiner or its inviter is blocked here.
     pub joins_refused_blocked: u64,
+    /// Now: members that said they are away (background mode), whom we do
+    /// not dial (see `net::away`).
+    pub members_away: u64,
+    /// Presence notices ignored: not newer than the last one of their sender.
+    pub presence_stale: u64,
+    /// Connections to members we closed while away (all but our carriers').
+    pub away_links_closed: u64,
 }

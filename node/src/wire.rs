@@ -88,6 +88,15 @@ pub enum ControlMsg {
     /// The sender's profile: an encoded [`crate::people::SignedProfile`]
     /// (at most [`crate::people::MAX_PROFILE_BYTES`]), signed by the sender.
     Profile(Vec<u8>),
+    /// The sender is away (background mode: members keep no connection to
+    /// it but its carrier's, and do not dial it) or back, as of `at_ms`
+    /// (its clock; only a notice newer than the last one counts).
+    Presence {
+        /// Away (`true`) or back.
+        away: bool,
+        /// When the sender said so, unix ms.
+        at_ms: u64,
+    },
 }
 
 /// Requests of the `/aura/group/1` request-response protocol.

@@ -75,6 +75,6 @@ fuzz_target!(|data: &[u8]| {
             let sender = aura_crypto::MemberId([2; 32]);
             let _ = aura_node::people::SignedProfile::open(&b, &sender);
         }
-        ControlMsg::KeyRequest => {}
+        ControlMsg::KeyRequest | ControlMsg::Presence { .. } => {}
     }
 });

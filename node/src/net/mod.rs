@@ -1,6 +1,7 @@
 //! The libp2p side: the composed behaviour and the swarm it runs in.
 
 pub mod addrs;
+pub mod away;
 mod behaviour;
 pub mod carry;
 pub mod discovery;

@@ -19,11 +19,15 @@ const LAST_RESORT_AFTER_MS: u64 = 2_000;
 /// Both sides of carried gossip.
 #[derive(Debug, Default)]
 pub(crate) struct CarryState {
-    outboxes: HashMap<GroupId, Outbox>,
-    mailboxes: Mailboxes,
+    pub(crate) outboxes: HashMap<GroupId, Outbox>,
+    pub(crate) mailboxes: Mailboxes,
     in_flight: HashMap<OutboundRequestId, (GroupId, Vec<Vec<u8>>)>,
     /// When background mode began, unix ms.
     pub(crate) background_since_ms: u64,
+    /// The last message handed to the carrier, per group (see `away`).
+    pub(crate) last_pushed: HashMap<GroupId, Vec<u8>>,
+    /// Away notices and the connections kept while away.
+    pub(crate) away: super::away::AwayState,
 }
 
 impl Task {
@@ -70,6 +74,7 @@ impl Task {
 
     /// Hands a gossip message to the carrier (sent now or with the next request).
     pub(crate) fn carry_publish(&mut self, gid: GroupId, bytes: Vec<u8>) {
+        self.carry.last_pushed.insert(gid, bytes.clone());
         self.carry.outboxes.entry(gid).or_default().push(bytes);
         self.carry_flush(gid);
     }
@@ -159,6 +164,7 @@ impl Task {
                 }
             }
         }
+        self.away_tick();
     }
 
     /// The answer to a carry request we sent; `false` if it was not one.
@@ -177,6 +183,7 @@ impl Task {
         match resp {
             Response::Carried(messages) => {
                 outbox.answered();
+                self.away_notice_answered(gid, &sent);
                 let messages: Vec<Vec<u8>> = messages.clone();
                 for bytes in messages {
                     // Not fresh from its author: every frame's signature is checked.

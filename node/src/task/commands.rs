@@ -64,6 +64,7 @@ impl Task {
         NodeStats {
             bytes_sent: crate::net::bytes_sent(&self.metrics),
             members_not_subscribed: self.members_not_subscribed(),
+            members_away: self.members_away(),
             ..self.stats.clone()
         }
     }

@@ -485,7 +485,10 @@ impl Task {
             },
             ControlMsg::Addrs(addrs) => {
                 if let Ok(peer) = sender.peer_id() {
-                    if peer != *self.swarm.local_peer_id() && !self.swarm.is_connected(&peer) {
+                    if peer != *self.swarm.local_peer_id()
+                        && !self.swarm.is_connected(&peer)
+                        && self.may_dial(&peer)
+                    {
                         let addrs: Vec<libp2p::Multiaddr> = addrs
                             .iter()
                             .take(8)
@@ -506,6 +509,7 @@ impl Task {
             ControlMsg::KeyRequest => self.send_envelope_to(gid, sender),
             ControlMsg::Fence(fence) => self.on_fence_change(gid, sender, FenceChange::Set(fence)),
             ControlMsg::Gift(_) | ControlMsg::Profile(_) => {} // `on_gift`, `on_profile`
+            ControlMsg::Presence { away, at_ms } => self.on_presence(sender, away, at_ms),
             ControlMsg::FenceRemoved(name) => {
                 self.on_fence_change(gid, sender, FenceChange::Remove(name))
             }

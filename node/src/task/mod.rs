@@ -2,6 +2,7 @@
 //! runs commands sent by [`crate::Node`] handles and reacts to swarm events.
 
 mod announce;
+mod away;
 mod carry;
 mod commands;
 mod dispatch;
@@ -272,7 +273,10 @@ impl Task {
             let Ok(peer) = peer.parse::<PeerId>() else {
                 continue;
             };
-            if self.swarm.is_connected(&peer) || peer == *self.swarm.local_peer_id() {
+            if self.swarm.is_connected(&peer)
+                || peer == *self.swarm.local_peer_id()
+                || !self.may_dial(&peer)
+            {
                 continue;
             }
             let member = aura_crypto::MemberId::from_peer_id(&peer);

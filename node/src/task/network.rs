@@ -202,6 +202,7 @@ impl Task {
         if !on {
             self.carry_collect();
         }
+        self.announce_presence(on);
         Ok(())
     }
 
@@ -287,7 +288,7 @@ impl Task {
         self.net.last_fast_redial_ms = now;
         self.dial_known_members()?;
         for (peer, addrs) in &self.net.redial {
-            if self.swarm.is_connected(peer) {
+            if self.swarm.is_connected(peer) || !self.may_dial(peer) {
                 continue;
             }
             let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(*peer)

@@ -65,6 +65,9 @@ impl Task {
                 }
                 continue;
             }
+            if !self.may_dial(&p) {
+                continue;
+            }
             if self.peer_addrs.contains_key(&p) {
                 if !self.redial.tracks(&p) {
                     self.redial.ensure(p, now);
@@ -146,7 +149,7 @@ impl Task {
                 self.redial.connected(&peer);
                 continue;
             }
-            if !self.is_group_member(&peer) {
+            if !self.is_group_member(&peer) || !self.may_dial(&peer) {
                 self.redial.forget(&peer);
                 continue;
             }

@@ -38,6 +38,7 @@ impl Task {
                     });
                 }
                 self.relay_connection_opened(peer_id, connection_id, &endpoint);
+                self.away_link_opened(peer_id, connection_id, &endpoint);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -46,6 +47,7 @@ impl Task {
                 ..
             } => {
                 self.relay_connection_closed(peer_id, connection_id);
+                self.away_link_closed(connection_id);
                 if num_established == 0 {
                     self.emit(Event::PeerDisconnected { peer: peer_id });
                     self.on_peer_lost(peer_id);

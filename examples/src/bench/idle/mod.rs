@@ -14,7 +14,9 @@
 //! Phases, each after a settling time: **foreground** (every member walks,
 //! a fix every 10 s, exact precision), **background, alone** (the phone in
 //! background mode, a fix every 60 s, the others in the foreground: it is
-//! carried by one of them, see `aura_node::net::carry`), **background**
+//! carried by one of them, see `aura_node::net::carry`, and says it is
+//! away, keeping only that connection, on TCP: `aura_node::net::away`),
+//! **background**
 //! (every member in background mode, the phone last: one of the others
 //! carries for the others and the phone, the figures say whether the phone
 //! is carried or carries), **background,
@@ -65,9 +67,9 @@ pub struct PhoneArgs {
     /// Invite to join.
     #[arg(long)]
     pub invite: String,
-    /// Address to listen on (a multiaddr).
-    #[arg(long)]
-    pub listen: String,
+    /// Addresses to listen on (multiaddrs; QUIC and TCP, as a phone's node).
+    #[arg(long, num_args = 1..)]
+    pub listen: Vec<String>,
     /// Members expected in the group (keys to wait for: members - 1).
     #[arg(long)]
     pub members: usize,
@@ -104,10 +106,10 @@ fn position(i: usize, motion: Motion, t: f64, rng: &mut impl rand::Rng) -> Posit
     }
 }
 
-fn loopback_config(dir: &std::path::Path, listen: &str) -> Config {
+fn loopback_config(dir: &std::path::Path, listen: &[String]) -> Config {
     Config {
         data_dir: dir.to_path_buf(),
-        listen: vec![listen.to_owned()],
+        listen: listen.to_vec(),
         mdns: false,
         default_precision: Precision::Exact,
         ..Config::default()
@@ -197,6 +199,7 @@ pub async fn run_phone(args: PhoneArgs) -> anyhow::Result<()> {
                             "peers": peers,
                             "carry_requests": s.carry_requests,
                             "messages_carried": s.messages_carried,
+                            "away_links_closed": s.away_links_closed,
                         })
                     );
                 }
@@ -228,6 +231,11 @@ pub struct Phase {
     pub received_per_min: f64,
     /// Members the phone was connected to at the end.
     pub peers: u64,
+    /// Other members that held the phone for away at the end (it said so
+    /// entering background mode: they do not dial it).
+    pub others_holding_phone_away: u64,
+    /// Connections to members the phone closed while away, in the phase.
+    pub away_links_closed: u64,
     /// Requests the phone sent its carrier per minute (background mode).
     pub carry_requests_per_min: f64,
     /// Messages of other members the phone published for them per minute
@@ -309,7 +317,7 @@ fn attribute(
     if let Some(total) = measured_pm {
         let known: f64 = v.iter().map(|(_, n)| n).sum();
         v.push((
-            "other: QUIC keep-alives and their acks, acks of the rest, handshakes".to_owned(),
+            "other: keep-alives and their acks, TCP acks, acks of the rest, handshakes".to_owned(),
             (total - known).max(0.0),
         ));
     }
@@ -330,7 +338,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let phone_ip = netns
         .as_ref()
         .map_or("127.0.0.1", |ns| ns.phone_ip.as_str());
-    let listen = |ip: &str| format!("/ip4/{ip}/udp/0/quic-v1");
+    // QUIC and TCP, as the node's default listen addresses: a carried
+    // phone moves its carrier's connection to TCP (`aura_node::net::away`).
+    let listen = |ip: &str| {
+        vec![
+            format!("/ip4/{ip}/udp/0/quic-v1"),
+            format!("/ip4/{ip}/tcp/0"),
+        ]
+    };
     // The other members, in this process.
     let mut dirs = Vec::new();
     let mut others = Vec::new();
@@ -363,7 +378,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => Command::new(&exe),
     };
-    cmd.args(["--invite", &invite, "--listen", &listen(phone_ip)])
+    cmd.args(["--invite", &invite, "--listen"])
+        .args(listen(phone_ip))
         .args(["--members", &n.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
@@ -489,6 +505,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let peers = r1["peers"].as_u64().unwrap_or(0);
         let carry_pm = delta("carry_requests") / dt * 60.0;
         let carried_pm = delta("messages_carried") / dt * 60.0;
+        let mut others_holding_phone_away = 0;
+        for o in &others {
+            // Only the phone is away in the phase that counts (alone).
+            others_holding_phone_away += o.stats().await?.members_away.min(1);
+        }
         let sent_by = attribute(
             mode.link,
             mode.heartbeat_ms,
@@ -530,6 +551,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             published_per_min: pub_pm,
             received_per_min: rcv_pm,
             peers,
+            others_holding_phone_away,
+            away_links_closed: delta("away_links_closed") as u64,
             carry_requests_per_min: carry_pm,
             carried_for_others_per_min: carried_pm,
             sent_by,
@@ -555,7 +578,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         for p in &phases {
             println!(
-                "{:<18} cpu {:.3} % of a core, rss {:.1} MB, out {} B/s, in {} B/s, sent {} packets/min (received {}), published {:.1}/min, received {:.1}/min, peers {}, carry requests {:.1}/min, carried for others {:.1}/min",
+                "{:<18} cpu {:.3} % of a core, rss {:.1} MB, out {} B/s, in {} B/s, sent {} packets/min (received {}), published {:.1}/min, received {:.1}/min, peers {}, others holding it away {}, carry requests {:.1}/min, carried for others {:.1}/min",
                 p.name,
                 p.cpu_pct_of_core,
                 p.rss_mb,
@@ -566,6 +589,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 p.published_per_min,
                 p.received_per_min,
                 p.peers,
+                p.others_holding_phone_away,
                 p.carry_requests_per_min,
                 p.carried_for_others_per_min,
             );

@@ -9,6 +9,10 @@
 //!   0x02 envelope  | room key envelope, host -> one member (247 bytes)
 //!   0x03 speaker   | speaker key, seated speaker -> the room (201 bytes)
 //!   0x04 chat      | room [32] | sealed chat (opaque, <= MAX_CHAT)
+//!   0x05 relays    | room [32]      (which relays serve the room, how loaded)
+//! edge relay -> origin relay (a cascade: see the relay's README)
+//!   0x06 attach    | room [32]      (follow the room as an edge)
+//!   0x07 relayed   | member [32] | a member message (0x01..=0x05)
 //! relay -> member
 //!   0x81 op        | seq u64 | accepted_ms u64 | signed room op
 //!   0x82 envelope  | room key envelope
@@ -16,13 +20,28 @@
 //!   0x84 chat      | room [32] | author [32] | sealed chat
 //!   0x85 refused   | room [32] | at_ms u64 | code u8
 //!   0x86 welcome   | room [32] | next seq u64   (the room's log follows)
+//!   0x87 relays    | room [32] | n u8 | n x (relay [32] | members u32 |
+//!                    4 ip[4] or 6 ip[16] | port u16)     (n <= MAX_RELAYS)
+//! origin relay -> edge relay
+//!   0x88 to        | member [32] | a relay message (0x81..=0x87) for it
+//!   0x89 fan       | room [32] | a relay message for every member of the
+//!                    room at the edge
+//!   0x8a admit     | room [32] | member [32]  (forward the room's frames to it)
+//!   0x8b expel     | room [32] | member [32]  (stop at once)
+//!   0x8c closed    | room [32]
 //! ```
+//!
+//! A wrapped message is never itself a wrapper (no nesting).
 //!
 //! Every body is size-checked before anything is allocated for it.
 
 use aura_crypto::room::{RoomId, MAX_ROOM_OP_BYTES, SPEAKER_KEY_LEN};
 use aura_crypto::{MemberId, ENVELOPE_LEN};
 use thiserror::Error;
+
+mod relays;
+
+pub use relays::{least_loaded, RelayLoad, MAX_RELAYS};
 
 /// Largest message (tag and body) on the control stream.
 pub const MAX_MESSAGE: usize = 2_048;
@@ -35,12 +54,21 @@ const OP: u8 = 0x01;
 const ENVELOPE: u8 = 0x02;
 const SPEAKER: u8 = 0x03;
 const CHAT: u8 = 0x04;
+const RELAYS: u8 = 0x05;
+const ATTACH: u8 = 0x06;
+const RELAYED: u8 = 0x07;
 const S_OP: u8 = 0x81;
 const S_ENVELOPE: u8 = 0x82;
 const S_SPEAKER: u8 = 0x83;
 const S_CHAT: u8 = 0x84;
 const S_REFUSED: u8 = 0x85;
 const S_WELCOME: u8 = 0x86;
+const S_RELAYS: u8 = 0x87;
+const S_TO: u8 = 0x88;
+const S_FAN: u8 = 0x89;
+const S_ADMIT: u8 = 0x8a;
+const S_EXPEL: u8 = 0x8b;
+const S_CLOSED: u8 = 0x8c;
 
 /// A malformed control message.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -67,6 +95,12 @@ pub enum ClientMsg {
     SpeakerKey(Vec<u8>),
     /// A sealed chat message for the whole room.
     Chat(RoomId, Vec<u8>),
+    /// Which relays serve this room, and how loaded (answered by `relays`).
+    Relays(RoomId),
+    /// Edge relay to origin: follow this room.
+    Attach(RoomId),
+    /// Edge relay to origin: a member's message (never a wrapper itself).
+    Relayed(MemberId, Box<ClientMsg>),
 }
 
 /// What the relay sends to a member.
@@ -110,6 +144,23 @@ pub enum ServerMsg {
         /// The sequence number the next live op will carry.
         next_seq: u64,
     },
+    /// The relays serving a room (the origin first) and their loads.
+    Relays {
+        /// Room.
+        room: RoomId,
+        /// At most [`MAX_RELAYS`].
+        relays: Vec<RelayLoad>,
+    },
+    /// Origin to edge: a message for one member at the edge.
+    To(MemberId, Box<ServerMsg>),
+    /// Origin to edge: a message for every member of the room at the edge.
+    Fan(RoomId, Box<ServerMsg>),
+    /// Origin to edge: forward the room's frames to this member.
+    Admit(RoomId, MemberId),
+    /// Origin to edge: stop forwarding to this member, at once.
+    Expel(RoomId, MemberId),
+    /// Origin to edge: the room is closed.
+    Closed(RoomId),
 }
 
 fn framed(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -121,6 +172,17 @@ fn framed(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
         v.extend_from_slice(p);
     }
     v
+}
+
+/// A message's tag and body, without its length prefix.
+fn unframed(v: Vec<u8>) -> Vec<u8> {
+    v.get(LEN_PREFIX..).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+fn member_at(b: &[u8]) -> MemberId {
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&b[..32]);
+    MemberId(r)
 }
 
 fn room_at(b: &[u8]) -> RoomId {
@@ -143,6 +205,32 @@ impl ClientMsg {
             Self::Envelope(b) => framed(ENVELOPE, &[b]),
             Self::SpeakerKey(b) => framed(SPEAKER, &[b]),
             Self::Chat(r, b) => framed(CHAT, &[&r.0, b]),
+            Self::Relays(r) => framed(RELAYS, &[&r.0]),
+            Self::Attach(r) => framed(ATTACH, &[&r.0]),
+            Self::Relayed(m, inner) => framed(RELAYED, &[&m.0, &unframed(inner.encode())]),
+        }
+    }
+
+    /// Whether this is a member's message (not an edge relay's).
+    pub fn is_member_msg(&self) -> bool {
+        !matches!(self, Self::Attach(_) | Self::Relayed(..))
+    }
+
+    /// The room a message is about, if it names one (an op or key is
+    /// decoded for it; a create op names the room it creates).
+    pub fn room(&self) -> Option<RoomId> {
+        match self {
+            Self::Op(b) => aura_crypto::room::SignedRoomOp::decode(b)
+                .ok()
+                .map(|o| o.created_room().unwrap_or(o.op().room)),
+            Self::Envelope(b) => aura_crypto::KeyEnvelope::parse(b)
+                .ok()
+                .map(|e| RoomId(e.group.0)),
+            Self::SpeakerKey(b) => aura_crypto::room::SpeakerKey::decode(b)
+                .ok()
+                .map(|k| k.room),
+            Self::Chat(r, _) | Self::Relays(r) | Self::Attach(r) => Some(*r),
+            Self::Relayed(_, inner) => inner.room(),
         }
     }
 
@@ -167,6 +255,16 @@ impl ClientMsg {
                 Self::Chat(room_at(b), b[32..].to_vec())
             }
             CHAT => return Err(WireError::Body(b.len())),
+            RELAYS if b.len() == 32 => Self::Relays(room_at(b)),
+            ATTACH if b.len() == 32 => Self::Attach(room_at(b)),
+            RELAYED if b.len() > 32 => {
+                let inner = Self::decode(&b[32..])?;
+                if !inner.is_member_msg() {
+                    return Err(WireError::Body(b.len()));
+                }
+                Self::Relayed(member_at(b), Box::new(inner))
+            }
+            RELAYS | ATTACH | RELAYED => return Err(WireError::Body(b.len())),
             t => return Err(WireError::Tag(t)),
         })
     }
@@ -194,7 +292,21 @@ impl ServerMsg {
             Self::Welcome { room, next_seq } => {
                 framed(S_WELCOME, &[&room.0, &next_seq.to_be_bytes()])
             }
+            Self::Relays { room, relays } => framed(S_RELAYS, &[&room.0, &relays::encode(relays)]),
+            Self::To(m, inner) => framed(S_TO, &[&m.0, &unframed(inner.encode())]),
+            Self::Fan(r, inner) => framed(S_FAN, &[&r.0, &unframed(inner.encode())]),
+            Self::Admit(r, m) => framed(S_ADMIT, &[&r.0, &m.0]),
+            Self::Expel(r, m) => framed(S_EXPEL, &[&r.0, &m.0]),
+            Self::Closed(r) => framed(S_CLOSED, &[&r.0]),
         }
+    }
+
+    /// Whether this is a message for a member (not for an edge relay).
+    pub fn is_member_msg(&self) -> bool {
+        !matches!(
+            self,
+            Self::To(..) | Self::Fan(..) | Self::Admit(..) | Self::Expel(..) | Self::Closed(_)
+        )
     }
 
     /// Decodes one message (without its length prefix).
@@ -230,7 +342,26 @@ impl ServerMsg {
                 room: room_at(b),
                 next_seq: u64_at(&b[32..]),
             },
-            S_OP | S_ENVELOPE | S_SPEAKER | S_CHAT | S_REFUSED | S_WELCOME => return Err(bad),
+            S_RELAYS if b.len() > 32 => Self::Relays {
+                room: room_at(b),
+                relays: relays::decode(&b[32..])?,
+            },
+            S_TO | S_FAN if b.len() > 32 => {
+                let inner = Self::decode(&b[32..])?;
+                if !inner.is_member_msg() {
+                    return Err(bad);
+                }
+                if tag == S_TO {
+                    Self::To(member_at(b), Box::new(inner))
+                } else {
+                    Self::Fan(room_at(b), Box::new(inner))
+                }
+            }
+            S_ADMIT if b.len() == 64 => Self::Admit(room_at(b), member_at(&b[32..])),
+            S_EXPEL if b.len() == 64 => Self::Expel(room_at(b), member_at(&b[32..])),
+            S_CLOSED if b.len() == 32 => Self::Closed(room_at(b)),
+            S_OP | S_ENVELOPE | S_SPEAKER | S_CHAT | S_REFUSED | S_WELCOME | S_RELAYS | S_TO
+            | S_FAN | S_ADMIT | S_EXPEL | S_CLOSED => return Err(bad),
             t => return Err(WireError::Tag(t)),
         })
     }
@@ -270,5 +401,64 @@ impl Reader {
     /// Bytes held and not yet a whole message.
     pub fn pending(&self) -> usize {
         self.buf.len()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cascade_messages_round_trip_and_do_not_nest() {
+        let room = RoomId([3; 32]);
+        let m = MemberId([4; 32]);
+        let op = ServerMsg::Op {
+            seq: 7,
+            accepted_ms: 9,
+            op: vec![1; 40],
+        };
+        let relays = vec![
+            RelayLoad {
+                relay: m,
+                addr: "127.0.0.1:4002".parse().unwrap(),
+                members: 3,
+            },
+            RelayLoad {
+                relay: MemberId([5; 32]),
+                addr: "[::1]:9".parse().unwrap(),
+                members: 1,
+            },
+        ];
+        let server = [
+            ServerMsg::Relays {
+                room,
+                relays: relays.clone(),
+            },
+            ServerMsg::To(m, Box::new(op.clone())),
+            ServerMsg::Fan(room, Box::new(op)),
+            ServerMsg::Admit(room, m),
+            ServerMsg::Expel(room, m),
+            ServerMsg::Closed(room),
+        ];
+        for s in server {
+            assert_eq!(ServerMsg::decode(&s.encode()[LEN_PREFIX..]).unwrap(), s);
+        }
+        assert_eq!(least_loaded(&relays).unwrap().members, 1);
+        let client = [
+            ClientMsg::Relays(room),
+            ClientMsg::Attach(room),
+            ClientMsg::Relayed(m, Box::new(ClientMsg::Chat(room, vec![1; 10]))),
+        ];
+        for c in client {
+            assert_eq!(ClientMsg::decode(&c.encode()[LEN_PREFIX..]).unwrap(), c);
+        }
+        let nested = ClientMsg::Relayed(m, Box::new(ClientMsg::Attach(room))).encode();
+        assert!(ClientMsg::decode(&nested[LEN_PREFIX..]).is_err());
+        let nested = ServerMsg::To(m, Box::new(ServerMsg::Closed(room))).encode();
+        assert!(ServerMsg::decode(&nested[LEN_PREFIX..]).is_err());
+        let mut bad = ServerMsg::Relays { room, relays }.encode();
+        bad.pop();
+        assert!(ServerMsg::decode(&bad[LEN_PREFIX..]).is_err());
     }
 }

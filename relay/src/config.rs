@@ -44,6 +44,16 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Who may use the relay.
     pub access: AccessConfig,
+    /// Other relays to meet on the DHT.
+    pub dht: DhtConfig,
+}
+
+/// The DHT: where relays of one room find each other (a cascade).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DhtConfig {
+    /// Multiaddrs with `/p2p/<peer id>` of relays to join the DHT through.
+    pub bootstrap: Vec<String>,
 }
 
 /// Listen addresses.
@@ -314,6 +324,12 @@ allow = []
 ledger_key = ""
 # A capability the token must allow (e.g. "host_large_rooms"); empty: any valid token.
 capability = ""
+
+[dht]
+# Relays to join the DHT through ("/ip4/.../tcp/4001/p2p/12D3Koo..."). A room
+# bigger than one relay spans several: relays find the room's origin on the
+# DHT (a provider record under a hash of the room id) and follow it.
+bootstrap = []
 "#;
 
 #[cfg(test)]

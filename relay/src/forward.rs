@@ -472,6 +472,28 @@ impl<T> Forwarder<T> {
         }))
     }
 
+    /// A sealed frame that came on the link from the origin of a followed
+    /// (gated) room (a cascade, [`crate::rooms::cascade`]): it goes to
+    /// every member admitted to the room here. The origin chose it (seated,
+    /// unmuted, among the loudest) and took its level off.
+    pub fn downstream(&self, origin: &MemberId, d: &[u8]) -> Result<Fanout<'_, T>, DropReason> {
+        if !matches!(classify(d), Ok(Carried::Sealed)) {
+            return Err(DropReason::Malformed);
+        }
+        let h = FrameHeader::parse(d).map_err(|_| DropReason::Malformed)?;
+        if !self.gated.contains_key(&h.room) {
+            return Err(DropReason::NotJoined);
+        }
+        let members = self.rooms.get(&h.room).ok_or(DropReason::NotJoined)?;
+        Ok(Fanout {
+            members: members.iter(),
+            sessions: &self.sessions,
+            from: *origin,
+            only: None,
+            start: 0,
+        })
+    }
+
     fn on_control(
         &mut self,
         from: &MemberId,

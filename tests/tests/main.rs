@@ -13,4 +13,5 @@ mod nat_nodes;
 mod relay_discovery;
 mod relay_token;
 mod rooms;
+mod rooms_cascade;
 mod rooms_sim;

@@ -32,13 +32,13 @@ async fn relay() -> Server {
         .unwrap()
 }
 
-async fn node() -> (Node, tempfile::TempDir) {
+pub(crate) async fn node() -> (Node, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = Config::loopback(dir.path().to_path_buf());
     (Node::builder().config(cfg).start().await.unwrap(), dir)
 }
 
-async fn until<F: Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
+pub(crate) async fn until<F: Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
     tokio::time::timeout(Duration::from_secs(20), async {
         while !f().await {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -48,7 +48,7 @@ async fn until<F: Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
     .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -57,28 +57,38 @@ fn now_ms() -> u64 {
 
 /// A light client: the node's sans-IO room client on a bare media endpoint,
 /// keeping every datagram and control message it receives.
-struct Light {
-    client: RoomClient,
+pub(crate) struct Light {
+    pub(crate) client: RoomClient,
     ep: MediaEndpoint,
     send: quinn::SendStream,
     recv: quinn::RecvStream,
     reader: Reader,
     incoming: mpsc::Receiver<Incoming>,
-    frames: Vec<Vec<u8>>,
+    pub(crate) frames: Vec<Vec<u8>>,
     ops: Vec<Vec<u8>>,
-    refused: Vec<u8>,
+    pub(crate) refused: Vec<u8>,
 }
 
 impl Light {
     async fn connect(id: &Identity, room: RoomId, relay: &Server) -> Self {
         let relay_id = Identity::from_secret_bytes(&RELAY_KEY).member_id();
+        Self::connect_to(id, room, relay_id, relay.media_addr()).await
+    }
+
+    /// Connects to the relay `relay_id` at `addr`.
+    pub(crate) async fn connect_to(
+        id: &Identity,
+        room: RoomId,
+        relay_id: MemberId,
+        addr: std::net::SocketAddr,
+    ) -> Self {
         let ep =
             MediaEndpoint::bind(id, "127.0.0.1:0".parse().unwrap(), Default::default()).unwrap();
         ep.add_relay(relay_id).unwrap();
         let incoming = ep
             .open_room(room.header_id(), [], RoomConfig::default())
             .unwrap();
-        ep.connect(relay_id, relay.media_addr()).await.unwrap();
+        ep.connect(relay_id, addr).await.unwrap();
         let (send, recv) = ep.open_stream(&relay_id).await.unwrap();
         Self {
             client: RoomClient::member(id.clone(), room),
@@ -97,7 +107,7 @@ impl Light {
         self.send.write_all(&m.encode()).await.unwrap();
     }
 
-    async fn act(&mut self, kind: RoomOpKind) -> ClientMsg {
+    pub(crate) async fn act(&mut self, kind: RoomOpKind) -> ClientMsg {
         let m = self.client.op(kind, now_ms()).unwrap();
         self.send(&m).await;
         m
@@ -105,7 +115,7 @@ impl Light {
 
     /// Reads control messages and datagrams for `ms`; answers what the
     /// client must send.
-    async fn pump(&mut self, ms: u64) {
+    pub(crate) async fn pump(&mut self, ms: u64) {
         let end = tokio::time::Instant::now() + Duration::from_millis(ms);
         let mut buf = vec![0u8; 4096];
         loop {
@@ -139,7 +149,7 @@ impl Light {
 }
 
 /// One 20 ms frame of a tone at `amp`.
-fn tone(amp: f32, frame: u64) -> Vec<i16> {
+pub(crate) fn tone(amp: f32, frame: u64) -> Vec<i16> {
     (0..960)
         .map(|i| {
             let t = (frame * 960 + i) as f32 / 48_000.0;
@@ -149,7 +159,7 @@ fn tone(amp: f32, frame: u64) -> Vec<i16> {
 }
 
 /// Seats speak for `frames` × 20 ms, each at its own loudness.
-async fn speak(seats: &[(&RoomHandle, f32)], frames: u64) {
+pub(crate) async fn speak(seats: &[(&RoomHandle, f32)], frames: u64) {
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for f in 0..frames {
         tick.tick().await;

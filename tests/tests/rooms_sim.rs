@@ -180,3 +180,31 @@ fn a_speaker_restarting_its_app_is_heard_again_and_a_kicked_listener_reads_nothi
         assert_eq!(view.seats(), relay.seats());
     }
 }
+
+#[test]
+fn a_listener_welcomed_again_through_another_relay_keeps_opening_the_speakers_frames() {
+    let mut sim = Sim::new();
+    let speaker = Identity::from_secret_bytes(&[3; 32]);
+    let s = speaker.member_id();
+    sim.join(&speaker);
+    let listener = Identity::from_secret_bytes(&[10; 32]);
+    let l = listener.member_id();
+    sim.join(&listener);
+    sim.seat(s, 0);
+    let frames = sim.say(s, 10);
+    assert_eq!(sim.heard(&[l], &frames), vec![10]);
+    // Its relay stops; it joins again elsewhere (a member present: the
+    // origin welcomes it again and replays the room's log and keys). The
+    // replay must not drop the speaker's chain it already holds.
+    sim.act(
+        l,
+        RoomOpKind::Join {
+            ticket: Some(sim.ticket.clone()),
+            entitlement: None,
+        },
+    );
+    let frames = sim.say(s, 10);
+    assert_eq!(sim.heard(&[l], &frames), vec![10], "moved listener deaf");
+    let relay = sim.hub.state(&sim.room).unwrap().clone();
+    assert_eq!(sim.clients[&l].view().unwrap().seats(), relay.seats());
+}

@@ -17,7 +17,7 @@ use aura_crypto::room::{
     SignedRoomOp, SpeakerKey,
 };
 use aura_crypto::{GroupId, Identity, KeyEnvelope, MemberId, Opened};
-use aura_media::room_control::{ClientMsg, ServerMsg};
+use aura_media::room_control::{ClientMsg, RelayLoad, ServerMsg, MAX_RELAYS};
 use rand::rngs::OsRng;
 
 use super::error::RoomsError;
@@ -55,6 +55,12 @@ pub struct RoomClient {
     skipped: u64,
     /// Speaker keys under a room key we do not hold yet (it is on its way).
     early_keys: Vec<SpeakerKey>,
+    /// The room's relays and their loads, as last told.
+    relays: Vec<RelayLoad>,
+    /// Welcomed again (a reconnection or a move to another relay): the
+    /// log is replayed into a new view up to this sequence number without
+    /// touching our keys (the speakers' chains and floors stay).
+    replaying: Option<u64>,
 }
 
 /// Speaker keys kept until their room key arrives.
@@ -94,6 +100,8 @@ impl RoomClient {
             events: VecDeque::new(),
             skipped: 0,
             early_keys: Vec::new(),
+            relays: Vec::new(),
+            replaying: None,
         }
     }
 
@@ -111,6 +119,11 @@ impl RoomClient {
     /// Our view of the room's state, once welcomed.
     pub fn view(&self) -> Option<&RoomState> {
         self.view.as_ref()
+    }
+
+    /// The room's relays (origin first) and their loads, as last told.
+    pub fn relays(&self) -> &[RelayLoad] {
+        &self.relays
     }
 
     /// Ops received that did not apply to our view.
@@ -167,9 +180,18 @@ impl RoomClient {
 
     /// Handles what the relay delivered.
     pub fn on_server(&mut self, msg: ServerMsg, now_ms: u64) -> Result<(), RoomsError> {
+        if let Some(next) = self.replaying {
+            if !matches!(msg, ServerMsg::Op { seq, .. } if seq < next) {
+                self.replaying = None;
+                self.sync_speakers();
+            }
+        }
         match msg {
-            ServerMsg::Welcome { room, .. } if room == self.room => {
+            ServerMsg::Welcome { room, next_seq } if room == self.room => {
                 self.view = None;
+                if self.session.is_some() {
+                    self.replaying = Some(next_seq);
+                }
                 Ok(())
             }
             ServerMsg::Welcome { .. } => Err(RoomsError::BadInput("welcome for another room")),
@@ -217,6 +239,17 @@ impl RoomClient {
                 self.event(RoomEvent::Refused { at_ms, code });
                 Ok(())
             }
+            ServerMsg::Relays { room, mut relays } if room == self.room => {
+                relays.truncate(MAX_RELAYS);
+                self.relays = relays;
+                Ok(())
+            }
+            ServerMsg::Relays { .. } => Err(RoomsError::BadInput("relays of another room")),
+            ServerMsg::To(..)
+            | ServerMsg::Fan(..)
+            | ServerMsg::Admit(..)
+            | ServerMsg::Expel(..)
+            | ServerMsg::Closed(_) => Err(RoomsError::BadInput("a relay's cascade message")),
         }
     }
 
@@ -252,6 +285,9 @@ impl RoomClient {
                 return Ok(());
             }
         };
+        if self.replaying.is_some() {
+            return Ok(()); // seen before: the keys already followed it
+        }
         self.sync_speakers();
         let me = self.identity.member_id();
         match &change {

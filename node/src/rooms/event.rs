@@ -33,6 +33,12 @@ pub enum RoomEvent {
     },
     /// Who is speaking now (members whose voice we played in the last tick).
     Speaking(Vec<MemberId>),
+    /// The relay we were connected through stopped; we rejoined through
+    /// another relay of the room (our keys kept: we keep listening).
+    Moved {
+        /// The relay we are connected through now.
+        relay: MemberId,
+    },
     /// The connection to the relay ended; the room's task stopped (join
     /// again for a new one: the relay welcomes a member present again).
     Disconnected,

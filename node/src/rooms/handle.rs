@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use aura_crypto::room::{RoomId, RoomOpKind, RoomState};
 use aura_crypto::{FrameKind, MemberId};
-use aura_media::room_control::{ClientMsg, Reader, ServerMsg};
+use aura_media::room_control::{ClientMsg, Reader, RelayLoad, ServerMsg};
 use aura_media::{Incoming, MediaEndpoint, RoomConfig};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +24,8 @@ use super::{Member, Role};
 pub const ROOM_QUEUE: usize = 64;
 /// Playout period.
 const TICK: Duration = Duration::from_millis(20);
+/// Longest we wait for a relay of the room when moving to it.
+const MOVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum Cmd {
     Op(RoomOpKind, oneshot::Sender<Result<(), RoomsError>>),
@@ -43,6 +45,7 @@ pub struct RoomHandle {
     events: Mutex<Option<mpsc::Receiver<RoomEvent>>>,
     view: Arc<Mutex<Option<RoomState>>>,
     heard: Arc<Mutex<HashMap<MemberId, u64>>>,
+    relays: Arc<Mutex<(MemberId, Vec<RelayLoad>)>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -79,6 +82,9 @@ impl RoomHandle {
             .map_err(net)?;
         endpoint.connect(relay, addr).await.map_err(net)?;
         let (send, recv) = endpoint.open_stream(&relay).await.map_err(net)?;
+        // A member moves to another relay of the room if its relay stops
+        // (the host stays at the origin: the room lives there).
+        let rejoin = create.is_none().then(|| first.clone());
         let first = match create {
             Some(op) => ClientMsg::Op(op.encode()?),
             None => client.op(first, now_ms())?,
@@ -89,6 +95,7 @@ impl RoomHandle {
         let (ev_tx, ev_rx) = mpsc::channel(ROOM_QUEUE * 16);
         let view = Arc::new(Mutex::new(None));
         let heard = Arc::new(Mutex::new(HashMap::new()));
+        let relays = Arc::new(Mutex::new((relay, Vec::new())));
         let me = endpoint.member_id();
         let driver = Driver {
             client,
@@ -103,6 +110,8 @@ impl RoomHandle {
             heard: heard.clone(),
             start: Instant::now(),
             speakers: Vec::new(),
+            rejoin,
+            relays: relays.clone(),
         };
         let task = tokio::spawn(driver.run(first, recv, incoming, cmd_rx, cap_rx));
         Ok(Self {
@@ -115,8 +124,15 @@ impl RoomHandle {
             events: Mutex::new(Some(ev_rx)),
             view,
             heard,
+            relays,
             task,
         })
+    }
+
+    /// The relay we are connected through now, and the room's relays with
+    /// their loads as last told (origin first).
+    pub fn relays(&self) -> (MemberId, Vec<RelayLoad>) {
+        lock(&self.relays).clone()
     }
 
     /// The room.
@@ -267,6 +283,9 @@ struct Driver {
     heard: Arc<Mutex<HashMap<MemberId, u64>>>,
     start: Instant,
     speakers: Vec<MemberId>,
+    /// Our join, sent again through another relay if ours stops.
+    rejoin: Option<RoomOpKind>,
+    relays: Arc<Mutex<(MemberId, Vec<RelayLoad>)>>,
 }
 
 impl Driver {
@@ -281,6 +300,7 @@ impl Driver {
         if self.write(&first).await.is_err() {
             return;
         }
+        let _ = self.write(&ClientMsg::Relays(self.client.room())).await;
         let mut reader = Reader::default();
         let mut buf = vec![0u8; 4_096];
         let mut tick = tokio::time::interval(TICK);
@@ -292,7 +312,14 @@ impl Driver {
                         reader.feed(&buf[..n]);
                         self.on_bytes(&mut reader).await
                     }
-                    _ => Err(RoomsError::Network("control stream closed".into())),
+                    _ => match self.move_relay().await {
+                        Ok(r) => {
+                            recv = r;
+                            reader = Reader::default();
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
                 },
                 Some(d) = incoming.recv() => {
                     self.on_frame(&d.frame);
@@ -315,6 +342,44 @@ impl Driver {
         }
         self.endpoint.close_room(&self.header);
         let _ = self.events.try_send(RoomEvent::Disconnected);
+    }
+
+    /// Our relay stopped: join again through the least loaded other relay
+    /// of the room (the origin welcomes a member present again; our keys
+    /// stay, so we keep listening).
+    async fn move_relay(&mut self) -> Result<quinn::RecvStream, RoomsError> {
+        let kind = self
+            .rejoin
+            .clone()
+            .ok_or_else(|| RoomsError::Network("control stream closed".into()))?;
+        let dead = self.relay;
+        self.endpoint.disconnect(&dead);
+        let mut options: Vec<RelayLoad> = self
+            .client
+            .relays()
+            .iter()
+            .filter(|r| r.relay != dead)
+            .copied()
+            .collect();
+        options.sort_by_key(|r| r.members);
+        for r in options {
+            let (send, recv) = match dial(self.endpoint.clone(), r.relay, r.addr).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(relay = %r.relay, error = %e, "relay of the room not reached");
+                    continue;
+                }
+            };
+            self.relay = r.relay;
+            self.send = send;
+            let join = self.client.op(kind, now_ms())?;
+            self.write(&join).await?;
+            self.write(&ClientMsg::Relays(self.client.room())).await?;
+            let _ = self.events.try_send(RoomEvent::Moved { relay: r.relay });
+            tracing::info!(from = %dead, to = %r.relay, "moved to another relay of the room");
+            return Ok(recv);
+        }
+        Err(RoomsError::Network("no relay of the room left".into()))
     }
 
     async fn write(&mut self, m: &ClientMsg) -> Result<(), RoomsError> {
@@ -349,6 +414,11 @@ impl Driver {
             self.voice.retain(&self.speakers);
         }
         *lock(&self.view) = view;
+        let relays = self.client.relays();
+        let mut shared = lock(&self.relays);
+        if shared.0 != self.relay || shared.1 != relays {
+            *shared = (self.relay, relays.to_vec());
+        }
         Ok(())
     }
 
@@ -427,4 +497,22 @@ impl Driver {
     fn now_us(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
+}
+
+/// Connects to `relay` and opens the room's control stream on it.
+async fn dial(
+    endpoint: MediaEndpoint,
+    relay: MemberId,
+    addr: SocketAddr,
+) -> Result<(quinn::SendStream, quinn::RecvStream), RoomsError> {
+    let net = |e: aura_media::MediaError| RoomsError::Network(e.to_string());
+    endpoint.add_relay(relay).map_err(net)?;
+    let open = async {
+        endpoint.connect(relay, addr).await?;
+        endpoint.open_stream(&relay).await
+    };
+    tokio::time::timeout(MOVE_TIMEOUT, open)
+        .await
+        .map_err(|_| RoomsError::Network("relay timed out".into()))?
+        .map_err(net)
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use aura_crypto::room::{Access, Admission, RoomId, RoomOpKind, RoomTicket, DEFAULT_SEATS};
 use aura_crypto::{GroupId, GroupSession, Identity, MemberId};
+use aura_media::room_control::{least_loaded, ClientMsg, Reader, RelayLoad, ServerMsg};
 use aura_media::MediaEndpoint;
 use rand::RngCore;
 
@@ -131,6 +132,39 @@ impl Node {
         self.enter(ticket.room, Some(ticket), relay, addr).await
     }
 
+    /// Joins a room by its ticket through the least loaded of its relays:
+    /// asks `relay` (any relay of the room, or one that finds it on the
+    /// DHT) for the room's relays and their loads, and joins the one
+    /// serving the fewest members. If that relay stops, the room moves us
+    /// to another ([`super::RoomEvent::Moved`]).
+    pub async fn join_room_least_loaded(
+        &self,
+        ticket: &str,
+        relay: MemberId,
+        addr: SocketAddr,
+    ) -> Result<RoomHandle, RoomsError> {
+        let parsed = RoomTicket::parse(ticket).map_err(|e| RoomsError::Ticket(e.to_string()))?;
+        let identity = self.room_identity()?;
+        let ep = self.room_endpoint(&identity)?;
+        let relays = ask_relays(&ep, relay, addr, parsed.room).await?;
+        let best = least_loaded(&relays).ok_or(RoomsError::BadInput("no relay serves the room"))?;
+        self.enter(parsed.room, Some(parsed), best.relay, best.addr)
+            .await
+    }
+
+    /// The relays serving `room` (origin first) and how many of its
+    /// members each serves, as `relay` tells.
+    pub async fn room_relays(
+        &self,
+        room: RoomId,
+        relay: MemberId,
+        addr: SocketAddr,
+    ) -> Result<Vec<RelayLoad>, RoomsError> {
+        let identity = self.room_identity()?;
+        let ep = self.room_endpoint(&identity)?;
+        ask_relays(&ep, relay, addr, room).await
+    }
+
     /// Joins a group room (we are a member of its group) at the relay.
     pub async fn join_group_room(
         &self,
@@ -157,4 +191,47 @@ impl Node {
         let ep = self.room_endpoint(&identity)?;
         RoomHandle::start(client, identity, None, kind, ep, relay, addr).await
     }
+}
+
+/// Asks `relay` which relays serve `room` and how loaded they are.
+async fn ask_relays(
+    ep: &MediaEndpoint,
+    relay: MemberId,
+    addr: SocketAddr,
+    room: RoomId,
+) -> Result<Vec<RelayLoad>, RoomsError> {
+    let net = |e: aura_media::MediaError| RoomsError::Network(e.to_string());
+    ep.add_relay(relay).map_err(net)?;
+    ep.connect(relay, addr).await.map_err(net)?;
+    let (mut send, mut recv) = ep.open_stream(&relay).await.map_err(net)?;
+    let ask = async {
+        send.write_all(&ClientMsg::Relays(room).encode())
+            .await
+            .map_err(|e| RoomsError::Network(e.to_string()))?;
+        let mut reader = Reader::default();
+        let mut buf = vec![0u8; 4_096];
+        loop {
+            while let Some(m) = reader
+                .next_message()
+                .map_err(|e| RoomsError::Network(e.to_string()))?
+            {
+                match ServerMsg::decode(&m) {
+                    Ok(ServerMsg::Relays { room: r, relays }) if r == room => return Ok(relays),
+                    Ok(ServerMsg::Refused { code, .. }) => {
+                        return Err(RoomsError::Network(format!("relay refused (code {code})")))
+                    }
+                    _ => {}
+                }
+            }
+            match recv.read(&mut buf).await {
+                Ok(Some(n)) => reader.feed(&buf[..n]),
+                _ => return Err(RoomsError::Network("relay closed the stream".into())),
+            }
+        }
+    };
+    let r = tokio::time::timeout(std::time::Duration::from_secs(15), ask)
+        .await
+        .map_err(|_| RoomsError::Network("relay did not answer".into()))?;
+    let _ = send.finish();
+    r
 }

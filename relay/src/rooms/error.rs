@@ -36,6 +36,13 @@ pub enum HubError {
     /// The room's listener log is full.
     #[error("room log full")]
     LogFull,
+    /// The room has as many edge relays as it may.
+    #[error("too many edge relays for the room")]
+    TooManyEdges,
+    /// A cascade message where it does not belong (a member sending an
+    /// edge's message, an origin's message from elsewhere).
+    #[error("cascade message not expected here")]
+    NotHere,
 }
 
 impl HubError {
@@ -57,6 +64,8 @@ impl HubError {
             Self::TooManyRooms => 13,
             Self::NotHost => 14,
             Self::LogFull => 15,
+            Self::TooManyEdges => 16,
+            Self::NotHere => 17,
         }
     }
 
@@ -77,7 +86,9 @@ impl HubError {
             12 => "exists",
             13 => "too_many_rooms",
             14 => "not_host",
-            _ => "log_full",
+            15 => "log_full",
+            16 => "too_many_edges",
+            _ => "not_here",
         }
     }
 }

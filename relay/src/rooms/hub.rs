@@ -227,6 +227,9 @@ impl Hub {
             ClientMsg::Op(bytes) => self.on_op(from, bytes, now_ms),
             ClientMsg::Envelope(bytes) => self.on_envelope(from, bytes),
             ClientMsg::SpeakerKey(bytes) => self.on_speaker_key(from, bytes),
+            ClientMsg::Relays(_) | ClientMsg::Attach(_) | ClientMsg::Relayed(..) => {
+                Err(HubError::NotHere)
+            }
             ClientMsg::Chat(room, sealed) => {
                 let r = self.rooms.get(&room).ok_or(HubError::UnknownRoom)?;
                 if !r.state.is_present(from) {

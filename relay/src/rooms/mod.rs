@@ -38,6 +38,7 @@
 //! admits any joiner to a group room; the host checks the roster before it
 //! seals the room key, so an outsider gets ciphertext it cannot open.
 
+pub mod cascade;
 mod error;
 mod hub;
 pub mod pace;
@@ -50,7 +51,10 @@ use aura_crypto::roster::GroupId;
 use aura_crypto::MemberId;
 use ed25519_dalek::VerifyingKey;
 
-pub use aura_media::room_control::{ClientMsg, Reader, ServerMsg, WireError, MAX_MESSAGE};
+pub use aura_media::room_control::{
+    ClientMsg, Reader, RelayLoad, ServerMsg, WireError, MAX_MESSAGE,
+};
+pub use cascade::{Follower, Origin, Routed};
 pub use error::HubError;
 pub use hub::{Delivery, Effects, ForwardChange, Hub, HubLimits};
 pub use pace::Pace;

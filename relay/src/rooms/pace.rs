@@ -36,35 +36,55 @@ impl Bucket {
     }
 }
 
+/// An edge relay's link carries the messages of many members (each paced
+/// at the edge): this many times a member's pace.
+pub const LINK_SCALE: f64 = 100.0;
+
 /// One connection's pace.
 #[derive(Debug)]
 pub struct Pace {
     signed: Bucket,
     chat: Bucket,
+    scale: f64,
 }
 
 impl Pace {
     /// Full buckets at `now`.
     pub fn new(now: Instant) -> Self {
+        Self::scaled(now, 1.0)
+    }
+
+    /// An edge relay's link: [`LINK_SCALE`] times a member's pace.
+    pub fn link(now: Instant) -> Self {
+        Self::scaled(now, LINK_SCALE)
+    }
+
+    fn scaled(now: Instant, scale: f64) -> Self {
         Self {
             signed: Bucket {
-                tokens: SIGNED_BURST,
+                tokens: SIGNED_BURST * scale,
                 at: now,
             },
             chat: Bucket {
-                tokens: CHAT_BURST,
+                tokens: CHAT_BURST * scale,
                 at: now,
             },
+            scale,
         }
     }
 
     /// Whether `msg` may go through at `now` (false: drop it).
     pub fn allow(&mut self, msg: &ClientMsg, now: Instant) -> bool {
         match msg {
-            ClientMsg::Envelope(_) => true,
-            ClientMsg::Chat(..) => self.chat.take(CHAT_PER_S, CHAT_BURST, now),
-            ClientMsg::Op(_) | ClientMsg::SpeakerKey(_) => {
-                self.signed.take(SIGNED_PER_S, SIGNED_BURST, now)
+            ClientMsg::Envelope(_) | ClientMsg::Attach(_) => true,
+            ClientMsg::Relayed(_, inner) => self.allow(inner, now),
+            ClientMsg::Chat(..) => {
+                let k = self.scale;
+                self.chat.take(CHAT_PER_S * k, CHAT_BURST * k, now)
+            }
+            ClientMsg::Op(_) | ClientMsg::SpeakerKey(_) | ClientMsg::Relays(_) => {
+                let k = self.scale;
+                self.signed.take(SIGNED_PER_S * k, SIGNED_BURST * k, now)
             }
         }
     }

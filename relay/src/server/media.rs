@@ -5,6 +5,7 @@
 //! names. Voice rides datagrams only; the room control plane ([`rooms`])
 //! takes one bidirectional stream per connection.
 
+mod cascade;
 mod rooms;
 
 use std::net::{IpAddr, SocketAddr};
@@ -16,6 +17,7 @@ use aura_crypto::{Identity, MemberId};
 use aura_media::tls;
 use tokio::sync::watch;
 
+use super::dht::DhtCmd;
 use super::gate::{unix_now, Gate};
 use super::metrics::Metrics;
 use super::ServerError;
@@ -28,7 +30,20 @@ const CLOSE_REFUSED: u32 = 0x52;
 /// Longest a handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What the media side needs of the rest of the relay for a cascade.
+pub(super) struct Links {
+    /// Requests to the swarm's DHT.
+    pub(super) dht: tokio::sync::mpsc::Sender<DhtCmd>,
+}
+
 struct Shared {
+    /// This relay's identity (an edge dials an origin with it).
+    identity: Identity,
+    /// The media endpoint (an edge dials an origin from it).
+    endpoint: quinn::Endpoint,
+    /// Its local address.
+    media_addr: SocketAddr,
+    links: Links,
     table: Mutex<Forwarder<quinn::Connection>>,
     control: rooms::Control,
     per_ip: Mutex<IpLimit>,
@@ -94,6 +109,7 @@ pub(super) fn spawn(
     limits: &LimitsConfig,
     gate: Gate,
     metrics: Metrics,
+    links: Links,
     stop: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ServerError> {
     let crypto = tls::server_crypto(identity).map_err(|e| ServerError::Media(e.to_string()))?;
@@ -102,6 +118,10 @@ pub(super) fn spawn(
     let endpoint = quinn::Endpoint::server(server, addr)?;
     let local = endpoint.local_addr()?;
     let shared = Arc::new(Shared {
+        identity: Identity::from_secret_bytes(&identity.to_secret_bytes()),
+        endpoint: endpoint.clone(),
+        media_addr: local,
+        links,
         table: Mutex::new(Forwarder::new(limits.forwarder(), gate.access().clone())),
         control: rooms::Control::new(limits.rooms(), gate.access()),
         per_ip: Mutex::new(IpLimit::new(limits.connections_per_ip)),

@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 
+mod dht;
 pub mod gate;
 mod http;
 pub mod ip_limit;
@@ -81,6 +82,9 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// DHT requests from the media side queued at once.
+const DHT_QUEUE: usize = 64;
+
 /// Longest the listeners may take to come up.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -99,12 +103,14 @@ impl Server {
             .map_err(|e| net(&e))?;
         // The media forwarder first: identify names its port.
         let (stop, stop_rx) = watch::channel(false);
+        let (dht_tx, dht_rx) = tokio::sync::mpsc::channel(DHT_QUEUE);
         let (media, media_task) = media::spawn(
             &identity,
             cfg.listen.media,
             &cfg.limits,
             gate.clone(),
             metrics.clone(),
+            media::Links { dht: dht_tx },
             stop_rx.clone(),
         )?;
         let mut swarm = swarm::build(
@@ -135,6 +141,14 @@ impl Server {
                 swarm.add_external_address(a.clone());
             }
         }
+        let mut bootstrap = Vec::new();
+        for a in &cfg.dht.bootstrap {
+            let a: Multiaddr = a
+                .parse()
+                .map_err(|e| ConfigError::Listen(format!("{a}: {e}")))?;
+            bootstrap.push(a);
+        }
+        dht::Dht::bootstrap(&mut swarm, &bootstrap);
         let registry = Arc::new(registry);
         let mut tasks = vec![media_task];
         let metrics_addr = match cfg.listen.metrics {
@@ -150,6 +164,7 @@ impl Server {
             swarm,
             metrics.clone(),
             libp2p_metrics,
+            dht_rx,
             stop_rx,
         )));
         tracing::info!(%peer_id, ?listen, %media, ?metrics_addr, "relay up");
@@ -248,17 +263,29 @@ async fn run_swarm(
     mut swarm: Swarm<Behaviour>,
     m: Metrics,
     lm: libp2p::metrics::Metrics,
+    mut dht_rx: tokio::sync::mpsc::Receiver<dht::DhtCmd>,
     mut stop: watch::Receiver<bool>,
 ) {
     use libp2p::metrics::Recorder;
+    let mut dht = dht::Dht::default();
     loop {
         let ev = tokio::select! {
             ev = swarm.select_next_some() => ev,
+            Some(cmd) = dht_rx.recv() => {
+                dht.on_cmd(&mut swarm, cmd);
+                continue;
+            }
             _ = stop.wait_for(|s| *s) => break,
         };
         lm.record(&ev);
         match ev {
-            SwarmEvent::ConnectionEstablished { .. } | SwarmEvent::ConnectionClosed { .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                dht.on_connected(peer_id, endpoint.get_remote_address());
+                m.connections.set(swarm.network_info().num_peers() as i64);
+            }
+            SwarmEvent::ConnectionClosed { .. } => {
                 m.connections.set(swarm.network_info().num_peers() as i64);
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {
@@ -271,6 +298,7 @@ async fn run_swarm(
             SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => {
                 lm.record(&e);
                 if let identify::Event::Received { peer_id, info, .. } = e {
+                    dht.on_identify(peer_id, &info);
                     // Peers that serve the DHT become reachable through it.
                     if info.protocols.contains(&kad::PROTOCOL_NAME) {
                         for a in info.listen_addrs.into_iter().take(8) {
@@ -279,7 +307,10 @@ async fn run_swarm(
                     }
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => lm.record(&e),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => {
+                lm.record(&e);
+                dht.on_kad(&mut swarm, &e);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(e)) => lm.record(&e),
             _ => {}
         }

@@ -4,36 +4,53 @@
 //! its messages queued to each recipient's stream. Queues are bounded: a
 //! member that does not read its control stream is disconnected (it
 //! rejoins and gets the room again) rather than let the relay buffer for it.
+//!
+//! The same stream may be an edge relay's link (its first message is
+//! `attach`): its members' messages arrive `relayed` and go through the
+//! hub as theirs; what the hub sends them goes back on the link
+//! ([`Origin::route`]). A message about a room this relay does not serve
+//! goes to the room's origin ([`super::cascade`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use aura_crypto::room::{RoomId, SignedRoomOp};
 use aura_crypto::MemberId;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::{lock, Shared, CLOSE_REFUSED};
+use super::{cascade, lock, Shared, CLOSE_REFUSED};
 use crate::access::Access;
 use crate::forward::Forwarder;
 use crate::rooms::{
-    ClientMsg, ForwardChange, Hub, HubLimits, Pace, Reader, RelayAdmission, ServerMsg,
+    ClientMsg, Follower, ForwardChange, Hub, HubError, HubLimits, Origin, Pace, Reader,
+    RelayAdmission, RelayLoad, ServerMsg,
 };
+use crate::server::dht::DhtCmd;
 
 /// Messages queued to one member's control stream.
 const OUTBOX: usize = 1_024;
+/// Messages queued to an edge relay's link (it carries many members').
+pub(super) const LINK_OUTBOX: usize = 16_384;
 /// Bytes read from a control stream at once.
 const READ_CHUNK: usize = 4_096;
 
-struct Outbox {
-    conn: quinn::Connection,
-    tx: mpsc::Sender<Bytes>,
+pub(super) struct Outbox {
+    pub(super) conn: quinn::Connection,
+    pub(super) tx: mpsc::Sender<Bytes>,
 }
 
 /// The rooms of the relay and the members' control streams.
 pub(super) struct Control {
     hub: Mutex<Hub>,
-    outboxes: Mutex<HashMap<MemberId, Outbox>>,
+    pub(super) outboxes: Mutex<HashMap<MemberId, Outbox>>,
+    /// Rooms we are the origin of: our edges and who is behind them.
+    origin: Mutex<Origin>,
+    /// Rooms we follow as an edge.
+    pub(super) follower: Mutex<Follower>,
+    /// Our links to origins, and the messages waiting for one.
+    pub(super) links: Mutex<cascade::Links>,
 }
 
 impl Control {
@@ -45,30 +62,72 @@ impl Control {
         Self {
             hub: Mutex::new(Hub::new(limits, Box::new(RelayAdmission { ledger }))),
             outboxes: Mutex::new(HashMap::new()),
+            origin: Mutex::new(Origin::default()),
+            follower: Mutex::new(Follower::default()),
+            links: Mutex::new(cascade::Links::default()),
         }
     }
 }
 
 /// Serves `member`'s control streams (one at a time) on `conn`.
-pub(super) async fn serve(conn: quinn::Connection, member: MemberId, s: std::sync::Arc<Shared>) {
-    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(OUTBOX);
-        let conn2 = conn.clone();
-        lock(&s.control.outboxes).insert(member, Outbox { conn: conn2, tx });
-        let writer = tokio::spawn(async move {
-            while let Some(b) = rx.recv().await {
-                if send.write_all(&b).await.is_err() {
-                    break;
-                }
-            }
-        });
-        read_loop(&mut recv, &member, &s, &conn).await;
-        writer.abort();
+pub(super) async fn serve(conn: quinn::Connection, member: MemberId, s: Arc<Shared>) {
+    while let Ok((send, recv)) = conn.accept_bi().await {
+        stream(&conn, &member, &s, send, recv).await;
     }
     gone(&s, &member, &conn);
 }
 
-/// Forgets `member`'s outbox if it belongs to `conn`.
+/// One control stream: its first message says whether it is a member's
+/// or an edge relay's link (a larger queue, a faster pace).
+async fn stream(
+    conn: &quinn::Connection,
+    member: &MemberId,
+    s: &Arc<Shared>,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
+    let mut reader = Reader::default();
+    let mut buf = vec![0u8; READ_CHUNK];
+    let first = loop {
+        match reader.next_message() {
+            Ok(Some(m)) => break m,
+            Ok(None) => {}
+            Err(e) => return refuse_stream(s, member, conn, &e),
+        }
+        match recv.read(&mut buf).await {
+            Ok(Some(n)) => reader.feed(&buf[..n]),
+            _ => return,
+        }
+    };
+    let link = matches!(ClientMsg::decode(&first), Ok(ClientMsg::Attach(_)));
+    let (tx, mut rx) = mpsc::channel::<Bytes>(if link { LINK_OUTBOX } else { OUTBOX });
+    lock(&s.control.outboxes).insert(
+        *member,
+        Outbox {
+            conn: conn.clone(),
+            tx,
+        },
+    );
+    let writer = tokio::spawn(async move {
+        while let Some(b) = rx.recv().await {
+            if send.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let now = std::time::Instant::now();
+    let mut pace = if link {
+        Pace::link(now)
+    } else {
+        Pace::new(now)
+    };
+    handle(s, member, conn, &first, &mut pace);
+    read_loop(&mut recv, reader, member, s, conn, &mut pace).await;
+    writer.abort();
+}
+
+/// Forgets `member`'s outbox if it belongs to `conn` (and, if it was an
+/// edge relay's link, who was behind it: they come back another way).
 pub(super) fn gone(s: &Shared, member: &MemberId, conn: &quinn::Connection) {
     let mut boxes = lock(&s.control.outboxes);
     if boxes
@@ -76,34 +135,45 @@ pub(super) fn gone(s: &Shared, member: &MemberId, conn: &quinn::Connection) {
         .is_some_and(|o| o.conn.stable_id() == conn.stable_id())
     {
         boxes.remove(member);
+        drop(boxes);
+        let rooms = lock(&s.control.origin).edge_gone(member);
+        if !rooms.is_empty() {
+            tracing::info!(edge = %member, rooms = rooms.len(), "edge relay gone");
+        }
     }
+}
+
+fn refuse_stream(
+    s: &Shared,
+    member: &MemberId,
+    conn: &quinn::Connection,
+    e: &dyn std::fmt::Display,
+) {
+    tracing::debug!(%member, error = %e, "room control stream refused");
+    s.metrics.refuse("rooms", "wire");
+    conn.close(CLOSE_REFUSED.into(), b"control stream");
 }
 
 async fn read_loop(
     recv: &mut quinn::RecvStream,
+    mut reader: Reader,
     member: &MemberId,
-    s: &Shared,
+    s: &Arc<Shared>,
     conn: &quinn::Connection,
+    pace: &mut Pace,
 ) {
-    let mut reader = Reader::default();
-    let mut pace = Pace::new(std::time::Instant::now());
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
+        loop {
+            match reader.next_message() {
+                Ok(Some(m)) => handle(s, member, conn, &m, pace),
+                Ok(None) => break,
+                Err(e) => return refuse_stream(s, member, conn, &e),
+            }
+        }
         match recv.read(&mut buf).await {
             Ok(Some(n)) => reader.feed(&buf[..n]),
             _ => return,
-        }
-        loop {
-            match reader.next_message() {
-                Ok(Some(m)) => handle(s, member, &m, &mut pace),
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(%member, error = %e, "room control stream refused");
-                    s.metrics.refuse("rooms", "wire");
-                    conn.close(CLOSE_REFUSED.into(), b"control stream");
-                    return;
-                }
-            }
         }
     }
 }
@@ -114,12 +184,11 @@ fn context(msg: &ClientMsg) -> (RoomId, u64) {
         ClientMsg::Op(b) => SignedRoomOp::decode(b)
             .map(|o| (o.op().room, o.op().at_ms))
             .unwrap_or_default(),
-        ClientMsg::Chat(r, _) => (*r, 0),
-        _ => (RoomId::default(), 0),
+        other => (other.room().unwrap_or_default(), 0),
     }
 }
 
-fn apply(t: &mut Forwarder<quinn::Connection>, s: &Shared, change: ForwardChange) {
+pub(super) fn apply(t: &mut Forwarder<quinn::Connection>, s: &Shared, change: ForwardChange) {
     match change {
         ForwardChange::Open(r) => t.gate_room(r),
         ForwardChange::Admit(r, m) => {
@@ -133,10 +202,14 @@ fn apply(t: &mut Forwarder<quinn::Connection>, s: &Shared, change: ForwardChange
     }
 }
 
-/// One control message through the hub; its effects applied and queued
-/// (under the hub's lock, so every member gets the room's messages in order).
-fn handle(s: &Shared, member: &MemberId, m: &[u8], pace: &mut Pace) {
-    let now_ms = unix_ms();
+fn is_create(msg: &ClientMsg) -> bool {
+    matches!(msg, ClientMsg::Op(b) if SignedRoomOp::decode(b).is_ok_and(|o| o.created_room().is_some()))
+}
+
+/// One control message: an edge's attach, a member's message relayed by
+/// an edge, or a member's own; into the hub if we serve its room, else
+/// on to the room's origin.
+fn handle(s: &Arc<Shared>, member: &MemberId, conn: &quinn::Connection, m: &[u8], pace: &mut Pace) {
     let msg = match ClientMsg::decode(m) {
         Ok(msg) => msg,
         Err(e) => {
@@ -149,11 +222,127 @@ fn handle(s: &Shared, member: &MemberId, m: &[u8], pace: &mut Pace) {
         s.metrics.drop("control_rate_limited");
         return;
     }
+    match msg {
+        ClientMsg::Attach(room) => on_attach(s, member, conn, room),
+        ClientMsg::Relayed(from, inner) => {
+            let attached = inner
+                .room()
+                .is_some_and(|r| lock(&s.control.origin).is_attached(member, &r));
+            if attached {
+                through_hub(s, &from, *inner, Some(*member), conn);
+            } else {
+                refuse(s, &from, Some(*member), &inner, &HubError::NotHere);
+            }
+        }
+        msg => {
+            let room = msg.room();
+            let ours = match room {
+                Some(r) => is_create(&msg) || lock(&s.control.hub).state(&r).is_some(),
+                None => true,
+            };
+            if ours {
+                through_hub(s, member, msg, None, conn);
+            } else if let Some(r) = room {
+                cascade::to_origin(s, *member, msg, r);
+            }
+        }
+    }
+}
+
+/// An edge relay asks to follow a room we are the origin of.
+fn on_attach(s: &Shared, edge: &MemberId, conn: &quinn::Connection, room: RoomId) {
+    let served = lock(&s.control.hub).state(&room).is_some();
+    let r = if served {
+        lock(&s.control.origin).attach(*edge, conn.remote_address(), room)
+    } else {
+        Err(HubError::UnknownRoom)
+    };
+    match r {
+        Ok(()) => {
+            let mut t = lock(&s.table);
+            if let Err(e) = t.admit(room.header_id(), edge) {
+                s.metrics.refuse("media", e.as_str());
+            }
+            tracing::info!(%edge, "edge relay follows a room");
+        }
+        Err(e) => refuse(s, edge, None, &ClientMsg::Attach(room), &e),
+    }
+}
+
+/// Sends `msg` to `member`: on its own stream, or through the edge `via`.
+fn send_to(s: &Shared, member: &MemberId, via: Option<MemberId>, msg: ServerMsg) {
+    let (to, msg) = match via {
+        Some(e) => (e, ServerMsg::To(*member, Box::new(msg))),
+        None => (*member, msg),
+    };
+    if let Some(o) = lock(&s.control.outboxes).get(&to) {
+        let _ = o.tx.try_send(Bytes::from(msg.encode()));
+    }
+}
+
+fn refuse(s: &Shared, member: &MemberId, via: Option<MemberId>, msg: &ClientMsg, e: &HubError) {
+    s.metrics.refuse("rooms", e.as_str());
+    let (room, at_ms) = context(msg);
+    let refused = ServerMsg::Refused {
+        room,
+        at_ms,
+        code: e.code(),
+    };
+    send_to(s, member, via, refused);
+}
+
+/// The relays of a room we are the origin of, as `member` reaches us.
+fn relays(
+    s: &Shared,
+    member: &MemberId,
+    via: Option<MemberId>,
+    conn: &quinn::Connection,
+    room: RoomId,
+) {
+    let hub = lock(&s.control.hub);
+    let Some(state) = hub.state(&room) else {
+        return refuse(
+            s,
+            member,
+            via,
+            &ClientMsg::Relays(room),
+            &HubError::UnknownRoom,
+        );
+    };
+    let us = RelayLoad {
+        relay: s.identity.member_id(),
+        addr: SocketAddr::new(
+            conn.local_ip().unwrap_or(s.media_addr.ip()),
+            s.media_addr.port(),
+        ),
+        members: 0,
+    };
+    let relays = lock(&s.control.origin).relays(&room, state, us);
+    drop(hub);
+    send_to(s, member, via, ServerMsg::Relays { room, relays });
+}
+
+/// One member's message through the hub; its effects applied and queued
+/// (under the hub's lock, so every member and edge gets the room's
+/// messages in order).
+fn through_hub(
+    s: &Shared,
+    member: &MemberId,
+    msg: ClientMsg,
+    via: Option<MemberId>,
+    conn: &quinn::Connection,
+) {
+    let room = msg.room().unwrap_or_default();
+    if let ClientMsg::Relays(r) = msg {
+        return relays(s, member, via, conn, r);
+    }
+    let now_ms = unix_ms();
     let ctx = context_if_needed(&msg);
     let mut hub = lock(&s.control.hub);
     let fx = match hub.on_message(member, msg, now_ms) {
         Ok(fx) => fx,
         Err(e) => {
+            drop(hub);
             s.metrics.refuse("rooms", e.as_str());
             let (room, at_ms) = ctx.unwrap_or_else(|m| context(&m));
             let refused = ServerMsg::Refused {
@@ -161,15 +350,27 @@ fn handle(s: &Shared, member: &MemberId, m: &[u8], pace: &mut Pace) {
                 at_ms,
                 code: e.code(),
             };
-            if let Some(o) = lock(&s.control.outboxes).get(member) {
-                let _ = o.tx.try_send(Bytes::from(refused.encode()));
-            }
-            return;
+            return send_to(s, member, via, refused);
         }
+    };
+    for c in &fx.forward {
+        let cmd = match c {
+            ForwardChange::Open(_) => DhtCmd::Provide(room),
+            ForwardChange::Close(_) => DhtCmd::Unprovide(room),
+            _ => continue,
+        };
+        if s.links.dht.try_send(cmd).is_err() {
+            tracing::warn!("dht queue full: room not (un)provided");
+        }
+    }
+    let routed = {
+        let mut origin = lock(&s.control.origin);
+        origin.set_route(*member, via);
+        origin.route(room, fx)
     };
     {
         let mut t = lock(&s.table);
-        for c in fx.forward {
+        for c in routed.forward {
             apply(&mut t, s, c);
         }
         s.refresh_gauges(&t);
@@ -177,7 +378,14 @@ fn handle(s: &Shared, member: &MemberId, m: &[u8], pace: &mut Pace) {
     let mut overflowed = Vec::new();
     {
         let boxes = lock(&s.control.outboxes);
-        for d in fx.sends {
+        for (edge, m) in routed.links {
+            if let Some(o) = boxes.get(&edge) {
+                if o.tx.try_send(Bytes::from(m.encode())).is_err() {
+                    overflowed.push(o.conn.clone());
+                }
+            }
+        }
+        for d in routed.local {
             let bytes = Bytes::from(d.msg.encode());
             for m in d.to {
                 if let Some(o) = boxes.get(&m) {
@@ -204,7 +412,7 @@ fn context_if_needed(msg: &ClientMsg) -> Result<(RoomId, u64), ClientMsg> {
     }
 }
 
-fn unix_ms() -> u64 {
+pub(super) fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -1,0 +1,341 @@
+//! Voice rooms through a cascade of relays (in-process relays, real nodes
+//! on loopback). The host and the speakers are at relay A, where the room
+//! was created (its origin); listeners join at relays B and C, which find A
+//! on the DHT (B and C know only A as a DHT bootstrap peer; A provides the
+//! room under a hash of its id) and follow the room as its edges. Every
+//! listener hears the loud seats; a listener kicked at an edge receives
+//! nothing more and opens nothing sent after; a joiner asking any relay
+//! joins the least loaded; when an edge stops, its listeners move to
+//! another relay of the room and keep listening (the gap is printed).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use aura_crypto::room::{RoomId, RoomOpKind, RoomTicket};
+use aura_crypto::{Identity, MemberId};
+use aura_node::rooms::{RoomEvent, RoomHandle, RoomSpec};
+use aura_node::Node;
+use aura_relay::server::Server;
+
+use crate::rooms::{node, speak, until, Light};
+
+struct Relay {
+    server: Server,
+    id: MemberId,
+}
+
+impl Relay {
+    fn addr(&self) -> SocketAddr {
+        self.server.media_addr()
+    }
+}
+
+/// A relay on loopback; `bootstrap`: the relay it joins the DHT through.
+async fn relay(key: u8, bootstrap: Option<&Relay>) -> Relay {
+    let mut cfg = aura_relay::config::Config::default();
+    cfg.listen.libp2p = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    cfg.listen.media = "127.0.0.1:0".parse().unwrap();
+    cfg.listen.metrics = None;
+    if let Some(b) = bootstrap {
+        let a = &b.server.listen_addrs()[0];
+        cfg.dht.bootstrap = vec![format!("{a}/p2p/{}", b.server.peer_id())];
+    }
+    let identity = Identity::from_secret_bytes(&[key; 32]);
+    let id = identity.member_id();
+    Relay {
+        server: Server::spawn(identity, cfg).await.unwrap(),
+        id,
+    }
+}
+
+/// A room at `a`: the host on seat 0 and `speakers` seated members, all
+/// connected to `a`.
+struct Stage {
+    _host_node: (Node, tempfile::TempDir),
+    host: RoomHandle,
+    ticket: String,
+    room: RoomId,
+    speakers: Vec<(Node, tempfile::TempDir, RoomHandle)>,
+}
+
+async fn stage(a: &Relay, speakers: usize) -> Stage {
+    let (host_node, d0) = node().await;
+    let host = host_node
+        .create_room(a.id, a.addr(), RoomSpec::ticket("cascade"))
+        .await
+        .unwrap();
+    until("the host's welcome", || async { host.state().is_some() }).await;
+    let ticket = host.ticket(3_600_000).unwrap();
+    let mut seated = Vec::new();
+    for _ in 0..speakers {
+        let (n, d) = node().await;
+        let h = n.join_room(&ticket, a.id, a.addr()).await.unwrap();
+        seated.push((n, d, h));
+    }
+    until("the speakers' joins", || async {
+        host.state()
+            .is_some_and(|s| s.member_count() == 1 + speakers)
+    })
+    .await;
+    for (i, (n, _, _)) in seated.iter().enumerate() {
+        host.invite(n.member_id(), i as u8 + 1).await.unwrap();
+    }
+    until("the invitations", || async {
+        seated.iter().all(|(_, _, h)| {
+            h.state().is_some_and(|s| {
+                s.seats().iter().filter(|x| x.invited.is_some()).count() == speakers
+            })
+        })
+    })
+    .await;
+    for (i, (_, _, h)) in seated.iter().enumerate() {
+        h.seat(i as u8 + 1).await.unwrap();
+    }
+    host.seat(0).await.unwrap();
+    let room = host.room();
+    Stage {
+        _host_node: (host_node, d0),
+        host,
+        ticket,
+        room,
+        speakers: seated,
+    }
+}
+
+fn seats_taken(h: &RoomHandle) -> usize {
+    h.state().map_or(0, |s| {
+        s.seats().iter().filter(|x| x.occupant.is_some()).count()
+    })
+}
+
+/// `n` listeners (full nodes) joined at `r`.
+async fn listeners(st: &Stage, r: &Relay, n: usize) -> Vec<(Node, tempfile::TempDir, RoomHandle)> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let (node, d) = node().await;
+        let h = node.join_room(&st.ticket, r.id, r.addr()).await.unwrap();
+        out.push((node, d, h));
+    }
+    out
+}
+
+/// A light client joined at `r`, keyed by the host.
+async fn light_at(st: &Stage, r: &Relay) -> (Identity, Light) {
+    let id = Identity::generate(&mut rand::rngs::OsRng);
+    let mut l = Light::connect_to(&id, st.room, r.id, r.addr()).await;
+    l.act(RoomOpKind::Join {
+        ticket: Some(RoomTicket::parse(&st.ticket).unwrap()),
+        entitlement: None,
+    })
+    .await;
+    let end = Instant::now() + Duration::from_secs(20);
+    while l.client.room_epoch().is_none() {
+        assert!(Instant::now() < end, "light client never keyed");
+        l.pump(100).await;
+    }
+    (id, l)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cascade_of_three_relays_listeners_at_edges_hear_the_loud_seats_and_a_kicked_one_reads_nothing_new(
+) {
+    let a = relay(31, None).await;
+    let b = relay(32, Some(&a)).await;
+    let c = relay(33, Some(&a)).await;
+    let st = stage(&a, 3).await;
+    // Listeners at the edges: B and C find the room's origin on the DHT.
+    let mut ls = listeners(&st, &b, 3).await;
+    ls.extend(listeners(&st, &c, 3).await);
+    let all = || {
+        std::iter::once(&st.host)
+            .chain(st.speakers.iter().map(|s| &s.2))
+            .chain(ls.iter().map(|l| &l.2))
+    };
+    until("four seats taken in every view", || async {
+        all().all(|h| seats_taken(h) == 4)
+    })
+    .await;
+    let (kid, mut kicked) = light_at(&st, &b).await;
+    let (_tid, mut tap) = light_at(&st, &c).await;
+    let speakers: Vec<(&RoomHandle, f32)> = vec![
+        (&st.speakers[0].2, 12_000.0),
+        (&st.speakers[1].2, 10_000.0),
+        (&st.speakers[2].2, 8_000.0),
+        (&st.host, 3_000.0),
+    ];
+    let _ = tokio::join!(
+        async {
+            speak(&speakers[..3], 25).await;
+            speak(&speakers, 50).await;
+        },
+        async { tokio::join!(kicked.pump(1_700), tap.pump(1_700)) }
+    );
+    let loud: Vec<MemberId> = st.speakers.iter().map(|s| s.0.member_id()).collect();
+    for (i, (_, _, h)) in ls.iter().enumerate() {
+        let heard = h.heard();
+        for s in &loud {
+            assert!(
+                heard.get(s).copied().unwrap_or(0) >= 20,
+                "listener {i} heard {heard:?}"
+            );
+        }
+        assert_eq!(
+            heard.get(&st.host.state().unwrap().host()),
+            None,
+            "quiet seat forwarded"
+        );
+    }
+    for r in [&b, &c] {
+        assert!(
+            r.server.metrics().forwarded_packets.get() > 0,
+            "the edge fanned out"
+        );
+    }
+    assert!(
+        kicked
+            .frames
+            .iter()
+            .filter(|f| kicked.client.open(f).is_ok())
+            .count()
+            > 20
+    );
+    // The host kicks the listener at B: B expels it in the same step.
+    st.host.kick(kid.member_id()).await.unwrap();
+    let _ = tokio::join!(kicked.pump(300), tap.pump(300));
+    let (seen, tapped) = (kicked.frames.len(), tap.frames.len());
+    let _ = tokio::join!(speak(&speakers, 40), async {
+        tokio::join!(kicked.pump(1_000), tap.pump(1_000))
+    });
+    let after = tap.frames[tapped..].to_vec();
+    assert!(after.len() > 40, "the room went on");
+    assert_eq!(
+        kicked.frames.len(),
+        seen,
+        "the kicked listener received frames"
+    );
+    assert!(
+        after.iter().all(|f| kicked.client.open(f).is_err()),
+        "the kicked listener opens what the others hear"
+    );
+    assert!(after.iter().filter(|f| tap.client.open(f).is_ok()).count() > 20);
+    // Loads as the origin counts them: A the host and 3 speakers, B 3
+    // (the kicked one is gone), C 3 and the tap. A joiner asking C joins B.
+    let relays = ls[0].0.room_relays(st.room, a.id, a.addr()).await.unwrap();
+    let loads: Vec<(MemberId, u32)> = relays.iter().map(|r| (r.relay, r.members)).collect();
+    println!("room relays and loads: {loads:?}");
+    assert_eq!(relays[0].relay, a.id, "origin first");
+    let load = |id| loads.iter().find(|(r, _)| *r == id).map(|(_, n)| *n);
+    assert_eq!(
+        (load(a.id), load(b.id), load(c.id)),
+        (Some(4), Some(3), Some(4))
+    );
+    let (late, _dl) = node().await;
+    let h = late
+        .join_room_least_loaded(&st.ticket, c.id, c.addr())
+        .await
+        .unwrap();
+    assert_eq!(h.relays().0, b.id, "joined the least loaded relay");
+    until("the late joiner's view", || async { seats_taken(&h) == 4 }).await;
+    speak(&speakers[..3], 40).await;
+    until("the late joiner hears the loud seats", || async {
+        let heard = h.heard();
+        loud.iter()
+            .all(|s| heard.get(s).copied().unwrap_or(0) >= 10)
+    })
+    .await;
+    for r in [c, b, a] {
+        r.server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_relay_stopped_mid_room_its_listeners_move_and_keep_listening() {
+    let a = relay(41, None).await;
+    let b = relay(42, Some(&a)).await;
+    let c = relay(43, Some(&a)).await;
+    let st = stage(&a, 1).await;
+    let at_c = listeners(&st, &c, 1).await;
+    until("C follows the room", || async {
+        seats_taken(&at_c[0].2) == 2
+    })
+    .await;
+    let at_b = listeners(&st, &b, 2).await;
+    until("B's listeners know the room's three relays", || async {
+        at_b.iter()
+            .all(|l| seats_taken(&l.2) == 2 && l.2.relays().1.len() == 3)
+    })
+    .await;
+    let speaker = st.speakers[0].0.member_id();
+    let heard = |h: &RoomHandle| h.heard().get(&speaker).copied().unwrap_or(0);
+    let mut events: Vec<_> = at_b.iter().map(|l| l.2.take_events().unwrap()).collect();
+    // The speaker talks for 4 s; B stops after 1.5 s.
+    let t0 = Instant::now();
+    let mut b = Some(b);
+    let mut samples: Vec<Vec<(Duration, u64)>> = vec![Vec::new(); at_b.len()];
+    let mut stopped_at = None;
+    let mut stopper = None;
+    let talker = [(&st.speakers[0].2, 10_000.0)];
+    let _ = tokio::join!(speak(&talker, 200), async {
+        while t0.elapsed() < Duration::from_millis(3_900) {
+            for (i, l) in at_b.iter().enumerate() {
+                samples[i].push((t0.elapsed(), heard(&l.2)));
+            }
+            if stopped_at.is_none() && t0.elapsed() >= Duration::from_millis(1_500) {
+                let r = b.take().unwrap();
+                stopped_at = Some(t0.elapsed());
+                stopper = Some(tokio::spawn(r.server.shutdown()));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    stopper.unwrap().await.unwrap();
+    let stop = stopped_at.unwrap();
+    let stayed = heard(&at_c[0].2);
+    for (i, (_, _, h)) in at_b.iter().enumerate() {
+        let (now_at, _) = h.relays();
+        assert!(
+            now_at == a.id || now_at == c.id,
+            "listener {i} did not move"
+        );
+        let mut moved = false;
+        while let Ok(e) = events[i].try_recv() {
+            moved |= e == RoomEvent::Moved { relay: now_at };
+        }
+        assert!(moved, "listener {i} was not told it moved");
+        let s = &samples[i];
+        let before = s.iter().rev().find(|(t, _)| *t <= stop).map_or(0, |x| x.1);
+        let last = s.last().map_or(0, |x| x.1);
+        assert!(
+            before >= 40,
+            "listener {i} heard {before} frames before the stop"
+        );
+        assert!(
+            last >= before + 60,
+            "listener {i} heard {} frames after moving",
+            last - before
+        );
+        // The gap: the longest time without a new frame played, around the stop.
+        let mut gap = Duration::ZERO;
+        let mut since = s[0].0;
+        for w in s.windows(2) {
+            if w[1].1 > w[0].1 {
+                if w[1].0 > stop {
+                    gap = gap.max(w[1].0 - since);
+                }
+                since = w[1].0;
+            }
+        }
+        let moved_to = if now_at == a.id { "A" } else { "C" };
+        println!(
+            "cascade move: listener {i} at B moved to {moved_to}: longest silence {} ms; \
+             frames played {last}, {} fewer than the listener at C that did not move",
+            gap.as_millis(),
+            stayed.saturating_sub(last)
+        );
+        assert!(gap < Duration::from_millis(1_500), "gap of {gap:?}");
+    }
+    for r in [c, a] {
+        r.server.shutdown().await;
+    }
+}

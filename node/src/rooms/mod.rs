@@ -3,7 +3,11 @@
 //! at one relay's room control plane (`aura_relay::rooms`): the node keeps
 //! one connection to it on its media endpoint, submits signed ops on a
 //! reliable stream, and sends and receives voice as datagrams; listeners
-//! talk to the relay only, never to each other.
+//! talk to the relay only, never to each other. A room bigger than one
+//! relay spans several (the relay's cascade): a member joins the least
+//! loaded ([`crate::Node::join_room_least_loaded`]) and, if its relay
+//! stops, joins again through another of the room's relays and keeps
+//! listening ([`RoomEvent::Moved`]).
 //!
 //! - [`client`] (sans-IO): our view of the room (ops checked again here),
 //!   the keys (the host seals the room key to joiners and rotates it after

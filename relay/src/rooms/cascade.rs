@@ -83,6 +83,13 @@ impl Origin {
         Ok(())
     }
 
+    /// `edge` no longer follows `room` (its attach could not be served).
+    pub fn detach(&mut self, edge: &MemberId, room: &RoomId) {
+        if let Some(e) = self.edges.get_mut(edge) {
+            e.rooms.remove(room);
+        }
+    }
+
     /// Whether `edge` follows `room`.
     pub fn is_attached(&self, edge: &MemberId, room: &RoomId) -> bool {
         self.edges.get(edge).is_some_and(|e| e.rooms.contains(room))

@@ -103,6 +103,10 @@ struct Room {
     /// The newest speaker key of each seated speaker, sealed (the relay
     /// cannot open it), handed to each joiner after the log.
     speaker_keys: HashMap<MemberId, Vec<u8>>,
+    /// The time of each present member's newest resync join (a join while
+    /// present): an older or equal one is a replay. Through an edge relay
+    /// it would move where the member is reached.
+    resynced: HashMap<MemberId, u64>,
 }
 
 impl Room {
@@ -312,6 +316,11 @@ impl Hub {
         let change = match r.state.apply(&op, now_ms, self.admission.as_ref()) {
             Err(RoomError::AlreadyPresent) if matches!(op.op().kind, RoomOpKind::Join { .. }) => {
                 // The same member on a new connection: send it the room again.
+                let at = op.op().at_ms;
+                if r.resynced.get(from).is_some_and(|t| at <= *t) {
+                    return Err(HubError::Room(RoomError::Replay));
+                }
+                r.resynced.insert(*from, at);
                 r.welcome(*from, r.joins.get(from), &mut fx);
                 fx.forward.push(ForwardChange::Admit(header, *from));
                 fx.forward.push(r.speakers());
@@ -349,6 +358,7 @@ impl Hub {
             }
             RoomChange::Departed { member, .. } => {
                 r.joins.remove(&member);
+                r.resynced.remove(&member);
                 if r.in_log.remove(&member) {
                     r.log.push(entry.clone());
                     to_all(r, &mut fx, Some(member));
@@ -432,6 +442,7 @@ impl Hub {
             joins: HashMap::new(),
             in_log: HashSet::from([host]),
             speaker_keys: HashMap::new(),
+            resynced: HashMap::new(),
         };
         let header = room.header();
         let mut fx = Effects::default();

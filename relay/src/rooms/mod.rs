@@ -34,6 +34,11 @@
 //! or banned is taken out of the forwarding table at once; only members
 //! present may have the room's frames forwarded to them.
 //!
+//! **Across relays** ([`cascade`]): the relay where the room was created
+//! is its origin and sequencer; edge relays follow it for the members
+//! connected to them, relaying their messages up and fanning the origin's
+//! messages and frames out.
+//!
 //! **Group rooms.** A relay holds no group roster: [`RelayAdmission`]
 //! admits any joiner to a group room; the host checks the roster before it
 //! seals the room key, so an outsider gets ciphertext it cannot open.

@@ -219,3 +219,37 @@ fn an_edge_takes_nothing_from_another_origin_and_a_room_takes_a_bounded_number_o
     assert_eq!(origin.edge_of(&m), None);
     Ok(())
 }
+
+#[test]
+fn a_hostile_edge_replaying_a_members_rejoin_cannot_pull_the_member_back_to_it() -> TestResult {
+    let mut bed = Bed::new()?;
+    let l = bed.behind[0][0].clone();
+    let m = l.member_id();
+    let room = bed.room;
+    let ticket = RoomTicket::issue(room, &bed.host, T0 + 3_600_000);
+    let join = |at| {
+        op(
+            &l,
+            room,
+            at,
+            RoomOpKind::Join {
+                ticket: Some(ticket.clone()),
+                entitlement: None,
+            },
+        )
+    };
+    let [e0, e1] = bed.edges;
+    // It moves to edge 1, back to edge 0 (which sees that rejoin), then to edge 1 again.
+    bed.step(&m, join(T0 + 20)?, Some(e1))?;
+    let seen_by_e0 = join(T0 + 30)?;
+    bed.step(&m, seen_by_e0.clone(), Some(e0))?;
+    bed.step(&m, join(T0 + 40)?, Some(e1))?;
+    assert_eq!(bed.origin.edge_of(&m), Some(e1));
+    // Edge 0 replays the rejoin it saw: refused, the member stays reached through edge 1.
+    assert_eq!(
+        bed.step(&m, seen_by_e0, Some(e0)),
+        Err(HubError::Room(aura_crypto::room::RoomError::Replay))
+    );
+    assert_eq!(bed.origin.edge_of(&m), Some(e1));
+    Ok(())
+}

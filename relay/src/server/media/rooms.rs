@@ -259,9 +259,18 @@ fn on_attach(s: &Shared, edge: &MemberId, conn: &quinn::Connection, room: RoomId
     };
     match r {
         Ok(()) => {
-            let mut t = lock(&s.table);
-            if let Err(e) = t.admit(room.header_id(), edge) {
+            let admitted = lock(&s.table).admit(room.header_id(), edge);
+            if let Err(e) = admitted {
+                // Its session's rooms are full: it gets no frames, so no room.
+                lock(&s.control.origin).detach(edge, &room);
                 s.metrics.refuse("media", e.as_str());
+                return refuse(
+                    s,
+                    edge,
+                    None,
+                    &ClientMsg::Attach(room),
+                    &HubError::TooManyEdges,
+                );
             }
             tracing::info!(%edge, "edge relay follows a room");
         }

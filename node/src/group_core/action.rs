@@ -105,6 +105,16 @@ pub enum CoreEvent {
         group: GroupId,
         /// The opened frame.
         opened: Opened,
+        /// The frame of the gossip message being handled (its verdict is
+        /// the driver's to refine); `false` for a frame that waited for
+        /// its key and was opened later.
+        fresh: bool,
+    },
+    /// Our key went out to the group's members after a join or a restart
+    /// (the driver may send what new members should hear from us).
+    Announced {
+        /// Group.
+        group: GroupId,
     },
 }
 

@@ -245,7 +245,11 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                 None => return Verdict::Reject(Reject::Forged, "bad control payload".into()),
             }
         }
-        self.emit(CoreEvent::Frame { group: gid, opened });
+        self.emit(CoreEvent::Frame {
+            group: gid,
+            opened,
+            fresh,
+        });
         Verdict::Accept
     }
 

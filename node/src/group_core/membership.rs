@@ -266,6 +266,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         if self.groups.get(&gid).is_some_and(|g| g.restored) {
             self.send_control(now, gid, &ControlMsg::KeyRequest);
         }
+        self.emit(CoreEvent::Announced { group: gid });
     }
 
     /// A restored roster may miss removals: before any key goes out, merge

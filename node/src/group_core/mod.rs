@@ -35,7 +35,6 @@ use rand_core::{CryptoRng, RngCore};
 pub use action::JoinStarted;
 pub use action::{Action, CoreEvent, Reject, RequestId, Verdict};
 pub use keys::KEY_GRANT_EVERY_MS;
-pub(crate) use keys::{screen_keys, KeyGrants, Screened};
 pub use limits::*;
 pub(crate) use state::lock;
 

@@ -329,6 +329,32 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         self.next_join_attempt(a);
     }
 
+    /// Forgets every request in flight: their connections are gone (a
+    /// network restart). A join among them fails with `reason`; syncs are
+    /// asked again by the timers that asked them.
+    pub fn abort_requests(&mut self, reason: &str) {
+        let pending: Vec<Pending> = self.requests.drain().map(|(_, p)| p).collect();
+        for p in pending {
+            let group = match p {
+                Pending::Join(a) => a.group,
+                Pending::JoinSync(jp) => jp.attempt.group,
+                Pending::Sync(_) => continue,
+            };
+            let reason = reason.to_owned();
+            self.emit(CoreEvent::JoinFailed { group, reason });
+        }
+        for g in self.groups.values_mut() {
+            g.behind_sync = None;
+        }
+    }
+
+    /// Asks `peer` for the roster ops we lack, its key and where the
+    /// members it reaches listen (the driver looks for members it cannot
+    /// reach).
+    pub fn sync_with(&mut self, gid: GroupId, peer: MemberId) -> Option<RequestId> {
+        self.request_sync(gid, peer)
+    }
+
     /// Applies a sync answer, only when `peer` is a member: the ops in one
     /// merge. A restored roster counts as confirmed once it is merged in.
     fn on_sync_answer(

@@ -52,7 +52,7 @@ fn chats(sim: &Sim, i: usize, gid: GroupId) -> Vec<Vec<u8>> {
         .events
         .iter()
         .filter_map(|e| match e {
-            CoreEvent::Frame { group, opened }
+            CoreEvent::Frame { group, opened, .. }
                 if *group == gid && opened.kind == FrameKind::Chat =>
             {
                 Some(opened.payload.clone())
@@ -400,5 +400,69 @@ fn member_that_missed_a_key_asks_and_gets_it() -> R {
         "node 2 never got node 1's key"
     );
     assert_eq!(chats(&sim, 2, gid), vec![b"after the key".to_vec()]);
+    // The frame that waited for its key is not the fresh frame of the
+    // message that brought the key (the driver judges only that one).
+    assert_eq!(fresh_flags(&sim, 2, gid), vec![false]);
+    chat(&mut sim, 1, gid, b"keyed")?;
+    sim.run_until(sim.elapsed() + 100);
+    assert_eq!(fresh_flags(&sim, 2, gid), vec![false, true]);
+    Ok(())
+}
+
+/// Whether each chat frame node `i` opened in `gid` was fresh.
+fn fresh_flags(sim: &Sim, i: usize, gid: GroupId) -> Vec<bool> {
+    sim.nodes[i]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            CoreEvent::Frame {
+                group,
+                opened,
+                fresh,
+            } if *group == gid && opened.kind == FrameKind::Chat => Some(*fresh),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each joiner reports once that its key went out (the driver sends what
+/// new members should hear then); the creator, who never announced, not.
+#[test]
+fn each_joiner_announces_once() -> R {
+    let mut sim = Sim::new(4, 6);
+    let gid = group_of(&mut sim, 4)?;
+    sim.run_until(sim.elapsed() + 5_000);
+    let announced = |i: usize| {
+        sim.nodes[i]
+            .events
+            .iter()
+            .filter(|e| matches!(e, CoreEvent::Announced { group } if *group == gid))
+            .count()
+    };
+    assert_eq!(announced(0), 0);
+    for i in 1..4 {
+        assert_eq!(announced(i), 1, "node {i}");
+    }
+    Ok(())
+}
+
+/// Requests lost with their connections (a network restart): a join in
+/// flight fails at once with the reason given, and its answer, if one
+/// still came, is not taken.
+#[test]
+fn aborted_requests_fail_the_join_and_late_answers_are_ignored() -> R {
+    let mut sim = Sim::new(2, 7);
+    let gid = sim.nodes[0].core.create_group(T0, "g")?;
+    let text = invite(&mut sim, 0, gid, 1, &[0])?;
+    join(&mut sim, 1, &text)?;
+    sim.nodes[1].core.abort_requests("the network changed");
+    sim.drain(1);
+    let failed = sim.nodes[1].events.iter().any(|e| {
+        matches!(e, CoreEvent::JoinFailed { group, reason }
+            if *group == gid && reason == "the network changed")
+    });
+    assert!(failed, "the join did not fail");
+    sim.run_until(sim.elapsed() + 2_000);
+    assert!(!joined(&sim, 1, gid), "a late answer made it join");
     Ok(())
 }

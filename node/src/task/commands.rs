@@ -5,14 +5,13 @@ use std::sync::{Arc, Mutex};
 use aura_crypto::{FrameKind, GroupId, GroupSession, Hint, Invite, MemberId, OpKind, Role};
 use libp2p::{Multiaddr, PeerId};
 
-use super::{fences::FenceChange, now_ms, GroupState, Task};
+use super::{drive::node_error, fences::FenceChange, now_ms, Task};
 use crate::group_core::lock;
 use crate::{
-    events::Event,
     location::{to_gpx, Fix, Geofence, Position, Precision},
     stats::NodeStats,
     store::ChatRecord,
-    wire::{self, ChatMsg, ControlMsg, LocationMsg},
+    wire::{self, ChatMsg, LocationMsg},
     NodeError,
 };
 
@@ -61,30 +60,23 @@ impl Task {
     }
 
     pub(crate) fn stats(&self) -> NodeStats {
+        let core = self.core.stats();
         NodeStats {
             bytes_sent: crate::net::bytes_sent(&self.metrics),
             members_not_subscribed: self.members_not_subscribed(),
             members_away: self.members_away(),
+            frames_opened: core.frames_opened,
+            frames_unreadable: core.frames_unreadable,
+            keys_sent_direct: core.keys_sent_direct,
+            roster_ops_dropped: core.roster_ops_dropped,
+            answers_from_non_members: core.answers_from_non_members,
             ..self.stats.clone()
         }
     }
 
     pub(crate) fn create_group(&mut self, name: &str) -> Result<GroupId, NodeError> {
-        let (session, _op) = GroupSession::create(
-            self.identity.clone(),
-            name,
-            now_ms(),
-            &mut rand::rngs::OsRng,
-        )?;
-        let gid = session.group_id();
-        let mut st = GroupState::new(self, session, None);
-        st.announce = false;
-        self.install_group(st);
-        self.save_group(&gid);
-        self.emit(Event::Joined {
-            group: gid,
-            name: name.to_owned(),
-        });
+        let gid = self.core.create_group(now_ms(), name).map_err(node_error)?;
+        self.drive();
         Ok(gid)
     }
 
@@ -161,18 +153,12 @@ impl Task {
     }
 
     fn propose(&mut self, gid: GroupId, kind: OpKind) -> Result<(), NodeError> {
-        let g = self.group(&gid)?;
-        if g.removed {
-            return Err(NodeError::NotMember);
-        }
-        let session = g.session.clone();
-        let (op, change) = lock(&session).propose(kind, now_ms())?;
+        self.group(&gid)?;
         // The op goes out under our current key (everyone, including a removed
         // member, can read that it happened); the rotation follows.
-        let payload = wire::encode(&ControlMsg::Op(op.encode()?));
-        self.seal_publish_with(&gid, FrameKind::Control, &payload, false)?;
-        self.on_membership_change(gid, change);
-        Ok(())
+        let r = self.core.propose(now_ms(), gid, kind);
+        self.drive();
+        r.map_err(node_error)
     }
 
     pub(crate) fn remove_member(
@@ -197,6 +183,7 @@ impl Task {
 
     pub(crate) fn leave(&mut self, gid: GroupId) -> Result<(), NodeError> {
         self.propose(gid, OpKind::Leave)?;
+        self.core.remove_group(&gid);
         if let Some(g) = self.groups.remove(&gid) {
             let _ = self.swarm.behaviour_mut().gossipsub.unsubscribe(&g.topic);
             self.topics.remove(&g.topic.hash());

@@ -1,23 +1,24 @@
-//! Per-group state and the handling of group gossip: validate, open, dispatch.
+//! Per-group state of the application (location, fences, voice, what waits
+//! for a subscribed peer), publishing, and the opened frames the group core
+//! hands on.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex},
 };
 
-use aura_crypto::{
-    FrameHeader, FrameKind, GroupId, GroupSession, KeyEnvelope, MemberId, OpenError, SignedOp,
-};
-use libp2p::{gossipsub, PeerId};
+use aura_crypto::{FrameKind, GroupId, GroupSession, MemberId, Opened};
+use libp2p::gossipsub;
 
 use super::{
+    drive::node_error,
     fences::{load_fences, FenceChange},
     fresh::location_is_fresh,
     now_ms, Task,
 };
 use crate::{
     events::Event,
-    group_core::{lock, KeyGrants, Reject, Verdict},
+    group_core::{lock, Reject, Verdict},
     location::{
         as_received, FenceEvent, FenceSet, FenceTracker, Fix, HistoryThinner, ProximityEvent,
         ProximityTracker, Publisher,
@@ -29,7 +30,7 @@ use crate::{
     NodeError,
 };
 
-/// Frames/envelopes kept while waiting for a key or a roster op.
+/// Gossip kept while no subscribed peer is known.
 const PENDING_MAX: usize = 128;
 
 /// One group on this node.
@@ -44,17 +45,9 @@ pub(crate) struct GroupState {
     pub(crate) last: BTreeMap<MemberId, Fix>,
     /// Decides which fixes (ours and received) become history points.
     pub(crate) history: HistoryThinner,
-    pub(crate) pending_frames: VecDeque<Vec<u8>>,
-    pub(crate) pending_envelopes: VecDeque<KeyEnvelope>,
-    pub(crate) have_keys: HashSet<MemberId>,
     /// Gossip we could not publish yet (no subscribed peer known), sent as
     /// soon as a peer subscribes to the topic.
     pub(crate) unsent: VecDeque<Vec<u8>>,
-    /// Keys/addresses still to announce once a topic peer is there.
-    pub(crate) announce: bool,
-    /// When the announcement started waiting for connections, unix ms.
-    pub(crate) announce_wait_from_ms: Option<u64>,
-    pub(crate) last_key_request_ms: u64,
     pub(crate) removed: bool,
     /// Our media address in this group, while voice is on.
     pub(crate) media_addr: Option<String>,
@@ -70,17 +63,20 @@ pub(crate) struct GroupState {
     pub(crate) voice: Option<tokio::sync::mpsc::Sender<crate::media::feed::VoiceFeed>>,
     /// The feed dropped a message: a snapshot is due.
     pub(crate) voice_stale: bool,
-    /// Our last envelope per member (rate limit on key requests).
-    pub(crate) key_grants: KeyGrants,
 }
 
 impl GroupState {
-    pub(crate) fn new(task: &Task, session: GroupSession, rec: Option<&GroupRecord>) -> Self {
-        let gid = session.group_id();
+    /// The task's side of a group whose session the core holds.
+    pub(crate) fn new(
+        task: &Task,
+        session: Arc<Mutex<GroupSession>>,
+        rec: Option<&GroupRecord>,
+    ) -> Self {
+        let gid = lock(&session).group_id();
         let cfg = &task.config;
         let precision = rec.map_or(cfg.default_precision, |r| r.precision);
         Self {
-            session: Arc::new(Mutex::new(session)),
+            session,
             topic: topic_for(&gid.0),
             sharing: rec.map(|r| r.sharing).unwrap_or(false),
             publisher: Publisher::new(cfg.publish, precision),
@@ -89,13 +85,7 @@ impl GroupState {
             proximity: ProximityTracker::new(cfg.proximity_m, cfg.hysteresis_m),
             last: BTreeMap::new(),
             history: HistoryThinner::new(cfg.history),
-            pending_frames: VecDeque::new(),
-            pending_envelopes: VecDeque::new(),
-            have_keys: HashSet::new(),
             unsent: VecDeque::new(),
-            announce: true,
-            announce_wait_from_ms: None,
-            last_key_request_ms: 0,
             removed: false,
             media_addr: None,
             media_announced_ms: 0,
@@ -104,7 +94,6 @@ impl GroupState {
             media_heard: HashSet::new(),
             voice: None,
             voice_stale: false,
-            key_grants: Default::default(),
         }
     }
 }
@@ -231,47 +220,16 @@ impl Task {
         }
     }
 
-    /// Seals `payload` and publishes it; rotates first when due (sending the new keys before).
+    /// Seals `payload` and publishes it (the core rotates first when due).
     pub(crate) fn seal_publish(
         &mut self,
         gid: &GroupId,
         kind: FrameKind,
         payload: &[u8],
     ) -> Result<(), NodeError> {
-        self.seal_publish_with(gid, kind, payload, true)
-    }
-
-    /// As [`Self::seal_publish`]; `rotate: false` seals under the current key
-    /// even when a rotation is due (the removal op itself, so the removed member learns it).
-    pub(crate) fn seal_publish_with(
-        &mut self,
-        gid: &GroupId,
-        kind: FrameKind,
-        payload: &[u8],
-        rotate: bool,
-    ) -> Result<(), NodeError> {
-        let g = self.group(gid)?;
-        if g.removed {
-            return Err(NodeError::NotMember);
-        }
-        let session = g.session.clone();
-        let now = now_ms();
-        let (frame, keys) = {
-            let mut s = lock(&session);
-            let keys = if rotate && s.needs_rotation(now) {
-                let r = s.rotate(now, &mut rand::rngs::OsRng)?;
-                Some(r.envelopes.iter().map(|e| e.encode()).collect::<Vec<_>>())
-            } else {
-                None
-            };
-            (s.seal(kind, payload, now)?, keys)
-        };
-        if let Some(keys) = keys {
-            self.publish(gid, &GossipMsg::Keys(keys));
-            self.save_group(gid);
-        }
-        self.publish(gid, &GossipMsg::Frame(frame));
-        Ok(())
+        let r = self.core.seal(now_ms(), *gid, kind, payload);
+        self.drive();
+        r.map_err(node_error)
     }
 
     pub(crate) fn send_control(
@@ -282,153 +240,10 @@ impl Task {
         self.seal_publish(gid, FrameKind::Control, &wire::encode(msg))
     }
 
-    /// Validates and handles one gossip message.
-    /// `origin` is the (transport-authenticated) peer that handed us the
-    /// message; `None` for frames replayed from the pending queue.
-    pub(crate) fn on_gossip(
-        &mut self,
-        gid: GroupId,
-        from: PeerId,
-        origin: Option<PeerId>,
-        data: &[u8],
-    ) -> Verdict {
-        if data.len() > wire::MAX_GOSSIP_BYTES {
-            return Verdict::Reject(Reject::Oversized, "oversized".into());
-        }
-        let Some(msg) = wire::decode::<GossipMsg>(data) else {
-            return Verdict::Reject(Reject::Undecodable, "undecodable gossip".into());
-        };
-        match msg {
-            GossipMsg::Frame(frame) => self.on_frame(gid, from, origin, &frame),
-            GossipMsg::Keys(list) => self.on_keys(gid, &list),
-        }
-    }
-
-    pub(crate) fn accept_envelope(&mut self, gid: GroupId, env: KeyEnvelope) {
-        let Some(g) = self.groups.get_mut(&gid) else {
-            return;
-        };
-        let r = lock(&g.session).accept_envelope(&env);
-        match r {
-            Ok(Some(epoch)) => {
-                let first = g.have_keys.insert(env.sender);
-                // A new epoch may be a restart that forgot our media address.
-                g.media_heard.remove(&env.sender);
-                self.emit(Event::KeysReceived {
-                    group: gid,
-                    sender: env.sender,
-                    epoch,
-                });
-                self.save_group(&gid);
-                self.retry_pending(gid);
-                if first {
-                    // A member that can read us now: it may have missed our address.
-                    self.announce_media(gid, false);
-                }
-            }
-            Ok(None) => {}
-            Err(aura_crypto::EnvelopeError::NotAMember) => {
-                push_bounded(&mut g.pending_envelopes, env)
-            }
-            Err(e) => tracing::debug!(error = %e, "envelope refused"),
-        }
-    }
-
-    /// Tries again what waited for a roster op or a key: envelopes first
-    /// (their keys may open the frames), then frames. What still cannot be
-    /// read waits on (bounded) instead of being dropped.
-    pub(crate) fn retry_pending(&mut self, gid: GroupId) {
-        let Some(g) = self.groups.get_mut(&gid) else {
-            return;
-        };
-        let frames: Vec<_> = g.pending_frames.drain(..).collect();
-        let envs: Vec<_> = g.pending_envelopes.drain(..).collect();
-        for e in envs {
-            let Some(g) = self.groups.get_mut(&gid) else {
-                return;
-            };
-            let r = lock(&g.session).accept_envelope(&e);
-            match r {
-                Ok(Some(epoch)) => {
-                    g.have_keys.insert(e.sender);
-                    self.emit(Event::KeysReceived {
-                        group: gid,
-                        sender: e.sender,
-                        epoch,
-                    });
-                }
-                Err(aura_crypto::EnvelopeError::NotAMember) => {
-                    push_bounded(&mut g.pending_envelopes, e)
-                }
-                _ => {}
-            }
-        }
-        let me = self.swarm.local_peer_id().to_owned();
-        for f in frames {
-            let _ = self.on_frame(gid, me, None, &f);
-        }
-    }
-
-    /// Opens and dispatches a frame. `origin` is set for fresh gossip and
-    /// `None` for frames replayed from the pending queue.
-    fn on_frame(
-        &mut self,
-        gid: GroupId,
-        from: PeerId,
-        origin: Option<PeerId>,
-        frame: &[u8],
-    ) -> Verdict {
-        let fresh = origin.is_some();
-        let header = match FrameHeader::parse(frame) {
-            Ok(h) => h,
-            Err(e) => {
-                return Verdict::Reject(Reject::Undecodable, format!("bad frame header: {e}"))
-            }
-        };
-        if header.room != gid.room() {
-            return Verdict::Reject(Reject::WrongGroup, "frame for another group".into());
-        }
-        let Some(g) = self.groups.get_mut(&gid) else {
-            return Verdict::Ignore;
-        };
-        // A frame handed over by its author on the author's own connection
-        // needs no signature check: the transport authenticated that peer.
-        let via = origin.and_then(|p| MemberId::from_peer_id(&p));
-        let r = lock(&g.session).open_from(frame, now_ms(), via);
-        if let Err(e) = &r {
-            tracing::debug!(error = %e, epoch = header.epoch, counter = header.counter, fresh, "frame not opened");
-        }
-        let opened = match r {
-            Ok(o) => o,
-            Err(OpenError::UnknownSender | OpenError::UnknownEpoch | OpenError::TooFarAhead) => {
-                if !fresh {
-                    push_bounded(&mut g.pending_frames, frame.to_vec());
-                    return Verdict::Ignore;
-                }
-                self.stats.frames_unreadable += 1;
-                push_bounded(&mut g.pending_frames, frame.to_vec());
-                // We lack the key, others may not: forward it when the peer
-                // that sent it to us is a member (else a joining storm stalls
-                // wherever keys arrive late). Gossip carries no author
-                // signature; members that hold the key check the frame's own.
-                let by_member = origin
-                    .and_then(|p| MemberId::from_peer_id(&p))
-                    .is_some_and(|m| lock(&g.session).roster().is_member(&m));
-                return if by_member {
-                    Verdict::Accept
-                } else {
-                    Verdict::Ignore
-                };
-            }
-            Err(OpenError::Replay | OpenError::TooOld | OpenError::OwnFrame) => {
-                return Verdict::Ignore
-            }
-            Err(e) => return Verdict::Reject(Reject::Forged, format!("frame refused: {e}")),
-        };
-        // Durable before the frame has any effect, so a crash cannot
-        // make us accept it again.
-        self.persist_replay_floors(&gid);
-        self.stats.frames_opened += 1;
+    /// An opened frame the core hands on: location, chat, and the control
+    /// messages that are the application's (media address, fences, gifts,
+    /// profiles). Its verdict refines the core's.
+    pub(crate) fn on_app_frame(&mut self, gid: GroupId, opened: Opened) -> Verdict {
         let sender = opened.sender;
         match opened.kind {
             FrameKind::Chat | FrameKind::Location if self.is_blocked(&sender) => {
@@ -469,51 +284,21 @@ impl Task {
             FrameKind::Control => match wire::decode::<ControlMsg>(&opened.payload) {
                 Some(ControlMsg::Gift(bytes)) => return self.on_gift(gid, sender, &bytes),
                 Some(ControlMsg::Profile(bytes)) => return self.on_profile(gid, sender, &bytes),
-                Some(c) => self.on_control(gid, from, sender, c),
+                Some(ControlMsg::MediaAddr(addr)) => self.on_media_addr(gid, sender, addr),
+                Some(ControlMsg::Fence(fence)) => {
+                    self.on_fence_change(gid, sender, FenceChange::Set(fence))
+                }
+                Some(ControlMsg::FenceRemoved(name)) => {
+                    self.on_fence_change(gid, sender, FenceChange::Remove(name))
+                }
+                Some(ControlMsg::Presence { away, at_ms }) => self.on_presence(sender, away, at_ms),
+                // Roster ops, key requests and addresses are the core's.
+                Some(ControlMsg::Op(_) | ControlMsg::KeyRequest | ControlMsg::Addrs(_)) => {}
                 None => return Verdict::Reject(Reject::Forged, "bad control payload".into()),
             },
             _ => return Verdict::Ignore,
         }
         Verdict::Accept
-    }
-
-    fn on_control(&mut self, gid: GroupId, from: PeerId, sender: MemberId, msg: ControlMsg) {
-        match msg {
-            ControlMsg::Op(bytes) => match SignedOp::decode(&bytes) {
-                Ok(op) => self.apply_remote_op(gid, from, op),
-                Err(e) => tracing::debug!(error = %e, "undecodable op"),
-            },
-            ControlMsg::Addrs(addrs) => {
-                if let Ok(peer) = sender.peer_id() {
-                    if peer != *self.swarm.local_peer_id()
-                        && !self.swarm.is_connected(&peer)
-                        && self.may_dial(&peer)
-                    {
-                        let addrs: Vec<libp2p::Multiaddr> = addrs
-                            .iter()
-                            .take(8)
-                            .filter_map(|a| a.parse().ok())
-                            .collect();
-                        for a in &addrs {
-                            self.swarm.add_peer_address(peer, a.clone());
-                        }
-                        self.remember_addrs(peer, &addrs);
-                        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
-                            .addresses(addrs)
-                            .build();
-                        let _ = self.swarm.dial(opts);
-                    }
-                }
-            }
-            ControlMsg::MediaAddr(addr) => self.on_media_addr(gid, sender, addr),
-            ControlMsg::KeyRequest => self.send_envelope_to(gid, sender),
-            ControlMsg::Fence(fence) => self.on_fence_change(gid, sender, FenceChange::Set(fence)),
-            ControlMsg::Gift(_) | ControlMsg::Profile(_) => {} // `on_gift`, `on_profile`
-            ControlMsg::Presence { away, at_ms } => self.on_presence(sender, away, at_ms),
-            ControlMsg::FenceRemoved(name) => {
-                self.on_fence_change(gid, sender, FenceChange::Remove(name))
-            }
-        }
     }
 
     fn on_location(&mut self, gid: GroupId, member: MemberId, fix: Fix) {

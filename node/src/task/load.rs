@@ -6,7 +6,6 @@
 use aura_crypto::{GroupId, GroupSession};
 
 use super::{now_ms, GroupState, Task};
-use crate::group_core::lock;
 use crate::{events::Event, NodeError};
 
 impl Task {
@@ -36,17 +35,13 @@ impl Task {
                 Ok(floors) => session.restore_replay_floors(&floors),
                 Err(e) => tracing::warn!(error = %e, "replay floors unreadable"),
             }
-            if let Err(e) = session.rotate(now, &mut rand::rngs::OsRng) {
-                tracing::warn!(error = %e, "rotation after restart failed");
+            // The core rotates it and keeps the key until the roster is confirmed.
+            let gid = self.core.insert_loaded(now, session);
+            if let Some(session) = self.core.session(&gid) {
+                let st = GroupState::new(self, session, Some(&rec));
+                self.install_group(st);
             }
-            let st = GroupState::new(self, session, Some(&rec));
-            let (gid, name) = {
-                let s = lock(&st.session);
-                (s.group_id(), s.roster().name().to_owned())
-            };
-            self.install_group(st);
-            self.save_group(&gid);
-            self.emit(Event::Joined { group: gid, name });
+            self.drive();
         }
         Ok(())
     }

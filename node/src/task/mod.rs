@@ -1,20 +1,18 @@
 //! The thin async shell: one tokio task owns the swarm and the group states,
 //! runs commands sent by [`crate::Node`] handles and reacts to swarm events.
 
-mod announce;
 mod away;
 mod carry;
 mod commands;
 mod dispatch;
+mod drive;
 mod fences;
 mod fresh;
 mod gifts;
 mod group;
 mod keys;
 mod load;
-mod membership;
 mod network;
-mod ops;
 mod people;
 mod redial;
 mod relays;
@@ -23,15 +21,16 @@ mod swarm_events;
 mod voice;
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use aura_crypto::{GroupId, Identity};
+use aura_crypto::{GroupId, Identity, MemberId};
 use futures::StreamExt;
 use libp2p::{
     gossipsub::TopicHash, identity::Keypair, request_response::OutboundRequestId, PeerId, Swarm,
 };
+use rand::rngs::OsRng;
 use tokio::sync::{broadcast, mpsc};
 
 pub(crate) use group::GroupState;
@@ -40,21 +39,13 @@ use crate::{
     command::{Command, JoinReply},
     config::Config,
     events::Event,
+    group_core::{GroupCore, RequestId},
     location::Position,
     net::{build_swarm, Behaviour},
     stats::NodeStats,
     store::Store,
     NodeError,
 };
-
-/// A join waiting for a response.
-pub(crate) struct PendingJoin {
-    pub(crate) invite: String,
-    pub(crate) group: GroupId,
-    pub(crate) remaining: VecDeque<PeerId>,
-    pub(crate) errors: Vec<String>,
-    pub(crate) reply: JoinReply,
-}
 
 /// The node task's state.
 pub(crate) struct Task {
@@ -63,20 +54,20 @@ pub(crate) struct Task {
     pub(crate) swarm: Swarm<Behaviour>,
     pub(crate) store: Store,
     pub(crate) events: broadcast::Sender<Event>,
+    /// The group protocol (sessions, joins, roster sync, keys, timers).
+    pub(crate) core: GroupCore<OsRng>,
+    /// The application's side of each group the core holds.
     pub(crate) groups: HashMap<GroupId, GroupState>,
     pub(crate) topics: HashMap<TopicHash, GroupId>,
     /// Topics watched without membership (tests and diagnostics).
     pub(crate) observed: HashMap<TopicHash, GroupId>,
-    pub(crate) joins: HashMap<OutboundRequestId, PendingJoin>,
-    pub(crate) syncs: HashMap<OutboundRequestId, GroupId>,
-    /// Joins fetching the rest of a roster too long for one answer.
-    pub(crate) join_syncs: HashMap<OutboundRequestId, rpc::JoinProgress>,
-    /// Roster ops from gossip that need a merge, applied on the next tick.
-    pub(crate) op_queue: Vec<(GroupId, PeerId, aura_crypto::SignedOp)>,
-    /// When we last asked members to confirm a restored roster, per group, unix ms.
-    pub(crate) confirm_sync_ms: HashMap<GroupId, u64>,
-    /// When we last synced back from a peer that was ahead of us, unix ms.
-    pub(crate) sync_back_ms: HashMap<PeerId, u64>,
+    /// Join commands waiting for the core's outcome, per group.
+    pub(crate) join_replies: HashMap<GroupId, Vec<JoinReply>>,
+    /// The core's requests in flight on the swarm.
+    pub(crate) core_requests: HashMap<OutboundRequestId, (RequestId, MemberId)>,
+    /// The application's verdict on the frame of the gossip message being
+    /// handled (see `drive::on_gossip`).
+    pub(crate) frame_verdict: Option<crate::group_core::Verdict>,
     pub(crate) peer_addrs: HashMap<PeerId, Vec<libp2p::Multiaddr>>,
     pub(crate) my_pos: Option<Position>,
     pub(crate) stats: NodeStats,
@@ -130,21 +121,20 @@ impl Task {
         let listeners = network::start_listening(&mut swarm, &config)?;
         let relay = relays::RelayState::from_config(&config)?;
         let people = people::PeopleState::load(&store)?;
+        let core = GroupCore::new(identity.clone(), OsRng);
         let mut task = Self {
             identity,
             config,
             swarm,
             store,
             events,
+            core,
             groups: HashMap::new(),
             topics: HashMap::new(),
             observed: HashMap::new(),
-            joins: HashMap::new(),
-            syncs: HashMap::new(),
-            join_syncs: HashMap::new(),
-            op_queue: Vec::new(),
-            confirm_sync_ms: HashMap::new(),
-            sync_back_ms: HashMap::new(),
+            join_replies: HashMap::new(),
+            core_requests: HashMap::new(),
+            frame_verdict: None,
             peer_addrs: HashMap::new(),
             my_pos: None,
             stats: NodeStats::default(),
@@ -161,6 +151,7 @@ impl Task {
             people,
         };
         task.relay_tick();
+        task.refresh_core_listen_addrs();
         task.load_groups()?;
         task.dial_known_members()?;
         Ok((task, peer_id))
@@ -174,7 +165,12 @@ impl Task {
         let mut tick = tokio::time::interval(self.tick_period());
         let mut prune = tokio::time::interval(Duration::from_secs(3600));
         while !self.stopping {
+            let core_due = self.core_timer();
             tokio::select! {
+                _ = tokio::time::sleep(core_due) => {
+                    self.core.handle_timeout(now_ms());
+                    self.drive();
+                }
                 cmd = cmds.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),
                     None => break,
@@ -195,6 +191,15 @@ impl Task {
         self.settle_all_replay_floors();
         if let Err(e) = self.store.flush() {
             tracing::warn!(error = %e, "store flush at shutdown failed");
+        }
+    }
+
+    /// How long until the core's timers are due (at least 10 ms apart, so
+    /// a timer in the past cannot spin the loop).
+    fn core_timer(&self) -> Duration {
+        match self.core.poll_timeout() {
+            Some(at) => Duration::from_millis(at.saturating_sub(now_ms()).max(10)),
+            None => Duration::from_secs(3600),
         }
     }
 

@@ -256,13 +256,7 @@ impl Task {
             let _ = gs.subscribe(&crate::net::topic_for(&gid.0));
         }
         // Requests in flight went out on the old swarm: no answer will come.
-        for (_, pj) in self.joins.drain() {
-            let _ = pj.reply.send(Err(network_changed_error()));
-        }
-        for (_, progress) in self.join_syncs.drain() {
-            let _ = progress.pj.reply.send(Err(network_changed_error()));
-        }
-        self.syncs.clear();
+        self.abort_core_requests(network_changed_error);
         self.discovery = Default::default();
         self.net.readvertise = self.groups.keys().copied().collect();
         self.net.redial = was_connected;

@@ -4,7 +4,7 @@
 use libp2p::{swarm::dial_opts::DialOpts, Multiaddr, PeerId};
 
 use super::{now_ms, Task};
-use crate::group_core::{lock, MAX_WELCOME_PEERS};
+use crate::group_core::lock;
 
 /// How often members we are not connected to are looked for, ms.
 const SWEEP_EVERY_MS: u64 = 1_000;
@@ -82,31 +82,13 @@ impl Task {
         }
         // A sync answer lists the members the answering member can reach.
         if let (Some((gid, peer)), true) = (ask, now >= self.sweep.next_ask_ms) {
-            self.request_sync(gid, peer);
+            if let Some(m) = aura_crypto::MemberId::from_peer_id(&peer) {
+                self.core.sync_with(gid, m);
+                self.drive();
+            }
             let wait = self.sweep.ask_wait_ms.max(SWEEP_EVERY_MS);
             self.sweep.next_ask_ms = now + wait;
             self.sweep.ask_wait_ms = (wait * 2).min(MAX_ASK_WAIT_MS);
-        }
-    }
-
-    /// Addresses of members listed in a sync answer: kept for the members
-    /// we know none of (at most [`MAX_WELCOME_PEERS`] per answer;
-    /// non-members are skipped).
-    pub(crate) fn learn_peer_addrs(&mut self, peers: &[(String, Vec<String>)]) {
-        let me = *self.swarm.local_peer_id();
-        for (p, addrs) in peers.iter().take(MAX_WELCOME_PEERS) {
-            let Ok(peer) = p.parse::<PeerId>() else {
-                continue;
-            };
-            if peer == me || self.peer_addrs.contains_key(&peer) || !self.is_group_member(&peer) {
-                continue;
-            }
-            let addrs: Vec<Multiaddr> = addrs
-                .iter()
-                .take(8)
-                .filter_map(|a| a.parse().ok())
-                .collect();
-            self.remember_addrs(peer, &addrs);
         }
     }
 

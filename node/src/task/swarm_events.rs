@@ -9,11 +9,6 @@ use crate::{
     net::{discovery::Action, BehaviourEvent},
 };
 
-/// Re-ask for missing keys at most this often, ms.
-const KEY_REQUEST_EVERY_MS: u64 = 2_000;
-/// Members asked directly for their key per group and round.
-const SYNCS_PER_TICK: usize = 8;
-
 impl Task {
     pub(crate) fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
         match ev {
@@ -36,6 +31,10 @@ impl Task {
                         peer: peer_id,
                         relayed,
                     });
+                    if let Some(m) = aura_crypto::MemberId::from_peer_id(&peer_id) {
+                        self.core.peer_connected(now_ms(), m);
+                        self.drive();
+                    }
                 }
                 self.relay_connection_opened(peer_id, connection_id, &endpoint);
                 self.away_link_opened(peer_id, connection_id, &endpoint);
@@ -49,6 +48,9 @@ impl Task {
                 self.relay_connection_closed(peer_id, connection_id);
                 self.away_link_closed(connection_id);
                 if num_established == 0 {
+                    if let Some(m) = aura_crypto::MemberId::from_peer_id(&peer_id) {
+                        self.core.peer_disconnected(m);
+                    }
                     self.emit(Event::PeerDisconnected { peer: peer_id });
                     self.on_peer_lost(peer_id);
                 }
@@ -56,7 +58,10 @@ impl Task {
             SwarmEvent::NewListenAddr {
                 listener_id,
                 address,
-            } => self.relay_new_listen_addr(listener_id, &address),
+            } => {
+                self.relay_new_listen_addr(listener_id, &address);
+                self.refresh_core_listen_addrs();
+            }
             SwarmEvent::ListenerClosed { listener_id, .. } => {
                 self.relay_listener_closed(listener_id)
             }
@@ -134,9 +139,6 @@ impl Task {
             BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { topic, .. }) => {
                 if let Some(gid) = self.topics.get(&topic).copied() {
                     self.flush_unsent(&gid);
-                    if self.groups.get(&gid).is_some_and(|g| g.announce) {
-                        self.announce(gid);
-                    }
                 }
             }
             BehaviourEvent::Identify(identify::Event::Received {
@@ -157,11 +159,16 @@ impl Task {
                         .values()
                         .any(|g| crate::group_core::lock(&g.session).roster().is_member(&m))
                 });
+                let strs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
                 if in_group {
-                    let strs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
                     if let Err(e) = self.store.put_peer(&peer_id.to_string(), &strs) {
                         tracing::warn!(error = %e, "storing peer addresses failed");
                     }
+                }
+                // Also a peer not in our roster yet: a joiner, listed in the
+                // welcomes of those who join after it (bounded in the core).
+                if let Some(m) = member.filter(|_| !strs.is_empty()) {
+                    self.core.peer_addrs(m, strs);
                 }
                 self.remember_addrs(peer_id, &addrs);
             }
@@ -270,10 +277,9 @@ impl Task {
         }
     }
 
-    /// Periodic work: announce once a topic peer appears, re-ask for missing
-    /// keys, DHT provider records.
+    /// Periodic work outside the group core: replay floors of voice, people,
+    /// DHT provider records, network and relays, redials, carrying.
     pub(crate) fn on_tick(&mut self) {
-        self.apply_queued_ops();
         let now = now_ms();
         self.persist_all_replay_floors();
         self.resync_voice();
@@ -289,48 +295,6 @@ impl Task {
                 tracing::debug!(error = %e, "redial failed");
             }
         }
-        let gids: Vec<_> = self.groups.keys().copied().collect();
-        for gid in gids {
-            let Some(g) = self.groups.get(&gid) else {
-                continue;
-            };
-            if g.removed {
-                continue;
-            }
-            if g.announce {
-                self.announce(gid);
-                continue;
-            }
-            if now.saturating_sub(g.last_key_request_ms) < KEY_REQUEST_EVERY_MS {
-                continue;
-            }
-            let me = self.identity.member_id();
-            let missing: Vec<_> = crate::group_core::lock(&g.session)
-                .roster()
-                .members()
-                .filter(|(m, _)| *m != me && !g.have_keys.contains(m))
-                .filter_map(|(m, _)| m.peer_id().ok())
-                .collect();
-            if missing.is_empty() {
-                continue;
-            }
-            // Ask the members we miss keys from directly (a sync answers with
-            // their key); a gossip KeyRequest, which every member answers,
-            // only when none of them is connected.
-            let connected: Vec<_> = missing
-                .into_iter()
-                .filter(|p| self.swarm.is_connected(p))
-                .take(SYNCS_PER_TICK)
-                .collect();
-            if connected.is_empty() {
-                let _ = self.send_control(&gid, &crate::wire::ControlMsg::KeyRequest);
-            }
-            for peer in connected {
-                self.request_sync(gid, peer);
-            }
-            if let Some(g) = self.groups.get_mut(&gid) {
-                g.last_key_request_ms = now;
-            }
-        }
+        self.refresh_core_listen_addrs();
     }
 }

@@ -4,7 +4,8 @@
 use std::collections::VecDeque;
 
 use aura_crypto::{
-    FrameHeader, FrameKind, GroupId, KeyEnvelope, MemberId, OpenError, Role, ShortId, SignedOp,
+    EnvelopeError, FrameHeader, FrameKind, GroupId, KeyEnvelope, MemberId, OpenError, Role,
+    ShortId, SignedOp,
 };
 use rand_core::{CryptoRng, RngCore};
 
@@ -15,6 +16,15 @@ use super::{
     Action, CoreEvent, GroupCore, Reject, Verdict,
 };
 use crate::wire::{self, ControlMsg, GossipMsg};
+
+/// What became of an envelope addressed to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Accepted {
+    /// Installed, known already, or waiting for its sender's add op.
+    Kept,
+    /// Its signature or encryption does not hold: forged.
+    Forged,
+}
 
 impl<R: RngCore + CryptoRng> GroupCore<R> {
     /// Validates and handles one gossip message of group `gid`, handed to
@@ -50,19 +60,27 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         let Some(g) = self.groups.get(&gid) else {
             return Verdict::Ignore;
         };
-        let screened = {
-            let s = lock(&g.session);
-            screen_keys(gid, me, s.roster(), list, |e| e.verify().is_ok())
-        };
+        let screened = screen_keys(gid, me, lock(&g.session).roster(), list);
         match screened {
             Err((why, text)) => Verdict::Reject(why, text),
-            Ok(Screened::FromMember(mine)) => {
+            Ok(None) => Verdict::Ignore,
+            Ok(Some(Screened::FromMember { sender, mine })) => {
                 for env in mine {
-                    self.accept_envelope(now, gid, env, origin);
+                    if self.accept_envelope(now, gid, env, origin) == Accepted::Forged {
+                        return Verdict::Reject(Reject::Forged, "forged key envelope".into());
+                    }
                 }
-                Verdict::Accept
+                // The envelopes for others were not checked: the message is
+                // passed on (kept for gossip repair) only when its sender
+                // handed it over on its own connection, so a forgery costs
+                // the peer that made it, not us.
+                if origin == Some(sender) {
+                    Verdict::Accept
+                } else {
+                    Verdict::Ignore
+                }
             }
-            Ok(Screened::FromUnknown(mine)) => {
+            Ok(Some(Screened::FromUnknown(mine))) => {
                 if let Some(env) = mine {
                     self.accept_envelope(now, gid, *env, origin);
                     self.roster_behind(now, gid, origin);
@@ -81,11 +99,13 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         gid: GroupId,
         env: KeyEnvelope,
         via: Option<MemberId>,
-    ) {
-        if let Some(sender) = self.take_envelope(gid, env, via) {
+    ) -> Accepted {
+        let (new, outcome) = self.take_envelope(gid, env, via);
+        if let Some(sender) = new {
             self.push(Action::SaveGroup(gid));
             self.retry_pending(now, gid, vec![sender]);
         }
+        outcome
     }
 
     /// Installs an envelope's key; its sender when the key was new. The same
@@ -96,18 +116,29 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         gid: GroupId,
         env: KeyEnvelope,
         via: Option<MemberId>,
-    ) -> Option<MemberId> {
-        let g = self.groups.get_mut(&gid)?;
+    ) -> (Option<MemberId>, Accepted) {
+        let Some(g) = self.groups.get_mut(&gid) else {
+            return (None, Accepted::Kept);
+        };
         let bytes = env.encode();
         if g.last_envelope.get(&env.sender) == Some(&bytes) {
             self.stats.envelopes_repeated += 1;
-            return None;
+            return (None, Accepted::Kept);
         }
         let r = lock(&g.session).accept_envelope_from(&env, via);
+        // Checked unless its sender handed it over on its own connection
+        // (or it was refused before any signature work).
+        let screened_out = matches!(
+            r,
+            Err(EnvelopeError::NotAMember | EnvelopeError::WrongGroup)
+        );
+        if via != Some(env.sender) && !screened_out {
+            self.stats.envelope_checks += 1;
+        }
         if r.is_ok() {
             g.last_envelope.insert(env.sender, bytes);
         }
-        match r {
+        let new = match r {
             Ok(Some(epoch)) => {
                 let first = g.have_keys.insert(env.sender);
                 self.emit(CoreEvent::KeysReceived {
@@ -122,15 +153,22 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                 g.have_keys.insert(env.sender);
                 None
             }
-            Err(aura_crypto::EnvelopeError::NotAMember) => {
+            Err(EnvelopeError::NotAMember) => {
                 push_bounded(&mut g.pending_envelopes, (env, via), PENDING_ENVELOPES_MAX);
                 None
+            }
+            Err(
+                e @ (EnvelopeError::BadSignature | EnvelopeError::Decrypt | EnvelopeError::BadKey),
+            ) => {
+                tracing::debug!(error = %e, "forged envelope refused");
+                return (None, Accepted::Forged);
             }
             Err(e) => {
                 tracing::debug!(error = %e, "envelope refused");
                 None
             }
-        }
+        };
+        (new, Accepted::Kept)
     }
 
     /// Tries again the envelopes that waited for a roster op, then the
@@ -143,7 +181,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         let envs: Vec<_> = g.pending_envelopes.drain(..).collect();
         let before = keyed.len();
         for (e, via) in envs {
-            keyed.extend(self.take_envelope(gid, e, via));
+            keyed.extend(self.take_envelope(gid, e, via).0);
         }
         if keyed.len() > before {
             self.push(Action::SaveGroup(gid));

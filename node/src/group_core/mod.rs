@@ -89,6 +89,9 @@ pub struct CoreStats {
     pub ops_known: u64,
     /// Actions dropped because the driver did not drain them.
     pub actions_dropped: u64,
+    /// Signatures of key envelopes checked (one handed over by its sender
+    /// on its own connection costs none).
+    pub envelope_checks: u64,
 }
 
 /// All groups of one node.

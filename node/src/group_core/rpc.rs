@@ -11,6 +11,7 @@ use aura_crypto::{GroupId, Invite, MemberId, OpHash, Role, Roster, SignedOp};
 use rand_core::{CryptoRng, RngCore};
 
 use super::{
+    gossip::Accepted,
     limits::{
         MAX_JOIN_ROUNDS, MAX_REQUESTS, MAX_SYNC_HEADS, MAX_WELCOME_PEERS, SYNC_BACK_EVERY_MS,
         WELCOME_OPS_BYTES,
@@ -112,7 +113,9 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                     if env.group != gid || env.recipient != me || env.sender != member {
                         return Err("key envelope not from you, for me, in this group".into());
                     }
-                    self.accept_envelope(now, gid, env, Some(member));
+                    if self.accept_envelope(now, gid, env, Some(member)) == Accepted::Forged {
+                        return Err("forged key envelope".into());
+                    }
                 }
                 let known = self
                     .session(&gid)

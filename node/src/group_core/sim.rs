@@ -51,6 +51,9 @@ pub(crate) struct Sim {
     pub(crate) filter: Option<Filter>,
     /// Messages delivered so far.
     pub(crate) delivered: u64,
+    /// Gossip arrives through a third party (as in gossip repair), not on
+    /// its author's connection.
+    pub(crate) gossip_via_others: bool,
     /// Each node's `poll_timeout`, refreshed after its every input.
     timers: Vec<Option<u64>>,
 }
@@ -81,6 +84,7 @@ impl Sim {
             seq: 0,
             filter: None,
             delivered: 0,
+            gossip_via_others: false,
             timers: vec![None; n],
         }
     }
@@ -218,7 +222,8 @@ impl Sim {
         let core = &mut self.nodes[to].core;
         match msg {
             Msg::Gossip { group, data } => {
-                let _ = core.handle_gossip(now, group, Some(peer), &data);
+                let origin = (!self.gossip_via_others).then_some(peer);
+                let _ = core.handle_gossip(now, group, origin, &data);
             }
             Msg::Request { id, req } => {
                 let resp = core.handle_request(now, peer, req);

@@ -466,3 +466,46 @@ fn aborted_requests_fail_the_join_and_late_answers_are_ignored() -> R {
     assert!(!joined(&sim, 1, gid), "a late answer made it join");
     Ok(())
 }
+
+/// After a removal every remaining member rotates and sends an envelope to
+/// every other one. Each member checks only the envelopes addressed to it:
+/// about one per member, not the n² envelopes of the whole group. Gossip
+/// reaches members through third parties here (as in gossip repair), so no
+/// envelope is spared its check by arriving on its sender's connection.
+#[test]
+fn removal_in_a_group_of_50_costs_each_member_about_one_check_per_member() -> R {
+    let n = 50;
+    let mut sim = Sim::new(n, 8);
+    let gid = group_of(&mut sim, n)?;
+    sim.run_until(sim.elapsed() + 5_000);
+    sim.gossip_via_others = true;
+    let checks = |sim: &Sim, i: usize| sim.nodes[i].core.stats().envelope_checks;
+    let before: Vec<u64> = (0..n).map(|i| checks(&sim, i)).collect();
+    let epochs: Vec<u16> = (0..n).map(|i| epoch(&sim, i, gid)).collect::<R<_>>()?;
+    let now = sim.now;
+    let removed = sim.id(n - 1);
+    sim.nodes[0]
+        .core
+        .propose(now, gid, OpKind::Remove { member: removed })?;
+    sim.drain(0);
+    sim.run_until(sim.elapsed() + 5_000);
+    let mut most = 0;
+    for i in 0..n - 1 {
+        assert!(epoch(&sim, i, gid)? > epochs[i], "node {i} did not rotate");
+        let made = checks(&sim, i) - before[i];
+        most = most.max(made);
+        assert!(made <= 2 * n as u64, "node {i} checked {made} envelopes");
+    }
+    // Each got (and checked) the new key of every other remaining member.
+    assert!(most >= (n - 2) as u64, "at most {most} checks: keys lost?");
+    chat(&mut sim, 1, gid, b"after the removal")?;
+    sim.run_until(sim.elapsed() + 200);
+    for i in (0..n - 1).filter(|i| *i != 1) {
+        assert_eq!(
+            chats(&sim, i, gid),
+            vec![b"after the removal".to_vec()],
+            "node {i}"
+        );
+    }
+    Ok(())
+}

@@ -65,6 +65,8 @@ pub(crate) struct Light {
     reader: Reader,
     incoming: mpsc::Receiver<Incoming>,
     pub(crate) frames: Vec<Vec<u8>>,
+    /// When each of `frames` arrived at the endpoint.
+    pub(crate) arrived: Vec<std::time::Instant>,
     ops: Vec<Vec<u8>>,
     pub(crate) refused: Vec<u8>,
 }
@@ -98,6 +100,7 @@ impl Light {
             reader: Reader::default(),
             incoming,
             frames: Vec::new(),
+            arrived: Vec::new(),
             ops: Vec::new(),
             refused: Vec::new(),
         }
@@ -142,7 +145,10 @@ impl Light {
                         self.ep.set_members(&v.id().header_id(), seated).unwrap();
                     }
                 }
-                Some(d) = self.incoming.recv() => self.frames.push(d.frame.to_vec()),
+                Some(d) = self.incoming.recv() => {
+                    self.frames.push(d.frame.to_vec());
+                    self.arrived.push(d.at);
+                }
             }
         }
     }

@@ -158,6 +158,7 @@ async fn cascade_of_three_relays_listeners_at_edges_hear_the_loud_seats_and_a_ki
     .await;
     let (kid, mut kicked) = light_at(&st, &b).await;
     let (_tid, mut tap) = light_at(&st, &c).await;
+    let (_nid, mut near) = light_at(&st, &a).await;
     let speakers: Vec<(&RoomHandle, f32)> = vec![
         (&st.speakers[0].2, 12_000.0),
         (&st.speakers[1].2, 10_000.0),
@@ -169,7 +170,38 @@ async fn cascade_of_three_relays_listeners_at_edges_hear_the_loud_seats_and_a_ki
             speak(&speakers[..3], 25).await;
             speak(&speakers, 50).await;
         },
-        async { tokio::join!(kicked.pump(1_700), tap.pump(1_700)) }
+        async { tokio::join!(kicked.pump(1_700), tap.pump(1_700), near.pump(1_700)) }
+    );
+    // Two relays away (speaker, A, C, listener) against one (speaker, A,
+    // listener): the same sealed frame's arrival at the tap at C and at a
+    // listener at A.
+    let at_a: std::collections::HashMap<&Vec<u8>, Instant> = near
+        .frames
+        .iter()
+        .zip(near.arrived.iter().copied())
+        .collect();
+    let mut extra: Vec<f64> = tap
+        .frames
+        .iter()
+        .zip(&tap.arrived)
+        .filter_map(|(f, t)| {
+            at_a.get(f)
+                .map(|t0| t.duration_since(*t0).as_secs_f64() * 1e3)
+        })
+        .collect();
+    extra.sort_by(f64::total_cmp);
+    assert!(extra.len() > 100, "{} frames reached both", extra.len());
+    let pct = |p: f64| extra[((extra.len() - 1) as f64 * p) as usize];
+    println!(
+        "cascade hop: a frame reaches a listener at an edge (two relays away) p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms after one at the origin ({} frames)",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0),
+        extra.len()
+    );
+    assert!(
+        pct(0.5) <= 5.0,
+        "the edge hop adds more than 5 ms at the median"
     );
     let loud: Vec<MemberId> = st.speakers.iter().map(|s| s.0.member_id()).collect();
     for (i, (_, _, h)) in ls.iter().enumerate() {
@@ -219,8 +251,9 @@ async fn cascade_of_three_relays_listeners_at_edges_hear_the_loud_seats_and_a_ki
         "the kicked listener opens what the others hear"
     );
     assert!(after.iter().filter(|f| tap.client.open(f).is_ok()).count() > 20);
-    // Loads as the origin counts them: A the host and 3 speakers, B 3
-    // (the kicked one is gone), C 3 and the tap. A joiner asking C joins B.
+    // Loads as the origin counts them: A the host, 3 speakers and a light
+    // listener, B 3 (the kicked one is gone), C 3 and the tap. A joiner
+    // asking C joins B.
     let relays = ls[0].0.room_relays(st.room, a.id, a.addr()).await.unwrap();
     let loads: Vec<(MemberId, u32)> = relays.iter().map(|r| (r.relay, r.members)).collect();
     println!("room relays and loads: {loads:?}");
@@ -228,7 +261,7 @@ async fn cascade_of_three_relays_listeners_at_edges_hear_the_loud_seats_and_a_ki
     let load = |id| loads.iter().find(|(r, _)| *r == id).map(|(_, n)| *n);
     assert_eq!(
         (load(a.id), load(b.id), load(c.id)),
-        (Some(4), Some(3), Some(4))
+        (Some(5), Some(3), Some(4))
     );
     let (late, _dl) = node().await;
     let h = late

@@ -277,6 +277,36 @@ async fn cascade_of_three_relays_listeners_at_edges_hear_the_loud_seats_and_a_ki
             .all(|s| heard.get(s).copied().unwrap_or(0) >= 10)
     })
     .await;
+    // A listener at C is invited to a seat: seated, it moves to the origin
+    // (an edge carries the room down, not voice up) and is heard at B.
+    let (edge_speaker, _, sh) = &ls[3];
+    st.host.invite(edge_speaker.member_id(), 4).await.unwrap();
+    until("the invitation", || async {
+        sh.state()
+            .is_some_and(|s| s.seats().get(4).is_some_and(|x| x.invited.is_some()))
+    })
+    .await;
+    sh.seat(4).await.unwrap();
+    until(
+        "the seated listener speaking through the origin",
+        || async { sh.is_seated() && sh.relays().0 == a.id },
+    )
+    .await;
+    until("its speaker key at B", || async {
+        seats_taken(&ls[0].2) == 5
+    })
+    .await;
+    speak(&[(sh, 12_000.0)], 50).await;
+    until("B hears the speaker that came from C", || async {
+        ls[0]
+            .2
+            .heard()
+            .get(&edge_speaker.member_id())
+            .copied()
+            .unwrap_or(0)
+            >= 20
+    })
+    .await;
     for r in [c, b, a] {
         r.server.shutdown().await;
     }

@@ -111,6 +111,7 @@ impl RoomHandle {
             start: Instant::now(),
             speakers: Vec::new(),
             rejoin,
+            tried_origin: None,
             relays: relays.clone(),
         };
         let task = tokio::spawn(driver.run(first, recv, incoming, cmd_rx, cap_rx));
@@ -285,6 +286,8 @@ struct Driver {
     speakers: Vec<MemberId>,
     /// Our join, sent again through another relay if ours stops.
     rejoin: Option<RoomOpKind>,
+    /// The origin we last moved to (or tried) to speak through.
+    tried_origin: Option<MemberId>,
     relays: Arc<Mutex<(MemberId, Vec<RelayLoad>)>>,
 }
 
@@ -339,6 +342,18 @@ impl Driver {
                 tracing::debug!(error = %e, "room task stops");
                 break;
             }
+            if let Some(origin) = self.origin_to_speak() {
+                self.tried_origin = Some(origin.relay);
+                let edge = self.relay;
+                match self.move_to(vec![origin]).await {
+                    Ok(r) => {
+                        self.endpoint.disconnect(&edge);
+                        recv = r;
+                        reader = Reader::default();
+                    }
+                    Err(e) => tracing::debug!(error = %e, "seated, but the origin is not reached"),
+                }
+            }
         }
         self.endpoint.close_room(&self.header);
         let _ = self.events.try_send(RoomEvent::Disconnected);
@@ -348,10 +363,9 @@ impl Driver {
     /// of the room (the origin welcomes a member present again; our keys
     /// stay, so we keep listening).
     async fn move_relay(&mut self) -> Result<quinn::RecvStream, RoomsError> {
-        let kind = self
-            .rejoin
-            .clone()
-            .ok_or_else(|| RoomsError::Network("control stream closed".into()))?;
+        if self.rejoin.is_none() {
+            return Err(RoomsError::Network("control stream closed".into()));
+        }
         let dead = self.relay;
         self.endpoint.disconnect(&dead);
         let mut options: Vec<RelayLoad> = self
@@ -362,6 +376,16 @@ impl Driver {
             .copied()
             .collect();
         options.sort_by_key(|r| r.members);
+        self.move_to(options).await
+    }
+
+    /// Joins again through the first of `options` that answers.
+    async fn move_to(&mut self, options: Vec<RelayLoad>) -> Result<quinn::RecvStream, RoomsError> {
+        let kind = self
+            .rejoin
+            .clone()
+            .ok_or_else(|| RoomsError::Network("control stream closed".into()))?;
+        let from = self.relay;
         for r in options {
             let (send, recv) = match dial(self.endpoint.clone(), r.relay, r.addr).await {
                 Ok(s) => s,
@@ -376,10 +400,21 @@ impl Driver {
             self.write(&join).await?;
             self.write(&ClientMsg::Relays(self.client.room())).await?;
             let _ = self.events.try_send(RoomEvent::Moved { relay: r.relay });
-            tracing::info!(from = %dead, to = %r.relay, "moved to another relay of the room");
+            tracing::info!(%from, to = %r.relay, "moved to another relay of the room");
             return Ok(recv);
         }
         Err(RoomsError::Network("no relay of the room left".into()))
+    }
+
+    /// A seated member speaks through the room's origin (an edge carries
+    /// the room down, not its speakers' voice up): where to move, once.
+    fn origin_to_speak(&self) -> Option<RelayLoad> {
+        let origin = *self.client.relays().first()?;
+        let go = self.rejoin.is_some()
+            && origin.relay != self.relay
+            && self.tried_origin != Some(origin.relay)
+            && self.client.is_seated();
+        go.then_some(origin)
     }
 
     async fn write(&mut self, m: &ClientMsg) -> Result<(), RoomsError> {

@@ -7,7 +7,8 @@
 //! relay spans several (the relay's cascade): a member joins the least
 //! loaded ([`crate::Node::join_room_least_loaded`]) and, if its relay
 //! stops, joins again through another of the room's relays and keeps
-//! listening ([`RoomEvent::Moved`]).
+//! listening ([`RoomEvent::Moved`]); a member seated while at an edge
+//! relay moves to the room's origin, where voice enters the room.
 //!
 //! - [`client`] (sans-IO): our view of the room (ops checked again here),
 //!   the keys (the host seals the room key to joiners and rotates it after

@@ -228,6 +228,9 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
         // A frame handed over by its author on the author's own connection
         // needs no signature check: the transport authenticated that peer.
         let r = lock(&g.session).open_from(frame, now, origin);
+        if let Err(e) = &r {
+            tracing::debug!(error = %e, epoch = header.epoch, counter = header.counter, fresh, "frame not opened");
+        }
         let opened = match r {
             Ok(o) => o,
             Err(OpenError::UnknownSender | OpenError::UnknownEpoch | OpenError::TooFarAhead) => {

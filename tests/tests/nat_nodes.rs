@@ -10,6 +10,9 @@
 //! - symmetric NATs: hole punching fails, the members stay relayed;
 //! - two relays, the one in use killed while A shares its location: B
 //!   hears A again through the other relay; the gap is printed.
+//! - two relays, the one in use silenced (nftables drops its packets, no
+//!   close): the relay watch notices and B hears A again through the other
+//!   relay within 2 s.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::lab;
@@ -280,4 +283,83 @@ fn killing_the_relay_in_use_moves_members_to_the_other_relay() {
         "chat did not resume through the other relay"
     );
     assert!(gap < Duration::from_secs(10), "gap {gap:?}");
+}
+
+/// The time between the last item at or before `t` and the first after.
+fn gap_around(times: &[Instant], t: Instant) -> Option<Duration> {
+    let before = times.iter().filter(|x| **x <= t).max()?;
+    let after = times.iter().find(|x| **x > t)?;
+    Some(*after - *before)
+}
+
+#[test]
+fn a_relay_that_dies_silently_is_noticed_within_a_second_or_so_and_members_move_to_the_other() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(lab) = Lab::new(Nat::Symmetric, "s") else {
+        return;
+    };
+    let (r1, r2) = (Relay::start(&lab, 31), Relay::start(&lab, 32));
+    let (p1, p2) = (r1.peer, r2.peer);
+    // QUIC to the relays: with no close and no reset, only the relay watch
+    // (fast pings on the relay in use) tells before the idle timeout.
+    let keys = vec![r1.id.clone(), r2.id.clone()];
+    let mut p = pair(
+        &lab,
+        |i| Relays(vec![r1.quic_addr(i), r2.quic_addr(i)], keys.clone()),
+        2,
+    );
+    let rt = runtime();
+    let (_, first) = rt.block_on(p.wait_path(40, |_| true));
+    let used = first.relay().expect("relayed first");
+    rt.block_on(p.wait_voice(20, |v| !v.relays.is_empty() && v.heard.len() >= 25));
+    std::thread::sleep(Duration::from_secs(1));
+    let (dead, other) = if used == p1 { (&r1, p2) } else { (&r2, p1) };
+    let silenced_at = Instant::now();
+    dead.silence(&lab);
+    let (moved_at, path) = rt.block_on(p.wait_path(20, |p| p.relay() == Some(other)));
+    let om = aura_crypto::MemberId::from_peer_id(&other).unwrap();
+    rt.block_on(p.wait_voice(20, |v| v.relays == [om] && v.heard_after(moved_at) >= 25));
+    // A few chats (every 500 ms) through the other relay.
+    std::thread::sleep(Duration::from_secs(3));
+    let (a, b) = p.finish();
+    let (f1, f2) = (r1.kill(), r2.kill());
+    let gap = gap_around(&b.locations, silenced_at).unwrap_or_else(|| {
+        panic!(
+            "B's locations from A: {} before the relay went silent, {} after (paths {:?})",
+            b.locations.iter().filter(|t| **t <= silenced_at).count(),
+            b.locations.iter().filter(|t| **t > silenced_at).count(),
+            b.paths
+        )
+    });
+    let voice_gap = |r: &Report| {
+        gap_around(&r.voice.heard, silenced_at)
+            .unwrap_or_else(|| panic!("voice before and after: {:?}", r.voice.stats))
+    };
+    let (va, vb) = (voice_gap(&a), voice_gap(&b));
+    eprintln!(
+        "silent relay: path {path:?}; moved {} ms after the relay went silent; location gap {} ms; \
+         voice gap A {} ms, B {} ms (forwarded: relay 1 {f1}, relay 2 {f2})",
+        (moved_at - silenced_at).as_millis(),
+        gap.as_millis(),
+        va.as_millis(),
+        vb.as_millis()
+    );
+    assert_eq!(
+        b.path,
+        Some(Path::Relayed { relay: other }),
+        "B's paths: {:?}",
+        b.paths
+    );
+    assert!(
+        b.chats.iter().any(|(t, _)| *t > moved_at),
+        "chat did not resume through the other relay"
+    );
+    // The goal: within 2 s (the QUIC idle timeout alone takes 10 s).
+    let moved = moved_at - silenced_at;
+    assert!(moved < Duration::from_secs(2), "moved after {moved:?}");
+    assert!(gap < Duration::from_secs(2), "location gap {gap:?}");
+    assert!(
+        va.max(vb) < Duration::from_secs(2),
+        "voice gaps {va:?} {vb:?}"
+    );
 }

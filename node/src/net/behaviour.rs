@@ -40,6 +40,9 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Ping.
     pub ping: ping::Behaviour,
+    /// Fast pings on the relays that carry a member's connection: a relay
+    /// that dies silently is noticed in about a second.
+    pub relay_watch: super::relay_watch::Behaviour,
     /// Kademlia, on with bootstrap nodes or `dht_server` (see [`Config::dht_server`]).
     pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     /// mDNS on the LAN (off in tests).
@@ -278,6 +281,7 @@ pub fn build_swarm(
                     ping::Config::new()
                         .with_interval(Duration::from_millis(link.ping_interval_ms.max(1_000))),
                 ),
+                relay_watch: super::relay_watch::Behaviour::default(),
                 kad: kad.into(),
                 mdns: mdns.into(),
                 autonat: autonat::Behaviour::new(

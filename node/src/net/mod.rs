@@ -6,6 +6,7 @@ mod behaviour;
 pub mod carry;
 pub mod discovery;
 pub mod redial;
+pub mod relay_watch;
 pub mod relays;
 
 pub(crate) use behaviour::topic_score_params;

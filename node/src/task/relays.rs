@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{
     autonat, core::transport::ListenerId, core::ConnectedPoint, dcutr, multiaddr::Protocol, relay,
     swarm::ConnectionId, Multiaddr, PeerId, StreamProtocol,
@@ -43,7 +44,24 @@ pub(crate) struct RelayState {
     /// The IP each peer's latest direct connection reaches (its public
     /// address behind a NAT), at most `MAX_DIALED`.
     direct_ip: HashMap<PeerId, IpAddr>,
+    /// When each watched relay last answered a probe, unix ms.
+    answered: HashMap<PeerId, u64>,
+    /// Relays found silent, and when members cut off by them are dialled
+    /// through other relays (unix ms).
+    silent: HashMap<PeerId, u64>,
+    /// Members to dial through relays other than a silent one, when due:
+    /// (due, member, silent relay).
+    moves: Vec<(u64, PeerId, PeerId)>,
 }
+
+/// How long after a silent relay's last answer the members cut off by it
+/// are dialled through other relays: by then their end has noticed too
+/// (its probes fail within `2 × (INTERVAL + TIMEOUT)` of the silence) and
+/// dropped its side of the dead circuit, so the new connection is the
+/// first on both ends (gossipsub exchanges subscriptions only on a first
+/// connection: a member reconnected while the other end still holds the
+/// dead circuit would stay cut off from the group's gossip).
+const SETTLE_MS: u64 = 1_400;
 
 impl RelayState {
     /// The relays of the config (each `/.../p2p/<relay id>`).
@@ -118,6 +136,7 @@ impl Task {
     /// Listens through the relays whose turn it is (from the tick).
     pub(crate) fn relay_tick(&mut self) {
         let now = now_ms();
+        self.relay_moves_due(now);
         for addr in self.relay.set.poll(now) {
             let Some(peer) = crate::net::relays::relay_peer(&addr) else {
                 continue;
@@ -192,6 +211,75 @@ impl Task {
             self.emit(Event::PathChanged { peer, path });
             self.voice_path(peer, path.relay());
         }
+        self.watch_relays_in_use();
+    }
+
+    /// Probes the relays that members' connections go through
+    /// ([`crate::net::relay_watch`]).
+    fn watch_relays_in_use(&mut self) {
+        let relays = self.relay.paths.relayed().into_iter().map(|(_, r)| r);
+        let relays = relays.collect();
+        self.swarm.behaviour_mut().relay_watch.watch(relays);
+    }
+
+    /// A probe of a watched relay: an answer is remembered; two failures
+    /// in a row mean the relay is silent (dead, or the path to it), and
+    /// its connection is closed, with the circuits on it. Members cut off
+    /// are dialled through other relays [`SETTLE_MS`] after its last answer.
+    pub(crate) fn on_relay_probe(&mut self, ev: libp2p::ping::Event) {
+        if !self
+            .swarm
+            .behaviour()
+            .relay_watch
+            .watched()
+            .contains(&ev.peer)
+        {
+            return;
+        }
+        let now = now_ms();
+        match ev.result {
+            Ok(_) => {
+                if self.relay.answered.len() < MAX_DIALED {
+                    self.relay.answered.insert(ev.peer, now);
+                }
+                return;
+            }
+            Err(libp2p::ping::Failure::Unsupported) => return,
+            Err(_) => {}
+        }
+        let last = self.relay.answered.remove(&ev.peer).unwrap_or(now);
+        self.relay.silent.retain(|_, due| *due + 60_000 > now);
+        if self.relay.silent.len() < MAX_DIALED {
+            self.relay.silent.insert(ev.peer, last + SETTLE_MS);
+        }
+        tracing::info!(relay = %ev.peer, "relay silent: closing its connection");
+        self.swarm.close_connection(ev.connection);
+    }
+
+    /// Dials `member`, whose last connection went through `relay`, through
+    /// other relays: at once, or when due if `relay` was found silent.
+    fn around_relay(&mut self, member: PeerId, relay: PeerId) {
+        match self.relay.silent.get(&relay).copied() {
+            Some(due) if due > now_ms() => {
+                if self.relay.moves.len() < MAX_DIALED {
+                    self.relay.moves.push((due, member, relay));
+                }
+            }
+            _ => self.dial_around(member, relay, PeerCondition::DisconnectedAndNotDialing),
+        }
+    }
+
+    /// Dials the members cut off by a silent relay whose turn it is.
+    fn relay_moves_due(&mut self, now: u64) {
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.relay.moves)
+            .into_iter()
+            .partition(|(at, _, _)| *at <= now);
+        self.relay.moves = later;
+        for (_, member, dead) in due {
+            // Even while another dial to it is under way (a direct
+            // address hanging behind a NAT until its handshake times out).
+            self.dial_around(member, dead, PeerCondition::Disconnected);
+        }
     }
 
     /// A connection closed: the peer's path may change. When a member's
@@ -213,17 +301,18 @@ impl Task {
             Some(None) => {
                 self.relay.direct_ip.remove(&peer);
                 self.voice_path(peer, None);
-                if let Some(Path::Relayed { relay }) = was {
-                    self.dial_around(peer, relay);
+                if let Some(relay) = was.and_then(|p| p.relay()) {
+                    self.around_relay(peer, relay);
                 }
             }
             None => {}
         }
+        self.watch_relays_in_use();
     }
 
     /// Dials member `peer` at its circuit addresses through relays other
-    /// than `dead`.
-    fn dial_around(&mut self, peer: PeerId, dead: PeerId) {
+    /// than `dead`, if `condition` holds.
+    fn dial_around(&mut self, peer: PeerId, dead: PeerId, condition: PeerCondition) {
         if self.stopping || !self.is_group_member(&peer) {
             return;
         }
@@ -239,7 +328,8 @@ impl Task {
             return;
         }
         tracing::debug!(%peer, relay = %dead, "relayed path lost: dialling through another relay");
-        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+        let opts = DialOpts::peer_id(peer)
+            .condition(condition)
             .addresses(addrs)
             .build();
         let _ = self.swarm.dial(opts);

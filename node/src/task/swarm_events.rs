@@ -185,6 +185,7 @@ impl Task {
             BehaviourEvent::Dcutr(ev) => self.on_dcutr(ev),
             BehaviourEvent::Rpc(ev) => self.on_rpc(ev),
             BehaviourEvent::Kad(ev) => self.on_kad(ev),
+            BehaviourEvent::RelayWatch(ev) => self.on_relay_probe(ev),
             _ => {}
         }
     }

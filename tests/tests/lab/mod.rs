@@ -204,6 +204,34 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Drops every packet to and from these local UDP and TCP ports in
+    /// namespace `ns` (nftables): what was listening there goes silent
+    /// with no close and no reset, as a relay does on a power cut.
+    pub fn silence(&self, ns: &str, udp: &[u16], tcp: &[u16]) {
+        let list = |p: &[u16]| {
+            p.iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (u, t) = (list(udp), list(tcp));
+        let rules = format!(
+            "table inet silent {{\n chain in {{\n  type filter hook input priority -10; policy accept;\n  \
+             udp dport {{ {u} }} drop\n  tcp dport {{ {t} }} drop\n }}\n\
+             chain out {{\n  type filter hook output priority -10; policy accept;\n  \
+             udp sport {{ {u} }} drop\n  tcp sport {{ {t} }} drop\n }}\n}}\n"
+        );
+        let file = std::env::temp_dir().join(format!("{}-silent.nft", self.prefix));
+        std::fs::write(&file, rules).unwrap();
+        let loaded = in_ns(&self.ns(ns), &["nft", "-f", &file.display().to_string()]);
+        let _ = std::fs::remove_file(file);
+        if let Err(e) = loaded {
+            panic!("silencing ports: {e}");
+        }
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         for n in ["h1", "h2", "r1", "r2", "x", "wan"] {

@@ -105,6 +105,12 @@ impl Relay {
         format!("/ip4/100.64.{i}.1/tcp/{}/p2p/{}", self.tcp, self.peer)
     }
 
+    /// Silences the relay (its libp2p and media ports dropped by nftables
+    /// in the WAN: no close, no reset, as on a power cut); it keeps running.
+    pub fn silence(&self, lab: &Lab) {
+        lab.silence("wan", &[self.udp, self.media], &[self.tcp]);
+    }
+
     /// Kills the relay (no graceful close) and waits for its thread;
     /// returns how many media datagrams it forwarded.
     pub fn kill(self) -> u64 {

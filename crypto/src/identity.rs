@@ -10,6 +10,10 @@ use zeroize::Zeroizing;
 
 use crate::error::IdentityError;
 
+/// The protobuf header of an ed25519 public key in a libp2p PeerId: field 1
+/// (key type) = 1 (Ed25519), field 2 (data) of 32 bytes.
+const PEER_ID_KEY_PREFIX: [u8; 4] = [0x08, 0x01, 0x12, 0x20];
+
 /// A device identity: an ed25519 signing key. Zeroized on drop, hidden in `Debug`.
 #[derive(Clone)]
 pub struct Identity {
@@ -93,22 +97,31 @@ impl MemberId {
         }
     }
 
-    /// The libp2p PeerId for this member.
+    /// The libp2p PeerId for this member: the identity multihash of the
+    /// key's protobuf encoding, written out rather than built through
+    /// libp2p's key type, which decompresses the point (most of the cost of
+    /// mapping a member to its connection). A key that is not a valid point
+    /// gives a PeerId nobody can authenticate as.
     pub fn peer_id(&self) -> Result<libp2p_identity::PeerId, IdentityError> {
-        let pk = libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0)
-            .map_err(|_| IdentityError::InvalidPublicKey)?;
-        Ok(libp2p_identity::PublicKey::from(pk).to_peer_id())
+        let mut mh = [0u8; 2 + PEER_ID_KEY_PREFIX.len() + 32];
+        mh[..2].copy_from_slice(&[0x00, (PEER_ID_KEY_PREFIX.len() + 32) as u8]);
+        mh[2..2 + PEER_ID_KEY_PREFIX.len()].copy_from_slice(&PEER_ID_KEY_PREFIX);
+        mh[2 + PEER_ID_KEY_PREFIX.len()..].copy_from_slice(&self.0);
+        libp2p_identity::PeerId::from_bytes(&mh).map_err(|_| IdentityError::InvalidPublicKey)
     }
 
-    /// Recovers the member id from an ed25519 PeerId (None for other key types).
+    /// Recovers the member id from an ed25519 PeerId (None for other key
+    /// types and for encodings other than libp2p's canonical one). The key
+    /// is not decompressed here: a peer of an authenticated connection
+    /// holds a valid one, and every use of a key (signature check, X25519)
+    /// checks it.
     pub fn from_peer_id(peer: &libp2p_identity::PeerId) -> Option<MemberId> {
         let mh = peer.as_ref();
         if mh.code() != 0 {
             return None; // not an identity multihash: key not inlined
         }
-        let pk = libp2p_identity::PublicKey::try_decode_protobuf(mh.digest()).ok()?;
-        let ed = pk.try_into_ed25519().ok()?;
-        Some(MemberId(ed.to_bytes()))
+        let key = mh.digest().strip_prefix(&PEER_ID_KEY_PREFIX)?;
+        Some(MemberId(key.try_into().ok()?))
     }
 
     /// The 4-byte short id carried in frame headers.

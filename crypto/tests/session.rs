@@ -15,6 +15,21 @@ fn identity_maps_to_peer_id_and_hides_secrets() {
     let id = ident(7);
     let peer = id.peer_id();
     assert_eq!(MemberId::from_peer_id(&peer), Some(id.member_id()));
+    // The PeerId written out by hand is libp2p's own, both ways.
+    for n in 0..32u8 {
+        let id = ident(n);
+        let kp = libp2p_identity::Keypair::ed25519_from_bytes(*id.to_secret_bytes()).unwrap();
+        assert_eq!(id.peer_id(), kp.public().to_peer_id());
+        assert_eq!(
+            MemberId::from_peer_id(&kp.public().to_peer_id()),
+            Some(id.member_id())
+        );
+    }
+    // A PeerId that inlines no ed25519 key names no member.
+    let mut sha256 = vec![0x12, 0x20];
+    sha256.extend_from_slice(&[7; 32]);
+    let hashed = libp2p_identity::PeerId::from_bytes(&sha256).unwrap();
+    assert_eq!(MemberId::from_peer_id(&hashed), None);
     let secret_hex = hex::encode(*id.to_secret_bytes());
     let dbg = format!("{id:?}");
     assert!(

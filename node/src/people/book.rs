@@ -102,11 +102,32 @@ pub fn labels(members: &[MemberId], book: &Book) -> BTreeMap<MemberId, String> {
 }
 
 /// The label of `member` among `members` (see [`labels`]); its id prefix
-/// when it is not among them.
+/// when it is not among them. Every event names its member, so this looks
+/// at the one name: no allocation per member, none at all without a profile.
 pub fn label(member: &MemberId, members: &[MemberId], book: &Book) -> String {
-    labels(members, book)
-        .remove(member)
-        .unwrap_or_else(|| short_hex(member))
+    let Some(name) = book.name(member) else {
+        return short_hex(member);
+    };
+    if !members.contains(member) {
+        return short_hex(member);
+    }
+    let wanted = name.to_lowercase();
+    let reads_as = |text: &str| text.chars().flat_map(char::to_lowercase).eq(wanted.chars());
+    let mut prefix = [0u8; 8];
+    let readings: usize = members
+        .iter()
+        .map(|m| {
+            let by_name = book.name(m).is_some_and(reads_as);
+            let by_prefix = hex::encode_to_slice(&m.0[..4], &mut prefix).is_ok()
+                && prefix.as_slice() == wanted.as_bytes();
+            usize::from(by_name) + usize::from(by_prefix)
+        })
+        .sum();
+    if readings == 1 {
+        name.to_owned()
+    } else {
+        format!("{name} ({})", short_hex(member))
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +190,16 @@ mod tests {
         assert_eq!(l[&all[3]], short_hex(&all[3]));
         // Alone in a group, Ben is Ben.
         assert_eq!(label(&all[1], &all[..2], &book), "Ben");
+        for m in &all {
+            assert_eq!(label(m, &all, &book), l[m], "label agrees with labels");
+        }
+        // A name that reads as another member's id prefix is not taken as is.
+        let poser = id(5);
+        book.insert(signed(&poser, 1, &short_hex(&all[3]).to_uppercase())?);
+        let with_poser = [all[3], poser.member_id()];
+        let l = labels(&with_poser, &book);
+        assert_eq!(label(&with_poser[1], &with_poser, &book), l[&with_poser[1]]);
+        assert!(l[&with_poser[1]].contains('('), "{}", l[&with_poser[1]]);
         Ok(())
     }
 

@@ -87,6 +87,9 @@ impl Task {
     /// How `m` shows in `gid` (see [`people::labels`]), among the members
     /// and `m` itself (which may have just left).
     pub(crate) fn label(&self, gid: &GroupId, m: &MemberId) -> String {
+        if self.people.book.name(m).is_none() {
+            return people::short_hex(m);
+        }
         let mut members = self.roster_of(gid);
         if !members.contains(m) {
             members.push(*m);

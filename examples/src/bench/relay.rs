@@ -6,8 +6,9 @@
 //! exact. Each pair is a room of two members (the node's `aura-media`
 //! endpoint); one talks, every 20 ms sending `--frames-per-tick` frames
 //! with its send time inside the (opaque to the relay) payload; the other
-//! receives through the relay. Delay is one-way, send to receive, so it
-//! includes both members' stacks: an upper bound of what the relay adds.
+//! receives through the relay. Delay is one-way, send to receive, through
+//! both members' stacks; the same pairs first talk directly at the same
+//! rate (the baseline), so the difference is what the relay adds.
 
 use std::time::{Duration, Instant};
 
@@ -209,14 +210,103 @@ pub(crate) fn pct_ms(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1e6
 }
 
-/// Runs the suite and prints its figures.
+/// One pair: the talker's and the listener's endpoints and room queues.
+struct Pair {
+    talker: MediaEndpoint,
+    id: Identity,
+    room: [u8; 8],
+    _talker_rx: Inbox,
+    /// Kept open for the whole run.
+    _listener: MediaEndpoint,
+    listener_id: aura_crypto::MemberId,
+    rx: Inbox,
+}
+
+/// What one phase measured: frames sent, and delays (ns, sorted).
+struct Phase {
+    sent: u64,
+    delays: Vec<u64>,
+}
+
+impl Phase {
+    fn loss(&self) -> f64 {
+        1.0 - self.delays.len() as f64 / self.sent.max(1) as f64
+    }
+}
+
+/// Every talker sends `args.frames_per_tick` frames every 20 ms for the
+/// window, to the relay (`via`) or straight to its listener (`None`); each
+/// listener records the one-way delays. Gives the pairs back.
+async fn phase(
+    pairs: Vec<Pair>,
+    via: Option<aura_crypto::MemberId>,
+    args: &Args,
+    base: Instant,
+) -> anyhow::Result<(Vec<Pair>, Phase)> {
+    let window = Duration::from_secs(args.seconds);
+    let (n, len) = (args.frames_per_tick, args.frame_bytes);
+    let mut tasks = Vec::new();
+    for mut p in pairs {
+        tasks.push(tokio::spawn(async move {
+            let to = via.unwrap_or(p.listener_id);
+            let end = Instant::now() + window;
+            let talk = async {
+                let mut tick = tokio::time::interval(Duration::from_millis(20));
+                let (mut sent, mut counter) = (0u64, 0u32);
+                while Instant::now() < end {
+                    tick.tick().await;
+                    for _ in 0..n {
+                        counter += 1;
+                        if p.talker
+                            .send(&to, frame(p.room, &p.id, counter, len, base))
+                            .is_ok()
+                        {
+                            sent += 1;
+                        }
+                    }
+                }
+                sent
+            };
+            let listen = async {
+                let mut delays = Vec::new();
+                let until = end + Duration::from_millis(500);
+                while let Ok(Some(inc)) = tokio::time::timeout_at(until.into(), p.rx.recv()).await {
+                    let now = base.elapsed().as_nanos() as u64;
+                    if let Some(b) = inc.frame.get(HEADER_LEN..HEADER_LEN + 8) {
+                        let mut t = [0u8; 8];
+                        t.copy_from_slice(b);
+                        delays.push(now.saturating_sub(u64::from_be_bytes(t)));
+                    }
+                }
+                delays
+            };
+            let (sent, delays) = tokio::join!(talk, listen);
+            (p, sent, delays)
+        }));
+    }
+    let mut back = Vec::new();
+    let mut out = Phase {
+        sent: 0,
+        delays: Vec::new(),
+    };
+    for t in tasks {
+        let (p, sent, delays) = t.await?;
+        out.sent += sent;
+        out.delays.extend(delays);
+        back.push(p);
+    }
+    out.delays.sort_unstable();
+    Ok((back, out))
+}
+
+/// Runs the suite and prints its figures: first the same pairs talking
+/// directly (the baseline), then through the relay.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let relay = spawn_relay(1_024)?;
     let rid = relay.id.member_id();
     let base = Instant::now();
     let window = Duration::from_secs(args.seconds);
-    let mut talkers = Vec::new();
-    let mut listeners = Vec::new();
+    let mut pairs = Vec::new();
     for p in 0..args.pairs {
         let room = (p as u64 + 1).to_be_bytes();
         let (a, b) = (
@@ -240,51 +330,43 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ep.send(&rid, Bytes::from(RelayControl::Join(room).to_vec()))?;
             eps.push((ep, rx));
         }
-        let (b_ep, b_rx) = eps.pop().ok_or_else(|| anyhow::anyhow!("endpoint"))?;
-        let (a_ep, _a_rx) = eps.pop().ok_or_else(|| anyhow::anyhow!("endpoint"))?;
-        talkers.push((a_ep, a, room, _a_rx));
-        listeners.push((b_ep, b_rx));
+        let (listener, rx) = eps.pop().ok_or_else(|| anyhow::anyhow!("endpoint"))?;
+        let (talker, talker_rx) = eps.pop().ok_or_else(|| anyhow::anyhow!("endpoint"))?;
+        // The direct path of the baseline.
+        talker
+            .connect(b.member_id(), listener.local_addr()?)
+            .await?;
+        pairs.push(Pair {
+            talker,
+            id: a,
+            room,
+            _talker_rx: talker_rx,
+            _listener: listener,
+            listener_id: b.member_id(),
+            rx,
+        });
     }
     // Joins are datagrams: let them land before measuring.
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let (pairs, direct) = phase(pairs, None, &args, base).await?;
     let _ = relay.start.send(());
     let cpu0 = crate::bench::process_cpu_s();
     let t0 = Instant::now();
-    let mut send_tasks = Vec::new();
-    for (ep, id, room, _rx) in talkers {
-        let (n, len) = (args.frames_per_tick, args.frame_bytes);
-        send_tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            let mut sent = 0u64;
-            let mut counter = 0u32;
-            let end = Instant::now() + window;
-            while Instant::now() < end {
-                tick.tick().await;
-                for _ in 0..n {
-                    counter += 1;
-                    if ep.send(&rid, frame(room, &id, counter, len, base)).is_ok() {
-                        sent += 1;
-                    }
-                }
-            }
-            (sent, ep, _rx)
-        }));
-    }
-    let end = Instant::now() + window + Duration::from_millis(500);
-    let recv_tasks: Vec<_> = listeners
-        .into_iter()
-        .map(|(ep, rx)| spawn_receiver(ep, rx, base, end))
-        .collect();
-    let (sent, keep, delays) = collect(send_tasks, recv_tasks).await?;
+    let (pairs, relayed) = phase(pairs, Some(rid), &args, base).await?;
     let elapsed = t0.elapsed().as_secs_f64();
     let _ = relay.stop.send(());
     let (relay_cpu, forwarded, drops) = relay.done.await?;
     let proc_cpu = crate::bench::process_cpu_s() - cpu0;
-    let pct = |p: f64| pct_ms(&delays, p);
-    let received = delays.len() as u64;
-    let loss = 1.0 - received as f64 / sent.max(1) as f64;
+    let (pct, dpct) = (
+        |p: f64| pct_ms(&relayed.delays, p),
+        |p: f64| pct_ms(&direct.delays, p),
+    );
+    let received = relayed.delays.len() as u64;
+    let sent = relayed.sent;
+    let loss = relayed.loss();
     let pps = forwarded as f64 / window.as_secs_f64();
     let per_core = forwarded as f64 / relay_cpu.max(1e-9);
+    let us_per_packet = relay_cpu * 1e6 / forwarded.max(1) as f64;
     let out = serde_json::json!({
         "suite": "relay",
         "pairs": args.pairs,
@@ -300,30 +382,43 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "relay_cpu_s": relay_cpu,
         "relay_cpu_share": relay_cpu / elapsed,
         "forwarded_per_cpu_s": per_core,
+        "relay_cpu_us_per_packet": us_per_packet,
         "process_cpu_s": proc_cpu,
         "delay_ms_p50": pct(0.5),
         "delay_ms_p99": pct(0.99),
         "delay_ms_max": pct(1.0),
+        "direct_delay_ms_p50": dpct(0.5),
+        "direct_delay_ms_p99": dpct(0.99),
+        "direct_delay_ms_max": dpct(1.0),
+        "direct_loss": direct.loss(),
+        "added_delay_ms_p50": pct(0.5) - dpct(0.5),
+        "added_delay_ms_p99": pct(0.99) - dpct(0.99),
     });
     if args.json {
         println!("{out}");
     } else {
         println!(
-            "relay: {} pairs x {} frames/20 ms of {} B for {} s\n\
-             forwarded {forwarded} ({pps:.0}/s), received {received} of {sent} sent (loss {:.3} %), relay drops {drops}\n\
-             relay thread CPU {relay_cpu:.2} s ({:.0} % of one core): {per_core:.0} forwarded per CPU-second\n\
-             one-way delay through the relay: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            "relay: {} pairs x {} frames/20 ms of {} B for {} s (direct first, then through the relay)\n\
+             forwarded {forwarded} ({pps:.0}/s), received {received} of {sent} sent (loss {:.3} %, direct {:.3} %), relay drops {drops}\n\
+             relay thread CPU {relay_cpu:.2} s ({:.0} % of one core): {per_core:.0} forwarded per CPU-second, {us_per_packet:.1} us per packet\n\
+             one-way delay p50 / p99 / max: direct {:.2} / {:.2} / {:.2} ms, relayed {:.2} / {:.2} / {:.2} ms, added p50 {:.2} ms, p99 {:.2} ms",
             args.pairs,
             args.frames_per_tick,
             args.frame_bytes,
             args.seconds,
             loss * 100.0,
+            direct.loss() * 100.0,
             relay_cpu / elapsed * 100.0,
+            dpct(0.5),
+            dpct(0.99),
+            dpct(1.0),
             pct(0.5),
             pct(0.99),
             pct(1.0),
+            pct(0.5) - dpct(0.5),
+            pct(0.99) - dpct(0.99),
         );
     }
-    drop(keep);
+    drop(pairs);
     Ok(())
 }

@@ -98,17 +98,32 @@ impl Task {
 
     /// Whether to dial `peer` (a group member) now: our carrier, or a
     /// member we carry for, always; while we look for a carrier, anyone;
-    /// else not a member that said it is away, and while we are away
-    /// (settled) no member at all.
+    /// else not a member that said it is away (a carrier of last resort
+    /// waits for them to dial it: dialling them, it would be closed and
+    /// dial again), and while we are away (settled) no member at all.
     pub(crate) fn may_dial(&self, peer: &PeerId) -> bool {
         if self.carriers().contains(peer) || self.carries_for(peer) {
             return true;
         }
-        let away = &self.carry.away;
-        if self.net.background && !away.departure.settled() {
+        if self.looking_for_carrier() {
             return true;
         }
+        let away = &self.carry.away;
         !away.presence.is_away(peer) && away.departure.may_dial(false, self.is_group_member(peer))
+    }
+
+    /// In background mode, a group of ours goes through a carrier and has none.
+    fn looking_for_carrier(&self) -> bool {
+        self.net.background
+            && self.groups.iter().any(|(gid, g)| {
+                !g.removed
+                    && self.carrying(gid)
+                    && self
+                        .carry
+                        .outboxes
+                        .get(gid)
+                        .is_none_or(|o| o.carrier.is_none())
+            })
     }
 
     /// Members that said they are away, now.

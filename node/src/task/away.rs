@@ -169,7 +169,10 @@ impl Task {
                         .carry
                         .outboxes
                         .get(gid)
-                        .is_some_and(|o| o.carrier.is_some())
+                        .and_then(|o| o.carrier)
+                        // A carrier that is away itself (a group all in
+                        // background mode): keep every connection, as before.
+                        .is_some_and(|c| !self.carry.away.presence.is_away(&c))
                     && self.carry.away.notices.get(gid).is_some_and(|(_, t)| *t)
             });
         self.carry.away.departure.set_settled(settled, now);

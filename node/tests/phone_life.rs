@@ -144,8 +144,10 @@ async fn group_traffic_is_back_within_2_s_of_a_network_change() {
     }
     let others: HashSet<_> = nodes[1..].iter().map(|n| n.node.peer_id()).collect();
     assert_eq!(reconnected, others);
-    // Listening again where members knew it, so they can dial it too.
-    within(5, async {
+    // Listening again where members knew it, so they can dial it too (the
+    // old QUIC socket can stay busy for seconds: dials dropped with the old
+    // swarm hold it until they time out).
+    within(10, async {
         loop {
             let now: HashSet<_> = nodes[0]
                 .node

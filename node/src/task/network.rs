@@ -24,7 +24,7 @@ use crate::{
 /// Longest an old swarm is driven to close its connections cleanly.
 const RETIRE_WITHIN: Duration = Duration::from_secs(2);
 /// Longest the new listeners wait for the old ports, ms; then any port.
-const SAME_PORT_WITHIN_MS: u64 = 4_000;
+const SAME_PORT_WITHIN_MS: u64 = 8_000;
 /// After a restart, members we are not connected to are dialled every
 /// [`FAST_REDIAL_EVERY_MS`] for this long, ms: when they restarted at the
 /// same time (the whole group went to background), their old ports open

@@ -6,6 +6,7 @@
 //! takes one bidirectional stream per connection.
 
 mod cascade;
+mod forwarding;
 mod rooms;
 
 use std::net::{IpAddr, SocketAddr};

@@ -17,7 +17,7 @@ use aura_media::tls;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::rooms::{apply, LINK_OUTBOX};
+use super::forwarding::{apply, LINK_OUTBOX};
 use super::{lock, Shared, CLOSE_REFUSED};
 use crate::rooms::{ClientMsg, HubError, Reader, ServerMsg};
 use crate::server::dht::DhtCmd;

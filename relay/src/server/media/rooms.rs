@@ -20,9 +20,9 @@ use aura_crypto::MemberId;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::forwarding::{apply, LINK_OUTBOX};
 use super::{cascade, lock, Shared, CLOSE_REFUSED};
 use crate::access::Access;
-use crate::forward::Forwarder;
 use crate::rooms::{
     ClientMsg, Follower, ForwardChange, Hub, HubError, HubLimits, Origin, Pace, Reader,
     RelayAdmission, RelayLoad, ServerMsg,
@@ -31,8 +31,6 @@ use crate::server::dht::DhtCmd;
 
 /// Messages queued to one member's control stream.
 const OUTBOX: usize = 1_024;
-/// Messages queued to an edge relay's link (it carries many members').
-pub(super) const LINK_OUTBOX: usize = 16_384;
 /// Bytes read from a control stream at once.
 const READ_CHUNK: usize = 4_096;
 
@@ -185,20 +183,6 @@ fn context(msg: &ClientMsg) -> (RoomId, u64) {
             .map(|o| (o.op().room, o.op().at_ms))
             .unwrap_or_default(),
         other => (other.room().unwrap_or_default(), 0),
-    }
-}
-
-pub(super) fn apply(t: &mut Forwarder<quinn::Connection>, s: &Shared, change: ForwardChange) {
-    match change {
-        ForwardChange::Open(r) => t.gate_room(r),
-        ForwardChange::Admit(r, m) => {
-            if let Err(e) = t.admit(r, &m) {
-                s.metrics.refuse("media", e.as_str());
-            }
-        }
-        ForwardChange::Expel(r, m) => t.expel(r, &m),
-        ForwardChange::Speakers(r, v) => t.set_speakers(r, v),
-        ForwardChange::Close(r) => t.close_gated(r),
     }
 }
 

@@ -1,0 +1,59 @@
+//! What sent each packet of a phase, from its counts and the mode's timing.
+
+/// Packets the phone sends per minute by source, from what it did (`pub_pm`
+/// publications, `rcv_pm` receptions) and the mode's timing; the remainder
+/// of the measured total is printed as "other". Each packet received that
+/// carries data is acknowledged by one sent (QUIC ACK within 25 ms), unless
+/// it leaves with something else.
+pub(super) fn attribute(
+    link: aura_node::link::LinkTiming,
+    heartbeat_ms: u64,
+    peers: f64,
+    pub_pm: f64,
+    rcv_pm: f64,
+    carry_pm: f64,
+    measured_pm: Option<f64>,
+) -> Vec<(String, f64)> {
+    let per_min = |ms: u64| 60_000.0 / ms.max(1) as f64;
+    // IHAVE: `gossip_lazy` members per heartbeat while a message is in the
+    // last three heartbeats' window; as many arrive from the others.
+    let busy = ((pub_pm + rcv_pm) * 3.0 * heartbeat_ms as f64 / 60_000.0).min(1.0);
+    let ihave = busy * per_min(heartbeat_ms) * (link.gossip_lazy as f64).min(peers);
+    // Carried (background mode): one request per publication or poll, and
+    // the ack of its answer, instead of a frame per member and an ack per
+    // location received.
+    let (frames, acks) = if carry_pm > 0.0 {
+        (
+            ("carry requests (publications and polls)", carry_pm),
+            ("acks of carry answers", carry_pm),
+        )
+    } else {
+        (
+            ("location frames (one per member)", pub_pm * peers),
+            ("acks of received locations", rcv_pm),
+        )
+    };
+    let mut v = vec![
+        (frames.0.to_owned(), frames.1),
+        (acks.0.to_owned(), acks.1),
+        ("gossipsub IHAVE".to_owned(), ihave),
+        ("acks of received IHAVEs".to_owned(), ihave),
+        (
+            // Ping: our ping and the ack of the pong; the pong to theirs.
+            "libp2p Ping (both ends ping)".to_owned(),
+            3.0 * peers * per_min(link.ping_interval_ms),
+        ),
+        (
+            "Identify (both ends)".to_owned(),
+            2.0 * peers * per_min(link.identify_interval_ms),
+        ),
+    ];
+    if let Some(total) = measured_pm {
+        let known: f64 = v.iter().map(|(_, n)| n).sum();
+        v.push((
+            "other: keep-alives and their acks, TCP acks, acks of the rest, handshakes".to_owned(),
+            (total - known).max(0.0),
+        ));
+    }
+    v
+}

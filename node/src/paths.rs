@@ -70,6 +70,14 @@ impl PeerPaths {
         (after != before).then_some(after).flatten()
     }
 
+    /// A peer's open connections, oldest first.
+    pub(crate) fn connections(&self, peer: &PeerId) -> Vec<ConnectionId> {
+        self.peers
+            .get(peer)
+            .map(|conns| conns.iter().map(|(c, _)| *c).collect())
+            .unwrap_or_default()
+    }
+
     /// The path of one open connection.
     pub(crate) fn of_connection(&self, peer: &PeerId, conn: ConnectionId) -> Option<Path> {
         self.peers

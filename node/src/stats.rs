@@ -58,6 +58,9 @@ pub struct NodeStats {
     /// Connections opened to a peer we were already connected to (both
     /// ends dialled at once, or a hole punch beside a relayed circuit).
     pub duplicate_connections: u64,
+    /// Connections closed because their peer announced itself afresh on a
+    /// newer one (it had given up on them: a dead relay, a restart).
+    pub stale_connections_closed: u64,
     /// Now: connected group members that gossip does not know to be
     /// subscribed to the group's topic (they get our messages only by repair).
     pub members_not_subscribed: u64,

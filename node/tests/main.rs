@@ -26,6 +26,7 @@ mod replay_floors;
 mod replay_restart;
 mod restart;
 mod roster_sync;
+mod stale_links;
 mod voice_adapt;
 mod voice_announce;
 mod voice_jitter;

@@ -43,6 +43,8 @@ pub struct Behaviour {
     /// Fast pings on the relays that carry a member's connection: a relay
     /// that dies silently is noticed in about a second.
     pub relay_watch: super::relay_watch::Behaviour,
+    /// Wakes a connection's handlers on demand (see [`super::wake`]).
+    pub wake: super::wake::Behaviour,
     /// Kademlia, on with bootstrap nodes or `dht_server` (see [`Config::dht_server`]).
     pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     /// mDNS on the LAN (off in tests).
@@ -282,6 +284,7 @@ pub fn build_swarm(
                         .with_interval(Duration::from_millis(link.ping_interval_ms.max(1_000))),
                 ),
                 relay_watch: super::relay_watch::Behaviour::default(),
+                wake: super::wake::Behaviour::default(),
                 kad: kad.into(),
                 mdns: mdns.into(),
                 autonat: autonat::Behaviour::new(

@@ -1,6 +1,7 @@
 //! The libp2p side: the composed behaviour and the swarm it runs in.
 
 pub mod addrs;
+pub mod announced;
 pub mod away;
 mod behaviour;
 pub mod carry;
@@ -8,6 +9,7 @@ pub mod discovery;
 pub mod redial;
 pub mod relay_watch;
 pub mod relays;
+pub mod wake;
 
 pub(crate) use behaviour::topic_score_params;
 pub use behaviour::{

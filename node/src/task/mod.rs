@@ -17,6 +17,7 @@ mod people;
 mod redial;
 mod relays;
 mod rpc;
+mod stale_links;
 mod swarm_events;
 mod voice;
 
@@ -94,6 +95,8 @@ pub(crate) struct Task {
     pub(crate) carry: carry::CarryState,
     /// Profiles, avatars being fetched, block and follow lists.
     pub(crate) people: people::PeopleState,
+    /// Topics each peer announced (see `stale_links`).
+    pub(crate) announced: crate::net::announced::Announced,
 }
 
 /// Unix milliseconds now.
@@ -149,6 +152,7 @@ impl Task {
             relay,
             carry: Default::default(),
             people,
+            announced: Default::default(),
         };
         task.relay_tick();
         task.refresh_core_listen_addrs();

@@ -95,6 +95,11 @@ impl RelayState {
             .collect()
     }
 
+    /// A peer's open connections, oldest first.
+    pub(crate) fn connections(&self, peer: &PeerId) -> Vec<libp2p::swarm::ConnectionId> {
+        self.paths.connections(peer)
+    }
+
     /// Peers whose path goes through a relay, and that relay.
     pub(crate) fn relayed_paths(&self) -> Vec<(PeerId, PeerId)> {
         self.paths.relayed()

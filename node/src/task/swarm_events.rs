@@ -47,6 +47,7 @@ impl Task {
             } => {
                 self.relay_connection_closed(peer_id, connection_id);
                 self.away_link_closed(connection_id);
+                self.on_peer_connection_closed(peer_id, num_established);
                 if num_established == 0 {
                     if let Some(m) = aura_crypto::MemberId::from_peer_id(&peer_id) {
                         self.core.peer_disconnected(m);
@@ -136,7 +137,11 @@ impl Task {
                     .gossipsub
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
             }
-            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { topic, .. }) => {
+            BehaviourEvent::Gossipsub(gossipsub::Event::Unsubscribed { peer_id, topic }) => {
+                self.on_peer_left_topic(&peer_id, &topic);
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic }) => {
+                self.on_peer_announced(peer_id, &topic);
                 if let Some(gid) = self.topics.get(&topic).copied() {
                     self.flush_unsent(&gid);
                 }

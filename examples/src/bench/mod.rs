@@ -26,3 +26,23 @@ pub(crate) fn process_run_queue_wait_s() -> f64 {
         .sum();
     ns as f64 / 1e9
 }
+
+/// UDP datagrams the kernel dropped for a full socket receive buffer, on
+/// the whole machine so far (Linux `/proc/net/snmp` `RcvbufErrors`; 0
+/// elsewhere). A relay that falls behind loses datagrams here, before it
+/// can count them.
+pub(crate) fn udp_rcvbuf_errors() -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/net/snmp") else {
+        return 0;
+    };
+    let mut udp = s.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}

@@ -40,7 +40,7 @@ pub struct Args {
 }
 
 /// CPU seconds of the calling thread (Linux; 0 elsewhere).
-fn thread_cpu_s() -> f64 {
+pub(crate) fn thread_cpu_s() -> f64 {
     let Ok(s) = std::fs::read_to_string("/proc/thread-self/stat") else {
         return 0.0;
     };
@@ -53,19 +53,56 @@ fn thread_cpu_s() -> f64 {
     (t(11) + t(12)) / 100.0
 }
 
+/// Every drop label the relay counts (forwarder, control plane, cascade).
+const DROP_REASONS: [&str; 15] = [
+    "malformed",
+    "wrong_sender",
+    "not_joined",
+    "rate_limited",
+    "not_admitted",
+    "no_session",
+    "not_speaker",
+    "send_failed",
+    "control_rate_limited",
+    "control_queue_full",
+    "link_queue_full",
+    "link_pending_full",
+    "link_malformed",
+    "link_unexpected",
+    "not_selected",
+];
+
+/// What a relay did over the measured window.
+pub(crate) struct RelayFigures {
+    /// Relay thread CPU seconds.
+    pub(crate) cpu_s: f64,
+    /// Datagrams forwarded (one per receiver, edges included).
+    pub(crate) forwarded: u64,
+    /// Datagrams dropped, all reasons but `not_selected` (a quiet seat
+    /// not forwarded is the selection working, not a loss).
+    pub(crate) drops: u64,
+    /// Each non-zero drop label and its count.
+    pub(crate) drops_by: Vec<(&'static str, u64)>,
+}
+
 /// The relay on its own thread, started and stopped around the window.
 pub(crate) struct RelayThread {
     pub(crate) media: std::net::SocketAddr,
     pub(crate) id: Identity,
+    /// Its libp2p address with `/p2p/<peer id>` (a DHT bootstrap entry).
+    pub(crate) dht: String,
     pub(crate) start: oneshot::Sender<()>,
     pub(crate) stop: oneshot::Sender<()>,
-    /// Relay thread CPU seconds over the window, forwarded packets, drops.
-    pub(crate) done: oneshot::Receiver<(f64, u64, u64)>,
+    pub(crate) done: oneshot::Receiver<RelayFigures>,
 }
 
 /// Starts a relay on loopback with no bandwidth cap and room for
-/// `members_per_room` members in one room.
-pub(crate) fn spawn_relay(members_per_room: usize) -> anyhow::Result<RelayThread> {
+/// `members_per_room` members in one room; `bootstrap`: a relay's
+/// [`RelayThread::dht`] to join the DHT through.
+pub(crate) fn spawn_relay(
+    members_per_room: usize,
+    bootstrap: Option<String>,
+) -> anyhow::Result<RelayThread> {
     let id = Identity::generate(&mut OsRng);
     let rid = id.clone();
     let (addr_tx, addr_rx) = std::sync::mpsc::sync_channel(1);
@@ -94,6 +131,7 @@ pub(crate) fn spawn_relay(members_per_room: usize) -> anyhow::Result<RelayThread
             cfg.limits.media_bytes_per_s = 0;
             cfg.limits.members_per_room = members_per_room;
             cfg.limits.media_sessions = members_per_room.max(4_096);
+            cfg.dht.bootstrap = bootstrap.into_iter().collect();
             let server = match Server::spawn(rid, cfg).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -101,31 +139,47 @@ pub(crate) fn spawn_relay(members_per_room: usize) -> anyhow::Result<RelayThread
                     return;
                 }
             };
-            let _ = addr_tx.send(Ok(server.media_addr()));
+            let dht = server
+                .listen_addrs()
+                .first()
+                .map(|a| format!("{a}/p2p/{}", server.peer_id()))
+                .unwrap_or_default();
+            let _ = addr_tx.send(Ok((server.media_addr(), dht)));
             let _ = start_rx.await;
             let (cpu0, f0) = (thread_cpu_s(), server.metrics().forwarded_packets.get());
+            let d0: Vec<u64> = DROP_REASONS
+                .iter()
+                .map(|r| server.metrics().drops_for(r))
+                .collect();
             let _ = stop_rx.await;
             let cpu = thread_cpu_s() - cpu0;
             let fwd = server.metrics().forwarded_packets.get() - f0;
             let m = server.metrics();
-            let drops: u64 = [
-                "malformed",
-                "wrong_sender",
-                "not_joined",
-                "rate_limited",
-                "send_failed",
-            ]
-            .iter()
-            .map(|r| m.drops_for(r))
-            .sum();
-            let _ = done_tx.send((cpu, fwd, drops));
+            let drops_by: Vec<(&'static str, u64)> = DROP_REASONS
+                .iter()
+                .zip(&d0)
+                .map(|(r, n0)| (*r, m.drops_for(r).saturating_sub(*n0)))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            let drops = drops_by
+                .iter()
+                .filter(|(r, _)| *r != "not_selected")
+                .map(|(_, n)| n)
+                .sum();
+            let _ = done_tx.send(RelayFigures {
+                cpu_s: cpu,
+                forwarded: fwd,
+                drops,
+                drops_by,
+            });
             server.shutdown().await;
         });
     });
-    let media = addr_rx.recv()??;
+    let (media, dht) = addr_rx.recv()??;
     Ok(RelayThread {
         media,
         id,
+        dht,
         start,
         stop,
         done,
@@ -302,7 +356,7 @@ async fn phase(
 /// Runs the suite and prints its figures: first the same pairs talking
 /// directly (the baseline), then through the relay.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let relay = spawn_relay(1_024)?;
+    let relay = spawn_relay(1_024, None)?;
     let rid = relay.id.member_id();
     let base = Instant::now();
     let window = Duration::from_secs(args.seconds);
@@ -355,7 +409,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (pairs, relayed) = phase(pairs, Some(rid), &args, base).await?;
     let elapsed = t0.elapsed().as_secs_f64();
     let _ = relay.stop.send(());
-    let (relay_cpu, forwarded, drops) = relay.done.await?;
+    let RelayFigures {
+        cpu_s: relay_cpu,
+        forwarded,
+        drops,
+        ..
+    } = relay.done.await?;
     let proc_cpu = crate::bench::process_cpu_s() - cpu0;
     let (pct, dpct) = (
         |p: f64| pct_ms(&relayed.delays, p),

@@ -1,99 +1,31 @@
-//! The `room` benchmark suite: one voice room through the relay's media
-//! forwarder on loopback. Seated speakers send leveled voice frames (the
-//! audio level outside the encryption) every 20 ms; the relay forwards the
-//! loudest few (its `loudest_speakers`, 3) to every listener, who are light
-//! clients speaking the media protocol (one `aura-media` endpoint each, no
-//! whole node). Delay is one-way, send to receive, so it includes both
-//! ends' stacks: an upper bound of what the relay adds. The relay runs on
-//! its own thread, so its CPU is one thread's.
-//!
-//! It also prints what room keys cost for the joiners, measured on the real
-//! `aura-crypto` code: the host sealing the room key to each listener, each
-//! listener opening it and installing every speaker's key.
+//! `bench room` with one relay and datagram joins (`--relays 1`, the
+//! default): seated speakers send leveled voice frames (the audio level
+//! outside the encryption) every 20 ms; the relay forwards the loudest few
+//! (its `loudest_speakers`, 3) to every listener, who are light clients
+//! speaking the media protocol (one `aura-media` endpoint each, no whole
+//! node), joined by a datagram `join` (no room control plane). Delay is
+//! one-way, send to receive, so it includes both ends' stacks: an upper
+//! bound of what the relay adds. The relay runs on its own thread, so its
+//! CPU is one thread's.
 
 use std::time::{Duration, Instant};
 
-use aura_crypto::room::{RoomId, RoomKeyAuthority, RoomSession, SpeakerKey};
 use aura_crypto::{Identity, MemberId};
 use aura_media::level::with_level;
 use aura_media::{Config, MediaEndpoint, RelayControl, RoomConfig};
 use bytes::Bytes;
 use rand::rngs::OsRng;
 
-use super::relay::{collect, frame, pct_ms, spawn_receiver, spawn_relay, Inbox};
-
-/// Command-line options of this suite.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Print one JSON object instead of human-readable figures.
-    #[arg(long)]
-    pub json: bool,
-    /// Listeners (light clients).
-    #[arg(long, default_value_t = 1_000)]
-    pub listeners: usize,
-    /// Seated speakers talking at once (the relay forwards the loudest 3).
-    #[arg(long, default_value_t = 3)]
-    pub speakers: usize,
-    /// Seconds to measure.
-    #[arg(long, default_value_t = 5)]
-    pub seconds: u64,
-    /// Bytes of each sealed frame (a 24 kb/s Opus frame sealed is ~95).
-    #[arg(long, default_value_t = 96)]
-    pub frame_bytes: usize,
-}
-
-/// What the room keys cost the joiners (CPU on this thread, no network).
-struct KeyCost {
-    host_per_join_us: f64,
-    listener_ready_us: f64,
-    bytes_per_join: usize,
-}
-
-fn key_cost(listeners: usize, speakers: usize) -> anyhow::Result<KeyCost> {
-    let host = Identity::generate(&mut OsRng);
-    let room = RoomId([3; 32]);
-    let authority = RoomKeyAuthority::new(host.clone(), room, &mut OsRng);
-    let mut seated = Vec::new();
-    let mut keys = Vec::new();
-    for _ in 0..speakers {
-        let id = Identity::generate(&mut OsRng);
-        let mut s = RoomSession::new(id.clone(), room, host.member_id(), 0, &mut OsRng);
-        s.accept_room_key(&authority.envelope_for(id.member_id(), &mut OsRng)?)?;
-        s.set_speakers([id.member_id()]);
-        keys.push(s.speaker_key(&mut OsRng)?.encode());
-        seated.push(id.member_id());
-    }
-    let n = listeners.clamp(1, 200);
-    let joiners: Vec<Identity> = (0..n).map(|_| Identity::generate(&mut OsRng)).collect();
-    let t = Instant::now();
-    let envs = joiners
-        .iter()
-        .map(|j| authority.envelope_for(j.member_id(), &mut OsRng))
-        .collect::<Result<Vec<_>, _>>()?;
-    let host_per_join_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    let t = Instant::now();
-    for (j, env) in joiners.iter().zip(&envs) {
-        let mut s = RoomSession::new(j.clone(), room, host.member_id(), 0, &mut OsRng);
-        s.accept_room_key(env)?;
-        s.set_speakers(seated.iter().copied());
-        for k in &keys {
-            s.accept_speaker_key(&SpeakerKey::decode(k)?)?;
-        }
-    }
-    Ok(KeyCost {
-        host_per_join_us,
-        listener_ready_us: t.elapsed().as_secs_f64() * 1e6 / n as f64,
-        bytes_per_join: envs.first().map(|e| e.encode().len()).unwrap_or(0)
-            + keys.iter().map(Vec::len).sum::<usize>(),
-    })
-}
+use super::{Args, KeyCost};
+use crate::bench::relay::{
+    collect, frame, pct_ms, spawn_receiver, spawn_relay, Inbox, RelayFigures,
+};
 
 type Listener = (MediaEndpoint, Inbox);
 
-/// Runs the suite and prints its figures.
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    let keys = key_cost(args.listeners, args.speakers)?;
-    let relay = spawn_relay(args.listeners + args.speakers + 8)?;
+/// Runs the one-relay room and prints its figures.
+pub(super) async fn run(args: Args, keys: KeyCost) -> anyhow::Result<()> {
+    let relay = spawn_relay(args.listeners + args.speakers + 8, None)?;
     let rid = relay.id.member_id();
     let base = Instant::now();
     let window = Duration::from_secs(args.seconds);
@@ -135,6 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = relay.start.send(());
     let cpu0 = crate::bench::process_cpu_s();
+    let rcvbuf0 = crate::bench::udp_rcvbuf_errors();
     let t0 = Instant::now();
     let mut send_tasks = Vec::new();
     for (i, (ep, id, rx)) in talkers.into_iter().enumerate() {
@@ -164,7 +97,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (sent, keep, delays) = collect(send_tasks, recv_tasks).await?;
     let elapsed = t0.elapsed().as_secs_f64();
     let _ = relay.stop.send(());
-    let (relay_cpu, forwarded, drops) = relay.done.await?;
+    let RelayFigures {
+        cpu_s: relay_cpu,
+        forwarded,
+        drops,
+        ..
+    } = relay.done.await?;
     let proc_cpu = crate::bench::process_cpu_s() - cpu0;
     let pct = |p: f64| pct_ms(&delays, p);
     // The relay sends each chosen frame to every other member (the
@@ -196,6 +134,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "delay_ms_p50": pct(0.5),
         "delay_ms_p99": pct(0.99),
         "delay_ms_max": pct(1.0),
+        "load_average": super::report::load_average(),
+        "udp_rcvbuf_errors": crate::bench::udp_rcvbuf_errors().saturating_sub(rcvbuf0),
+        "frames_fanned_out_of_sent": (forwarded / fanout) as f64 / sent.max(1) as f64,
         "key_host_us_per_join": keys.host_per_join_us,
         "key_listener_ready_us": keys.listener_ready_us,
         "key_bytes_per_join": keys.bytes_per_join,
@@ -209,7 +150,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
              forwarded {forwarded} ({pps:.0}/s), received {received} of {expected} expected (loss {:.3} %), relay drops {drops}\n\
              relay thread CPU {relay_cpu:.2} s ({:.0} % of one core): {per_core:.0} forwarded per CPU-second\n\
              one-way delay through the relay: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
-             keys per joiner: host {:.0} us, listener ready in {:.0} us of CPU, {} bytes",
+             keys per joiner: host {:.0} us, listener ready in {:.0} us of CPU, {} bytes\n\
+             load average {}",
             args.listeners,
             args.speakers,
             args.frame_bytes,
@@ -224,6 +166,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             keys.host_per_join_us,
             keys.listener_ready_us,
             keys.bytes_per_join,
+            out["load_average"],
         );
     }
     drop(keep);

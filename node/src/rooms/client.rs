@@ -215,6 +215,7 @@ impl RoomClient {
             }
             ServerMsg::SpeakerKey(b) => {
                 let key = SpeakerKey::decode(&b)?;
+                tracing::debug!(speaker = %key.speaker, room_epoch = key.room_epoch, sender_epoch = key.sender_epoch, "speaker key received");
                 let session = self.session.as_mut().ok_or(RoomsError::NotWelcomed)?;
                 match session.accept_speaker_key(&key) {
                     Err(aura_crypto::room::RoomError::UnknownEpoch)
@@ -350,6 +351,11 @@ impl RoomClient {
             return Ok(()); // sent when the room key arrives
         }
         let key = s.speaker_key(&mut OsRng)?;
+        tracing::debug!(
+            room_epoch = key.room_epoch,
+            sender_epoch = key.sender_epoch,
+            "speaker key sent"
+        );
         self.push_out(ClientMsg::SpeakerKey(key.encode()));
         Ok(())
     }
@@ -361,6 +367,17 @@ impl RoomClient {
             let seated: Vec<MemberId> = v.seats().iter().filter_map(|x| x.occupant).collect();
             s.set_speakers(seated);
         }
+    }
+
+    /// We joined again through another relay: a seated member sends its
+    /// speaker key there too (one sent just before the move may have been
+    /// lost with the old relay's connection, and listeners could then open
+    /// none of our frames).
+    pub fn moved(&mut self) -> Result<(), RoomsError> {
+        if self.is_seated() {
+            self.send_speaker_key()?;
+        }
+        Ok(())
     }
 
     /// Whether we hold a seat.

@@ -399,6 +399,8 @@ impl Driver {
             let join = self.client.op(kind, now_ms())?;
             self.write(&join).await?;
             self.write(&ClientMsg::Relays(self.client.room())).await?;
+            self.client.moved()?;
+            self.flush_out().await?;
             let _ = self.events.try_send(RoomEvent::Moved { relay: r.relay });
             tracing::info!(%from, to = %r.relay, "moved to another relay of the room");
             return Ok(recv);

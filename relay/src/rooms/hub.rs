@@ -281,7 +281,8 @@ impl Hub {
             return Err(HubError::Room(RoomError::NotASpeaker));
         }
         r.speaker_keys.insert(*from, bytes.clone());
-        let to = r.present().into_iter().filter(|m| m != from).collect();
+        let to: Vec<MemberId> = r.present().into_iter().filter(|m| m != from).collect();
+        tracing::debug!(speaker = %from, to = to.len(), "speaker key fanned out");
         Ok(Effects {
             sends: vec![Delivery {
                 to,

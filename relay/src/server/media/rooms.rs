@@ -336,6 +336,7 @@ fn through_hub(
         Ok(fx) => fx,
         Err(e) => {
             drop(hub);
+            tracing::debug!(%member, error = %e, "room message refused");
             s.metrics.refuse("rooms", e.as_str());
             let (room, at_ms) = ctx.unwrap_or_else(|m| context(&m));
             let refused = ServerMsg::Refused {

@@ -46,3 +46,22 @@ pub(crate) fn udp_rcvbuf_errors() -> u64 {
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// Datagrams the kernel dropped at the IPv4 UDP socket bound to `port`
+/// (its receive buffer full: the owner did not read in time), from
+/// `/proc/net/udp` (Linux; 0 elsewhere or if no such socket).
+pub(crate) fn udp_socket_drops(port: u16) -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/net/udp") else {
+        return 0;
+    };
+    let want = format!(":{port:04X}");
+    s.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1)
+                .filter(|local| local.ends_with(&want))
+                .and_then(|_| f.last()?.parse::<u64>().ok())
+        })
+        .sum()
+}

@@ -280,6 +280,12 @@ pub(super) async fn run(args: Args, keys: KeyCost) -> anyhow::Result<()> {
     }
     let cpu0 = crate::bench::process_cpu_s();
     let rcvbuf0 = crate::bench::udp_rcvbuf_errors();
+    let socket_drops = |at: &[At]| -> Vec<u64> {
+        at.iter()
+            .map(|a| crate::bench::udp_socket_drops(a.addr.port()))
+            .collect()
+    };
+    let drops0 = socket_drops(&at);
     let payload = args.frame_bytes.saturating_sub(SEAL_OVERHEAD).max(1);
     let send_tasks: Vec<_> = talkers
         .into_iter()
@@ -304,6 +310,11 @@ pub(super) async fn run(args: Args, keys: KeyCost) -> anyhow::Result<()> {
     let elapsed = base.elapsed().as_secs_f64();
     let proc_cpu = crate::bench::process_cpu_s() - cpu0;
     let rcvbuf_errors = crate::bench::udp_rcvbuf_errors().saturating_sub(rcvbuf0);
+    let relay_socket_drops: Vec<u64> = socket_drops(&at)
+        .iter()
+        .zip(&drops0)
+        .map(|(d, d0)| d.saturating_sub(*d0))
+        .collect();
     drop(host_ops);
     keep.push(host_task.await??);
     let mut figures = Vec::new();
@@ -330,6 +341,7 @@ pub(super) async fn run(args: Args, keys: KeyCost) -> anyhow::Result<()> {
         elapsed_s: elapsed,
         process_cpu_s: proc_cpu,
         rcvbuf_errors,
+        relay_socket_drops,
     };
     out.print(args.json);
     drop(keep);

@@ -68,6 +68,7 @@ pub(super) async fn run(args: Args, keys: KeyCost) -> anyhow::Result<()> {
     let _ = relay.start.send(());
     let cpu0 = crate::bench::process_cpu_s();
     let rcvbuf0 = crate::bench::udp_rcvbuf_errors();
+    let socket0 = crate::bench::udp_socket_drops(relay.media.port());
     let t0 = Instant::now();
     let mut send_tasks = Vec::new();
     for (i, (ep, id, rx)) in talkers.into_iter().enumerate() {
@@ -96,6 +97,7 @@ pub(super) async fn run(args: Args, keys: KeyCost) -> anyhow::Result<()> {
         .collect();
     let (sent, keep, delays) = collect(send_tasks, recv_tasks).await?;
     let elapsed = t0.elapsed().as_secs_f64();
+    let socket_drops = crate::bench::udp_socket_drops(relay.media.port()).saturating_sub(socket0);
     let _ = relay.stop.send(());
     let RelayFigures {
         cpu_s: relay_cpu,
@@ -136,6 +138,7 @@ pub(super) async fn run(args: Args, keys: KeyCost) -> anyhow::Result<()> {
         "delay_ms_max": pct(1.0),
         "load_average": super::report::load_average(),
         "udp_rcvbuf_errors": crate::bench::udp_rcvbuf_errors().saturating_sub(rcvbuf0),
+        "relay_socket_drops": socket_drops,
         "frames_fanned_out_of_sent": (forwarded / fanout) as f64 / sent.max(1) as f64,
         "key_host_us_per_join": keys.host_per_join_us,
         "key_listener_ready_us": keys.listener_ready_us,

@@ -61,6 +61,8 @@ pub(super) struct Report<'a> {
     pub(super) process_cpu_s: f64,
     /// Datagrams the kernel dropped for full socket buffers over the window.
     pub(super) rcvbuf_errors: u64,
+    /// Of which at each relay's media socket (by relay).
+    pub(super) relay_socket_drops: Vec<u64>,
 }
 
 /// The `p` quantile of sorted values.
@@ -137,6 +139,7 @@ impl Report<'_> {
                 "cpu_share_of_one_core": f.cpu_s / self.elapsed_s,
                 "cpu_us_per_forwarded": f.cpu_s * 1e6 / f.forwarded.max(1) as f64,
                 "drops": f.drops,
+                "socket_drops": self.relay_socket_drops.get(i),
                 "drops_by": f.drops_by.iter().map(|(r, n)| json!({ "reason": r, "count": n })).collect::<Vec<_>>(),
                 "received": received,
                 "expected": expected,
@@ -271,9 +274,9 @@ impl Report<'_> {
             for r in rs {
                 let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
                 println!(
-                    "{}: {} listeners, forwarded {:.0}/s (full rate {:.0}/s), thread CPU {:.0} % of a core ({:.1} us per packet), loss {:.3} % of what reached a listener ({:.3} % of sent), drops {} {}, delay p50 / p99 / max {:.2} / {:.2} / {:.2} ms (p99 {:+.2} ms against the origin's)",
+                    "{}: {} listeners, forwarded {:.0}/s (full rate {:.0}/s), thread CPU {:.0} % of a core ({:.1} us per packet), loss {:.3} % of what reached a listener ({:.3} % of sent), datagrams dropped at its socket {}, drops {} {}, delay p50 / p99 / max {:.2} / {:.2} / {:.2} ms (p99 {:+.2} ms against the origin's)",
                     r["relay"].as_str().unwrap_or("?"), r["listeners"], f("forwarded_per_s"), f("goal_forwarded_per_s"),
-                    f("cpu_share_of_one_core") * 100.0, f("cpu_us_per_forwarded"), f("loss") * 100.0, f("loss_of_sent") * 100.0,
+                    f("cpu_share_of_one_core") * 100.0, f("cpu_us_per_forwarded"), f("loss") * 100.0, f("loss_of_sent") * 100.0, r["socket_drops"],
                     r["drops"], r["drops_by"], f("delay_ms_p50"), f("delay_ms_p99"), f("delay_ms_max"),
                     f("delay_ms_p99_above_origin"),
                 );

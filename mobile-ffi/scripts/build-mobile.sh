@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Builds the library apps ship: aura-ffi's cdylib (and staticlib) with the
 # `release-mobile` profile (fat LTO, one codegen unit, opt-level "s",
-# panic = "abort", stripped), for the host or for TARGET (a Rust target triple, e.g.
+# panics unwind, stripped), for the host or for TARGET (a Rust target triple, e.g.
 # aarch64-linux-android; cross builds need that target's linker, see
 # mobile-ffi/README.md). Prints the library path and its size.
 #
 #   mobile-ffi/scripts/build-mobile.sh                  # host (x86_64 Linux here)
 #   TARGET=aarch64-apple-ios mobile-ffi/scripts/build-mobile.sh
 #   OPT_LEVEL=z mobile-ffi/scripts/build-mobile.sh      # compare opt-level "z"
-#   PANIC=unwind mobile-ffi/scripts/build-mobile.sh     # see README: panics
+#   PANIC=abort mobile-ffi/scripts/build-mobile.sh      # see README: panics
+#   RELR=0 mobile-ffi/scripts/build-mobile.sh           # see README: relocations
 #
+# Relocations: on Linux (glibc 2.36 or later), and with RELR=1 on Android
+# (API 28 or later), the relative relocations are packed (DT_RELR): 1.1 MB
+# less. Debug and trace logging are compiled out (feature `max-log-warn`).
 # No web page, CLI or server code is linked: aura-node without default
 # features, aura-billing as a client only (HTTP/1.1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-args=(-p aura-ffi --lib --profile release-mobile)
+args=(-p aura-ffi --lib --profile release-mobile --features max-log-warn)
 out="$target_dir/release-mobile"
 if [ -n "${TARGET:-}" ]; then
   args+=(--target "$TARGET")
@@ -24,7 +28,17 @@ fi
 [ -n "${OPT_LEVEL:-}" ] && export CARGO_PROFILE_RELEASE_MOBILE_OPT_LEVEL="$OPT_LEVEL"
 [ -n "${PANIC:-}" ] && export CARGO_PROFILE_RELEASE_MOBILE_PANIC="$PANIC"
 
-cargo build "${args[@]}" >&2
+# Linker options of the cdylib only (`cargo rustc`: the dependencies keep
+# their fingerprints, so trying them does not rebuild the world).
+target="${TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
+link=()
+case "$target" in
+  *-linux-gnu*) [ "${RELR:-1}" = 1 ] && link=(-C link-arg=-Wl,-z,pack-relative-relocs) ;;
+  *-linux-android*) [ "${RELR:-0}" = 1 ] && link=(-C link-arg=-Wl,--pack-dyn-relocs=android+relr) ;;
+esac
+
+# ${a[@]+...}: an empty array under `set -u` with macOS's bash 3.2.
+cargo rustc "${args[@]}" -- ${link[@]+"${link[@]}"} >&2
 for lib in "$out"/libaura_ffi.so "$out"/libaura_ffi.dylib; do
   [ -f "$lib" ] || continue
   echo "$lib $(stat -c %s "$lib" 2>/dev/null || stat -f %z "$lib") bytes"

@@ -30,6 +30,8 @@ use crate::RoomId;
 
 /// QUIC close code: the peer is not a member of any open room.
 const CLOSE_NOT_MEMBER: u32 = 0x41;
+/// Replaced connections kept per peer (see `Inner::spare`).
+const MAX_SPARE_PER_PEER: usize = 4;
 
 /// Media endpoint errors.
 #[derive(Debug, Error)]
@@ -161,6 +163,10 @@ struct Inner {
     endpoint: quinn::Endpoint,
     identity: Identity,
     conns: Mutex<HashMap<MemberId, quinn::Connection>>,
+    /// Live connections to a peer that a newer one replaced (both ends
+    /// dialled at once, or it dialled again): still read from, and closed
+    /// with the peer, so the other end never keeps one we stopped using.
+    spare: Mutex<HashMap<MemberId, Vec<quinn::Connection>>>,
     table: Mutex<RoutingTable<Slot>>,
     stats: Stats,
     closed: AtomicBool,
@@ -206,6 +212,7 @@ impl MediaEndpoint {
                 endpoint,
                 identity,
                 conns: Mutex::new(HashMap::new()),
+                spare: Mutex::new(HashMap::new()),
                 table: Mutex::new(RoutingTable::new()),
                 stats: Stats::default(),
                 closed: AtomicBool::new(false),
@@ -293,7 +300,8 @@ impl MediaEndpoint {
 
     /// Disconnects every peer that no open room (nor the relay list) admits.
     fn prune(&self) {
-        let connected: Vec<MemberId> = self.conns().keys().copied().collect();
+        let mut connected: Vec<MemberId> = self.conns().keys().copied().collect();
+        connected.extend(lock(&self.inner.spare).keys().copied());
         let gone: Vec<MemberId> = {
             let t = self.table();
             connected.into_iter().filter(|m| !t.admits(m)).collect()
@@ -361,9 +369,28 @@ impl MediaEndpoint {
             conn.close(CLOSE_NOT_MEMBER.into(), b"not a member");
             return Err(MediaError::NotMember(peer));
         }
-        self.conns().insert(peer, conn.clone());
+        let replaced = self.conns().insert(peer, conn.clone());
+        if let Some(old) = replaced.filter(|o| o.stable_id() != conn.stable_id()) {
+            self.keep_spare(peer, old);
+        }
         tokio::spawn(self.clone().read_loop(peer, conn));
         Ok(peer)
+    }
+
+    /// Keeps `old`, replaced by a newer connection to `peer`, until the
+    /// peer is disconnected (the oldest spare is closed beyond
+    /// [`MAX_SPARE_PER_PEER`]).
+    fn keep_spare(&self, peer: MemberId, old: quinn::Connection) {
+        if old.close_reason().is_some() {
+            return;
+        }
+        let mut spare = lock(&self.inner.spare);
+        let list = spare.entry(peer).or_default();
+        list.push(old);
+        if list.len() > MAX_SPARE_PER_PEER {
+            let oldest = list.remove(0);
+            oldest.close(CLOSE_NOT_MEMBER.into(), b"replaced");
+        }
     }
 
     /// Dials `peer` at `addr` (pinning its key) unless already connected.
@@ -454,6 +481,14 @@ impl MediaEndpoint {
         {
             conns.remove(&from);
         }
+        drop(conns);
+        let mut spare = lock(&self.inner.spare);
+        if let Some(list) = spare.get_mut(&from) {
+            list.retain(|c| c.stable_id() != conn.stable_id());
+            if list.is_empty() {
+                spare.remove(&from);
+            }
+        }
     }
 
     /// Sends a frame or report to `peer`: a datagram if the path allows, else
@@ -513,7 +548,9 @@ impl MediaEndpoint {
 
     /// Drops the connection to `peer`.
     pub fn disconnect(&self, peer: &MemberId) {
-        if let Some(c) = self.conns().remove(peer) {
+        let current = self.conns().remove(peer);
+        let spare = lock(&self.inner.spare).remove(peer).unwrap_or_default();
+        for c in current.into_iter().chain(spare) {
             c.close(CLOSE_NOT_MEMBER.into(), b"removed");
         }
     }

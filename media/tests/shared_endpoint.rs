@@ -120,3 +120,31 @@ async fn non_member_connection_is_refused_and_counted() {
     ex.close();
     eo.close();
 }
+
+#[tokio::test]
+async fn both_ends_dialling_at_once_then_one_dropping_the_other_leaves_no_connection_behind() {
+    let (x, y) = (id(1), id(2));
+    let (xm, ym) = (x.member_id(), y.member_id());
+    let any = "127.0.0.1:0".parse().unwrap();
+    let ex = MediaEndpoint::bind(&x, any, Config::default()).unwrap();
+    let ey = MediaEndpoint::bind(&y, any, Config::default()).unwrap();
+    let _rx = ex.open_room(A, [xm, ym], RoomConfig::default()).unwrap();
+    let _ry = ey.open_room(A, [xm, ym], RoomConfig::default()).unwrap();
+    let (ax, ay) = (ex.local_addr().unwrap(), ey.local_addr().unwrap());
+    // Two connections: each end dialled the other; each end keeps the
+    // last one it saw, which need not be the same one.
+    let (a, b) = tokio::join!(ex.connect(ym, ay), ey.connect(xm, ax));
+    a.unwrap();
+    b.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // x closes the room: y is in no other room of x's and is dropped,
+    // on every connection, so y does not keep one x stopped using.
+    ex.close_room(&A);
+    tokio::time::timeout(Duration::from_secs(3), async {
+        while ey.is_connected(&xm) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("y still holds a live connection to x 3 s after x dropped it");
+}

@@ -69,6 +69,14 @@ impl<P: Hash + Eq + Copy> Presence<P> {
         self.last.get(member).is_some_and(|(away, _)| *away)
     }
 
+    /// Members that said last that they are away.
+    pub fn away_members(&self) -> impl Iterator<Item = &P> {
+        self.last
+            .iter()
+            .filter(|(_, (away, _))| *away)
+            .map(|(p, _)| p)
+    }
+
     /// Members away now.
     pub fn away_count(&self) -> usize {
         self.last.values().filter(|(away, _)| *away).count()

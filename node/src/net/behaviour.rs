@@ -38,8 +38,8 @@ pub struct Behaviour {
     pub dcutr: dcutr::Behaviour,
     /// Identify.
     pub identify: identify::Behaviour,
-    /// Ping.
-    pub ping: ping::Behaviour,
+    /// Ping, held off towards members that said they are away.
+    pub ping: super::member_ping::Behaviour,
     /// Fast pings on the relays that carry a member's connection: a relay
     /// that dies silently is noticed in about a second.
     pub relay_watch: super::relay_watch::Behaviour,
@@ -279,7 +279,7 @@ pub fn build_swarm(
                         .with_agent_version(format!("aura/{}", env!("CARGO_PKG_VERSION")))
                         .with_interval(Duration::from_millis(link.identify_interval_ms.max(1_000))),
                 ),
-                ping: ping::Behaviour::new(
+                ping: super::member_ping::Behaviour::new(
                     ping::Config::new()
                         .with_interval(Duration::from_millis(link.ping_interval_ms.max(1_000))),
                 ),

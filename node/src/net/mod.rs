@@ -6,6 +6,7 @@ pub mod away;
 mod behaviour;
 pub mod carry;
 pub mod discovery;
+pub mod member_ping;
 pub mod redial;
 pub mod relay_watch;
 pub mod relays;

@@ -74,8 +74,18 @@ impl Task {
             return;
         }
         tracing::debug!(%peer, away, "member presence");
+        self.swarm.behaviour_mut().ping.set_away(peer, away);
         if away {
             self.redial.forget(&peer);
+        }
+    }
+
+    /// A fresh swarm (network restart) holds off its pings to the members
+    /// away now, as the old one did.
+    pub(crate) fn hold_pings_to_away(&mut self) {
+        let away: Vec<PeerId> = self.carry.away.presence.away_members().copied().collect();
+        for peer in away {
+            self.swarm.behaviour_mut().ping.set_away(peer, true);
         }
     }
 

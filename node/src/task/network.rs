@@ -214,6 +214,7 @@ impl Task {
             .map_err(|e| NodeError::Network(format!("identity key: {e}")))?;
         let fresh = crate::net::build_swarm(key, &config, &mut self.metrics)?;
         let old = std::mem::replace(&mut self.swarm, fresh);
+        self.hold_pings_to_away();
         // Everyone we were connected to, with the addresses Identify told us
         // (the store may lack those of members who joined after connecting).
         let was_connected: Vec<_> = old

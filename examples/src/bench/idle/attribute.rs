@@ -19,13 +19,22 @@ pub(super) fn attribute(
     // last three heartbeats' window; as many arrive from the others.
     let busy = ((pub_pm + rcv_pm) * 3.0 * heartbeat_ms as f64 / 60_000.0).min(1.0);
     let ihave = busy * per_min(heartbeat_ms) * (link.gossip_lazy as f64).min(peers);
-    // Carried (background mode): one request per publication or poll, and
-    // the ack of its answer, instead of a frame per member and an ack per
-    // location received.
+    // Carried (background mode, on TCP): one exchange per publication or
+    // poll instead of a frame per member and an ack per location received.
+    // Each is a request-response stream (seen in a capture): the phone
+    // sends the stream's opening with its protocol proposal, the request
+    // and its close, and acknowledges the carrier's protocol confirmation,
+    // answer and close (after a minute idle, Linux acknowledges at once).
     let (frames, acks) = if carry_pm > 0.0 {
         (
-            ("carry requests (publications and polls)", carry_pm),
-            ("acks of carry answers", carry_pm),
+            (
+                "carry exchanges: stream opening, request, close",
+                3.0 * carry_pm,
+            ),
+            (
+                "acks of the carrier's protocol reply, answer, close",
+                3.0 * carry_pm,
+            ),
         )
     } else {
         (
@@ -40,6 +49,8 @@ pub(super) fn attribute(
         ("acks of received IHAVEs".to_owned(), ihave),
         (
             // Ping: our ping and the ack of the pong; the pong to theirs.
+            // Members do not ping a member that said it is away
+            // (`aura_node::net::member_ping`).
             "libp2p Ping (both ends ping)".to_owned(),
             3.0 * peers * per_min(link.ping_interval_ms),
         ),
@@ -51,7 +62,7 @@ pub(super) fn attribute(
     if let Some(total) = measured_pm {
         let known: f64 = v.iter().map(|(_, n)| n).sum();
         v.push((
-            "other: keep-alives and their acks, TCP acks, acks of the rest, handshakes".to_owned(),
+            "other: keep-alives and their acks, Yamux round-trip pings, TCP acks, acks of the rest, handshakes".to_owned(),
             (total - known).max(0.0),
         ));
     }

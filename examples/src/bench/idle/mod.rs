@@ -227,6 +227,11 @@ pub struct Phase {
     pub bytes_in_per_s: Option<f64>,
     pub packets_sent_per_min: Option<f64>,
     pub packets_received_per_min: Option<f64>,
+    /// Of the packets sent per minute: UDP datagrams (QUIC), TCP segments,
+    /// and of those the delayed ACKs (the phone's namespace's counters).
+    pub udp_sent_per_min: Option<f64>,
+    pub tcp_sent_per_min: Option<f64>,
+    pub tcp_delayed_acks_per_min: Option<f64>,
     /// Locations the phone published per minute (each goes to every member).
     pub published_per_min: f64,
     /// Locations the phone received per minute.
@@ -415,19 +420,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             _ => {}
         }
         tokio::time::sleep(Duration::from_secs(args.settle_seconds)).await;
-        let (cpu0, net0, t0) = (
+        eprintln!(
+            "idle: {name}: measuring {secs} s from unix time {}",
+            unix_now()
+        );
+        let (cpu0, net0, kinds0, t0) = (
             cpu_ns(pid),
             netns.as_ref().map(Netns::counters).transpose()?,
+            netns.as_ref().map(Netns::transport_counters).transpose()?,
             Instant::now(),
         );
         let r0 = phone.report()?;
         tokio::time::sleep(Duration::from_secs(secs)).await;
         let r1 = phone.report()?;
-        let (cpu1, net1, dt) = (
+        let (cpu1, net1, kinds1, dt) = (
             cpu_ns(pid),
             netns.as_ref().map(Netns::counters).transpose()?,
+            netns.as_ref().map(Netns::transport_counters).transpose()?,
             t0.elapsed().as_secs_f64(),
         );
+        let kinds = kinds0
+            .zip(kinds1)
+            .map(|(a, b)| [0, 1, 2].map(|i| b[i].saturating_sub(a[i]) as f64 / dt * 60.0));
         let delta = |k: &str| {
             r1[k]
                 .as_u64()
@@ -492,6 +506,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             bytes_in_per_s: net.map(|c| c[3] / dt),
             packets_sent_per_min: sent_pm,
             packets_received_per_min: net.map(|c| c[2] / dt * 60.0),
+            udp_sent_per_min: kinds.map(|k| k[0]),
+            tcp_sent_per_min: kinds.map(|k| k[1]),
+            tcp_delayed_acks_per_min: kinds.map(|k| k[2]),
             published_per_min: pub_pm,
             received_per_min: rcv_pm,
             peers,
@@ -537,6 +554,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 p.carry_requests_per_min,
                 p.carried_for_others_per_min,
             );
+            println!(
+                "    sent: UDP {}/min, TCP {}/min (of which delayed ACKs {}/min)",
+                fmt(p.udp_sent_per_min),
+                fmt(p.tcp_sent_per_min),
+                fmt(p.tcp_delayed_acks_per_min),
+            );
             for (what, n) in &p.sent_by {
                 println!("    {n:>7.1}/min  {what}");
             }
@@ -546,6 +569,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn fmt(v: Option<f64>) -> String {

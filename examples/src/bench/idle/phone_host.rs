@@ -115,6 +115,41 @@ impl Netns {
             read("tx_bytes")?,
         ])
     }
+
+    /// What the phone sent, by transport, from its namespace's own
+    /// counters: (UDP datagrams: QUIC; TCP segments; of which delayed ACKs,
+    /// the pure acknowledgements sent when nothing else left in time).
+    pub(super) fn transport_counters(&self) -> anyhow::Result<[u64; 3]> {
+        let snmp = sh(&["ip", "netns", "exec", &self.name, "cat", "/proc/net/snmp"])?;
+        let netstat = sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.name,
+            "cat",
+            "/proc/net/netstat",
+        ])?;
+        let field = |text: &str, table: &str, name: &str| {
+            proc_net_field(text, table, name).with_context(|| format!("{table} {name}"))
+        };
+        Ok([
+            field(&snmp, "Udp", "OutDatagrams")?,
+            field(&snmp, "Tcp", "OutSegs")?,
+            field(&netstat, "TcpExt", "DelayedACKs")?,
+        ])
+    }
+}
+
+/// One counter of `/proc/net/snmp` or `/proc/net/netstat`: each table is a
+/// line of names (`Tcp: RtoAlgorithm ... OutSegs ...`) followed by a line
+/// of values with the same prefix.
+pub(super) fn proc_net_field(text: &str, table: &str, name: &str) -> Option<u64> {
+    let prefix = format!("{table}:");
+    let mut lines = text.lines().filter(|l| l.starts_with(&prefix));
+    let names = lines.next()?;
+    let values = lines.next()?;
+    let i = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(i)?.parse().ok()
 }
 
 impl Drop for Netns {
@@ -193,4 +228,20 @@ pub(super) fn rss_bytes(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::proc_net_field;
+
+    #[test]
+    fn a_proc_net_counter_is_read_from_the_value_line_of_its_table() {
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 2 64\n\
+                    Tcp: RtoAlgorithm OutSegs RetransSegs\nTcp: 1 1234 5\n\
+                    Udp: InDatagrams OutDatagrams\nUdp: 7 99\n";
+        assert_eq!(proc_net_field(snmp, "Tcp", "OutSegs"), Some(1234));
+        assert_eq!(proc_net_field(snmp, "Udp", "OutDatagrams"), Some(99));
+        assert_eq!(proc_net_field(snmp, "Udp", "NoPorts"), None);
+        assert_eq!(proc_net_field(snmp, "UdpLite", "OutDatagrams"), None);
+    }
 }

@@ -96,6 +96,28 @@ pub(crate) struct RelayThread {
     pub(crate) done: oneshot::Receiver<RelayFigures>,
 }
 
+/// A media endpoint of `id` on loopback, in `room` with `members` (a deep
+/// queue: the bench measures the relay, not the client), that lets `relay`
+/// forward to it.
+pub(crate) fn relayed_endpoint(
+    id: &Identity,
+    room: [u8; 8],
+    members: impl IntoIterator<Item = aura_crypto::MemberId>,
+    relay: aura_crypto::MemberId,
+) -> anyhow::Result<(MediaEndpoint, Inbox)> {
+    let ep = MediaEndpoint::bind(id, "127.0.0.1:0".parse()?, Config::default())?;
+    let rx = ep.open_room(
+        room,
+        members,
+        RoomConfig {
+            queue: 4_096,
+            ..RoomConfig::default()
+        },
+    )?;
+    ep.add_relay(relay)?;
+    Ok((ep, rx))
+}
+
 /// Starts a relay on loopback with no bandwidth cap and room for
 /// `members_per_room` members in one room; `bootstrap`: a relay's
 /// [`RelayThread::dht`] to join the DHT through.
@@ -370,16 +392,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let members = [a.member_id(), b.member_id()];
         let mut eps = Vec::new();
         for id in [&a, &b] {
-            let ep = MediaEndpoint::bind(id, "127.0.0.1:0".parse()?, Config::default())?;
-            let rx = ep.open_room(
-                room,
-                members,
-                RoomConfig {
-                    queue: 4_096,
-                    ..RoomConfig::default()
-                },
-            )?;
-            ep.add_relay(rid)?;
+            let (ep, rx) = relayed_endpoint(id, room, members, rid)?;
             ep.connect(rid, relay.media).await?;
             ep.send(&rid, Bytes::from(RelayControl::Join(room).to_vec()))?;
             eps.push((ep, rx));

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use aura_crypto::{Identity, MemberId};
 use aura_media::level::with_level;
-use aura_media::{Config, MediaEndpoint, RelayControl, RoomConfig};
+use aura_media::{MediaEndpoint, RelayControl};
 use bytes::Bytes;
 use rand::rngs::OsRng;
 
 use super::{Args, KeyCost};
 use crate::bench::relay::{
-    collect, frame, pct_ms, spawn_receiver, spawn_relay, Inbox, RelayFigures,
+    collect, frame, pct_ms, relayed_endpoint, spawn_receiver, spawn_relay, Inbox, RelayFigures,
 };
 
 type Listener = (MediaEndpoint, Inbox);
@@ -35,18 +35,8 @@ pub(super) async fn run(args: Args, keys: KeyCost) -> anyhow::Result<()> {
         .collect();
     let seated: Vec<MemberId> = speakers.iter().map(Identity::member_id).collect();
     let join = |id: &Identity| -> anyhow::Result<Listener> {
-        let ep = MediaEndpoint::bind(id, "127.0.0.1:0".parse()?, Config::default())?;
         let members = seated.iter().copied().chain([id.member_id()]);
-        let rx = ep.open_room(
-            room,
-            members,
-            RoomConfig {
-                queue: 4_096,
-                ..RoomConfig::default()
-            },
-        )?;
-        ep.add_relay(rid)?;
-        Ok((ep, rx))
+        relayed_endpoint(id, room, members, rid)
     };
     let mut talkers = Vec::new();
     for id in &speakers {

@@ -12,32 +12,28 @@
 //! is the connection held off. A connection whose pings already started
 //! keeps them (the phone closes those while away).
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::task::{Context, Poll};
 
 use libp2p::core::transport::PortUse;
 use libp2p::core::Endpoint;
 use libp2p::swarm::{
     handler::ConnectionEvent, ConnectionDenied, ConnectionHandler, ConnectionHandlerEvent,
-    ConnectionId, FromSwarm, NetworkBehaviour, NotifyHandler, SubstreamProtocol, THandler,
-    THandlerInEvent, THandlerOutEvent, ToSwarm,
+    ConnectionId, FromSwarm, NetworkBehaviour, SubstreamProtocol, THandler, THandlerInEvent,
+    THandlerOutEvent, ToSwarm,
 };
 use libp2p::{ping, Multiaddr, PeerId};
 
+use super::peer_gate::PeerGate;
+
 /// Most connections and away members tracked (beyond: pinged as usual).
 const MAX_TRACKED: usize = 4096;
-/// Most ping results waiting for the swarm (older ones are dropped).
-const MAX_EVENTS: usize = 256;
 
 type Inner = <ping::Behaviour as NetworkBehaviour>::ConnectionHandler;
 
 /// Ping, held off on the connections of members that are away.
 pub struct Behaviour {
     ping: ping::Behaviour,
-    away: HashSet<PeerId>,
-    connections: HashMap<ConnectionId, PeerId>,
-    notify: VecDeque<(PeerId, ConnectionId, bool)>,
-    events: VecDeque<ping::Event>,
+    away: PeerGate,
 }
 
 impl Behaviour {
@@ -45,43 +41,26 @@ impl Behaviour {
     pub fn new(config: ping::Config) -> Self {
         Self {
             ping: ping::Behaviour::new(config),
-            away: HashSet::new(),
-            connections: HashMap::new(),
-            notify: VecDeque::new(),
-            events: VecDeque::new(),
+            away: PeerGate::new(MAX_TRACKED),
         }
     }
 
     /// `peer` said it is away (`true`) or back. Back: its connections'
     /// held pings start.
     pub fn set_away(&mut self, peer: PeerId, away: bool) {
-        let changed = if away {
-            self.away.len() < MAX_TRACKED && self.away.insert(peer)
-        } else {
-            self.away.remove(&peer)
-        };
-        if !changed {
-            return;
-        }
-        for (conn, p) in &self.connections {
-            if *p == peer && self.notify.len() < MAX_TRACKED {
-                self.notify.push_back((peer, *conn, away));
-            }
-        }
+        self.away.set(peer, away);
     }
 
     /// Whether pings to `peer` are held off.
     pub fn is_away(&self, peer: &PeerId) -> bool {
-        self.away.contains(peer)
+        self.away.is_on(peer)
     }
 
     fn handler(&mut self, conn: ConnectionId, peer: PeerId, inner: Inner) -> Handler {
-        if self.connections.len() < MAX_TRACKED {
-            self.connections.insert(conn, peer);
-        }
+        let away = self.away.opened(conn, peer);
         Handler {
             inner,
-            away: self.away.contains(&peer),
+            away,
             held: None,
         }
     }
@@ -120,37 +99,28 @@ impl NetworkBehaviour for Behaviour {
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
         if let FromSwarm::ConnectionClosed(c) = &event {
-            self.connections.remove(&c.connection_id);
+            self.away.closed(c.connection_id);
         }
+        self.ping.on_swarm_event(event);
     }
 
     fn on_connection_handler_event(
         &mut self,
         peer: PeerId,
-        connection: ConnectionId,
-        result: THandlerOutEvent<Self>,
+        conn: ConnectionId,
+        event: THandlerOutEvent<Self>,
     ) {
-        if self.events.len() >= MAX_EVENTS {
-            self.events.pop_front();
-        }
-        self.events.push_back(ping::Event {
-            peer,
-            connection,
-            result,
-        });
+        self.ping.on_connection_handler_event(peer, conn, event);
     }
 
-    fn poll(&mut self, _: &mut Context<'_>) -> Poll<ToSwarm<ping::Event, THandlerInEvent<Self>>> {
-        if let Some((peer_id, conn, away)) = self.notify.pop_front() {
-            return Poll::Ready(ToSwarm::NotifyHandler {
-                peer_id,
-                handler: NotifyHandler::One(conn),
-                event: away,
-            });
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<ping::Event, THandlerInEvent<Self>>> {
+        if let Some(tell) = self.away.poll() {
+            return Poll::Ready(tell);
         }
-        match self.events.pop_front() {
-            Some(e) => Poll::Ready(ToSwarm::GenerateEvent(e)),
-            None => Poll::Pending,
+        match self.ping.poll(cx) {
+            Poll::Ready(ToSwarm::GenerateEvent(e)) => Poll::Ready(ToSwarm::GenerateEvent(e)),
+            // Ping asks nothing else of the swarm.
+            Poll::Ready(_) | Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -231,6 +201,7 @@ mod tests {
     use std::time::Duration;
 
     use futures::future::poll_fn;
+    use libp2p::swarm::NotifyHandler;
 
     use super::*;
 
@@ -310,7 +281,17 @@ mod tests {
         b.set_away(away, true);
         b.set_away(away, true);
         assert!(b.is_away(&away) && !b.is_away(&other));
-        let told: Vec<_> = b.notify.iter().copied().collect();
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut told = Vec::new();
+        while let Poll::Ready(ToSwarm::NotifyHandler {
+            peer_id,
+            handler: NotifyHandler::One(conn),
+            event,
+        }) = b.poll(&mut cx)
+        {
+            told.push((peer_id, conn, event));
+        }
         assert_eq!(told, vec![(away, ConnectionId::new_unchecked(1), true)]);
     }
 }

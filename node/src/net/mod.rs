@@ -7,6 +7,7 @@ mod behaviour;
 pub mod carry;
 pub mod discovery;
 pub mod member_ping;
+pub mod peer_gate;
 pub mod redial;
 pub mod relay_watch;
 pub mod relays;

@@ -12,7 +12,7 @@
 //! the connection, and the circuits on it with it, which moves members to
 //! the other relay as a closed connection would.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -20,10 +20,12 @@ use libp2p::core::transport::PortUse;
 use libp2p::core::Endpoint;
 use libp2p::swarm::{
     handler::ConnectionEvent, ConnectionDenied, ConnectionHandler, ConnectionHandlerEvent,
-    ConnectionId, FromSwarm, NetworkBehaviour, NotifyHandler, SubstreamProtocol, THandler,
-    THandlerInEvent, THandlerOutEvent, ToSwarm,
+    ConnectionId, FromSwarm, NetworkBehaviour, SubstreamProtocol, THandler, THandlerInEvent,
+    THandlerOutEvent, ToSwarm,
 };
 use libp2p::{ping, Multiaddr, PeerId};
+
+use super::peer_gate::PeerGate;
 
 /// Time between two probes of a watched connection.
 pub const INTERVAL: Duration = Duration::from_millis(200);
@@ -38,9 +40,7 @@ type Inner = <ping::Behaviour as NetworkBehaviour>::ConnectionHandler;
 /// connections of watched peers.
 pub struct Behaviour {
     ping: ping::Behaviour,
-    watched: HashSet<PeerId>,
-    connections: HashMap<ConnectionId, PeerId>,
-    notify: VecDeque<(PeerId, ConnectionId, bool)>,
+    watched: PeerGate,
 }
 
 impl Default for Behaviour {
@@ -51,9 +51,7 @@ impl Default for Behaviour {
                     .with_interval(INTERVAL)
                     .with_timeout(TIMEOUT),
             ),
-            watched: HashSet::new(),
-            connections: HashMap::new(),
-            notify: VecDeque::new(),
+            watched: PeerGate::new(MAX_CONNECTIONS),
         }
     }
 }
@@ -61,28 +59,16 @@ impl Default for Behaviour {
 impl Behaviour {
     /// Probes the connections of `peers` from now on, and no others.
     pub fn watch(&mut self, peers: HashSet<PeerId>) {
-        if peers == self.watched {
-            return;
-        }
-        for (conn, peer) in &self.connections {
-            let (was, is) = (self.watched.contains(peer), peers.contains(peer));
-            if was != is {
-                self.notify.push_back((*peer, *conn, is));
-            }
-        }
-        self.watched = peers;
+        self.watched.set_only(peers);
     }
 
     /// The peers watched now.
     pub fn watched(&self) -> &HashSet<PeerId> {
-        &self.watched
+        self.watched.peers()
     }
 
     fn handler(&mut self, conn: ConnectionId, peer: PeerId, inner: Inner) -> Handler {
-        let on = self.watched.contains(&peer);
-        if self.connections.len() < MAX_CONNECTIONS {
-            self.connections.insert(conn, peer);
-        }
+        let on = self.watched.opened(conn, peer);
         Handler { inner, on }
     }
 }
@@ -120,7 +106,7 @@ impl NetworkBehaviour for Behaviour {
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
         if let FromSwarm::ConnectionClosed(c) = &event {
-            self.connections.remove(&c.connection_id);
+            self.watched.closed(c.connection_id);
         }
         self.ping.on_swarm_event(event);
     }
@@ -135,12 +121,8 @@ impl NetworkBehaviour for Behaviour {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<ping::Event, THandlerInEvent<Self>>> {
-        if let Some((peer_id, conn, on)) = self.notify.pop_front() {
-            return Poll::Ready(ToSwarm::NotifyHandler {
-                peer_id,
-                handler: NotifyHandler::One(conn),
-                event: on,
-            });
+        if let Some(tell) = self.watched.poll() {
+            return Poll::Ready(tell);
         }
         match self.ping.poll(cx) {
             Poll::Ready(ToSwarm::GenerateEvent(e)) => Poll::Ready(ToSwarm::GenerateEvent(e)),

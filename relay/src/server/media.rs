@@ -103,6 +103,23 @@ fn transport() -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
+/// The media socket's receive buffer. Every member's datagrams and QUIC
+/// acknowledgements arrive on this one socket; under a burst (a flood, a
+/// room's thousand listeners) the kernel's default (about 208 KiB)
+/// overflows and the kernel drops datagrams before the relay reads them,
+/// call frames among them. The kernel caps it at `net.core.rmem_max`.
+const RECV_BUFFER: usize = 4 << 20;
+
+/// The media forwarder's UDP socket on `addr`, with [`RECV_BUFFER`].
+fn bind_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    let state = quinn::udp::UdpSocketState::new((&socket).into())?;
+    if let Err(e) = state.set_recv_buffer_size((&socket).into(), RECV_BUFFER) {
+        tracing::warn!(error = %e, "media socket receive buffer left at the system default");
+    }
+    Ok(socket)
+}
+
 /// Binds the media forwarder on `addr`; it runs until `stop` turns true.
 pub(super) fn spawn(
     identity: &Identity,
@@ -116,7 +133,12 @@ pub(super) fn spawn(
     let crypto = tls::server_crypto(identity).map_err(|e| ServerError::Media(e.to_string()))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     server.transport_config(transport());
-    let endpoint = quinn::Endpoint::server(server, addr)?;
+    let endpoint = quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(server),
+        bind_socket(addr)?,
+        Arc::new(quinn::TokioRuntime),
+    )?;
     let local = endpoint.local_addr()?;
     let shared = Arc::new(Shared {
         identity: Identity::from_secret_bytes(&identity.to_secret_bytes()),

@@ -193,7 +193,11 @@ impl Default for Config {
                 Plan {
                     id: "vip_monthly".into(),
                     tier: "vip".into(),
-                    allows: vec!["host_large_rooms".into(), "vip_badge".into()],
+                    allows: vec![
+                        "host_large_rooms".into(),
+                        "vip_badge".into(),
+                        "vip_rooms".into(),
+                    ],
                     max_room_size: 5000,
                 },
                 Plan {
@@ -202,6 +206,7 @@ impl Default for Config {
                     allows: vec![
                         "host_large_rooms".into(),
                         "vip_badge".into(),
+                        "vip_rooms".into(),
                         "svip_entrance".into(),
                     ],
                     max_room_size: 20000,

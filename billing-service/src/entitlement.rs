@@ -22,6 +22,28 @@ use crate::{
 
 pub use crate::signed::CLOCK_SKEW_S;
 
+/// The capability a token must allow for VIP-only rooms and VIP seats
+/// (the default `vip_monthly` and `svip_monthly` plans grant it).
+pub const VIP_ROOMS: &str = "vip_rooms";
+
+/// Longest encoded token [`verify_vip`] reads (a room join carries at most
+/// this many bytes of token).
+pub const MAX_ENCODED_TOKEN: usize = 512;
+
+/// Whether `token` (its JSON, as a room join carries it) is a valid VIP
+/// token of `account` at `now_ms` under the pinned `ledger` key: the same
+/// check on the relay that admits a member and on every member's view.
+pub fn verify_vip(token: &[u8], ledger: &VerifyingKey, account: &DeviceKey, now_ms: u64) -> bool {
+    if token.len() > MAX_ENCODED_TOKEN {
+        return false;
+    }
+    let Ok(token) = serde_json::from_slice::<EntitlementToken>(token) else {
+        return false;
+    };
+    let now_s = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
+    verify(&token, ledger, account, now_s, VIP_ROOMS).is_ok()
+}
+
 /// Verifies `token` for `account` at `now_s` (unix seconds) and that it
 /// allows `capability`: signed by `ledger` (the pinned service key, never a
 /// key fetched from the same place as the token), naming `account` by key

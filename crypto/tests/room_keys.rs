@@ -371,3 +371,36 @@ fn chat_opens_for_members_only_and_cannot_be_put_in_anothers_name() {
     bad[5] ^= 1;
     assert!(stage.listeners[1].1.open_chat(&author, &bad).is_err());
 }
+
+#[test]
+fn a_gift_line_opens_as_a_gift_and_is_as_sealed_and_signed_as_text() {
+    use aura_crypto::room::chat::{ChatLine, MAX_CHAT_GIFT, MAX_SEALED_CHAT};
+    let stage = Stage::new(2);
+    let (author, sender) = (stage.listeners[0].0, &stage.listeners[0].1);
+    let receipt = vec![b'{'; MAX_CHAT_GIFT];
+    let line = sender
+        .seal_line(&ChatLine::Gift(receipt.clone()), &mut OsRng)
+        .unwrap();
+    assert_eq!(line.len(), MAX_SEALED_CHAT);
+    let reader = &stage.listeners[1].1;
+    assert_eq!(
+        reader.open_line(&author, &line).unwrap(),
+        ChatLine::Gift(receipt)
+    );
+    // Not text, and not anyone else's.
+    assert!(reader.open_chat(&author, &line).is_err());
+    assert_eq!(
+        reader.open_line(&stage.listeners[1].0, &line),
+        Err(RoomError::BadSignature)
+    );
+    // Too long a receipt or text is refused before sealing.
+    let long = ChatLine::Gift(vec![0; MAX_CHAT_GIFT + 1]);
+    assert_eq!(
+        sender.seal_line(&long, &mut OsRng),
+        Err(RoomError::TooLarge)
+    );
+    assert_eq!(
+        sender.seal_chat(&"x".repeat(901), &mut OsRng),
+        Err(RoomError::TooLarge)
+    );
+}

@@ -43,10 +43,11 @@ mod relays;
 
 pub use relays::{least_loaded, RelayLoad, MAX_RELAYS};
 
-/// Largest message (tag and body) on the control stream.
-pub const MAX_MESSAGE: usize = 2_048;
-/// Largest sealed chat message.
-pub const MAX_CHAT: usize = 1_024;
+/// Largest message (tag and body) on the control stream: a sealed chat
+/// line of [`MAX_CHAT`] bytes, wrapped twice across a cascade of relays.
+pub const MAX_MESSAGE: usize = 4_096;
+/// Largest sealed chat line (one carrying a gift receipt).
+pub const MAX_CHAT: usize = aura_crypto::room::chat::MAX_SEALED_CHAT;
 /// Bytes of the length prefix.
 pub const LEN_PREFIX: usize = 2;
 
@@ -460,5 +461,25 @@ mod tests {
         let mut bad = ServerMsg::Relays { room, relays }.encode();
         bad.pop();
         assert!(ServerMsg::decode(&bad[LEN_PREFIX..]).is_err());
+    }
+
+    #[test]
+    fn the_largest_chat_line_crosses_a_cascade_and_one_byte_more_is_refused() {
+        let (room, m) = (RoomId([3; 32]), MemberId([4; 32]));
+        let line = vec![9; MAX_CHAT];
+        let up = ClientMsg::Relayed(m, Box::new(ClientMsg::Chat(room, line.clone())));
+        assert_eq!(ClientMsg::decode(&up.encode()[LEN_PREFIX..]).unwrap(), up);
+        let chat = ServerMsg::Chat {
+            room,
+            author: m,
+            sealed: line,
+        };
+        let down = ServerMsg::Fan(room, Box::new(chat));
+        assert_eq!(
+            ServerMsg::decode(&down.encode()[LEN_PREFIX..]).unwrap(),
+            down
+        );
+        let long = ClientMsg::Chat(room, vec![9; MAX_CHAT + 1]).encode();
+        assert!(ClientMsg::decode(&long[LEN_PREFIX..]).is_err());
     }
 }

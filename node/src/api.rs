@@ -421,23 +421,37 @@ impl Node {
         gift: &str,
         id: &str,
     ) -> Result<aura_billing::signed::SignedReceipt, NodeError> {
+        let receipt = self
+            .pay_gift(&crate::gift::room_id(group), to, gift, id)
+            .await?;
+        self.broadcast_gift(group, receipt.clone()).await?;
+        Ok(receipt)
+    }
+
+    /// Pays for a gift to `to` shown in the ledger room `room`; the
+    /// ledger's signed receipt.
+    pub(crate) async fn pay_gift(
+        &self,
+        room: &str,
+        to: MemberId,
+        gift: &str,
+        id: &str,
+    ) -> Result<aura_billing::signed::SignedReceipt, NodeError> {
         let req = aura_billing::api::SendGiftRequest {
             id: id.to_owned(),
             gift: gift.to_owned(),
             to: hex::encode(to.0),
-            room: crate::gift::room_id(group),
+            room: room.to_owned(),
         };
         let ledger = &self.inner.ledger;
         let sent = ledger.client().await?.send_gift(&req).await;
-        let receipt = match sent {
-            Ok(r) => r.receipt,
+        match sent {
+            Ok(r) => Ok(r.receipt),
             Err(e) if ledger.retry_after(&e).await => {
-                ledger.client().await?.send_gift(&req).await?.receipt
+                Ok(ledger.client().await?.send_gift(&req).await?.receipt)
             }
-            Err(e) => return Err(e.into()),
-        };
-        self.broadcast_gift(group, receipt.clone()).await?;
-        Ok(receipt)
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// This device's wallet at the ledger.

@@ -29,8 +29,8 @@ pub enum GiftError {
     /// The service's signature does not verify with the pinned service key.
     #[error("gift receipt signature: {0}")]
     Signature(#[from] VerifyError),
-    /// Signed for another room than this group.
-    #[error("gift receipt is for room {0}, not this group")]
+    /// Signed for another room or group than this one.
+    #[error("gift receipt is for room {0}, not this one")]
     WrongRoom(String),
     /// The member who broadcast it is not the member who paid.
     #[error("gift receipt names sender {0}, not the member who sent it")]
@@ -46,6 +46,12 @@ pub enum GiftError {
 /// The room id the ledger records for gifts sent in `group`.
 pub fn room_id(group: GroupId) -> String {
     hex::encode(group.0)
+}
+
+/// The room id the ledger records for gifts sent in the voice room `room`
+/// (prefixed, so it never names a group).
+pub fn voice_room_id(room: &aura_crypto::room::RoomId) -> String {
+    format!("room:{}", hex::encode(room.0))
 }
 
 /// Parses the configured service key (64 hex digits).
@@ -71,12 +77,23 @@ pub fn check_receipt(
     group: GroupId,
     sender: MemberId,
 ) -> Result<SignedReceipt, GiftError> {
+    check_receipt_in(bytes, service, &room_id(group), sender)
+}
+
+/// Decodes and checks a receipt shown in the ledger room `room` (a
+/// group's [`room_id`] or a voice room's [`voice_room_id`]) by `sender`.
+pub fn check_receipt_in(
+    bytes: &[u8],
+    service: Option<&VerifyingKey>,
+    room: &str,
+    sender: MemberId,
+) -> Result<SignedReceipt, GiftError> {
     if bytes.len() > MAX_RECEIPT_BYTES {
         return Err(GiftError::TooLarge(bytes.len()));
     }
     let r: SignedReceipt =
         serde_json::from_slice(bytes).map_err(|e| GiftError::Malformed(e.to_string()))?;
-    check_signed(&r, service, group, sender)?;
+    check_signed_in(&r, service, room, sender)?;
     Ok(r)
 }
 
@@ -87,9 +104,19 @@ pub fn check_signed(
     group: GroupId,
     sender: MemberId,
 ) -> Result<(), GiftError> {
+    check_signed_in(r, service, &room_id(group), sender)
+}
+
+/// [`check_signed`] for the ledger room `room`.
+pub fn check_signed_in(
+    r: &SignedReceipt,
+    service: Option<&VerifyingKey>,
+    room: &str,
+    sender: MemberId,
+) -> Result<(), GiftError> {
     let service = service.ok_or(GiftError::NoServiceKey)?;
     let body: &GiftReceipt = r.verify_signature(service)?;
-    if body.room != room_id(group) {
+    if body.room != room {
         return Err(GiftError::WrongRoom(body.room.clone()));
     }
     if body.sender != hex::encode(sender.0) {

@@ -7,6 +7,9 @@
 //! state, so a lost token is healed with the next join; the relay skips the
 //! signature check for bytes it already verified on that connection).
 //!
+//! A token that allows `vip_rooms` is also carried in room joins (VIP
+//! rooms and seats).
+//!
 //! The token comes from the ledger (`billing_url`), fetched when voice
 //! first starts and again at three quarters of its lifetime, or from the
 //! app ([`crate::Node::set_relay_token`]).
@@ -15,7 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aura_billing::entitlement::VIP_ROOMS;
 use aura_billing::signed::EntitlementToken;
+use aura_crypto::room::op::MAX_TOKEN_LEN;
 use aura_media::framing::MAX_FRAME;
 use aura_media::RelayControl;
 use bytes::Bytes;
@@ -27,10 +32,12 @@ pub(crate) const MIN_RENEW: Duration = Duration::from_secs(5);
 /// Longest wait after a failed fetch.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-/// The token as a control datagram, and its expiry (unix seconds).
+/// The token as a control datagram, its JSON if it admits to VIP rooms,
+/// and its expiry (unix seconds).
 #[derive(Debug)]
 struct Pass {
     datagram: Bytes,
+    vip: Option<Vec<u8>>,
     exp: i64,
 }
 
@@ -53,8 +60,16 @@ impl RelayPass {
                 json.len()
             )));
         }
+        let vip = token
+            .body
+            .allows
+            .iter()
+            .any(|a| a == VIP_ROOMS)
+            .then(|| json.clone())
+            .filter(|j| j.len() <= MAX_TOKEN_LEN);
         let pass = Pass {
             datagram: Bytes::from(datagram),
+            vip,
             exp: token.body.exp,
         };
         *self.pass.lock().unwrap_or_else(|p| p.into_inner()) = Some(pass);
@@ -68,6 +83,15 @@ impl RelayPass {
         pass.as_ref()
             .filter(|p| p.exp > now_s)
             .map(|p| p.datagram.clone())
+    }
+
+    /// The token to carry in a room join at `now_s`, if one is held, has
+    /// not expired and admits to VIP rooms and seats.
+    pub(crate) fn vip_token(&self, now_s: i64) -> Option<Vec<u8>> {
+        let pass = self.pass.lock().unwrap_or_else(|p| p.into_inner());
+        pass.as_ref()
+            .filter(|p| p.exp > now_s)
+            .and_then(|p| p.vip.clone())
     }
 
     /// True the first time only: whoever gets it runs the refresher.

@@ -208,7 +208,8 @@ pub struct AccessConfig {
     pub mode: AccessMode,
     /// Member keys (64 hex digits) or peer ids, for `allow_list`.
     pub allow: Vec<String>,
-    /// The ledger's public key (64 hex digits), for `token`.
+    /// The ledger's public key (64 hex digits): for `token`, and in every
+    /// mode for VIP rooms and seats (empty: no one is VIP here).
     pub ledger_key: String,
     /// A capability the token must allow; empty: any valid token.
     pub capability: String,
@@ -224,6 +225,20 @@ fn member(s: &str) -> Option<MemberId> {
 }
 
 impl AccessConfig {
+    /// The ledger's key, if one is set: `token` mode admits with it, and
+    /// in every mode it admits VIP members to VIP rooms and seats.
+    pub fn ledger(&self) -> Result<Option<ed25519_dalek::VerifyingKey>, ConfigError> {
+        let hex_key = self.ledger_key.trim();
+        if hex_key.is_empty() {
+            return Ok(None);
+        }
+        let mut k = [0u8; 32];
+        hex::decode_to_slice(hex_key, &mut k).map_err(|e| ConfigError::LedgerKey(e.to_string()))?;
+        ed25519_dalek::VerifyingKey::from_bytes(&k)
+            .map(Some)
+            .map_err(|e| ConfigError::LedgerKey(e.to_string()))
+    }
+
     /// The policy.
     pub fn to_access(&self) -> Result<Access, ConfigError> {
         Ok(match self.mode {
@@ -235,11 +250,9 @@ impl AccessConfig {
                     .collect::<Result<HashSet<_>, _>>()?,
             ),
             AccessMode::Token => {
-                let mut k = [0u8; 32];
-                hex::decode_to_slice(self.ledger_key.trim(), &mut k)
-                    .map_err(|e| ConfigError::LedgerKey(e.to_string()))?;
-                let ledger = ed25519_dalek::VerifyingKey::from_bytes(&k)
-                    .map_err(|e| ConfigError::LedgerKey(e.to_string()))?;
+                let ledger = self
+                    .ledger()?
+                    .ok_or_else(|| ConfigError::LedgerKey("empty".into()))?;
                 let c = self.capability.trim();
                 Access::Token {
                     ledger,
@@ -320,7 +333,9 @@ memory_mb = 512
 mode = "everyone"
 # Member keys (64 hex digits) or peer ids (12D3Koo...), for "allow_list".
 allow = []
-# The ledger's public key (64 hex digits, `aura-billing`'s signing key), for "token".
+# The ledger's public key (64 hex digits, `aura-billing`'s signing key), for
+# "token"; in every mode it also admits VIP members (tokens allowing
+# "vip_rooms") to VIP rooms and seats. Empty: no one is VIP here.
 ledger_key = ""
 # A capability the token must allow (e.g. "host_large_rooms"); empty: any valid token.
 capability = ""

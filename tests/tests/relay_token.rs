@@ -35,18 +35,22 @@ use rand::rngs::OsRng;
 /// direct media path ever forms.
 const NOWHERE: &str = "127.0.0.1:9";
 
-struct Ledger {
-    url: String,
-    key: String,
+pub(crate) struct Ledger {
+    pub(crate) url: String,
+    pub(crate) key: String,
     _dir: tempfile::TempDir,
     _server: server::LocalServer,
 }
 
-async fn ledger() -> Ledger {
+/// The secret the ledger's payment webhooks are signed with.
+pub(crate) const WEBHOOK_SECRET: &str = "whsec_relay_token_test";
+
+/// A ledger on loopback (SQLite in a temporary directory).
+pub(crate) async fn ledger() -> Ledger {
     let dir = tempfile::tempdir().unwrap();
     let c = BillingConfig {
         data_dir: dir.path().to_path_buf(),
-        webhook_secrets: vec![Secret("whsec_relay_token_test".into())],
+        webhook_secrets: vec![Secret(WEBHOOK_SECRET.into())],
         ..BillingConfig::default()
     };
     let server = server::spawn_local(c).await.unwrap();

@@ -1,7 +1,8 @@
-//! Fuzzes the room op, ticket and speaker key decoders, and applying
-//! decoded ops to a room.
+//! Fuzzes the room op, ticket, speaker key and opened chat line decoders,
+//! and applying decoded ops to a room.
 #![no_main]
 
+use aura_crypto::room::chat::ChatLine;
 use aura_crypto::room::{
     Access, Admission, RoomId, RoomOp, RoomOpKind, RoomState, RoomTicket, SignedRoomOp, SpeakerKey,
 };
@@ -22,6 +23,9 @@ impl Admission for Everyone {
 fuzz_target!(|data: &[u8]| {
     if let Ok(k) = SpeakerKey::decode(data) {
         assert_eq!(k.encode(), data);
+    }
+    if let Ok(line) = ChatLine::decode(data) {
+        assert_eq!(line.encode().expect("encode"), data);
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(t) = RoomTicket::parse(text) {

@@ -1,8 +1,9 @@
 //! Room chat, sealed under the room key and signed by its author, so the
-//! relay that fans it out reads nothing and cannot forge a line.
+//! relay that fans it out reads nothing and cannot forge a line. A line is
+//! text or a gift receipt ([`ChatLine`]): the relay cannot tell which.
 //!
-//! Layout: `version u8 | room_epoch u16 | salt [16] | ciphertext (text +
-//! 16 tag) | signature [64]`, sealed with ChaCha20-Poly1305 under
+//! Layout: `version u8 | room_epoch u16 | salt [16] | ciphertext (kind
+//! u8, content, 16 tag) | signature [64]`, sealed with ChaCha20-Poly1305 under
 //! `HKDF-SHA256(room key, salt, info)` (info: a domain string, the room,
 //! the author and the epoch), the signature over a domain string, the room,
 //! the author and every byte before it.
@@ -22,10 +23,57 @@ use crate::identity::MemberId;
 use crate::sender_key::Key32;
 
 /// Chat message version.
-pub const CHAT_VERSION: u8 = 1;
+pub const CHAT_VERSION: u8 = 2;
 /// Longest chat text, in bytes.
 pub const MAX_CHAT_TEXT: usize = 900;
+/// Longest gift receipt a line carries, in bytes (the node's largest
+/// receipt from the ledger).
+pub const MAX_CHAT_GIFT: usize = 3_072;
 const HEAD: usize = 1 + 2 + 16;
+/// Longest sealed line: a gift receipt of [`MAX_CHAT_GIFT`] bytes.
+pub const MAX_SEALED_CHAT: usize = HEAD + 1 + MAX_CHAT_GIFT + 16 + 64;
+const KIND_TEXT: u8 = 0;
+const KIND_GIFT: u8 = 1;
+
+/// What a line of room chat says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatLine {
+    /// Text, at most [`MAX_CHAT_TEXT`] bytes.
+    Text(String),
+    /// A gift receipt from the ledger (its encoding, checked by whoever
+    /// shows it), at most [`MAX_CHAT_GIFT`] bytes.
+    Gift(Vec<u8>),
+}
+
+impl ChatLine {
+    /// The line as sealed: its kind byte and content.
+    pub fn encode(&self) -> Result<Vec<u8>, RoomError> {
+        let (kind, body, max) = match self {
+            Self::Text(t) => (KIND_TEXT, t.as_bytes(), MAX_CHAT_TEXT),
+            Self::Gift(g) => (KIND_GIFT, g.as_slice(), MAX_CHAT_GIFT),
+        };
+        if body.len() > max {
+            return Err(RoomError::TooLarge);
+        }
+        let mut out = Vec::with_capacity(1 + body.len());
+        out.push(kind);
+        out.extend_from_slice(body);
+        Ok(out)
+    }
+
+    /// Decodes an opened line (a hostile member seals any bytes).
+    pub fn decode(plain: &[u8]) -> Result<Self, RoomError> {
+        let (&kind, body) = plain.split_first().ok_or(RoomError::Decode)?;
+        match kind {
+            KIND_TEXT if body.len() <= MAX_CHAT_TEXT => String::from_utf8(body.to_vec())
+                .map(Self::Text)
+                .map_err(|_| RoomError::Decode),
+            KIND_GIFT if body.len() <= MAX_CHAT_GIFT => Ok(Self::Gift(body.to_vec())),
+            KIND_TEXT | KIND_GIFT => Err(RoomError::TooLarge),
+            _ => Err(RoomError::Malformed("chat line kind")),
+        }
+    }
+}
 const KDF_INFO: &[u8] = b"aura room chat v1";
 const SIG_DOMAIN: &[u8] = b"aura-room-chat-sig-v1";
 
@@ -57,15 +105,30 @@ fn signed(room: &RoomId, author: &MemberId, body: &[u8]) -> Vec<u8> {
 }
 
 impl RoomSession {
-    /// Seals a line of chat under the newest room key, signed by us.
+    /// Seals a line of chat text under the newest room key, signed by us.
     pub fn seal_chat<R: RngCore + CryptoRng>(
         &self,
         text: &str,
         rng: &mut R,
     ) -> Result<Vec<u8>, RoomError> {
-        if text.len() > MAX_CHAT_TEXT {
-            return Err(RoomError::TooLarge);
+        self.seal_line(&ChatLine::Text(text.to_owned()), rng)
+    }
+
+    /// Opens a line of chat text by `author` (its signature checked first).
+    pub fn open_chat(&self, author: &MemberId, sealed: &[u8]) -> Result<String, RoomError> {
+        match self.open_line(author, sealed)? {
+            ChatLine::Text(t) => Ok(t),
+            ChatLine::Gift(_) => Err(RoomError::Malformed("not text")),
         }
+    }
+
+    /// Seals a line (text or gift) under the newest room key, signed by us.
+    pub fn seal_line<R: RngCore + CryptoRng>(
+        &self,
+        line: &ChatLine,
+        rng: &mut R,
+    ) -> Result<Vec<u8>, RoomError> {
+        let plain = line.encode()?;
         let (epoch, key) = self.newest_room_key().ok_or(RoomError::UnknownEpoch)?;
         let room = self.room_id();
         let me = self.member_id();
@@ -78,7 +141,7 @@ impl RoomSession {
             .encrypt(
                 Nonce::from_slice(&[0; 12]),
                 Payload {
-                    msg: text.as_bytes(),
+                    msg: &plain,
                     aad: &out,
                 },
             )
@@ -90,8 +153,8 @@ impl RoomSession {
     }
 
     /// Opens a line of chat by `author` (its signature checked first).
-    pub fn open_chat(&self, author: &MemberId, sealed: &[u8]) -> Result<String, RoomError> {
-        if sealed.len() < HEAD + 16 + 64 || sealed.len() > HEAD + MAX_CHAT_TEXT + 16 + 64 {
+    pub fn open_line(&self, author: &MemberId, sealed: &[u8]) -> Result<ChatLine, RoomError> {
+        if sealed.len() < HEAD + 1 + 16 + 64 || sealed.len() > MAX_SEALED_CHAT {
             return Err(RoomError::TooLarge);
         }
         if sealed[0] != CHAT_VERSION {
@@ -115,6 +178,6 @@ impl RoomSession {
                 },
             )
             .map_err(|_| RoomError::Decrypt)?;
-        String::from_utf8(pt).map_err(|_| RoomError::Decode)
+        ChatLine::decode(&pt)
     }
 }

@@ -12,34 +12,24 @@
 
 use std::collections::VecDeque;
 
+use aura_billing::signed::SignedReceipt;
+use aura_crypto::room::chat::{ChatLine, MAX_CHAT_GIFT};
 use aura_crypto::room::{
     Admission, RoomChange, RoomId, RoomKeyAuthority, RoomOp, RoomOpKind, RoomSession, RoomState,
     SignedRoomOp, SpeakerKey,
 };
-use aura_crypto::{GroupId, Identity, KeyEnvelope, MemberId, Opened};
+use aura_crypto::{Identity, KeyEnvelope, MemberId, Opened};
 use aura_media::room_control::{ClientMsg, RelayLoad, ServerMsg, MAX_RELAYS};
+use ed25519_dalek::VerifyingKey;
 use rand::rngs::OsRng;
 
+use super::admission::ViewAdmission;
 use super::error::RoomsError;
 use super::event::RoomEvent;
+use crate::gift;
 
 /// Most events and outgoing messages queued before the driver drains them.
 pub const MAX_QUEUED: usize = 4_096;
-
-/// What a member's view admits: group membership and VIP tokens as the
-/// relay decided (the view checks signatures, roles, seats and bans); the
-/// host's own check of the roster is [`RoomClient::set_admission`].
-#[derive(Debug, Default)]
-struct Trusting;
-
-impl Admission for Trusting {
-    fn in_group(&self, _: &GroupId, _: &MemberId) -> bool {
-        true
-    }
-    fn is_vip(&self, _: &MemberId, token: &[u8], _: u64) -> bool {
-        !token.is_empty()
-    }
-}
 
 /// One member's room.
 pub struct RoomClient {
@@ -61,7 +51,13 @@ pub struct RoomClient {
     /// log is replayed into a new view up to this sequence number without
     /// touching our keys (the speakers' chains and floors stay).
     replaying: Option<u64>,
+    /// The billing ledger's key, pinned in the node's config: gift
+    /// receipts shown in the room are checked with it.
+    ledger: Option<VerifyingKey>,
 }
+
+// A receipt the node accepts from the ledger fits a chat line.
+const _: () = assert!(crate::gift::MAX_RECEIPT_BYTES <= MAX_CHAT_GIFT);
 
 /// Speaker keys kept until their room key arrives.
 const MAX_EARLY_KEYS: usize = 32;
@@ -94,7 +90,7 @@ impl RoomClient {
             view: None,
             session: None,
             authority: None,
-            admission: Box::new(Trusting),
+            admission: Box::new(ViewAdmission::default()),
             last_at: 0,
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -102,11 +98,21 @@ impl RoomClient {
             early_keys: Vec::new(),
             relays: Vec::new(),
             replaying: None,
+            ledger: None,
         }
     }
 
-    /// The host checks joiners with this before sealing the room key to
-    /// them (a group room's roster).
+    /// Pins the billing ledger's key: VIP tokens in joins and gift receipts
+    /// in the chat are checked with it (without it, VIP is taken on the
+    /// relay's word and gifts are not shown).
+    pub fn set_ledger(&mut self, ledger: Option<VerifyingKey>) {
+        self.ledger = ledger;
+        self.admission = Box::new(ViewAdmission { ledger });
+    }
+
+    /// What our view admits (by default: group membership and VIP tokens
+    /// as the relay decided, see [`ViewAdmission`]); the host of a group
+    /// room checks joiners against the roster before sealing the room key.
     pub fn set_admission(&mut self, admission: Box<dyn Admission + Send>) {
         self.admission = admission;
     }
@@ -400,10 +406,46 @@ impl RoomClient {
         Ok(ClientMsg::Chat(self.room, s.seal_chat(text, &mut OsRng)?))
     }
 
-    /// Opens a line of chat by `from`.
-    pub fn open_chat(&self, from: &MemberId, sealed: &[u8]) -> Result<String, RoomsError> {
+    /// Seals a gift receipt of ours for the room's chat (checked first:
+    /// it must name us as sender and this room).
+    pub fn seal_gift(&self, receipt: &SignedReceipt) -> Result<ClientMsg, RoomsError> {
+        let room = gift::voice_room_id(&self.room);
+        gift::check_signed_in(
+            receipt,
+            self.ledger.as_ref(),
+            &room,
+            self.identity.member_id(),
+        )?;
+        let line = ChatLine::Gift(gift::encode_receipt(receipt)?);
         let s = self.session.as_ref().ok_or(RoomsError::NotWelcomed)?;
-        Ok(s.open_chat(from, sealed)?)
+        Ok(ClientMsg::Chat(self.room, s.seal_line(&line, &mut OsRng)?))
+    }
+
+    /// Seals `bytes` as a gift line without any check (adversarial tests:
+    /// a member showing a receipt it did not pay for).
+    #[cfg(feature = "test-hooks")]
+    pub fn seal_unchecked_gift(&self, bytes: Vec<u8>) -> Result<ClientMsg, RoomsError> {
+        let s = self.session.as_ref().ok_or(RoomsError::NotWelcomed)?;
+        let line = ChatLine::Gift(bytes);
+        Ok(ClientMsg::Chat(self.room, s.seal_line(&line, &mut OsRng)?))
+    }
+
+    /// Opens a line of chat by `from`: what it said, or the gift it
+    /// sent (its receipt checked with the pinned ledger key: signed by
+    /// the ledger, for this room, paid by `from`).
+    pub fn open_line(&self, from: &MemberId, sealed: &[u8]) -> Result<RoomEvent, RoomsError> {
+        let s = self.session.as_ref().ok_or(RoomsError::NotWelcomed)?;
+        Ok(match s.open_line(from, sealed)? {
+            ChatLine::Text(text) => RoomEvent::Said { from: *from, text },
+            ChatLine::Gift(bytes) => {
+                let room = gift::voice_room_id(&self.room);
+                let receipt = gift::check_receipt_in(&bytes, self.ledger.as_ref(), &room, *from)?;
+                RoomEvent::Gift {
+                    from: *from,
+                    receipt: Box::new(receipt),
+                }
+            }
+        })
     }
 
     /// Opens a frame the relay forwarded.

@@ -31,4 +31,10 @@ pub enum RoomsError {
     /// The room's task stopped.
     #[error("the room has stopped")]
     Closed,
+    /// A gift receipt that does not check out (or cannot be checked).
+    #[error("gift: {0}")]
+    Gift(#[from] crate::gift::GiftError),
+    /// The billing ledger (sending a gift).
+    #[error("ledger: {0}")]
+    Ledger(String),
 }

@@ -1,5 +1,6 @@
 //! What a room tells the app.
 
+use aura_billing::signed::SignedReceipt;
 use aura_crypto::room::RoomChange;
 use aura_crypto::MemberId;
 
@@ -23,6 +24,14 @@ pub enum RoomEvent {
         from: MemberId,
         /// Text.
         text: String,
+    },
+    /// A member sent a gift in the room: the ledger's receipt, checked
+    /// (signed by the pinned ledger, for this room, paid by `from`).
+    Gift {
+        /// Who paid for it.
+        from: MemberId,
+        /// The receipt (gift, receiver, coins, diamonds).
+        receipt: Box<SignedReceipt>,
     },
     /// The relay refused an op of ours (`code`: see the relay's `HubError::code`).
     Refused {

@@ -29,8 +29,10 @@
 //! # }
 //! ```
 
+mod admission;
 pub mod client;
 mod clock;
+mod driver;
 mod error;
 mod event;
 pub mod handle;
@@ -39,6 +41,7 @@ pub mod voice;
 
 use aura_crypto::MemberId;
 
+pub use admission::ViewAdmission;
 pub use client::RoomClient;
 pub use error::RoomsError;
 pub use event::RoomEvent;

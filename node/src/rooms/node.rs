@@ -2,14 +2,16 @@
 //! as a member of its group.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
-use aura_crypto::room::{Access, Admission, RoomId, RoomOpKind, RoomTicket, DEFAULT_SEATS};
-use aura_crypto::{GroupId, GroupSession, Identity, MemberId};
+use aura_billing::signed::SignedReceipt;
+use aura_crypto::room::{Access, RoomId, RoomOpKind, RoomTicket, DEFAULT_SEATS};
+use aura_crypto::{GroupId, Identity, MemberId};
 use aura_media::room_control::{least_loaded, ClientMsg, Reader, RelayLoad, ServerMsg};
 use aura_media::MediaEndpoint;
+use ed25519_dalek::VerifyingKey;
 use rand::RngCore;
 
+use super::admission::{RosterAdmission, ViewAdmission};
 use super::client::RoomClient;
 use super::clock::now_ms;
 use super::error::RoomsError;
@@ -26,6 +28,10 @@ pub struct RoomSpec {
     pub access: Access,
     /// Seats (1..=16).
     pub seats: u8,
+    /// The first `vip_seats` seats are reserved to VIP members.
+    pub vip_seats: u8,
+    /// Only VIP members (and the host) may join.
+    pub vip_only: bool,
 }
 
 impl RoomSpec {
@@ -35,6 +41,8 @@ impl RoomSpec {
             name: name.to_owned(),
             access: Access::Ticket,
             seats: DEFAULT_SEATS,
+            vip_seats: 0,
+            vip_only: false,
         }
     }
 
@@ -44,24 +52,54 @@ impl RoomSpec {
             name: name.to_owned(),
             access: Access::Group(group),
             seats: DEFAULT_SEATS,
+            vip_seats: 0,
+            vip_only: false,
         }
     }
-}
 
-/// The host's check of a group room's joiners: the group's live roster.
-struct Roster(Arc<Mutex<GroupSession>>);
-
-impl Admission for Roster {
-    fn in_group(&self, group: &GroupId, member: &MemberId) -> bool {
-        let s = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        s.group_id() == *group && s.roster().is_member(member)
-    }
-    fn is_vip(&self, _: &MemberId, token: &[u8], _: u64) -> bool {
-        !token.is_empty()
+    /// The same room with its first `vip_seats` seats reserved to VIP
+    /// members and, if `vip_only`, only VIP members admitted (members
+    /// holding the ledger's entitlement token that allows `vip_rooms`).
+    pub fn vip(mut self, vip_seats: u8, vip_only: bool) -> Self {
+        self.vip_seats = vip_seats;
+        self.vip_only = vip_only;
+        self
     }
 }
 
 impl Node {
+    /// The pinned ledger key our rooms check VIP tokens and gift
+    /// receipts with.
+    fn room_ledger(&self) -> Option<VerifyingKey> {
+        let key = self.config().billing_service_key.as_deref()?;
+        crate::gift::parse_service_key(key)
+            .inspect_err(|e| tracing::warn!(error = %e, "rooms check no VIP token nor gift"))
+            .ok()
+    }
+
+    /// The token our room joins carry: the entitlement token held for
+    /// relays (with a ledger configured and none held, fetched now), if it
+    /// admits to VIP rooms and seats.
+    async fn room_token(&self) -> Option<Vec<u8>> {
+        let now_s = crate::relay_pass::unix_now();
+        if self.relay_pass().datagram(now_s).is_some() {
+            return self.relay_pass().vip_token(now_s);
+        }
+        self.config().billing_url.as_ref()?;
+        match self.entitlement().await {
+            Ok(t) => {
+                if let Err(e) = self.relay_pass().set(&t) {
+                    tracing::debug!(error = %e, "entitlement token not kept");
+                }
+                self.relay_pass().vip_token(now_s)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "no entitlement token from the ledger");
+                None
+            }
+        }
+    }
+
     fn room_identity(&self) -> Result<Identity, RoomsError> {
         let path = self.config().data_dir.join("identity.key");
         let secret = crate::keyfile::read_secret(&path)
@@ -98,8 +136,8 @@ impl Node {
             name: spec.name,
             access: spec.access,
             seats: spec.seats,
-            vip_seats: 0,
-            vip_only: false,
+            vip_seats: spec.vip_seats,
+            vip_only: spec.vip_only,
             nonce,
         };
         let create = aura_crypto::room::RoomOp {
@@ -110,15 +148,39 @@ impl Node {
         }
         .sign(&identity)?;
         let mut client = RoomClient::host(identity.clone(), &create)?;
+        let ledger = self.room_ledger();
+        client.set_ledger(ledger);
         if let Access::Group(g) = spec.access {
             let session = self
                 .session_of(g)
                 .await
                 .map_err(|e| RoomsError::Network(e.to_string()))?;
-            client.set_admission(Box::new(Roster(session)));
+            let view = ViewAdmission { ledger };
+            client.set_admission(Box::new(RosterAdmission { session, view }));
         }
         let ep = self.room_endpoint(&identity)?;
         RoomHandle::start(client, identity, Some(create), kind, ep, relay, addr).await
+    }
+
+    /// Sends a gift to `to` in `room` through the billing ledger and shows
+    /// its signed receipt in the room (sealed in the room's chat: the
+    /// relay cannot tell it from text; every member checks it with the
+    /// pinned ledger key, [`super::RoomEvent::Gift`]). `id` is chosen by
+    /// the caller, as for [`Node::send_gift`]: a retry never pays twice.
+    pub async fn send_room_gift(
+        &self,
+        room: &RoomHandle,
+        to: MemberId,
+        gift: &str,
+        id: &str,
+    ) -> Result<SignedReceipt, RoomsError> {
+        let ledger_room = crate::gift::voice_room_id(&room.room());
+        let receipt = self
+            .pay_gift(&ledger_room, to, gift, id)
+            .await
+            .map_err(|e| RoomsError::Ledger(e.to_string()))?;
+        room.share_gift(receipt.clone()).await?;
+        Ok(receipt)
     }
 
     /// Joins a room by its ticket (`auraroom1…`) at the relay `relay`.
@@ -183,10 +245,11 @@ impl Node {
         addr: SocketAddr,
     ) -> Result<RoomHandle, RoomsError> {
         let identity = self.room_identity()?;
-        let client = RoomClient::member(identity.clone(), room);
+        let mut client = RoomClient::member(identity.clone(), room);
+        client.set_ledger(self.room_ledger());
         let kind = RoomOpKind::Join {
             ticket,
-            entitlement: None,
+            entitlement: self.room_token().await,
         };
         let ep = self.room_endpoint(&identity)?;
         RoomHandle::start(client, identity, None, kind, ep, relay, addr).await

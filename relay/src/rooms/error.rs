@@ -57,6 +57,7 @@ impl HubError {
             Self::Room(RoomError::NotAllowed(_)) => 6,
             Self::Room(RoomError::Banned) => 7,
             Self::Room(RoomError::NotPresent) => 8,
+            Self::Room(RoomError::VipRequired) => 18,
             Self::Room(_) => 9,
             Self::NotAuthor => 10,
             Self::UnknownRoom => 11,
@@ -88,6 +89,7 @@ impl HubError {
             14 => "not_host",
             15 => "log_full",
             16 => "too_many_edges",
+            18 => "vip_required",
             _ => "not_here",
         }
     }

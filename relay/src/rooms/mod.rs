@@ -50,7 +50,6 @@ pub mod pace;
 
 use aura_billing::entitlement;
 use aura_billing::ids::DeviceKey;
-use aura_billing::signed::EntitlementToken;
 use aura_crypto::room::Admission;
 use aura_crypto::roster::GroupId;
 use aura_crypto::MemberId;
@@ -64,12 +63,10 @@ pub use error::HubError;
 pub use hub::{Delivery, Effects, ForwardChange, Hub, HubLimits};
 pub use pace::Pace;
 
-/// The ledger capability a VIP entitlement token must carry.
-pub const VIP_CAPABILITY: &str = "vip";
-
 /// What a relay can check when a member joins: no roster (group rooms
-/// admit anyone, see the module docs), VIP tokens against the ledger key
-/// pinned in its config (none: no one is VIP).
+/// admit anyone, see the module docs), VIP tokens (the ledger's
+/// [`entitlement::VIP_ROOMS`] capability) against the ledger key pinned in
+/// its config, whatever its access mode (none: no one is VIP).
 #[derive(Clone, Debug, Default)]
 pub struct RelayAdmission {
     /// The ledger's signing key.
@@ -82,14 +79,9 @@ impl Admission for RelayAdmission {
     }
 
     fn is_vip(&self, member: &MemberId, token: &[u8], now_ms: u64) -> bool {
-        let Some(ledger) = &self.ledger else {
-            return false;
-        };
-        let Ok(token) = serde_json::from_slice::<EntitlementToken>(token) else {
-            return false;
-        };
-        let now_s = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
-        entitlement::verify(&token, ledger, &DeviceKey(member.0), now_s, VIP_CAPABILITY).is_ok()
+        self.ledger
+            .as_ref()
+            .is_some_and(|l| entitlement::verify_vip(token, l, &DeviceKey(member.0), now_ms))
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aura_crypto::MemberId;
+use ed25519_dalek::VerifyingKey;
 use libp2p::PeerId;
 
 use crate::access::{Access, Admission};
@@ -26,6 +27,7 @@ pub fn unix_now() -> i64 {
 #[derive(Clone, Debug)]
 pub struct Gate {
     access: Access,
+    vip_ledger: Option<VerifyingKey>,
     holders: Arc<Mutex<HashMap<MemberId, i64>>>,
 }
 
@@ -34,13 +36,26 @@ impl Gate {
     pub fn new(access: Access) -> Self {
         Self {
             access,
+            vip_ledger: None,
             holders: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The same gate, admitting VIP members to VIP rooms and seats with
+    /// tokens signed by `ledger` (whatever the access mode).
+    pub fn with_vip_ledger(mut self, ledger: Option<VerifyingKey>) -> Self {
+        self.vip_ledger = ledger;
+        self
     }
 
     /// The policy.
     pub fn access(&self) -> &Access {
         &self.access
+    }
+
+    /// The ledger key VIP tokens are checked with, if any.
+    pub fn vip_ledger(&self) -> Option<VerifyingKey> {
+        self.vip_ledger
     }
 
     /// Records that `member` holds a token valid until `exp` (unix seconds).

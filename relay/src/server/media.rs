@@ -146,7 +146,7 @@ pub(super) fn spawn(
         media_addr: local,
         links,
         table: Mutex::new(Forwarder::new(limits.forwarder(), gate.access().clone())),
-        control: rooms::Control::new(limits.rooms(), gate.access()),
+        control: rooms::Control::new(limits.rooms(), gate.vip_ledger()),
         per_ip: Mutex::new(IpLimit::new(limits.connections_per_ip)),
         gate,
         metrics,

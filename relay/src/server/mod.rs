@@ -94,7 +94,7 @@ impl Server {
     pub async fn spawn(identity: Identity, cfg: Config) -> Result<Self, ServerError> {
         let net = |e: &dyn std::fmt::Display| ServerError::Network(e.to_string());
         let access = cfg.access.to_access()?;
-        let gate = Gate::new(access);
+        let gate = Gate::new(access).with_vip_ledger(cfg.access.ledger()?);
         let metrics = Metrics::default();
         let mut registry = Registry::default();
         metrics.register(&mut registry);

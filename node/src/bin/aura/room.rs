@@ -4,7 +4,7 @@
 //! foreground (printing its events, who is speaking, until Ctrl-C or
 //! `--seconds`) and take commands on stdin and on a local socket
 //! (`<data dir>/room.sock`), which `aura room seat|leave-seat|mute|kick|
-//! chat|list` use from another terminal.
+//! chat|gift|list` use from another terminal.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,12 @@ pub(crate) enum RoomCmd {
     Create {
         /// Room name.
         name: String,
+        /// Reserve the first N seats to VIP members.
+        #[arg(long, default_value_t = 0)]
+        vip_seats: u8,
+        /// Admit VIP members only.
+        #[arg(long)]
+        vip_only: bool,
         #[command(flatten)]
         at: At,
     },
@@ -60,6 +66,14 @@ pub(crate) enum RoomCmd {
         /// The message.
         message: String,
     },
+    /// Send a gift to a member through the billing ledger; the room sees
+    /// its receipt.
+    Gift {
+        /// Member id (hex prefix, as `aura room list` shows).
+        member: String,
+        /// Gift id from the ledger's catalog (e.g. `heart`).
+        gift: String,
+    },
     /// List the room's members with their roles and seats.
     List,
 }
@@ -91,26 +105,33 @@ fn relay_of(text: &str) -> Result<(MemberId, SocketAddr)> {
 
 /// Runs `aura room …`: a session (create, join) or one command sent to it.
 pub(crate) async fn run(node: Option<&Node>, data_dir: &Path, cmd: RoomCmd) -> Result<()> {
-    let (room, seconds) = match (cmd, node) {
-        (RoomCmd::Create { name, at }, Some(node)) => {
+    let (node, room, seconds) = match (cmd, node) {
+        (
+            RoomCmd::Create {
+                name,
+                vip_seats,
+                vip_only,
+                at,
+            },
+            Some(node),
+        ) => {
             let (relay, addr) = relay_of(&at.relay)?;
-            let room = node
-                .create_room(relay, addr, RoomSpec::ticket(&name))
-                .await?;
+            let spec = RoomSpec::ticket(&name).vip(vip_seats, vip_only);
+            let room = node.create_room(relay, addr, spec).await?;
             println!("room: {}", room.room());
             println!("ticket: {}", room.ticket(24 * 3_600_000)?);
-            (room, at.seconds)
+            (node, room, at.seconds)
         }
         (RoomCmd::Join { ticket, at }, Some(node)) => {
             let (relay, addr) = relay_of(&at.relay)?;
             let room = node.join_room(&ticket, relay, addr).await?;
             println!("room: {}", room.room());
-            (room, at.seconds)
+            (node, room, at.seconds)
         }
         (RoomCmd::Create { .. } | RoomCmd::Join { .. }, None) => bail!("no node"),
         (cmd, _) => return send(data_dir, &line_of(&cmd)).await,
     };
-    session(room, data_dir, seconds).await
+    session(node, room, data_dir, seconds).await
 }
 
 /// A command as one line for the session.
@@ -121,6 +142,7 @@ fn line_of(cmd: &RoomCmd) -> String {
         RoomCmd::Mute { seat, off } => format!("{} {seat}", if *off { "unmute" } else { "mute" }),
         RoomCmd::Kick { member } => format!("kick {member}"),
         RoomCmd::Chat { message } => format!("chat {message}"),
+        RoomCmd::Gift { member, gift } => format!("gift {member} {gift}"),
         RoomCmd::List | RoomCmd::Create { .. } | RoomCmd::Join { .. } => "list".into(),
     }
 }
@@ -136,7 +158,12 @@ async fn send(data_dir: &Path, line: &str) -> Result<()> {
     Ok(())
 }
 
-async fn session(room: RoomHandle, data_dir: &Path, seconds: Option<u64>) -> Result<()> {
+async fn session(
+    node: &Node,
+    room: RoomHandle,
+    data_dir: &Path,
+    seconds: Option<u64>,
+) -> Result<()> {
     let path = socket(data_dir);
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).context("room socket")?;
@@ -149,12 +176,12 @@ async fn session(room: RoomHandle, data_dir: &Path, seconds: Option<u64>) -> Res
             _ = &mut stop => break,
             _ = tokio::signal::ctrl_c() => break,
             Some(e) = events.recv() => print_event(&e),
-            Ok(Some(line)) = stdin.next_line() => println!("{}", handle(&room, &line).await.replace('\t', "\n")),
+            Ok(Some(line)) = stdin.next_line() => println!("{}", handle(node, &room, &line).await.replace('\t', "\n")),
             Ok((s, _)) = listener.accept() => {
                 let mut r = BufReader::new(s);
                 let mut line = String::new();
                 if r.read_line(&mut line).await.is_ok() {
-                    let out = handle(&room, line.trim()).await;
+                    let out = handle(node, &room, line.trim()).await;
                     let _ = r.get_mut().write_all(format!("{out}\n").as_bytes()).await;
                 }
             }
@@ -172,14 +199,24 @@ fn print_event(e: &RoomEvent) {
             println!("speaking: {}", names.join(", "));
         }
         RoomEvent::Said { from, text } => println!("<{from}> {text}"),
+        RoomEvent::Refused {
+            code: VIP_REQUIRED, ..
+        } => println!("refused: VIP members only"),
         RoomEvent::Refused { code, .. } => println!("refused by the relay (code {code})"),
+        RoomEvent::Gift { from, receipt } => println!(
+            "gift: {from} sent {} to {} ({} coins)",
+            receipt.body.gift, receipt.body.receiver, receipt.body.coins
+        ),
         RoomEvent::Chat { .. } => {}
         e => println!("{e:?}"),
     }
 }
 
+/// The relay's refusal code for a VIP room or seat without a VIP token.
+const VIP_REQUIRED: u8 = 18;
+
 /// Runs one command line; the answer (lines joined by tabs).
-async fn handle(room: &RoomHandle, line: &str) -> String {
+async fn handle(node: &Node, room: &RoomHandle, line: &str) -> String {
     let mut words = line.split_whitespace();
     let verb = words.next().unwrap_or("");
     let arg = words.next();
@@ -196,6 +233,17 @@ async fn handle(room: &RoomHandle, line: &str) -> String {
         ("chat", _) => {
             let text = line.trim_start_matches("chat").trim();
             room.chat(text).await
+        }
+        ("gift", _) => {
+            let (Some(to), Some(gift)) = (arg.and_then(|a| member_of(room, a)), words.next())
+            else {
+                return "gift MEMBER GIFT (a member of the room, a gift of the catalog)".into();
+            };
+            let id = format!("cli-{}", rand::random::<u64>());
+            match node.send_room_gift(room, to, gift, &id).await {
+                Ok(r) => return format!("sent {} ({} coins)", r.body.gift, r.body.coins),
+                Err(e) => Err(e),
+            }
         }
         ("list", _) => {
             let rows: Vec<String> = room
@@ -214,7 +262,8 @@ async fn handle(room: &RoomHandle, line: &str) -> String {
             return rows.join("\t");
         }
         _ => {
-            return "commands: seat N, leave-seat, mute N, unmute N, kick ID, chat TEXT, list"
+            return "commands: seat N, leave-seat, mute N, unmute N, kick ID, chat TEXT, \
+                    gift ID GIFT, list"
                 .into()
         }
     };

@@ -22,7 +22,6 @@ use tokio::sync::mpsc;
 
 use super::forwarding::{apply, LINK_OUTBOX};
 use super::{cascade, lock, Shared, CLOSE_REFUSED};
-use crate::access::Access;
 use crate::rooms::{
     ClientMsg, Follower, ForwardChange, Hub, HubError, HubLimits, Origin, Pace, Reader,
     RelayAdmission, RelayLoad, ServerMsg,
@@ -52,11 +51,7 @@ pub(super) struct Control {
 }
 
 impl Control {
-    pub(super) fn new(limits: HubLimits, access: &Access) -> Self {
-        let ledger = match access {
-            Access::Token { ledger, .. } => Some(*ledger),
-            _ => None,
-        };
+    pub(super) fn new(limits: HubLimits, ledger: Option<ed25519_dalek::VerifyingKey>) -> Self {
         Self {
             hub: Mutex::new(Hub::new(limits, Box::new(RelayAdmission { ledger }))),
             outboxes: Mutex::new(HashMap::new()),

@@ -22,6 +22,8 @@
 //!   0x86 welcome   | room [32] | next seq u64   (the room's log follows)
 //!   0x87 relays    | room [32] | n u8 | n x (relay [32] | members u32 |
 //!                    4 ip[4] or 6 ip[16] | port u16)     (n <= MAX_RELAYS)
+//!   0x8d absent    | room [32] | member [32]  (to the host: the member's
+//!                    connection closed and it has not come back)
 //! origin relay -> edge relay
 //!   0x88 to        | member [32] | a relay message (0x81..=0x87) for it
 //!   0x89 fan       | room [32] | a relay message for every member of the
@@ -70,6 +72,7 @@ const S_FAN: u8 = 0x89;
 const S_ADMIT: u8 = 0x8a;
 const S_EXPEL: u8 = 0x8b;
 const S_CLOSED: u8 = 0x8c;
+const S_ABSENT: u8 = 0x8d;
 
 /// A malformed control message.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -162,6 +165,9 @@ pub enum ServerMsg {
     Expel(RoomId, MemberId),
     /// Origin to edge: the room is closed.
     Closed(RoomId),
+    /// To the host: this member's connection closed and it has not come
+    /// back within the relay's grace period (the host may remove it).
+    Absent(RoomId, MemberId),
 }
 
 fn framed(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -299,6 +305,7 @@ impl ServerMsg {
             Self::Admit(r, m) => framed(S_ADMIT, &[&r.0, &m.0]),
             Self::Expel(r, m) => framed(S_EXPEL, &[&r.0, &m.0]),
             Self::Closed(r) => framed(S_CLOSED, &[&r.0]),
+            Self::Absent(r, m) => framed(S_ABSENT, &[&r.0, &m.0]),
         }
     }
 
@@ -361,8 +368,9 @@ impl ServerMsg {
             S_ADMIT if b.len() == 64 => Self::Admit(room_at(b), member_at(&b[32..])),
             S_EXPEL if b.len() == 64 => Self::Expel(room_at(b), member_at(&b[32..])),
             S_CLOSED if b.len() == 32 => Self::Closed(room_at(b)),
+            S_ABSENT if b.len() == 64 => Self::Absent(room_at(b), member_at(&b[32..])),
             S_OP | S_ENVELOPE | S_SPEAKER | S_CHAT | S_REFUSED | S_WELCOME | S_RELAYS | S_TO
-            | S_FAN | S_ADMIT | S_EXPEL | S_CLOSED => return Err(bad),
+            | S_FAN | S_ADMIT | S_EXPEL | S_CLOSED | S_ABSENT => return Err(bad),
             t => return Err(WireError::Tag(t)),
         })
     }
@@ -441,6 +449,8 @@ mod tests {
             ServerMsg::Admit(room, m),
             ServerMsg::Expel(room, m),
             ServerMsg::Closed(room),
+            ServerMsg::Absent(room, m),
+            ServerMsg::To(m, Box::new(ServerMsg::Absent(room, m))),
         ];
         for s in server {
             assert_eq!(ServerMsg::decode(&s.encode()[LEN_PREFIX..]).unwrap(), s);

@@ -121,6 +121,9 @@ pub struct LimitsConfig {
     /// Seats of a room forwarded at once: the loudest, by the level each
     /// frame carries.
     pub loudest_speakers: usize,
+    /// Seconds a room member whose connection closed may stay away before
+    /// the room's host is told (and removes it).
+    pub room_absent_after_s: u64,
     /// Refuse new connections above this resident memory (MiB).
     pub memory_mb: u64,
 }
@@ -145,6 +148,7 @@ impl Default for LimitsConfig {
             media_bytes_per_s: m.bytes_per_s,
             media_burst_bytes: m.burst_bytes,
             loudest_speakers: m.selection.max_speakers,
+            room_absent_after_s: 60,
             memory_mb: 512,
         }
     }
@@ -172,6 +176,7 @@ impl LimitsConfig {
         crate::rooms::HubLimits {
             max_rooms: self.media_rooms,
             members_per_room: self.members_per_room,
+            absent_after_ms: self.room_absent_after_s.saturating_mul(1_000),
             ..crate::rooms::HubLimits::default()
         }
     }
@@ -324,6 +329,9 @@ media_bytes_per_s = 64000
 media_burst_bytes = 32000
 # Seats of a voice room forwarded at once: the loudest, by the level each frame carries.
 loudest_speakers = 3
+# Seconds a room member whose connection closed may stay away before the
+# room's host is told (its node then removes the member).
+room_absent_after_s = 60
 # New connections are refused while the relay's resident memory is above this (MiB).
 memory_mb = 512
 

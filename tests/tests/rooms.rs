@@ -106,6 +106,11 @@ impl Light {
         }
     }
 
+    /// Closes the endpoint and its connection to the relay.
+    pub(crate) fn close(&self) {
+        self.ep.close();
+    }
+
     async fn send(&mut self, m: &ClientMsg) {
         self.send.write_all(&m.encode()).await.unwrap();
     }
@@ -319,4 +324,50 @@ async fn room_through_one_relay_loudest_three_heard_kicked_listener_reads_nothin
     assert_eq!(tap.refused, vec![4], "the replayed op refused");
     assert!(host.state().unwrap().is_present(&tid.member_id()));
     relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_whose_connection_closed_for_good_is_removed_by_the_host() {
+    let mut cfg = aura_relay::config::Config::default();
+    cfg.listen.libp2p = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    cfg.listen.media = "127.0.0.1:0".parse().unwrap();
+    cfg.listen.metrics = None;
+    cfg.limits.room_absent_after_s = 1;
+    let relay = Server::spawn(Identity::from_secret_bytes(&RELAY_KEY), cfg)
+        .await
+        .unwrap();
+    let relay_id = Identity::from_secret_bytes(&RELAY_KEY).member_id();
+    let (host_node, _d0) = node().await;
+    let host = host_node
+        .create_room(relay_id, relay.media_addr(), RoomSpec::ticket("absent"))
+        .await
+        .unwrap();
+    until("the host's welcome", || async { host.state().is_some() }).await;
+    let t = RoomTicket::parse(&host.ticket(600_000).unwrap()).unwrap();
+    let lid = Identity::generate(&mut rand::rngs::OsRng);
+    let mut light = Light::connect(&lid, host.room(), &relay).await;
+    light
+        .act(RoomOpKind::Join {
+            ticket: Some(t),
+            entitlement: None,
+        })
+        .await;
+    light.pump(300).await;
+    until("the join", || async {
+        host.state().is_some_and(|s| s.is_present(&lid.member_id()))
+    })
+    .await;
+    let gone_at = std::time::Instant::now();
+    light.close();
+    until("the absent listener removed", || async {
+        host.state()
+            .is_some_and(|s| !s.is_present(&lid.member_id()))
+    })
+    .await;
+    let took = gone_at.elapsed();
+    eprintln!("absent listener removed {took:?} after its connection closed (grace 1 s)");
+    assert!(
+        took >= Duration::from_millis(900),
+        "removed before the grace: {took:?}"
+    );
 }

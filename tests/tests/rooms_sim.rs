@@ -111,6 +111,28 @@ impl Sim {
         }
     }
 
+    /// The relay's sweep for absent members at `now`, its messages
+    /// delivered and everything that follows.
+    fn sweep(&mut self, now: u64) {
+        for (_, fx) in self.hub.sweep(now) {
+            for d in fx.sends {
+                for m in d.to {
+                    let Some(c) = self.clients.get_mut(&m) else {
+                        continue;
+                    };
+                    let _ = c.on_server(d.msg.clone(), self.now);
+                    let mut out = Vec::new();
+                    while let Some(o) = c.poll_out() {
+                        out.push(o);
+                    }
+                    for o in out {
+                        self.deliver(m, o);
+                    }
+                }
+            }
+        }
+    }
+
     fn act(&mut self, who: MemberId, kind: RoomOpKind) {
         self.now += 1;
         let m = self
@@ -377,4 +399,39 @@ fn a_gift_is_shown_only_if_the_ledger_signed_it_for_this_room_and_its_sender_pai
         sim.deliver(m, line);
     }
     assert_eq!(sim.gifts_shown(b), vec![]);
+}
+
+#[test]
+fn a_listener_gone_for_good_is_removed_by_the_host_and_opens_nothing_sent_after() {
+    let mut sim = Sim::new();
+    let speaker = Identity::from_secret_bytes(&[3; 32]);
+    let s = speaker.member_id();
+    sim.join(&speaker);
+    let listeners: Vec<MemberId> = (10..13u8)
+        .map(|n| {
+            let id = Identity::from_secret_bytes(&[n; 32]);
+            sim.join(&id);
+            id.member_id()
+        })
+        .collect();
+    sim.seat(s, 0);
+    // A listener's phone dies: its connection closes and it never returns.
+    let gone = listeners[2];
+    let grace = aura_relay::rooms::HubLimits::default().absent_after_ms;
+    sim.hub.disconnected(&gone, sim.now);
+    sim.now += grace / 2;
+    sim.sweep(sim.now);
+    assert!(
+        sim.hub.state(&sim.room).unwrap().is_present(&gone),
+        "removed early"
+    );
+    sim.now += grace;
+    sim.sweep(sim.now);
+    let relay = sim.hub.state(&sim.room).unwrap().clone();
+    assert!(!relay.is_present(&gone), "still present at the relay");
+    assert!(!sim.clients[&sim.host].view().unwrap().is_present(&gone));
+    // The host rotated the room key: the gone listener opens nothing new.
+    let frames = sim.say(s, 5);
+    assert_eq!(sim.heard(&listeners[..2], &frames), vec![5, 5]);
+    assert_eq!(sim.heard(&[gone], &frames), vec![0]);
 }

@@ -161,6 +161,21 @@ impl RoomClient {
         Ok(ClientMsg::Op(op.encode()?))
     }
 
+    /// The relay says `member` has been away too long: as the host, we
+    /// remove it with a signed kick (it may join again), so it holds no
+    /// seat and is sealed no new room key. A relay that lies about it
+    /// can only do what it could already: stop serving the member.
+    fn on_absent(&mut self, member: MemberId, now_ms: u64) -> Result<(), RoomsError> {
+        let present = self.view.as_ref().is_some_and(|v| v.is_present(&member));
+        if self.authority.is_none() || !present || member == self.identity.member_id() {
+            return Ok(());
+        }
+        tracing::info!(%member, "absent member removed from the room");
+        let kick = self.op(RoomOpKind::Kick { member }, now_ms)?;
+        self.push_out(kick);
+        Ok(())
+    }
+
     /// Takes the next message to send to the relay.
     pub fn poll_out(&mut self) -> Option<ClientMsg> {
         self.out.pop_front()
@@ -252,6 +267,8 @@ impl RoomClient {
                 Ok(())
             }
             ServerMsg::Relays { .. } => Err(RoomsError::BadInput("relays of another room")),
+            ServerMsg::Absent(room, member) if room == self.room => self.on_absent(member, now_ms),
+            ServerMsg::Absent(..) => Err(RoomsError::BadInput("absence in another room")),
             ServerMsg::To(..)
             | ServerMsg::Fan(..)
             | ServerMsg::Admit(..)

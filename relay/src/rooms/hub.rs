@@ -9,6 +9,7 @@ use aura_crypto::room::{
 };
 use aura_crypto::{KeyEnvelope, MemberId};
 
+use super::absence::Absence;
 use super::error::HubError;
 use aura_media::room_control::{ClientMsg, ServerMsg};
 
@@ -24,6 +25,9 @@ pub struct HubLimits {
     pub max_log: usize,
     /// Rooms one member may create.
     pub rooms_per_host: usize,
+    /// How long a member whose connection closed may stay away before the
+    /// host of its rooms is told ([`ServerMsg::Absent`]).
+    pub absent_after_ms: u64,
 }
 
 impl Default for HubLimits {
@@ -33,6 +37,7 @@ impl Default for HubLimits {
             members_per_room: 1_024,
             max_log: 4_096,
             rooms_per_host: 4,
+            absent_after_ms: 60_000,
         }
     }
 }
@@ -183,6 +188,7 @@ pub struct Hub {
     admission: Box<dyn Admission + Send>,
     rooms: HashMap<RoomId, Room>,
     by_header: HashMap<[u8; 8], RoomId>,
+    absence: Absence,
 }
 
 impl std::fmt::Debug for Hub {
@@ -202,7 +208,45 @@ impl Hub {
             admission,
             rooms: HashMap::new(),
             by_header: HashMap::new(),
+            absence: Absence::default(),
         }
+    }
+
+    /// `member`'s connection to us closed at `now_ms` (it may come back,
+    /// through us or another relay of its rooms).
+    pub fn disconnected(&mut self, member: &MemberId, now_ms: u64) {
+        if self.rooms.values().any(|r| r.state.is_present(member)) {
+            self.absence.away(*member, now_ms);
+        }
+    }
+
+    /// Members away for [`HubLimits::absent_after_ms`] at `now_ms`: the
+    /// host of each room such a member is still present in is told, once
+    /// (`ServerMsg::Absent`; the host may remove it with a signed kick).
+    pub fn sweep(&mut self, now_ms: u64) -> Vec<(RoomId, Effects)> {
+        let mut out = Vec::new();
+        for m in self.absence.due(now_ms, self.limits.absent_after_ms) {
+            for (id, r) in &self.rooms {
+                let host = r.state.host();
+                if host != m && r.state.is_present(&m) {
+                    let fx = Effects {
+                        sends: vec![Delivery {
+                            to: vec![host],
+                            msg: ServerMsg::Absent(*id, m),
+                        }],
+                        forward: Vec::new(),
+                    };
+                    out.push((*id, fx));
+                }
+            }
+        }
+        out
+    }
+
+    /// Members whose connection closed and who have not come back (or
+    /// been reported) yet.
+    pub fn away_count(&self) -> usize {
+        self.absence.len()
     }
 
     /// Rooms now.
@@ -227,6 +271,7 @@ impl Hub {
         msg: ClientMsg,
         now_ms: u64,
     ) -> Result<Effects, HubError> {
+        self.absence.back(from);
         match msg {
             ClientMsg::Op(bytes) => self.on_op(from, bytes, now_ms),
             ClientMsg::Envelope(bytes) => self.on_envelope(from, bytes),

@@ -29,6 +29,12 @@
 //! ([`HubLimits::max_log`]): a room that outgrows it takes no more seat or
 //! role ops and must be recreated.
 //!
+//! **Absent members** ([`Hub::disconnected`], [`Hub::sweep`]): a member
+//! whose connection closed and that sends nothing for
+//! [`HubLimits::absent_after_ms`] (through us or, having moved, through an
+//! edge) is reported once to the host of each room it is in, which removes
+//! it with a signed kick; the relay cannot sign a departure itself.
+//!
 //! **Forwarding follows the state** ([`ForwardChange`]): only seated,
 //! unmuted speakers' frames are forwarded; a member that leaves, is kicked
 //! or banned is taken out of the forwarding table at once; only members
@@ -43,6 +49,7 @@
 //! admits any joiner to a group room; the host checks the roster before it
 //! seals the room key, so an outsider gets ciphertext it cannot open.
 
+mod absence;
 pub mod cascade;
 mod error;
 mod hub;

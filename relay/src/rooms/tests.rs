@@ -400,3 +400,36 @@ fn control_messages_roundtrip_and_malformed_ones_are_refused() -> TestResult {
     assert_eq!(ClientMsg::decode(&[0x7f]), Err(WireError::Tag(0x7f)));
     Ok(())
 }
+
+#[test]
+fn a_member_away_past_the_grace_is_reported_to_the_host_once_and_one_back_in_time_is_not(
+) -> TestResult {
+    let mut bed = Bed::new()?;
+    let (gone, back) = (id(2), id(3));
+    bed.join(&gone)?;
+    bed.join(&back)?;
+    let grace = HubLimits::default().absent_after_ms;
+    let t = bed.now;
+    bed.hub.disconnected(&gone.member_id(), t);
+    bed.hub.disconnected(&back.member_id(), t);
+    // An outsider's closed connection is not tracked.
+    bed.hub.disconnected(&id(9).member_id(), t);
+    assert_eq!(bed.hub.away_count(), 2);
+    assert!(bed.hub.sweep(t + grace - 1).is_empty(), "reported early");
+    // `back` reconnects (through another relay, say) and speaks.
+    bed.act(&back, RoomOpKind::RaiseHand { up: true })?;
+    let due = bed.hub.sweep(t + grace);
+    let host = bed.host.member_id();
+    let room = bed.room;
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        due[0].1.sends,
+        vec![Delivery {
+            to: vec![host],
+            msg: ServerMsg::Absent(room, gone.member_id()),
+        }]
+    );
+    assert!(bed.hub.sweep(t + 10 * grace).is_empty(), "reported twice");
+    assert_eq!(bed.hub.away_count(), 0);
+    Ok(())
+}

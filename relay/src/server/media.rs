@@ -155,6 +155,12 @@ pub(super) fn spawn(
         rss_at_ms: AtomicU64::new(0),
         start: Instant::now(),
     });
+    // Absent members are looked for four times per grace period, at most
+    // every 5 s.
+    let every = Duration::from_secs(limits.room_absent_after_s)
+        .div_f32(4.0)
+        .clamp(Duration::from_millis(250), Duration::from_secs(5));
+    tokio::spawn(rooms::sweep_absent(shared.clone(), every, stop.clone()));
     let task = tokio::spawn(accept_loop(endpoint, shared, stop));
     Ok((local, task))
 }

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use super::forwarding::{apply, LINK_OUTBOX};
 use super::{cascade, lock, Shared, CLOSE_REFUSED};
 use crate::rooms::{
-    ClientMsg, Follower, ForwardChange, Hub, HubError, HubLimits, Origin, Pace, Reader,
+    ClientMsg, Effects, Follower, ForwardChange, Hub, HubError, HubLimits, Origin, Pace, Reader,
     RelayAdmission, RelayLoad, ServerMsg,
 };
 use crate::server::dht::DhtCmd;
@@ -129,6 +129,7 @@ pub(super) fn gone(s: &Shared, member: &MemberId, conn: &quinn::Connection) {
     {
         boxes.remove(member);
         drop(boxes);
+        lock(&s.control.hub).disconnected(member, unix_ms());
         let rooms = lock(&s.control.origin).edge_gone(member);
         if !rooms.is_empty() {
             tracing::info!(edge = %member, rooms = rooms.len(), "edge relay gone");
@@ -352,11 +353,15 @@ fn through_hub(
             tracing::warn!("dht queue full: room not (un)provided");
         }
     }
-    let routed = {
-        let mut origin = lock(&s.control.origin);
-        origin.set_route(*member, via);
-        origin.route(room, fx)
-    };
+    lock(&s.control.origin).set_route(*member, via);
+    dispatch(s, room, fx, hub);
+}
+
+/// Applies one hub step's effects for `room`: forwarding changes, then the
+/// messages to members here and to edges, queued while `hub` is still
+/// locked (so the room's messages keep their order).
+fn dispatch(s: &Shared, room: RoomId, fx: Effects, hub: std::sync::MutexGuard<'_, Hub>) {
+    let routed = lock(&s.control.origin).route(room, fx);
     {
         let mut t = lock(&s.table);
         for c in routed.forward {
@@ -389,6 +394,29 @@ fn through_hub(
     for c in overflowed {
         s.metrics.drop("control_queue_full");
         c.close(CLOSE_REFUSED.into(), b"control queue full");
+    }
+}
+
+/// Every `every`: the members away too long, told to their rooms' hosts
+/// ([`Hub::sweep`]).
+pub(super) async fn sweep_absent(
+    s: Arc<Shared>,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let mut hub = lock(&s.control.hub);
+        let due = hub.sweep(unix_ms());
+        for (room, fx) in due {
+            tracing::debug!(%room, "member away too long: its host is told");
+            dispatch(&s, room, fx, hub);
+            hub = lock(&s.control.hub);
+        }
     }
 }
 

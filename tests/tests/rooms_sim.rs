@@ -167,6 +167,21 @@ impl Sim {
         self.act(m, RoomOpKind::TakeSeat { seat });
     }
 
+    /// A speaker seated on seat 0 and `n` listeners, all joined.
+    fn stage(&mut self, n: u8) -> (Identity, Vec<MemberId>) {
+        let speaker = Identity::from_secret_bytes(&[3; 32]);
+        self.join(&speaker);
+        let listeners = (10..10 + n)
+            .map(|i| {
+                let id = Identity::from_secret_bytes(&[i; 32]);
+                self.join(&id);
+                id.member_id()
+            })
+            .collect();
+        self.seat(speaker.member_id(), 0);
+        (speaker, listeners)
+    }
+
     /// `m` says `n` frames: what the relay would forward.
     fn say(&mut self, m: MemberId, n: u8) -> Vec<Vec<u8>> {
         let c = self.clients.get_mut(&m).unwrap();
@@ -193,17 +208,8 @@ impl Sim {
 #[test]
 fn a_speaker_restarting_its_app_is_heard_again_and_a_kicked_listener_reads_nothing() {
     let mut sim = Sim::new();
-    let speaker = Identity::from_secret_bytes(&[3; 32]);
+    let (speaker, listeners) = sim.stage(6);
     let s = speaker.member_id();
-    sim.join(&speaker);
-    let listeners: Vec<MemberId> = (10..16u8)
-        .map(|n| {
-            let id = Identity::from_secret_bytes(&[n; 32]);
-            sim.join(&id);
-            id.member_id()
-        })
-        .collect();
-    sim.seat(s, 0);
     let frames = sim.say(s, 10);
     assert_eq!(sim.heard(&listeners, &frames), vec![10; 6]);
     // A kick: the host rotates the room key, the speaker its sender key.
@@ -404,17 +410,8 @@ fn a_gift_is_shown_only_if_the_ledger_signed_it_for_this_room_and_its_sender_pai
 #[test]
 fn a_listener_gone_for_good_is_removed_by_the_host_and_opens_nothing_sent_after() {
     let mut sim = Sim::new();
-    let speaker = Identity::from_secret_bytes(&[3; 32]);
+    let (speaker, listeners) = sim.stage(3);
     let s = speaker.member_id();
-    sim.join(&speaker);
-    let listeners: Vec<MemberId> = (10..13u8)
-        .map(|n| {
-            let id = Identity::from_secret_bytes(&[n; 32]);
-            sim.join(&id);
-            id.member_id()
-        })
-        .collect();
-    sim.seat(s, 0);
     // A listener's phone dies: its connection closes and it never returns.
     let gone = listeners[2];
     let grace = aura_relay::rooms::HubLimits::default().absent_after_ms;

@@ -47,6 +47,7 @@ mod billing;
 mod command;
 mod error;
 mod events;
+mod ledger_api;
 mod paths;
 mod people_api;
 mod relay_pass;

@@ -10,9 +10,11 @@
 //!   0x03 speaker   | speaker key, seated speaker -> the room (201 bytes)
 //!   0x04 chat      | room [32] | sealed chat (opaque, <= MAX_CHAT)
 //!   0x05 relays    | room [32]      (which relays serve the room, how loaded)
+//!   0x08 away      | room [32]      (the member's connection is closing;
+//!                    relayed by an edge when it closed there)
 //! edge relay -> origin relay (a cascade: see the relay's README)
 //!   0x06 attach    | room [32]      (follow the room as an edge)
-//!   0x07 relayed   | member [32] | a member message (0x01..=0x05)
+//!   0x07 relayed   | member [32] | a member message (0x01..=0x05, 0x08)
 //! relay -> member
 //!   0x81 op        | seq u64 | accepted_ms u64 | signed room op
 //!   0x82 envelope  | room key envelope
@@ -60,6 +62,7 @@ const CHAT: u8 = 0x04;
 const RELAYS: u8 = 0x05;
 const ATTACH: u8 = 0x06;
 const RELAYED: u8 = 0x07;
+const AWAY: u8 = 0x08;
 const S_OP: u8 = 0x81;
 const S_ENVELOPE: u8 = 0x82;
 const S_SPEAKER: u8 = 0x83;
@@ -105,6 +108,9 @@ pub enum ClientMsg {
     Attach(RoomId),
     /// Edge relay to origin: a member's message (never a wrapper itself).
     Relayed(MemberId, Box<ClientMsg>),
+    /// The member's connection is closing (relayed by an edge relay when
+    /// the member's connection to it closed): it counts as away.
+    Away(RoomId),
 }
 
 /// What the relay sends to a member.
@@ -215,6 +221,7 @@ impl ClientMsg {
             Self::Relays(r) => framed(RELAYS, &[&r.0]),
             Self::Attach(r) => framed(ATTACH, &[&r.0]),
             Self::Relayed(m, inner) => framed(RELAYED, &[&m.0, &unframed(inner.encode())]),
+            Self::Away(r) => framed(AWAY, &[&r.0]),
         }
     }
 
@@ -236,7 +243,7 @@ impl ClientMsg {
             Self::SpeakerKey(b) => aura_crypto::room::SpeakerKey::decode(b)
                 .ok()
                 .map(|k| k.room),
-            Self::Chat(r, _) | Self::Relays(r) | Self::Attach(r) => Some(*r),
+            Self::Chat(r, _) | Self::Relays(r) | Self::Attach(r) | Self::Away(r) => Some(*r),
             Self::Relayed(_, inner) => inner.room(),
         }
     }
@@ -271,7 +278,8 @@ impl ClientMsg {
                 }
                 Self::Relayed(member_at(b), Box::new(inner))
             }
-            RELAYS | ATTACH | RELAYED => return Err(WireError::Body(b.len())),
+            AWAY if b.len() == 32 => Self::Away(room_at(b)),
+            RELAYS | ATTACH | RELAYED | AWAY => return Err(WireError::Body(b.len())),
             t => return Err(WireError::Tag(t)),
         })
     }
@@ -460,6 +468,8 @@ mod tests {
             ClientMsg::Relays(room),
             ClientMsg::Attach(room),
             ClientMsg::Relayed(m, Box::new(ClientMsg::Chat(room, vec![1; 10]))),
+            ClientMsg::Away(room),
+            ClientMsg::Relayed(m, Box::new(ClientMsg::Away(room))),
         ];
         for c in client {
             assert_eq!(ClientMsg::decode(&c.encode()[LEN_PREFIX..]).unwrap(), c);

@@ -6,7 +6,8 @@
 //! listener hears the loud seats; a listener kicked at an edge receives
 //! nothing more and opens nothing sent after; a joiner asking any relay
 //! joins the least loaded; when an edge stops, its listeners move to
-//! another relay of the room and keep listening (the gap is printed).
+//! another relay of the room and keep listening (the gap is printed); a
+//! listener whose connection to an edge closed for good is removed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -33,7 +34,13 @@ impl Relay {
 
 /// A relay on loopback; `bootstrap`: the relay it joins the DHT through.
 async fn relay(key: u8, bootstrap: Option<&Relay>) -> Relay {
+    relay_reporting_absence_after(key, bootstrap, 60).await
+}
+
+/// [`relay`], reporting members away for `absent_s` to their hosts.
+async fn relay_reporting_absence_after(key: u8, bootstrap: Option<&Relay>, absent_s: u64) -> Relay {
     let mut cfg = aura_relay::config::Config::default();
+    cfg.limits.room_absent_after_s = absent_s;
     cfg.listen.libp2p = vec!["/ip4/127.0.0.1/tcp/0".into()];
     cfg.listen.media = "127.0.0.1:0".parse().unwrap();
     cfg.listen.metrics = None;
@@ -413,4 +420,32 @@ async fn an_edge_relay_stopped_mid_room_its_listeners_move_and_keep_listening() 
     for r in [c, a] {
         r.server.shutdown().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_whose_connection_to_an_edge_closed_for_good_is_removed_by_the_host() {
+    let a = relay_reporting_absence_after(51, None, 1).await;
+    let b = relay(52, Some(&a)).await;
+    let st = stage(&a, 0).await;
+    let (id, light) = light_at(&st, &b).await;
+    until("the join at the origin", || async {
+        st.host
+            .state()
+            .is_some_and(|s| s.is_present(&id.member_id()))
+    })
+    .await;
+    let closed = Instant::now();
+    light.close();
+    until("the listener removed", || async {
+        st.host
+            .state()
+            .is_some_and(|s| !s.is_present(&id.member_id()))
+    })
+    .await;
+    let took = closed.elapsed();
+    eprintln!("listener at the edge removed {took:?} after its connection closed (grace 1 s)");
+    assert!(
+        took >= Duration::from_millis(900),
+        "removed before the grace: {took:?}"
+    );
 }

@@ -262,6 +262,15 @@ impl Follower {
         self.rooms.len()
     }
 
+    /// The rooms `member` is admitted to here.
+    pub fn rooms_of(&self, member: &MemberId) -> Vec<RoomId> {
+        self.rooms
+            .iter()
+            .filter(|(_, f)| f.members.contains(member))
+            .map(|(r, _)| *r)
+            .collect()
+    }
+
     /// Members admitted to `room` here.
     pub fn members(&self, room: &RoomId) -> usize {
         self.rooms.get(room).map_or(0, |f| f.members.len())

@@ -271,14 +271,19 @@ impl Hub {
         msg: ClientMsg,
         now_ms: u64,
     ) -> Result<Effects, HubError> {
+        if let ClientMsg::Away(_) = msg {
+            self.disconnected(from, now_ms);
+            return Ok(Effects::default());
+        }
         self.absence.back(from);
         match msg {
             ClientMsg::Op(bytes) => self.on_op(from, bytes, now_ms),
             ClientMsg::Envelope(bytes) => self.on_envelope(from, bytes),
             ClientMsg::SpeakerKey(bytes) => self.on_speaker_key(from, bytes),
-            ClientMsg::Relays(_) | ClientMsg::Attach(_) | ClientMsg::Relayed(..) => {
-                Err(HubError::NotHere)
-            }
+            ClientMsg::Relays(_)
+            | ClientMsg::Attach(_)
+            | ClientMsg::Relayed(..)
+            | ClientMsg::Away(_) => Err(HubError::NotHere),
             ClientMsg::Chat(room, sealed) => {
                 let r = self.rooms.get(&room).ok_or(HubError::UnknownRoom)?;
                 if !r.state.is_present(from) {

@@ -30,9 +30,9 @@
 //! role ops and must be recreated.
 //!
 //! **Absent members** ([`Hub::disconnected`], [`Hub::sweep`]): a member
-//! whose connection closed and that sends nothing for
-//! [`HubLimits::absent_after_ms`] (through us or, having moved, through an
-//! edge) is reported once to the host of each room it is in, which removes
+//! whose connection closed (to us, or to an edge, which relays `away` up)
+//! and that sends nothing for [`HubLimits::absent_after_ms`] (through us
+//! or, having moved, through an edge) is reported once to the host of each room it is in, which removes
 //! it with a signed kick; the relay cannot sign a departure itself.
 //!
 //! **Forwarding follows the state** ([`ForwardChange`]): only seated,

@@ -82,7 +82,10 @@ impl Pace {
                 let k = self.scale;
                 self.chat.take(CHAT_PER_S * k, CHAT_BURST * k, now)
             }
-            ClientMsg::Op(_) | ClientMsg::SpeakerKey(_) | ClientMsg::Relays(_) => {
+            ClientMsg::Op(_)
+            | ClientMsg::SpeakerKey(_)
+            | ClientMsg::Relays(_)
+            | ClientMsg::Away(_) => {
                 let k = self.scale;
                 self.signed.take(SIGNED_PER_S * k, SIGNED_BURST * k, now)
             }

@@ -433,3 +433,23 @@ fn a_member_away_past_the_grace_is_reported_to_the_host_once_and_one_back_in_tim
     assert_eq!(bed.hub.away_count(), 0);
     Ok(())
 }
+
+#[test]
+fn a_member_whose_connection_to_an_edge_closed_is_away_at_the_origin() -> TestResult {
+    let mut bed = Bed::new()?;
+    let member = id(2);
+    bed.join(&member)?;
+    let m = member.member_id();
+    // The edge it was connected through relays its departure.
+    let mut edge = Follower::default();
+    let _ = edge.follow(bed.room, bed.host.member_id());
+    edge.on_link(&bed.host.member_id(), ServerMsg::Admit(bed.room, m))?;
+    assert_eq!(edge.rooms_of(&m), vec![bed.room]);
+    assert!(edge.rooms_of(&id(9).member_id()).is_empty());
+    bed.send(&m, ClientMsg::Away(bed.room))?;
+    assert_eq!(bed.hub.away_count(), 1);
+    let grace = HubLimits::default().absent_after_ms;
+    let due = bed.hub.sweep(bed.now + grace);
+    assert_eq!(due.len(), 1, "not reported");
+    Ok(())
+}

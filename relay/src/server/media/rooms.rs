@@ -120,8 +120,10 @@ async fn stream(
 }
 
 /// Forgets `member`'s outbox if it belongs to `conn` (and, if it was an
-/// edge relay's link, who was behind it: they come back another way).
-pub(super) fn gone(s: &Shared, member: &MemberId, conn: &quinn::Connection) {
+/// edge relay's link, who was behind it: they come back another way). A
+/// member counts as away here, and at the origin of each room it follows
+/// through us.
+pub(super) fn gone(s: &Arc<Shared>, member: &MemberId, conn: &quinn::Connection) {
     let mut boxes = lock(&s.control.outboxes);
     if boxes
         .get(member)
@@ -130,6 +132,10 @@ pub(super) fn gone(s: &Shared, member: &MemberId, conn: &quinn::Connection) {
         boxes.remove(member);
         drop(boxes);
         lock(&s.control.hub).disconnected(member, unix_ms());
+        let followed = lock(&s.control.follower).rooms_of(member);
+        for room in followed {
+            cascade::to_origin(s, *member, ClientMsg::Away(room), room);
+        }
         let rooms = lock(&s.control.origin).edge_gone(member);
         if !rooms.is_empty() {
             tracing::info!(edge = %member, rooms = rooms.len(), "edge relay gone");

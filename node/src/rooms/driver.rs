@@ -204,19 +204,6 @@ impl Driver {
         while let Some(m) = self.client.poll_out() {
             self.write(&m).await?;
         }
-        while let Some(e) = self.client.poll_event() {
-            let e = match e {
-                RoomEvent::Chat { from, sealed } => match self.client.open_line(&from, &sealed) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        tracing::debug!(%from, error = %e, "room chat line dropped");
-                        continue;
-                    }
-                },
-                e => e,
-            };
-            let _ = self.events.try_send(e);
-        }
         let view = self.client.view().cloned();
         let seated: Vec<MemberId> = view
             .iter()
@@ -229,9 +216,25 @@ impl Driver {
         }
         *lock(&self.view) = view;
         let relays = self.client.relays();
-        let mut shared = lock(&self.relays);
-        if shared.0 != self.relay || shared.1 != relays {
-            *shared = (self.relay, relays.to_vec());
+        {
+            let mut shared = lock(&self.relays);
+            if shared.0 != self.relay || shared.1 != relays {
+                *shared = (self.relay, relays.to_vec());
+            }
+        }
+        // Events last: the app reading the state on an event sees it.
+        while let Some(e) = self.client.poll_event() {
+            let e = match e {
+                RoomEvent::Chat { from, sealed } => match self.client.open_line(&from, &sealed) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::debug!(%from, error = %e, "room chat line dropped");
+                        continue;
+                    }
+                },
+                e => e,
+            };
+            let _ = self.events.try_send(e);
         }
         Ok(())
     }

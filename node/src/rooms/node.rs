@@ -1,7 +1,7 @@
 //! The node's room calls: create a room at a relay, join one by ticket or
 //! as a member of its group.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use aura_billing::signed::SignedReceipt;
 use aura_crypto::room::{Access, RoomId, RoomOpKind, RoomTicket, DEFAULT_SEATS};
@@ -16,7 +16,6 @@ use super::client::RoomClient;
 use super::clock::now_ms;
 use super::error::RoomsError;
 use super::handle::RoomHandle;
-use crate::voice_api::VoiceConfig;
 use crate::Node;
 
 /// What a new room is.
@@ -108,13 +107,19 @@ impl Node {
         Ok(Identity::from_secret_bytes(&secret))
     }
 
-    fn room_endpoint(&self, identity: &Identity) -> Result<MediaEndpoint, RoomsError> {
+    /// The node's media endpoint (shared with group voice), bound here if
+    /// none is yet: on every interface of `relay`'s address family, or on
+    /// loopback for a relay on loopback.
+    fn room_endpoint(
+        &self,
+        identity: &Identity,
+        relay: SocketAddr,
+    ) -> Result<MediaEndpoint, RoomsError> {
         let mut slot = self.media_slot().lock().unwrap_or_else(|p| p.into_inner());
         if let Some(ep) = slot.as_ref().filter(|ep| !ep.is_closed()) {
             return Ok(ep.clone());
         }
-        let cfg = VoiceConfig::default();
-        let ep = MediaEndpoint::bind(identity, cfg.bind, aura_media::Config::default())
+        let ep = MediaEndpoint::bind(identity, bind_toward(relay), aura_media::Config::default())
             .map_err(|e| RoomsError::Network(format!("media endpoint: {e}")))?;
         *slot = Some(ep.clone());
         Ok(ep)
@@ -158,7 +163,7 @@ impl Node {
             let view = ViewAdmission { ledger };
             client.set_admission(Box::new(RosterAdmission { session, view }));
         }
-        let ep = self.room_endpoint(&identity)?;
+        let ep = self.room_endpoint(&identity, addr)?;
         RoomHandle::start(client, identity, Some(create), kind, ep, relay, addr).await
     }
 
@@ -207,7 +212,7 @@ impl Node {
     ) -> Result<RoomHandle, RoomsError> {
         let parsed = RoomTicket::parse(ticket).map_err(|e| RoomsError::Ticket(e.to_string()))?;
         let identity = self.room_identity()?;
-        let ep = self.room_endpoint(&identity)?;
+        let ep = self.room_endpoint(&identity, addr)?;
         let relays = ask_relays(&ep, relay, addr, parsed.room).await?;
         let best = least_loaded(&relays).ok_or(RoomsError::BadInput("no relay serves the room"))?;
         self.enter(parsed.room, Some(parsed), best.relay, best.addr)
@@ -223,7 +228,7 @@ impl Node {
         addr: SocketAddr,
     ) -> Result<Vec<RelayLoad>, RoomsError> {
         let identity = self.room_identity()?;
-        let ep = self.room_endpoint(&identity)?;
+        let ep = self.room_endpoint(&identity, addr)?;
         ask_relays(&ep, relay, addr, room).await
     }
 
@@ -251,9 +256,20 @@ impl Node {
             ticket,
             entitlement: self.room_token().await,
         };
-        let ep = self.room_endpoint(&identity)?;
+        let ep = self.room_endpoint(&identity, addr)?;
         RoomHandle::start(client, identity, None, kind, ep, relay, addr).await
     }
+}
+
+/// Where to bind a media endpoint that talks to `relay`.
+fn bind_toward(relay: SocketAddr) -> SocketAddr {
+    let ip: IpAddr = match (relay.is_ipv4(), relay.ip().is_loopback()) {
+        (true, true) => Ipv4Addr::LOCALHOST.into(),
+        (true, false) => Ipv4Addr::UNSPECIFIED.into(),
+        (false, true) => Ipv6Addr::LOCALHOST.into(),
+        (false, false) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    SocketAddr::new(ip, 0)
 }
 
 /// Asks `relay` which relays serve `room` and how loaded they are.
@@ -297,4 +313,18 @@ async fn ask_relays(
         .map_err(|_| RoomsError::Network("relay did not answer".into()))?;
     let _ = send.finish();
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bind_toward;
+
+    #[test]
+    fn a_room_endpoint_binds_every_interface_unless_its_relay_is_on_loopback() {
+        let b = |a: &str| bind_toward(a.parse().unwrap_or_else(|_| ([0, 0, 0, 0], 0).into()));
+        assert_eq!(b("203.0.113.7:4002"), ([0, 0, 0, 0], 0).into());
+        assert_eq!(b("127.0.0.1:4002"), ([127, 0, 0, 1], 0).into());
+        assert_eq!(b("[2001:db8::1]:4002").to_string(), "[::]:0");
+        assert_eq!(b("[::1]:4002").to_string(), "[::1]:0");
+    }
 }

@@ -1,6 +1,6 @@
 //! The one error enum at the boundary, mapped from [`aura_node::NodeError`].
 
-use aura_node::NodeError;
+use aura_node::{rooms::RoomsError, NodeError};
 
 /// What went wrong in a call. Each variant carries the node's own message.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -77,6 +77,20 @@ pub enum AuraError {
         /// What failed.
         reason: String,
     },
+    /// A room ticket that does not parse.
+    #[error("room ticket: {reason}")]
+    Ticket {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The room's relay has not welcomed us yet: wait for
+    /// `AuraRoomEvent.Welcomed`.
+    #[error("not welcomed into the room yet")]
+    NotWelcomed,
+    /// The room has stopped for this handle (left, disconnected, or the
+    /// handle was dropped): join again for a new one.
+    #[error("the room has stopped")]
+    RoomClosed,
 }
 
 impl AuraError {
@@ -111,6 +125,22 @@ impl From<NodeError> for AuraError {
             NodeError::Billing(_)
             | NodeError::BillingNotConfigured
             | NodeError::LedgerKeyMismatch { .. } => Self::Billing { reason },
+        }
+    }
+}
+
+impl From<RoomsError> for AuraError {
+    fn from(e: RoomsError) -> Self {
+        let reason = e.to_string();
+        match e {
+            RoomsError::BadInput(_) => Self::BadInput { reason },
+            RoomsError::NotWelcomed => Self::NotWelcomed,
+            RoomsError::Room(_) => Self::Refused { reason },
+            RoomsError::Seal(_) | RoomsError::Open(_) => Self::Crypto { reason },
+            RoomsError::Network(_) => Self::Network { reason },
+            RoomsError::Ticket(_) => Self::Ticket { reason },
+            RoomsError::Closed => Self::RoomClosed,
+            RoomsError::Gift(_) | RoomsError::Ledger(_) => Self::Billing { reason },
         }
     }
 }

@@ -418,17 +418,33 @@ impl aura_node::EventListener for Forward {
     }
 }
 
-/// A live subscription. [`Subscription::cancel`] (or dropping it) stops
-/// delivery after the event in flight.
-#[derive(Debug, uniffi::Object)]
+/// A live subscription (to the node's events or a room's).
+/// [`Subscription::cancel`] (or dropping it) stops delivery after the event
+/// in flight.
+#[derive(uniffi::Object)]
 pub struct Subscription {
-    handle: Mutex<Option<ListenerHandle>>,
+    /// Whatever stops the delivery when dropped.
+    handle: Mutex<Option<Box<dyn Send>>>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("active", &self.is_active())
+            .finish()
+    }
 }
 
 impl Subscription {
+    /// A subscription to the node's events.
     pub(crate) fn new(handle: ListenerHandle) -> Self {
+        Self::stopped_by(handle)
+    }
+
+    /// A subscription that ends when `handle` is dropped.
+    pub(crate) fn stopped_by(handle: impl Send + 'static) -> Self {
         Self {
-            handle: Mutex::new(Some(handle)),
+            handle: Mutex::new(Some(Box::new(handle))),
         }
     }
 }

@@ -16,6 +16,9 @@ mod ledger;
 mod node;
 mod people;
 mod places;
+mod room_events;
+mod room_types;
+mod rooms;
 mod types;
 mod voice;
 
@@ -25,6 +28,11 @@ pub use ledger::{GiftItemInfo, GiftReceiptInfo, WalletInfo};
 pub use node::{start_node, AuraNode};
 pub use people::{MemberLabel, ProfileInfo};
 pub use places::{FenceInfo, FenceShape, LatLon};
+pub use room_events::{AuraRoomEvent, RoomChangeInfo, RoomListener, REFUSED_VIP_REQUIRED};
+pub use room_types::{
+    RoomHeard, RoomInfo, RoomMember, RoomOptions, RoomRelay, RoomRelays, RoomRole, RoomSeat,
+};
+pub use rooms::AuraRoom;
 pub use types::{
     ChatMessage, GroupInfo, LocationFix, LocationPrecision, MemberInfo, MemberPosition, MemberRole,
 };

@@ -26,7 +26,7 @@ const RUNTIME_THREADS: usize = 2;
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 /// The process-wide tokio runtime the nodes run on, built on first use.
-fn runtime() -> Result<&'static Runtime, AuraError> {
+pub(crate) fn runtime() -> Result<&'static Runtime, AuraError> {
     if let Some(rt) = RUNTIME.get() {
         return Ok(rt);
     }
@@ -43,16 +43,17 @@ fn runtime() -> Result<&'static Runtime, AuraError> {
 
 /// Runs `fut` on the binding's runtime and awaits it from whatever executor
 /// polls the caller (the foreign language's).
-pub(crate) async fn on_runtime<T, F>(fut: F) -> Result<T, AuraError>
+pub(crate) async fn on_runtime<T, E, F>(fut: F) -> Result<T, AuraError>
 where
     T: Send + 'static,
-    F: Future<Output = Result<T, NodeError>> + Send + 'static,
+    E: Into<AuraError> + Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
 {
     runtime()?
         .spawn(fut)
         .await
         .map_err(|_| AuraError::Closed)?
-        .map_err(AuraError::from)
+        .map_err(Into::into)
 }
 
 /// Starts a node whose identity key and store live in `data_dir`.

@@ -1,8 +1,11 @@
 // Two Aura nodes driven through the generated Kotlin bindings on the JVM:
 // a group, an invite and a join, roles, location seen by the other member,
-// chat, events at a Kotlin listener, typed errors, a cancelled subscription
-// and a clean shutdown. Run by run.sh; exits non-zero on the first failure.
+// chat, events at a Kotlin listener, typed errors, a cancelled subscription,
+// a voice room through a relay (the `aura-relay` binary at $AURA_RELAY on
+// loopback: create, join by ticket, seat, chat) and a clean shutdown. Run by
+// run.sh; exits non-zero on the first failure.
 
+import java.io.File
 import java.nio.file.Files
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
@@ -40,6 +43,56 @@ class Collector : AuraListener {
             check(left > 0) { "no event: $what" }
             val e = events.poll(left, TimeUnit.MILLISECONDS) ?: continue
             if (pred(e)) return e
+        }
+    }
+}
+
+/** A room listener: hands events to another thread. */
+class RoomCollector : RoomListener {
+    val events = LinkedBlockingQueue<AuraRoomEvent>()
+
+    override fun onEvent(event: AuraRoomEvent) {
+        events.put(event)
+    }
+
+    /** The first event matching `pred` within TIMEOUT_MS (`what` names it). */
+    fun waitFor(what: String, pred: (AuraRoomEvent) -> Boolean): AuraRoomEvent {
+        val deadline = System.currentTimeMillis() + TIMEOUT_MS
+        while (true) {
+            val left = deadline - System.currentTimeMillis()
+            check(left > 0) { "no room event: $what" }
+            val e = events.poll(left, TimeUnit.MILLISECONDS) ?: continue
+            if (pred(e)) return e
+        }
+    }
+}
+
+/** A relay on loopback: the process, its peer id and media address. */
+fun startRelay(dir: String): Triple<Process, String, String> {
+    val binary = System.getenv("AURA_RELAY") ?: error("AURA_RELAY is not set")
+    val home = File(dir).apply { mkdirs() }
+    val init = ProcessBuilder(binary, "init", "--dir", home.path).redirectErrorStream(true).start()
+    init.inputStream.readAllBytes()
+    check(init.waitFor() == 0) { "aura-relay init failed" }
+    File(home, "relay.toml").writeText(
+        """
+        identity_file = "identity.key"
+        [listen]
+        libp2p = ["/ip4/127.0.0.1/udp/0/quic-v1"]
+        media = "127.0.0.1:0"
+        metrics = "127.0.0.1:0"
+        """.trimIndent()
+    )
+    val proc = ProcessBuilder(binary, "run", "--config", File(home, "relay.toml").path)
+        .redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start()
+    val out = proc.inputStream.bufferedReader()
+    var peer: String? = null
+    while (true) {
+        val line = out.readLine() ?: error("the relay stopped before printing its media address")
+        if (line.startsWith("peer id: ")) peer = line.removePrefix("peer id: ").trim()
+        if (line.startsWith("media: ")) {
+            return Triple(proc, peer ?: error("no peer id"), line.removePrefix("media: ").trim())
         }
     }
 }
@@ -114,6 +167,45 @@ fun main() = runBlocking {
     assertThrows<AuraException.BadInput> { alice.members("not hex") }
     assertThrows<AuraException.UnknownGroup> { alice.members("00".repeat(32)) }
     assertThrows<AuraException.Invite> { bob.join("not an invite") }
+
+    // A voice room through a relay: alice hosts, bob joins by ticket.
+    val (relay, relayPeer, relayMedia) = startRelay("$tmp/relay")
+    val options = RoomOptions(name = "friday", group = null, seats = null, vipSeats = 0u, vipOnly = false)
+    val host = alice.createRoom(relayPeer, relayMedia, options)
+    val atAlice = RoomCollector()
+    val roomSubAlice = host.subscribe(atAlice)
+    atAlice.waitFor("alice welcomed") { it is AuraRoomEvent.Welcomed }
+    val room = bob.joinRoom(host.ticket(600_000uL), relayPeer, relayMedia)
+    val atBob = RoomCollector()
+    val roomSubBob = room.subscribe(atBob)
+    atBob.waitFor("bob welcomed") { it is AuraRoomEvent.Welcomed }
+    check(room.roomId() == host.roomId())
+    atAlice.waitFor("alice saw bob join") {
+        it is AuraRoomEvent.Changed && (it.change as? RoomChangeInfo.Joined)?.member == bId
+    }
+    host.seat(0u)
+    atBob.waitFor("bob saw alice seated") {
+        it is AuraRoomEvent.Changed && (it.change as? RoomChangeInfo.Seated)?.member == aId
+    }
+    check(room.members().any { it.member == aId && it.role == RoomRole.HOST && it.seat == 0.toUByte() })
+    room.chat("hello room from kotlin")
+    val said = atAlice.waitFor("bob's chat line") {
+        it is AuraRoomEvent.Said && it.text == "hello room from kotlin"
+    } as AuraRoomEvent.Said
+    check(said.sender == bId)
+    assertThrows<AuraException.Ticket> { bob.joinRoom("not a ticket", relayPeer, relayMedia) }
+    assertThrows<AuraException.BadInput> { host.capture(List(10) { 0.toShort() }) }
+    room.leave()
+    atAlice.waitFor("bob left") {
+        it is AuraRoomEvent.Changed && (it.change as? RoomChangeInfo.Departed)?.member == bId
+    }
+    roomSubBob.cancel()
+    roomSubAlice.cancel()
+    host.leave()
+    room.close()
+    host.close()
+    relay.destroy()
+    check(relay.waitFor() == 0) { "the relay did not stop cleanly" }
 
     // Cancelled subscription; clean shutdown; calls after it say Closed.
     subBob.cancel()

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex as StdMutex};
 
+use aura_crypto::room::RoomOpKind;
 use aura_node::{
     rooms::{RoomHandle, RoomsError},
     Node,
@@ -149,6 +150,11 @@ impl AuraRoom {
     {
         on_runtime(f(self.handle.clone())).await
     }
+
+    /// Signs and submits an op of the room.
+    async fn act(&self, kind: RoomOpKind) -> Result<(), AuraError> {
+        self.call(|h| async move { h.act(kind).await }).await
+    }
 }
 
 #[uniffi::export]
@@ -280,6 +286,28 @@ impl AuraRoom {
     pub async fn ban(&self, member: String) -> Result<(), AuraError> {
         let member = member_id(&member)?;
         self.call(|h| async move { h.ban(member).await }).await
+    }
+
+    /// Moves a seat's speaker back to the audience (host or moderator).
+    pub async fn clear_seat(&self, seat: u8) -> Result<(), AuraError> {
+        self.act(RoomOpKind::ClearSeat { seat }).await
+    }
+
+    /// Names a member (hex) moderator, or (false) takes it back (host).
+    pub async fn set_moderator(&self, member: String, on: bool) -> Result<(), AuraError> {
+        let member = member_id(&member)?;
+        self.act(RoomOpKind::SetModerator { member, on }).await
+    }
+
+    /// Lifts a member's (hex) ban (host or moderator).
+    pub async fn unban(&self, member: String) -> Result<(), AuraError> {
+        let member = member_id(&member)?;
+        self.act(RoomOpKind::Unban { member }).await
+    }
+
+    /// Closes the room for everyone (host).
+    pub async fn close_room(&self) -> Result<(), AuraError> {
+        self.act(RoomOpKind::Close).await
     }
 
     /// Raises (true) or lowers our hand.

@@ -2,8 +2,9 @@
 bindings: the relay is the `aura-relay` binary on loopback; one node
 creates a room there, the other joins by ticket, the host takes a seat and
 pushes a tone that plays out at the listener, whose room listener sees the
-welcome, the seat change, who is speaking and a chat line; typed errors;
-leaving and a clean shutdown.
+welcome, the seat change, who is speaking and a chat line; a raised hand,
+an invitation to a seat, the seat taken and cleared; typed errors; a
+cancelled subscription and a new one; leaving and a clean shutdown.
 
 The relay binary is $AURA_RELAY, else built by cargo into the target dir.
 """
@@ -167,6 +168,24 @@ async def room_through_relay(tmp_path: Path, relay_peer: str, relay_media: str):
     )
     assert said.sender == b_id
 
+    # A raised hand, an invitation to a seat, the seat taken and cleared.
+    await room.raise_hand(True)
+    await at_alice.wait_for(
+        changed(lambda c: c.is_hand() and c.member == b_id and c.up), "bob's hand"
+    )
+    await host.invite(b_id, 1)
+    await at_bob.wait_for(
+        changed(lambda c: c.is_seat_invited() and c.member == b_id and c.seat == 1), "bob invited"
+    )
+    await room.seat(1)
+    await at_alice.wait_for(
+        changed(lambda c: c.is_seated() and c.seat == 1 and c.member == b_id), "bob seated"
+    )
+    await host.clear_seat(1)
+    await at_bob.wait_for(
+        changed(lambda c: c.is_seated() and c.seat == 1 and c.member is None), "seat 1 cleared"
+    )
+
     # Typed errors.
     with pytest.raises(aura_ffi.AuraError.BadInput):
         host.capture([0] * 10)
@@ -181,13 +200,25 @@ async def room_through_relay(tmp_path: Path, relay_peer: str, relay_media: str):
     with pytest.raises(aura_ffi.AuraError.BadInput):
         await host.kick("not hex")
 
-    # Bob leaves: alice sees him go; his handle's task ends.
+    # A cancelled room subscription gets nothing more; what arrives after
+    # it is kept for the next one.
+    sub_bob.cancel()
+    sub_bob.cancel()
+    assert not sub_bob.is_active()
+    at_bob.drain_for(lambda e: False)
+    await host.chat("after cancel")
+    await asyncio.sleep(0.5)  # the line reaches bob's node within this on loopback
+    assert at_bob.drain_for(lambda e: e.is_said()) is None
+    again = RoomCollector()
+    sub_again = room.subscribe(again)
+    await again.wait_for(lambda e: e.is_said() and e.text == "after cancel", "the kept line")
+
+    # Bob leaves: alice sees him go.
     await room.leave()
     await at_alice.wait_for(
         changed(lambda c: c.is_departed() and c.member == b_id and not c.removed), "bob left"
     )
-    sub_bob.cancel()
-    assert not sub_bob.is_active()
+    sub_again.cancel()
     sub_alice.cancel()
     await host.leave()
     await alice.shutdown()

@@ -35,6 +35,9 @@ pub const MAX_MAILBOXES: usize = 64;
 pub const LEASE_MS: u64 = 5 * 60_000;
 /// The phone asks for its mailbox at least this often, ms.
 pub const POLL_EVERY_MS: u64 = 60_000;
+/// After a failed or refused request the next one waits this long, ms,
+/// doubling with each failure in a row up to [`POLL_EVERY_MS`].
+pub const RETRY_AFTER_MS: u64 = 2_000;
 
 /// The phone's side of one group.
 #[derive(Debug, Default)]
@@ -42,6 +45,10 @@ pub struct Outbox {
     waiting: VecDeque<Vec<u8>>,
     in_flight: bool,
     last_exchange_ms: u64,
+    /// No request before this (after failures), unix ms.
+    retry_at_ms: u64,
+    /// The wait after the last failure, ms (0: the last request was answered).
+    backoff_ms: u64,
     /// The member that carries for us, while it stays connected and subscribed.
     pub carrier: Option<PeerId>,
 }
@@ -66,9 +73,10 @@ impl Outbox {
     }
 
     /// The messages of the next request, if one may go now: none is in
-    /// flight, and something waits or the mailbox is due.
+    /// flight, no failure holds requests back, and something waits or the
+    /// mailbox is due.
     pub fn due(&mut self, now_ms: u64) -> Option<Vec<Vec<u8>>> {
-        if self.in_flight {
+        if self.in_flight || now_ms < self.retry_at_ms {
             return None;
         }
         let poll = now_ms.saturating_sub(self.last_exchange_ms) >= POLL_EVERY_MS;
@@ -84,12 +92,18 @@ impl Outbox {
     /// The request was answered.
     pub fn answered(&mut self) {
         self.in_flight = false;
+        self.backoff_ms = 0;
+        self.retry_at_ms = 0;
     }
 
-    /// The request failed: its messages wait again, for another carrier.
-    pub fn failed(&mut self, msgs: Vec<Vec<u8>>) {
+    /// The request failed or was refused at `now_ms`: its messages wait
+    /// again, for another carrier, and the next request waits a while (a
+    /// carrier that refuses is not asked again every tick).
+    pub fn failed(&mut self, msgs: Vec<Vec<u8>>, now_ms: u64) {
         self.in_flight = false;
         self.carrier = None;
+        self.backoff_ms = (self.backoff_ms * 2).clamp(RETRY_AFTER_MS, POLL_EVERY_MS);
+        self.retry_at_ms = now_ms.saturating_add(self.backoff_ms);
         for m in msgs.into_iter().rev() {
             if self.waiting.len() >= MAX_WAITING {
                 break;
@@ -213,19 +227,40 @@ mod tests {
         assert_eq!(o.due(POLL_EVERY_MS + 2), Some(vec![vec![1]]));
         o.push(vec![2]);
         assert!(o.due(POLL_EVERY_MS + 3).is_none(), "one request in flight");
-        o.failed(vec![vec![1]]);
+        o.failed(vec![vec![1]], POLL_EVERY_MS + 3);
         assert_eq!(o.carrier, None, "a failed carrier is dropped");
-        assert_eq!(
-            o.due(POLL_EVERY_MS + 4),
-            Some(vec![vec![1], vec![2]]),
-            "in order"
-        );
+        let t = POLL_EVERY_MS + 3 + RETRY_AFTER_MS;
+        assert!(o.due(t - 1).is_none(), "a failure holds requests back");
+        assert_eq!(o.due(t), Some(vec![vec![1], vec![2]]), "in order");
         o.answered();
-        assert!(o.due(2 * POLL_EVERY_MS + 3).is_none());
+        assert!(o.due(t + POLL_EVERY_MS - 1).is_none());
         assert!(
-            o.due(2 * POLL_EVERY_MS + 4).is_some(),
+            o.due(t + POLL_EVERY_MS).is_some(),
             "poll due a minute after"
         );
+    }
+
+    /// A carrier that refuses every request is asked again after 2, 4, 8 s
+    /// and so on, at most once a minute: not at every tick.
+    #[test]
+    fn failures_in_a_row_space_requests_out_up_to_a_minute() {
+        let mut o = Outbox::default();
+        o.push(vec![1]);
+        let mut now = 0;
+        let mut sent = 0;
+        while now < 10 * POLL_EVERY_MS {
+            if let Some(msgs) = o.due(now) {
+                sent += 1;
+                o.failed(msgs, now);
+            }
+            now += 1_000;
+        }
+        // 2 + 4 + 8 + 16 + 32 s, then one a minute: 5 + 9 in ten minutes.
+        assert!(sent <= 15, "{sent} requests in ten minutes");
+        assert_eq!(o.waiting(), 1, "the message still waits");
+        o.answered();
+        o.push(vec![2]);
+        assert!(o.due(now).is_some(), "an answer ends the wait");
     }
 
     #[test]

@@ -72,6 +72,11 @@ impl Task {
         peers
     }
 
+    /// Whether a gossip message is ours (a carrier takes no other).
+    pub(crate) fn is_own(&self, bytes: &[u8]) -> bool {
+        authored_by(bytes, &self.identity.member_id())
+    }
+
     /// Hands a gossip message to the carrier (sent now or with the next request).
     pub(crate) fn carry_publish(&mut self, gid: GroupId, bytes: Vec<u8>) {
         self.carry.last_pushed.insert(gid, bytes.clone());
@@ -235,7 +240,7 @@ impl Task {
                 self.publish_bytes(&gid, bytes);
             }
         } else if let Some(outbox) = self.carry.outboxes.get_mut(&gid) {
-            outbox.failed(sent);
+            outbox.failed(sent, now_ms());
         }
     }
 

@@ -164,14 +164,16 @@ impl Task {
         self.publish_bytes(gid, wire::encode(msg));
     }
 
-    /// Publishes encoded gossip: through our carrier in background mode,
-    /// else on the topic (and kept for members we carry for).
+    /// Publishes encoded gossip: our own through our carrier in background
+    /// mode, else on the topic (and kept for members we carry for). A
+    /// carrier takes only its requester's own messages, so what we carried
+    /// for others and could not publish then goes on the topic.
     pub(crate) fn publish_bytes(&mut self, gid: &GroupId, bytes: Vec<u8>) {
         let Some(g) = self.groups.get(gid) else {
             return;
         };
         let topic = g.topic.clone();
-        if self.carrying(gid) {
+        if self.carrying(gid) && self.is_own(&bytes) {
             self.carry_publish(*gid, bytes);
             return;
         }

@@ -13,6 +13,13 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Diagnostics on standard error when asked for, as `bench` does.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let cli = Cli::parse();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

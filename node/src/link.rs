@@ -52,6 +52,17 @@ pub struct LinkTiming {
     /// and replay-floor writes), every ms: it sends nothing by itself, but
     /// each one wakes the CPU.
     pub tick_ms: u64,
+    /// Streams we open name their protocol together with their first data
+    /// (multistream-select `V1Lazy`) instead of waiting a round trip for
+    /// the other end to confirm it: a request to the carrier leaves in the
+    /// segment that opens its stream, and the confirmation needs no ack of
+    /// its own. A stream whose protocol the other end lacks then fails when
+    /// read instead of when opened.
+    pub lazy_negotiation: bool,
+    /// TCP sends each write at once (`TCP_NODELAY`). Off, small writes made
+    /// while one is unacknowledged leave together: a carry request's
+    /// stream opening, request and close go in one segment.
+    pub tcp_nodelay: bool,
 }
 
 impl Default for LinkTiming {
@@ -76,6 +87,8 @@ impl Default for LinkTiming {
             dht_refresh_ms: 300_000,
             mdns_query_ms: 300_000,
             tick_ms: 200,
+            lazy_negotiation: false,
+            tcp_nodelay: true,
         }
     }
 }
@@ -84,7 +97,8 @@ impl LinkTiming {
     /// Background mode: no keep-alives; Ping, Identify, Kademlia, AutoNAT
     /// and mDNS once an hour; no IHAVE (every member is connected to every
     /// other; a lost connection is re-dialled), connections idle up to 15
-    /// minutes, a 1 s housekeeping tick. Behind a NAT that forgets a silent
+    /// minutes, a 1 s housekeeping tick, lazy protocol negotiation, small
+    /// TCP writes coalesced. Behind a NAT that forgets a silent
     /// UDP binding sooner, the next message re-dials.
     pub fn quiet() -> Self {
         Self {
@@ -97,6 +111,8 @@ impl LinkTiming {
             dht_refresh_ms: 3_600_000,
             mdns_query_ms: 3_600_000,
             tick_ms: 1_000,
+            lazy_negotiation: true,
+            tcp_nodelay: false,
         }
     }
 }

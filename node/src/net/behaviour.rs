@@ -207,7 +207,7 @@ pub fn build_swarm(
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
-            tcp::Config::default().nodelay(true),
+            tcp::Config::default().nodelay(link.tcp_nodelay),
             noise::Config::new,
             yamux::Config::default,
         )
@@ -300,7 +300,14 @@ pub fn build_swarm(
             })
         })
         .map_err(|e| net(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .with_swarm_config(|c| {
+            let c = c.with_idle_connection_timeout(Duration::from_secs(60));
+            if link.lazy_negotiation {
+                c.with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
+            } else {
+                c
+            }
+        })
         .build();
     Ok(swarm)
 }

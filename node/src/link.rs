@@ -42,11 +42,6 @@ pub struct LinkTiming {
     pub gossip_lazy: usize,
     /// Members we are not connected to are dialled again this often, ms.
     pub redial_every_ms: u64,
-    /// A connection with no stream open is closed after this long, ms (a
-    /// carried member's connection to its carrier is idle between its
-    /// exchanges, a minute apart: closed after 60 s, each exchange would
-    /// begin with a new handshake).
-    pub idle_connection_ms: u64,
     /// Kademlia periodic bootstrap every ms; AutoNAT re-checks at least this
     /// far apart (libp2p's 15 min otherwise) and retries a failed check
     /// after a quarter of it (90 s at least).
@@ -89,7 +84,6 @@ impl Default for LinkTiming {
             identify_interval_ms: 300_000,
             gossip_lazy: 3,
             redial_every_ms: 15_000,
-            idle_connection_ms: 60_000,
             dht_refresh_ms: 300_000,
             mdns_query_ms: 300_000,
             tick_ms: 200,
@@ -114,7 +108,6 @@ impl LinkTiming {
             identify_interval_ms: 3_600_000,
             gossip_lazy: 0,
             redial_every_ms: 600_000,
-            idle_connection_ms: 900_000,
             dht_refresh_ms: 3_600_000,
             mdns_query_ms: 3_600_000,
             tick_ms: 1_000,
@@ -143,19 +136,5 @@ impl Default for BackgroundConfig {
             heartbeat_ms: 10_000,
             link: LinkTiming::quiet(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A carried member exchanges with its carrier once a minute: in the
-    /// background, that connection must not close for idleness in between.
-    #[test]
-    fn background_connections_outlive_the_pause_between_carry_exchanges() {
-        let quiet = LinkTiming::quiet();
-        assert!(quiet.idle_connection_ms > 2 * crate::net::carry::POLL_EVERY_MS);
-        assert!(quiet.idle_connection_ms <= quiet.quic_idle_timeout_ms);
     }
 }

@@ -301,9 +301,7 @@ pub fn build_swarm(
         })
         .map_err(|e| net(&e))?
         .with_swarm_config(|c| {
-            let c = c.with_idle_connection_timeout(Duration::from_millis(
-                link.idle_connection_ms.max(1_000),
-            ));
+            let c = c.with_idle_connection_timeout(Duration::from_secs(60));
             if link.lazy_negotiation {
                 c.with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
             } else {

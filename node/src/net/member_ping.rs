@@ -10,8 +10,7 @@
 //! is back; it still answers the member's own pings. The phone opens its
 //! carrier's TCP connection after the carrier took its away notice, so that
 //! is the connection held off. A connection whose pings already started
-//! keeps them (the phone closes those while away). A connection to an away
-//! member is also kept open while idle (see [`Handler`]).
+//! keeps them (the phone closes those while away).
 
 use std::task::{Context, Poll};
 
@@ -155,12 +154,8 @@ impl ConnectionHandler for Handler {
         self.away = away;
     }
 
-    /// A connection to a member that is away is the one it chose to keep
-    /// (to its carrier): it stays open while idle, between the member's
-    /// requests, instead of closing after the swarm's idle timeout and
-    /// being dialled again (a new handshake) for the next one.
     fn connection_keep_alive(&self) -> bool {
-        self.away || self.inner.connection_keep_alive()
+        self.inner.connection_keep_alive()
     }
 
     fn poll(
@@ -243,20 +238,6 @@ mod tests {
         let mut b = Behaviour::new(config());
         let mut h = connect(&mut b, 1, PeerId::random());
         assert!(first_request(&mut h).is_some());
-    }
-
-    #[test]
-    fn a_connection_is_kept_open_while_idle_only_while_its_member_is_away() {
-        let mut b = Behaviour::new(config());
-        let peer = PeerId::random();
-        let mut other = connect(&mut b, 2, PeerId::random());
-        assert!(!other.connection_keep_alive(), "closes when idle");
-        b.set_away(peer, true);
-        let mut h = connect(&mut b, 1, peer);
-        assert!(h.connection_keep_alive(), "kept for the away member");
-        h.on_behaviour_event(false);
-        other.on_behaviour_event(false);
-        assert!(!h.connection_keep_alive(), "back: closes when idle again");
     }
 
     #[test]

@@ -22,6 +22,9 @@ use crate::{
     NodeError,
 };
 
+/// A connection with no stream open is closed after this long.
+pub(crate) const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The join/sync protocol name.
 pub const GROUP_PROTOCOL: &str = "/aura/group/1";
 
@@ -301,7 +304,7 @@ pub fn build_swarm(
         })
         .map_err(|e| net(&e))?
         .with_swarm_config(|c| {
-            let c = c.with_idle_connection_timeout(Duration::from_secs(60));
+            let c = c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT);
             if link.lazy_negotiation {
                 c.with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
             } else {

@@ -26,6 +26,7 @@ fuzz_target!(|input: Input| {
         members_per_room: 4,
         max_log: 16,
         rooms_per_host: 1,
+        absent_after_ms: 1_000,
     };
     let mut hub = Hub::new(limits.clone(), Box::new(RelayAdmission::default()));
     let Ok(create) = (RoomOp {
@@ -75,5 +76,16 @@ fuzz_target!(|input: Input| {
         }
         assert!(r.pending() <= 2 + aura_relay::rooms::MAX_MESSAGE + chunk.len());
         assert!(hub.room_count() <= limits.max_rooms);
+        // A chunk whose first byte is odd closes the other member's
+        // connection; absent members are swept as time goes on.
+        let now = T0 + i as u64 * 100;
+        if chunk.first().is_some_and(|b| b & 1 == 1) {
+            hub.disconnected(&members[1 - w], now);
+        }
+        for (_, fx) in hub.sweep(now) {
+            for d in &fx.sends {
+                assert_eq!(d.to, vec![members[0]], "only the host is told");
+            }
+        }
     }
 });

@@ -25,8 +25,8 @@ use crate::{
     types::{member_hex, member_id},
 };
 
-/// Samples of a 20 ms capture frame (48 kHz mono).
-const FRAME_LEN: usize = 960;
+/// Samples of a 20 ms capture frame (48 kHz mono), as the room takes it.
+const FRAME_LEN: usize = aura_node::rooms::voice::FRAME_SAMPLES;
 
 #[uniffi::export]
 impl AuraNode {

@@ -32,6 +32,9 @@ pub(crate) const MIN_RENEW: Duration = Duration::from_secs(5);
 /// Longest wait after a failed fetch.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
+// A token a room join may carry is one the relay and the views read.
+const _: () = assert!(MAX_TOKEN_LEN <= aura_billing::entitlement::MAX_ENCODED_TOKEN);
+
 /// The token as a control datagram, its JSON if it admits to VIP rooms,
 /// and its expiry (unix seconds).
 #[derive(Debug)]

@@ -419,8 +419,7 @@ impl RoomClient {
 
     /// Seals a line of chat for the room.
     pub fn seal_chat(&self, text: &str) -> Result<ClientMsg, RoomsError> {
-        let s = self.session.as_ref().ok_or(RoomsError::NotWelcomed)?;
-        Ok(ClientMsg::Chat(self.room, s.seal_chat(text, &mut OsRng)?))
+        self.seal_line(&ChatLine::Text(text.to_owned()))
     }
 
     /// Seals a gift receipt of ours for the room's chat (checked first:
@@ -433,18 +432,19 @@ impl RoomClient {
             &room,
             self.identity.member_id(),
         )?;
-        let line = ChatLine::Gift(gift::encode_receipt(receipt)?);
+        self.seal_line(&ChatLine::Gift(gift::encode_receipt(receipt)?))
+    }
+
+    fn seal_line(&self, line: &ChatLine) -> Result<ClientMsg, RoomsError> {
         let s = self.session.as_ref().ok_or(RoomsError::NotWelcomed)?;
-        Ok(ClientMsg::Chat(self.room, s.seal_line(&line, &mut OsRng)?))
+        Ok(ClientMsg::Chat(self.room, s.seal_line(line, &mut OsRng)?))
     }
 
     /// Seals `bytes` as a gift line without any check (adversarial tests:
     /// a member showing a receipt it did not pay for).
     #[cfg(feature = "test-hooks")]
     pub fn seal_unchecked_gift(&self, bytes: Vec<u8>) -> Result<ClientMsg, RoomsError> {
-        let s = self.session.as_ref().ok_or(RoomsError::NotWelcomed)?;
-        let line = ChatLine::Gift(bytes);
-        Ok(ClientMsg::Chat(self.room, s.seal_line(&line, &mut OsRng)?))
+        self.seal_line(&ChatLine::Gift(bytes))
     }
 
     /// Opens a line of chat by `from`: what it said, or the gift it

@@ -12,9 +12,14 @@
 //!   0x05 relays    | room [32]      (which relays serve the room, how loaded)
 //!   0x08 away      | room [32]      (the member's connection is closing;
 //!                    relayed by an edge when it closed there)
+//!   0x09 restore   | room [32] | accepted_ms u64 | signed room op
+//!                    (the host moves its room to a new origin after the
+//!                    old one stopped: its journal, from the create op)
+//!   0x0a restored  | room [32]      (the journal is complete)
 //! edge relay -> origin relay (a cascade: see the relay's README)
 //!   0x06 attach    | room [32]      (follow the room as an edge)
 //!   0x07 relayed   | member [32] | a member message (0x01..=0x05, 0x08)
+//!                    (never a restore: a room is restored where its host is)
 //! relay -> member
 //!   0x81 op        | seq u64 | accepted_ms u64 | signed room op
 //!   0x82 envelope  | room key envelope
@@ -55,6 +60,13 @@ pub const MAX_CHAT: usize = aura_crypto::room::chat::MAX_SEALED_CHAT;
 /// Bytes of the length prefix.
 pub const LEN_PREFIX: usize = 2;
 
+/// The reason in a relay's close of a member's connection: the relay is
+/// stopping (its rooms' members move to another relay of the room).
+pub const CLOSE_STOPPING: &[u8] = b"shutdown";
+/// The reason in an edge's close of a member's connection: the edge lost
+/// the room's origin (the host moves the room; its members follow).
+pub const CLOSE_ORIGIN_GONE: &[u8] = b"origin gone";
+
 const OP: u8 = 0x01;
 const ENVELOPE: u8 = 0x02;
 const SPEAKER: u8 = 0x03;
@@ -63,6 +75,8 @@ const RELAYS: u8 = 0x05;
 const ATTACH: u8 = 0x06;
 const RELAYED: u8 = 0x07;
 const AWAY: u8 = 0x08;
+const RESTORE: u8 = 0x09;
+const RESTORED: u8 = 0x0a;
 const S_OP: u8 = 0x81;
 const S_ENVELOPE: u8 = 0x82;
 const S_SPEAKER: u8 = 0x83;
@@ -111,6 +125,19 @@ pub enum ClientMsg {
     /// The member's connection is closing (relayed by an edge relay when
     /// the member's connection to it closed): it counts as away.
     Away(RoomId),
+    /// Host to a relay taking its room over from an origin that stopped:
+    /// one op of the room's journal, with the time the old origin
+    /// accepted it (the clock it is checked with again).
+    Restore {
+        /// Room.
+        room: RoomId,
+        /// The old origin's clock when it accepted the op (unix ms).
+        accepted_ms: u64,
+        /// The signed op (encoded).
+        op: Vec<u8>,
+    },
+    /// Host to the new origin: the journal is complete.
+    Restored(RoomId),
 }
 
 /// What the relay sends to a member.
@@ -222,12 +249,24 @@ impl ClientMsg {
             Self::Attach(r) => framed(ATTACH, &[&r.0]),
             Self::Relayed(m, inner) => framed(RELAYED, &[&m.0, &unframed(inner.encode())]),
             Self::Away(r) => framed(AWAY, &[&r.0]),
+            Self::Restore {
+                room,
+                accepted_ms,
+                op,
+            } => framed(RESTORE, &[&room.0, &accepted_ms.to_be_bytes(), op]),
+            Self::Restored(r) => framed(RESTORED, &[&r.0]),
         }
     }
 
     /// Whether this is a member's message (not an edge relay's).
     pub fn is_member_msg(&self) -> bool {
         !matches!(self, Self::Attach(_) | Self::Relayed(..))
+    }
+
+    /// Whether an edge may relay this message to an origin (a member's
+    /// message, not a restore: a room is restored where its host is).
+    pub fn is_relayable(&self) -> bool {
+        self.is_member_msg() && !matches!(self, Self::Restore { .. } | Self::Restored(_))
     }
 
     /// The room a message is about, if it names one (an op or key is
@@ -243,7 +282,12 @@ impl ClientMsg {
             Self::SpeakerKey(b) => aura_crypto::room::SpeakerKey::decode(b)
                 .ok()
                 .map(|k| k.room),
-            Self::Chat(r, _) | Self::Relays(r) | Self::Attach(r) | Self::Away(r) => Some(*r),
+            Self::Chat(r, _)
+            | Self::Relays(r)
+            | Self::Attach(r)
+            | Self::Away(r)
+            | Self::Restore { room: r, .. }
+            | Self::Restored(r) => Some(*r),
             Self::Relayed(_, inner) => inner.room(),
         }
     }
@@ -273,13 +317,21 @@ impl ClientMsg {
             ATTACH if b.len() == 32 => Self::Attach(room_at(b)),
             RELAYED if b.len() > 32 => {
                 let inner = Self::decode(&b[32..])?;
-                if !inner.is_member_msg() {
+                if !inner.is_relayable() {
                     return Err(WireError::Body(b.len()));
                 }
                 Self::Relayed(member_at(b), Box::new(inner))
             }
             AWAY if b.len() == 32 => Self::Away(room_at(b)),
-            RELAYS | ATTACH | RELAYED | AWAY => return Err(WireError::Body(b.len())),
+            RESTORE if b.len() > 40 && b.len() <= 40 + MAX_ROOM_OP_BYTES => Self::Restore {
+                room: room_at(b),
+                accepted_ms: u64_at(&b[32..]),
+                op: b[40..].to_vec(),
+            },
+            RESTORED if b.len() == 32 => Self::Restored(room_at(b)),
+            RELAYS | ATTACH | RELAYED | AWAY | RESTORE | RESTORED => {
+                return Err(WireError::Body(b.len()))
+            }
             t => return Err(WireError::Tag(t)),
         })
     }
@@ -470,12 +522,20 @@ mod tests {
             ClientMsg::Relayed(m, Box::new(ClientMsg::Chat(room, vec![1; 10]))),
             ClientMsg::Away(room),
             ClientMsg::Relayed(m, Box::new(ClientMsg::Away(room))),
+            ClientMsg::Restore {
+                room,
+                accepted_ms: 12,
+                op: vec![1; 40],
+            },
+            ClientMsg::Restored(room),
         ];
         for c in client {
             assert_eq!(ClientMsg::decode(&c.encode()[LEN_PREFIX..]).unwrap(), c);
         }
         let nested = ClientMsg::Relayed(m, Box::new(ClientMsg::Attach(room))).encode();
         assert!(ClientMsg::decode(&nested[LEN_PREFIX..]).is_err());
+        let relayed_restore = ClientMsg::Relayed(m, Box::new(ClientMsg::Restored(room))).encode();
+        assert!(ClientMsg::decode(&relayed_restore[LEN_PREFIX..]).is_err());
         let nested = ServerMsg::To(m, Box::new(ServerMsg::Closed(room))).encode();
         assert!(ServerMsg::decode(&nested[LEN_PREFIX..]).is_err());
         let mut bad = ServerMsg::Relays { room, relays }.encode();

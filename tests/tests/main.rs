@@ -14,6 +14,7 @@ mod relay_discovery;
 mod relay_token;
 mod rooms;
 mod rooms_cascade;
+mod rooms_failover;
 mod rooms_show;
 mod rooms_sim;
 mod rooms_vip;

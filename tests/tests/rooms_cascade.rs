@@ -21,19 +21,19 @@ use aura_relay::server::Server;
 
 use crate::rooms::{node, speak, until, Light};
 
-struct Relay {
-    server: Server,
-    id: MemberId,
+pub(crate) struct Relay {
+    pub(crate) server: Server,
+    pub(crate) id: MemberId,
 }
 
 impl Relay {
-    fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.server.media_addr()
     }
 }
 
 /// A relay on loopback; `bootstrap`: the relay it joins the DHT through.
-async fn relay(key: u8, bootstrap: Option<&Relay>) -> Relay {
+pub(crate) async fn relay(key: u8, bootstrap: Option<&Relay>) -> Relay {
     relay_reporting_absence_after(key, bootstrap, 60).await
 }
 
@@ -58,15 +58,15 @@ async fn relay_reporting_absence_after(key: u8, bootstrap: Option<&Relay>, absen
 
 /// A room at `a`: the host on seat 0 and `speakers` seated members, all
 /// connected to `a`.
-struct Stage {
+pub(crate) struct Stage {
     _host_node: (Node, tempfile::TempDir),
-    host: RoomHandle,
-    ticket: String,
-    room: RoomId,
-    speakers: Vec<(Node, tempfile::TempDir, RoomHandle)>,
+    pub(crate) host: RoomHandle,
+    pub(crate) ticket: String,
+    pub(crate) room: RoomId,
+    pub(crate) speakers: Vec<(Node, tempfile::TempDir, RoomHandle)>,
 }
 
-async fn stage(a: &Relay, speakers: usize) -> Stage {
+pub(crate) async fn stage(a: &Relay, speakers: usize) -> Stage {
     let (host_node, d0) = node().await;
     let host = host_node
         .create_room(a.id, a.addr(), RoomSpec::ticket("cascade"))
@@ -110,14 +110,18 @@ async fn stage(a: &Relay, speakers: usize) -> Stage {
     }
 }
 
-fn seats_taken(h: &RoomHandle) -> usize {
+pub(crate) fn seats_taken(h: &RoomHandle) -> usize {
     h.state().map_or(0, |s| {
         s.seats().iter().filter(|x| x.occupant.is_some()).count()
     })
 }
 
 /// `n` listeners (full nodes) joined at `r`.
-async fn listeners(st: &Stage, r: &Relay, n: usize) -> Vec<(Node, tempfile::TempDir, RoomHandle)> {
+pub(crate) async fn listeners(
+    st: &Stage,
+    r: &Relay,
+    n: usize,
+) -> Vec<(Node, tempfile::TempDir, RoomHandle)> {
     let mut out = Vec::new();
     for _ in 0..n {
         let (node, d) = node().await;

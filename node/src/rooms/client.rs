@@ -26,6 +26,7 @@ use rand::rngs::OsRng;
 use super::admission::ViewAdmission;
 use super::error::RoomsError;
 use super::event::RoomEvent;
+use super::journal::Journal;
 use crate::gift;
 
 /// Most events and outgoing messages queued before the driver drains them.
@@ -54,6 +55,9 @@ pub struct RoomClient {
     /// The billing ledger's key, pinned in the node's config: gift
     /// receipts shown in the room are checked with it.
     ledger: Option<VerifyingKey>,
+    /// The host's journal of the room, to restore it at another relay if
+    /// its origin stops.
+    journal: Option<Journal>,
 }
 
 // A receipt the node accepts from the ledger fits a chat line.
@@ -99,6 +103,7 @@ impl RoomClient {
             relays: Vec::new(),
             replaying: None,
             ledger: None,
+            journal: None,
         }
     }
 
@@ -218,7 +223,7 @@ impl RoomClient {
             ServerMsg::Welcome { .. } => Err(RoomsError::BadInput("welcome for another room")),
             ServerMsg::Op {
                 accepted_ms, op, ..
-            } => self.on_op(&SignedRoomOp::decode(&op)?, accepted_ms, now_ms),
+            } => self.on_op(&SignedRoomOp::decode(&op)?, &op, accepted_ms, now_ms),
             ServerMsg::Envelope(b) => {
                 let env = KeyEnvelope::decode(&b).map_err(aura_crypto::room::RoomError::from)?;
                 let session = self.session.as_mut().ok_or(RoomsError::NotWelcomed)?;
@@ -280,6 +285,7 @@ impl RoomClient {
     fn on_op(
         &mut self,
         op: &SignedRoomOp,
+        bytes: &[u8],
         accepted_ms: u64,
         now_ms: u64,
     ) -> Result<(), RoomsError> {
@@ -291,6 +297,9 @@ impl RoomClient {
             let host = state.host();
             self.view = Some(state);
             if self.session.is_none() {
+                if self.authority.is_some() {
+                    self.journal = Some(Journal::new(accepted_ms, bytes.to_vec()));
+                }
                 let me = self.identity.clone();
                 let mut s = RoomSession::new(me, self.room, host, now_ms, &mut OsRng);
                 if let Some(a) = &self.authority {
@@ -310,7 +319,10 @@ impl RoomClient {
             }
         };
         if self.replaying.is_some() {
-            return Ok(()); // seen before: the keys already followed it
+            return Ok(()); // seen before: the keys and the journal followed it
+        }
+        if let Some(j) = self.journal.as_mut() {
+            j.record(&change, &op.op().kind, accepted_ms, bytes);
         }
         self.sync_speakers();
         let me = self.identity.member_id();
@@ -401,6 +413,18 @@ impl RoomClient {
             self.send_speaker_key()?;
         }
         Ok(())
+    }
+
+    /// As the host: the messages that restore the room at another relay
+    /// (its journal), once welcomed; `None` for a member, or a journal
+    /// too long to restore whole.
+    pub fn restore_msgs(&self) -> Option<Vec<ClientMsg>> {
+        self.journal.as_ref()?.restore(self.room)
+    }
+
+    /// Whether we are the room's host.
+    pub fn is_host(&self) -> bool {
+        self.authority.is_some()
     }
 
     /// Whether we hold a seat.

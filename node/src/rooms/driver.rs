@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use aura_billing::signed::SignedReceipt;
 use aura_crypto::room::{RoomOpKind, RoomState};
 use aura_crypto::{FrameKind, MemberId};
-use aura_media::room_control::{ClientMsg, Reader, RelayLoad, ServerMsg};
+use aura_media::room_control::{
+    ClientMsg, Reader, RelayLoad, ServerMsg, CLOSE_ORIGIN_GONE, CLOSE_STOPPING,
+};
 use aura_media::{Incoming, MediaEndpoint};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +28,38 @@ use super::voice::RoomVoice;
 const TICK: Duration = Duration::from_millis(20);
 /// Longest we wait for a relay of the room when moving to it.
 const MOVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the host asks which relays serve its room (where it would
+/// move the room if its origin stopped).
+const HOST_RELAYS_EVERY: Duration = Duration::from_secs(5);
+/// How often a member asks (where it would move if its relay stopped).
+const MEMBER_RELAYS_EVERY: Duration = Duration::from_secs(10);
+
+/// How our relay's control stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    /// The relay said it is stopping.
+    RelayStopping,
+    /// Our relay, an edge, lost the room's origin.
+    OriginGone,
+    /// Otherwise: timed out, reset, finished.
+    Other,
+}
+
+impl Ended {
+    fn of(r: &Result<Option<usize>, quinn::ReadError>) -> Self {
+        use quinn::{ConnectionError, ReadError};
+        match r {
+            Err(ReadError::ConnectionLost(ConnectionError::ApplicationClosed(c))) => {
+                match &c.reason[..] {
+                    CLOSE_STOPPING => Self::RelayStopping,
+                    CLOSE_ORIGIN_GONE => Self::OriginGone,
+                    _ => Self::Other,
+                }
+            }
+            _ => Self::Other,
+        }
+    }
+}
 
 /// What the app asks of the room's task.
 pub(super) enum Cmd {
@@ -82,6 +116,12 @@ impl Driver {
         let mut buf = vec![0u8; 4_096];
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let every = if self.client.is_host() {
+            HOST_RELAYS_EVERY
+        } else {
+            MEMBER_RELAYS_EVERY
+        };
+        let mut ask_relays = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             let r = tokio::select! {
                 n = recv.read(&mut buf) => match n {
@@ -89,7 +129,7 @@ impl Driver {
                         reader.feed(&buf[..n]);
                         self.on_bytes(&mut reader).await
                     }
-                    _ => match self.move_relay().await {
+                    n => match self.move_relay(Ended::of(&n)).await {
                         Ok(r) => {
                             recv = r;
                             reader = Reader::default();
@@ -111,6 +151,7 @@ impl Driver {
                     self.on_tick();
                     Ok(())
                 }
+                _ = ask_relays.tick() => self.write(&ClientMsg::Relays(self.client.room())).await,
             };
             if let Err(e) = r {
                 tracing::debug!(error = %e, "room task stops");
@@ -119,7 +160,7 @@ impl Driver {
             if let Some(origin) = self.origin_to_speak() {
                 self.tried_origin = Some(origin.relay);
                 let edge = self.relay;
-                match self.move_to(vec![origin]).await {
+                match self.move_to(vec![origin], false).await {
                     Ok(r) => {
                         self.endpoint.disconnect(&edge);
                         recv = r;
@@ -135,30 +176,57 @@ impl Driver {
 
     /// Our relay stopped: join again through the least loaded other relay
     /// of the room (the origin welcomes a member present again; our keys
-    /// stay, so we keep listening).
-    async fn move_relay(&mut self) -> Result<quinn::RecvStream, RoomsError> {
+    /// stay, so we keep listening). If the room's origin stopped, its host
+    /// first restores the room at that relay, which becomes the origin:
+    /// at the old origin first unless it said it was stopping (it may
+    /// still hold the room: we may have lost our path to it, not it).
+    async fn move_relay(&mut self, ended: Ended) -> Result<quinn::RecvStream, RoomsError> {
         if self.rejoin.is_none() {
             return Err(RoomsError::Network("control stream closed".into()));
         }
         let dead = self.relay;
         self.endpoint.disconnect(&dead);
-        let mut options: Vec<RelayLoad> = self
-            .client
-            .relays()
+        let relays = self.client.relays().to_vec();
+        let origin = relays.first().map_or(dead, |r| r.relay);
+        let origin_lost = dead == origin || ended == Ended::OriginGone;
+        let mut options: Vec<RelayLoad> = relays
             .iter()
-            .filter(|r| r.relay != dead)
+            .filter(|r| r.relay != dead && !(origin_lost && r.relay == origin))
             .copied()
             .collect();
         options.sort_by_key(|r| r.members);
-        self.move_to(options).await
+        let restore = origin_lost && self.client.is_host();
+        if restore && dead == origin && ended != Ended::RelayStopping {
+            options.splice(0..0, relays.first().copied());
+        }
+        tracing::info!(
+            ?ended,
+            origin_lost,
+            restore,
+            options = options.len(),
+            "our relay of the room stopped"
+        );
+        self.move_to(options, restore).await
     }
 
-    /// Joins again through the first of `options` that answers.
-    async fn move_to(&mut self, options: Vec<RelayLoad>) -> Result<quinn::RecvStream, RoomsError> {
+    /// Joins again through the first of `options` that answers; first
+    /// restores the room there from our journal if `restore` (we are the
+    /// host and the room's origin stopped).
+    async fn move_to(
+        &mut self,
+        options: Vec<RelayLoad>,
+        restore: bool,
+    ) -> Result<quinn::RecvStream, RoomsError> {
         let kind = self
             .rejoin
             .clone()
             .ok_or_else(|| RoomsError::Network("control stream closed".into()))?;
+        let journal = match restore {
+            true => Some(self.client.restore_msgs().ok_or(RoomsError::Network(
+                "the room's journal is too long to restore".into(),
+            ))?),
+            false => None,
+        };
         let from = self.relay;
         for r in options {
             let (send, recv) = match dial(self.endpoint.clone(), r.relay, r.addr).await {
@@ -170,6 +238,9 @@ impl Driver {
             };
             self.relay = r.relay;
             self.send = send;
+            for m in journal.iter().flatten() {
+                self.write(m).await?;
+            }
             let join = self.client.op(kind, now_ms())?;
             self.write(&join).await?;
             self.write(&ClientMsg::Relays(self.client.room())).await?;

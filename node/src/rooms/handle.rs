@@ -38,11 +38,16 @@ pub struct RoomHandle {
     heard: Arc<Mutex<HashMap<(MemberId, bool), u64>>>,
     relays: Arc<Mutex<(MemberId, Vec<RelayLoad>)>>,
     task: tokio::task::JoinHandle<()>,
+    /// The node's media endpoint: the room is closed on it when the handle
+    /// is dropped (an aborted task closes nothing), so the room can be
+    /// joined again.
+    endpoint: MediaEndpoint,
 }
 
 impl Drop for RoomHandle {
     fn drop(&mut self) {
         self.task.abort();
+        self.endpoint.close_room(&self.room.header_id());
     }
 }
 
@@ -69,9 +74,16 @@ impl RoomHandle {
             .map_err(net)?;
         endpoint.connect(relay, addr).await.map_err(net)?;
         let (send, recv) = endpoint.open_stream(&relay).await.map_err(net)?;
-        // A member moves to another relay of the room if its relay stops
-        // (the host stays at the origin: the room lives there).
-        let rejoin = create.is_none().then(|| first.clone());
+        // A member moves to another relay of the room if its relay stops;
+        // the host too, restoring the room there if it was the origin (the
+        // host needs no ticket to join its room again).
+        let rejoin = Some(match create {
+            Some(_) => RoomOpKind::Join {
+                ticket: None,
+                entitlement: None,
+            },
+            None => first.clone(),
+        });
         let first = match create {
             Some(op) => ClientMsg::Op(op.encode()?),
             None => client.op(first, now_ms())?,
@@ -87,7 +99,7 @@ impl RoomHandle {
         let driver = Driver {
             client,
             voice: RoomVoice::new()?,
-            endpoint,
+            endpoint: endpoint.clone(),
             relay,
             header,
             send,
@@ -114,6 +126,7 @@ impl RoomHandle {
             heard,
             relays,
             task,
+            endpoint,
         })
     }
 

@@ -15,6 +15,8 @@
 //!   departures; a seated member hands its sender key to the room).
 //! - [`voice`] (sans-IO): PCM in, Opus, sealed, the level byte outside the
 //!   encryption; speakers' frames decoded and mixed.
+//! - [`journal`] (sans-IO): the host's record of the ops that define the
+//!   room, to restore it at another relay.
 //! - [`handle`]: the task and the app's [`RoomHandle`].
 //!
 //! ```no_run
@@ -36,6 +38,7 @@ mod driver;
 mod error;
 mod event;
 pub mod handle;
+pub mod journal;
 mod node;
 pub mod voice;
 

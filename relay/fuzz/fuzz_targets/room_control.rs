@@ -1,6 +1,7 @@
 //! Fuzzes the relay's room control plane: the stream reader and the
 //! control message decoders on arbitrary bytes, then what decodes into one
-//! sans-IO `Hub` (a room created by a known host) from a few members. No
+//! sans-IO `Hub` (a room created by a known host) from a few members, and
+//! restores into a second, empty one (a relay taking a room over). No
 //! input may panic, a refused message may deliver nothing, and the room
 //! stays within its limits.
 #![no_main]
@@ -49,6 +50,7 @@ fuzz_target!(|input: Input| {
     if hub.on_message(&members[0], ClientMsg::Op(bytes), T0).is_err() {
         return;
     }
+    let mut fresh = Hub::new(limits.clone(), Box::new(RelayAdmission::default()));
     let mut readers = [Reader::default(), Reader::default()];
     for (i, (who, chunk)) in input.chunks.into_iter().take(64).enumerate() {
         let w = usize::from(who & 1);
@@ -58,8 +60,22 @@ fuzz_target!(|input: Input| {
         loop {
             match r.next_message() {
                 Ok(Some(m)) => {
-                    if let Ok(msg) = ClientMsg::decode(&m) {
-                        let now = T0 + i as u64;
+                    let now = T0 + i as u64;
+                    let msg = match ClientMsg::decode(&m) {
+                        Ok(ClientMsg::Restore { room, accepted_ms, op }) => {
+                            if let Ok(fx) = fresh.restore(&members[w], room, accepted_ms, op, now) {
+                                assert!(fx.sends.is_empty(), "a restore sent something");
+                            }
+                            None
+                        }
+                        Ok(ClientMsg::Restored(room)) => {
+                            let _ = fresh.end_restore(&members[w], &room, now);
+                            None
+                        }
+                        Ok(msg) => Some(msg),
+                        Err(_) => None,
+                    };
+                    if let Some(msg) = msg {
                         if let Ok(fx) = hub.on_message(&members[w], msg, now) {
                             for d in &fx.sends {
                                 assert!(d.msg.encode().len() <= 2 + aura_relay::rooms::MAX_MESSAGE);
@@ -76,6 +92,7 @@ fuzz_target!(|input: Input| {
         }
         assert!(r.pending() <= 2 + aura_relay::rooms::MAX_MESSAGE + chunk.len());
         assert!(hub.room_count() <= limits.max_rooms);
+        assert!(fresh.room_count() <= limits.max_rooms);
         // A chunk whose first byte is odd closes the other member's
         // connection; absent members are swept as time goes on.
         let now = T0 + i as u64 * 100;

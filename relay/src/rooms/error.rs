@@ -43,6 +43,14 @@ pub enum HubError {
     /// edge's message, an origin's message from elsewhere).
     #[error("cascade message not expected here")]
     NotHere,
+    /// The room is being restored by its host: only the host's messages
+    /// are taken until it is.
+    #[error("the room is being restored")]
+    Restoring,
+    /// A restore not from the room's host, or for a room not being
+    /// restored.
+    #[error("not a restore of this room")]
+    NotRestoring,
 }
 
 impl HubError {
@@ -67,6 +75,8 @@ impl HubError {
             Self::LogFull => 15,
             Self::TooManyEdges => 16,
             Self::NotHere => 17,
+            Self::Restoring => 19,
+            Self::NotRestoring => 20,
         }
     }
 
@@ -90,6 +100,8 @@ impl HubError {
             15 => "log_full",
             16 => "too_many_edges",
             18 => "vip_required",
+            19 => "restoring",
+            20 => "not_restoring",
             _ => "not_here",
         }
     }

@@ -94,8 +94,8 @@ impl Logged {
 }
 
 /// One room at the relay.
-struct Room {
-    state: RoomState,
+pub(super) struct Room {
+    pub(super) state: RoomState,
     next_seq: u64,
     /// What a listener needs to check seat and role ops: the create op,
     /// the join of each member before it first takes a role or a seat,
@@ -112,6 +112,9 @@ struct Room {
     /// present): an older or equal one is a replay. Through an edge relay
     /// it would move where the member is reached.
     resynced: HashMap<MemberId, u64>,
+    /// Being restored by its host ([`Hub::restore`]): the old origin's
+    /// clock of the last op restored. Only the host's messages are taken.
+    pub(super) restoring: Option<u64>,
 }
 
 impl Room {
@@ -119,7 +122,7 @@ impl Room {
         self.state.id().header_id()
     }
 
-    fn present(&self) -> Vec<MemberId> {
+    pub(super) fn present(&self) -> Vec<MemberId> {
         self.state.members().map(|(m, _)| *m).collect()
     }
 
@@ -186,9 +189,9 @@ impl Room {
 pub struct Hub {
     limits: HubLimits,
     admission: Box<dyn Admission + Send>,
-    rooms: HashMap<RoomId, Room>,
-    by_header: HashMap<[u8; 8], RoomId>,
-    absence: Absence,
+    pub(super) rooms: HashMap<RoomId, Room>,
+    pub(super) by_header: HashMap<[u8; 8], RoomId>,
+    pub(super) absence: Absence,
 }
 
 impl std::fmt::Debug for Hub {
@@ -283,7 +286,9 @@ impl Hub {
             ClientMsg::Relays(_)
             | ClientMsg::Attach(_)
             | ClientMsg::Relayed(..)
-            | ClientMsg::Away(_) => Err(HubError::NotHere),
+            | ClientMsg::Away(_)
+            | ClientMsg::Restore { .. }
+            | ClientMsg::Restored(_) => Err(HubError::NotHere),
             ClientMsg::Chat(room, sealed) => {
                 let r = self.rooms.get(&room).ok_or(HubError::UnknownRoom)?;
                 if !r.state.is_present(from) {
@@ -350,6 +355,25 @@ impl Hub {
         if let Some(id) = op.created_room() {
             return self.create(id, &op, bytes, now_ms);
         }
+        if self
+            .rooms
+            .get(&op.op().room)
+            .is_some_and(|r| r.restoring.is_some() && r.state.host() != *from)
+        {
+            return Err(HubError::Restoring);
+        }
+        self.apply_op(from, &op, bytes, now_ms)
+    }
+
+    /// Applies `op` (signed by `from`, decoded from `bytes`) to its room at
+    /// `now_ms`: who receives it, what the forwarder changes.
+    pub(super) fn apply_op(
+        &mut self,
+        from: &MemberId,
+        op: &SignedRoomOp,
+        bytes: Vec<u8>,
+        now_ms: u64,
+    ) -> Result<Effects, HubError> {
         let room = op.op().room;
         let max_log = self.limits.max_log;
         let r = self.rooms.get_mut(&room).ok_or(HubError::UnknownRoom)?;
@@ -364,7 +388,7 @@ impl Hub {
         if logged_kind && r.log.len() + 2 > max_log {
             return Err(HubError::LogFull);
         }
-        let change = match r.state.apply(&op, now_ms, self.admission.as_ref()) {
+        let change = match r.state.apply(op, now_ms, self.admission.as_ref()) {
             Err(RoomError::AlreadyPresent) if matches!(op.op().kind, RoomOpKind::Join { .. }) => {
                 // The same member on a new connection: send it the room again.
                 let at = op.op().at_ms;
@@ -453,7 +477,7 @@ impl Hub {
         Ok(fx)
     }
 
-    fn create(
+    pub(super) fn create(
         &mut self,
         id: RoomId,
         op: &SignedRoomOp,
@@ -494,6 +518,7 @@ impl Hub {
             in_log: HashSet::from([host]),
             speaker_keys: HashMap::new(),
             resynced: HashMap::new(),
+            restoring: None,
         };
         let header = room.header();
         let mut fx = Effects::default();

@@ -45,6 +45,11 @@
 //! connected to them, relaying their messages up and fanning the origin's
 //! messages and frames out.
 //!
+//! **When the origin stops** ([`Hub::restore`]): its host hands the room's
+//! journal of signed ops to another relay of the room, which checks each
+//! again and becomes the room's origin; the members rejoin there or at its
+//! edges and are welcomed as after any move.
+//!
 //! **Group rooms.** A relay holds no group roster: [`RelayAdmission`]
 //! admits any joiner to a group room; the host checks the roster before it
 //! seals the room key, so an outsider gets ciphertext it cannot open.
@@ -54,6 +59,7 @@ pub mod cascade;
 mod error;
 mod hub;
 pub mod pace;
+mod restore;
 
 use aura_billing::entitlement;
 use aura_billing::ids::DeviceKey;

@@ -3,6 +3,10 @@
 //! relay checks) and a slower one for chat (each fanned out to the whole
 //! room). Key envelopes, which only the host sends and which go to one
 //! member each, are not paced: a rotation seals one to every member at once.
+//! A restore has a bucket of its own (as fast as ops; a refused journal
+//! cannot starve the host's ops): its first message checks a signature,
+//! the rest of the journal of a room being restored by its host is not
+//! paced (the control plane decides).
 
 use std::time::Instant;
 
@@ -45,6 +49,7 @@ pub const LINK_SCALE: f64 = 100.0;
 pub struct Pace {
     signed: Bucket,
     chat: Bucket,
+    restore: Bucket,
     scale: f64,
 }
 
@@ -69,6 +74,10 @@ impl Pace {
                 tokens: CHAT_BURST * scale,
                 at: now,
             },
+            restore: Bucket {
+                tokens: SIGNED_BURST,
+                at: now,
+            },
             scale,
         }
     }
@@ -81,6 +90,9 @@ impl Pace {
             ClientMsg::Chat(..) => {
                 let k = self.scale;
                 self.chat.take(CHAT_PER_S * k, CHAT_BURST * k, now)
+            }
+            ClientMsg::Restore { .. } | ClientMsg::Restored(_) => {
+                self.restore.take(SIGNED_PER_S, SIGNED_BURST, now)
             }
             ClientMsg::Op(_)
             | ClientMsg::SpeakerKey(_)

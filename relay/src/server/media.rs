@@ -207,7 +207,7 @@ async fn accept_loop(
             serve(conn, s).await;
         });
     }
-    endpoint.close(0u32.into(), b"shutdown");
+    endpoint.close(0u32.into(), aura_media::room_control::CLOSE_STOPPING);
     endpoint.wait_idle().await;
 }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use aura_crypto::room::RoomId;
 use aura_crypto::MemberId;
+use aura_media::room_control::CLOSE_ORIGIN_GONE;
 use aura_media::tls;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -31,11 +32,49 @@ const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause between two DHT lookups of the same room.
 const RETRY: Duration = Duration::from_millis(250);
 
+/// How long an origin whose link ended is not dialled again for a room
+/// (its provider record outlives it on the DHT; the room's host moves the
+/// room to another relay, which provides it).
+const LOST_FOR: Duration = Duration::from_secs(30);
+
 /// Our links to origins and what waits for one.
 #[derive(Default)]
 pub(super) struct Links {
     up: HashMap<MemberId, mpsc::Sender<Bytes>>,
     pending: HashMap<RoomId, Vec<(MemberId, ClientMsg)>>,
+    /// Origins whose link ended lately, and when.
+    lost: HashMap<MemberId, Instant>,
+}
+
+/// Keeps `member`'s message about `room` until the room, being restored
+/// here by its host, is complete ([`take_held`]).
+pub(super) fn hold(s: &Shared, member: MemberId, msg: ClientMsg, room: RoomId) {
+    let mut links = lock(&s.control.links);
+    if !links.pending.contains_key(&room) && links.pending.len() >= MAX_PENDING_ROOMS {
+        drop(links);
+        return refuse(s, &member, &msg, &HubError::Restoring);
+    }
+    let q = links.pending.entry(room).or_default();
+    if q.len() >= MAX_PENDING {
+        s.metrics.drop("link_pending_full");
+        return;
+    }
+    q.push((member, msg));
+}
+
+/// What members sent about `room` while it was being found or restored.
+pub(super) fn take_held(s: &Shared, room: &RoomId) -> Vec<(MemberId, ClientMsg)> {
+    lock(&s.control.links)
+        .pending
+        .remove(room)
+        .unwrap_or_default()
+}
+
+/// Refuses what waited for `room` (it will not be served here).
+pub(super) fn refuse_held(s: &Shared, room: RoomId) {
+    for (m, msg) in take_held(s, &room) {
+        refuse(s, &m, &msg, &HubError::UnknownRoom);
+    }
 }
 
 /// Sends `member`'s message about `room` to the room's origin, or keeps
@@ -90,6 +129,11 @@ async fn attach(s: Arc<Shared>, room: RoomId) {
     let me = s.identity.member_id();
     let deadline = Instant::now() + ATTACH_TIMEOUT;
     while Instant::now() < deadline {
+        if lock(&s.control.hub).state(&room).is_some() {
+            // Its host restored it here meanwhile: what waits goes through
+            // when the restore is complete.
+            return;
+        }
         let (tx, rx) = oneshot::channel();
         if s.links.dht.send(DhtCmd::Find(room, tx)).await.is_err() {
             break;
@@ -99,10 +143,19 @@ async fn attach(s: Arc<Shared>, room: RoomId) {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        for (origin, addr) in found.into_iter().filter(|(o, _)| *o != me) {
+        let lost = |o: &MemberId| {
+            lock(&s.control.links)
+                .lost
+                .get(o)
+                .is_some_and(|t| t.elapsed() < LOST_FOR)
+        };
+        for (origin, addr) in found.into_iter().filter(|(o, _)| *o != me && !lost(o)) {
             match link(&s, origin, addr).await {
                 Ok(()) => return follow(&s, room, origin),
-                Err(e) => tracing::debug!(%origin, %addr, error = %e, "origin not reached"),
+                Err(e) => {
+                    tracing::debug!(%origin, %addr, error = %e, "origin not reached");
+                    lock(&s.control.links).lost.insert(origin, Instant::now());
+                }
             }
         }
         tokio::time::sleep(RETRY).await;
@@ -266,7 +319,12 @@ fn fan_down(s: &Shared, origin: &MemberId, d: &Bytes, out: &mut Vec<quinn::Conne
 /// The link to `origin` ended: its rooms are forgotten here and their
 /// members disconnected, so they move to another relay of the room.
 fn lost(s: &Shared, origin: &MemberId) {
-    lock(&s.control.links).up.remove(origin);
+    {
+        let mut links = lock(&s.control.links);
+        links.up.remove(origin);
+        links.lost.retain(|_, t| t.elapsed() < LOST_FOR);
+        links.lost.insert(*origin, Instant::now());
+    }
     let rooms = lock(&s.control.follower).lost(origin);
     let mut t = lock(&s.table);
     let boxes = lock(&s.control.outboxes);
@@ -274,7 +332,7 @@ fn lost(s: &Shared, origin: &MemberId) {
         t.close_gated(room.header_id());
         for m in members {
             if let Some(o) = boxes.get(&m) {
-                o.conn.close(CLOSE_REFUSED.into(), b"origin gone");
+                o.conn.close(CLOSE_REFUSED.into(), CLOSE_ORIGIN_GONE);
             }
         }
     }

@@ -40,7 +40,7 @@ pub(super) struct Outbox {
 
 /// The rooms of the relay and the members' control streams.
 pub(super) struct Control {
-    hub: Mutex<Hub>,
+    pub(super) hub: Mutex<Hub>,
     pub(super) outboxes: Mutex<HashMap<MemberId, Outbox>>,
     /// Rooms we are the origin of: our edges and who is behind them.
     origin: Mutex<Origin>,
@@ -131,7 +131,15 @@ pub(super) fn gone(s: &Arc<Shared>, member: &MemberId, conn: &quinn::Connection)
     {
         boxes.remove(member);
         drop(boxes);
-        lock(&s.control.hub).disconnected(member, unix_ms());
+        let mut hub = lock(&s.control.hub);
+        hub.disconnected(member, unix_ms());
+        for (room, fx) in hub.abandon_restores_of(member) {
+            tracing::info!(%room, "host left before its room was restored: dropped");
+            dispatch(s, room, fx, hub);
+            cascade::refuse_held(s, room);
+            hub = lock(&s.control.hub);
+        }
+        drop(hub);
         let followed = lock(&s.control.follower).rooms_of(member);
         for room in followed {
             cascade::to_origin(s, *member, ClientMsg::Away(room), room);
@@ -204,6 +212,9 @@ fn handle(s: &Arc<Shared>, member: &MemberId, conn: &quinn::Connection, m: &[u8]
             return;
         }
     };
+    if matches!(msg, ClientMsg::Restore { .. } | ClientMsg::Restored(_)) {
+        return restore(s, member, msg, pace);
+    }
     if !pace.allow(&msg, std::time::Instant::now()) {
         s.metrics.drop("control_rate_limited");
         return;
@@ -222,14 +233,77 @@ fn handle(s: &Arc<Shared>, member: &MemberId, conn: &quinn::Connection, m: &[u8]
         }
         msg => {
             let room = msg.room();
-            let ours = match room {
-                Some(r) => is_create(&msg) || lock(&s.control.hub).state(&r).is_some(),
-                None => true,
+            let (ours, held) = match room {
+                Some(r) => {
+                    let hub = lock(&s.control.hub);
+                    let held = hub.is_restoring(&r) && !hub.restoring_by(&r, member);
+                    (is_create(&msg) || hub.state(&r).is_some(), held)
+                }
+                None => (true, false),
             };
-            if ours {
-                through_hub(s, member, msg, None, conn);
-            } else if let Some(r) = room {
-                cascade::to_origin(s, *member, msg, r);
+            match room {
+                Some(r) if held => cascade::hold(s, *member, msg, r),
+                _ if ours => through_hub(s, member, msg, None, conn),
+                Some(r) => cascade::to_origin(s, *member, msg, r),
+                None => {}
+            }
+        }
+    }
+}
+
+/// The host hands us its room's journal (the room's origin stopped): the
+/// room is ours once the journal is complete, and what its members sent
+/// meanwhile goes through then. A relay that follows the room from an
+/// origin still answering takes no restore: the host's rejoin, sent
+/// next, reaches that origin through us.
+fn restore(s: &Arc<Shared>, member: &MemberId, msg: ClientMsg, pace: &mut Pace) {
+    let room = msg.room().unwrap_or_default();
+    if lock(&s.control.follower).origin_of(&room).is_some() {
+        s.metrics.refuse("rooms", "origin_alive");
+        return;
+    }
+    let (here, journal) = {
+        let hub = lock(&s.control.hub);
+        (hub.state(&room).is_some(), hub.restoring_by(&room, member))
+    };
+    if here && !journal {
+        // We serve the room already (its origin answers: the host's
+        // rejoin, next, finds it): refused without a signature checked.
+        s.metrics.refuse("rooms", HubError::NotRestoring.as_str());
+        return;
+    }
+    if !journal && !pace.allow(&msg, std::time::Instant::now()) {
+        s.metrics.drop("control_rate_limited");
+        return;
+    }
+    let now_ms = unix_ms();
+    let mut hub = lock(&s.control.hub);
+    let r = match msg {
+        ClientMsg::Restore {
+            room,
+            accepted_ms,
+            op,
+        } => hub.restore(member, room, accepted_ms, op, now_ms).map(Some),
+        _ => hub.end_restore(member, &room, now_ms).map(|()| None),
+    };
+    match r {
+        Err(e) => {
+            drop(hub);
+            tracing::debug!(%member, error = %e, "restore refused");
+            s.metrics.refuse("rooms", e.as_str());
+        }
+        Ok(Some(fx)) => dispatch(s, room, fx, hub),
+        Ok(None) => {
+            drop(hub);
+            tracing::info!(%room, host = %member, "room restored by its host: we are its origin");
+            if s.links.dht.try_send(DhtCmd::Provide(room)).is_err() {
+                tracing::warn!("dht queue full: room not provided");
+            }
+            for (m, msg) in cascade::take_held(s, &room) {
+                let conn = lock(&s.control.outboxes).get(&m).map(|o| o.conn.clone());
+                if let Some(conn) = conn {
+                    through_hub(s, &m, msg, None, &conn);
+                }
             }
         }
     }

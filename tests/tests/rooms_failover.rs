@@ -1,0 +1,140 @@
+//! A room outlives its origin relay (in-process relays, real nodes on
+//! loopback). The room is created at relay A (its origin) with a seated
+//! speaker; listeners join at A and at edges B and C. A stops mid-room:
+//! the host hands the room's journal of signed ops to another relay of the
+//! room, which becomes its origin; the speaker and every listener move
+//! and keep listening (the longest silence is printed); seats and bans
+//! survive the move, and a listener joining afterwards is keyed and hears.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use aura_node::rooms::{RoomEvent, RoomHandle};
+
+use crate::rooms::{node, speak, until};
+use crate::rooms_cascade::{listeners, relay, seats_taken, stage};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_origin_stopped_mid_room_the_host_moves_the_room_and_everyone_keeps_listening() {
+    let a = relay(61, None).await;
+    let b = relay(62, Some(&a)).await;
+    let c = relay(63, Some(&a)).await;
+    let st = stage(&a, 1).await;
+    let mut all = listeners(&st, &b, 1).await;
+    all.extend(listeners(&st, &c, 1).await);
+    all.extend(listeners(&st, &a, 1).await);
+    let troll = listeners(&st, &a, 1).await;
+    let troll_id = troll[0].0.member_id();
+    until("the troll's join", || async {
+        st.host.state().is_some_and(|s| s.is_present(&troll_id))
+    })
+    .await;
+    st.host.ban(troll_id).await.unwrap();
+    let speaker = &st.speakers[0].2;
+    let everyone: Vec<&RoomHandle> = all
+        .iter()
+        .map(|l| &l.2)
+        .chain([&st.host, speaker])
+        .collect();
+    until("everyone knows the room's three relays", || async {
+        everyone
+            .iter()
+            .all(|h| seats_taken(h) == 2 && h.relays().1.len() == 3)
+    })
+    .await;
+    let speaker_id = st.speakers[0].0.member_id();
+    let heard = |h: &RoomHandle| h.heard().get(&speaker_id).copied().unwrap_or(0);
+    // The speaker talks for 6 s; A stops after 1.5 s.
+    let t0 = Instant::now();
+    let mut a = Some(a);
+    let mut samples: Vec<Vec<(Duration, u64)>> = vec![Vec::new(); all.len()];
+    let mut stopped_at = None;
+    let mut stopper = None;
+    let talker = [(speaker, 10_000.0)];
+    let _ = tokio::join!(speak(&talker, 300), async {
+        while t0.elapsed() < Duration::from_millis(5_900) {
+            for (i, l) in all.iter().enumerate() {
+                samples[i].push((t0.elapsed(), heard(&l.2)));
+            }
+            if stopped_at.is_none() && t0.elapsed() >= Duration::from_millis(1_500) {
+                stopped_at = Some(t0.elapsed());
+                stopper = Some(tokio::spawn(a.take().unwrap().server.shutdown()));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    stopper.unwrap().await.unwrap();
+    let stop = stopped_at.unwrap();
+    let (origin, _) = st.host.relays();
+    assert!(
+        origin == b.id || origin == c.id,
+        "the host did not move the room"
+    );
+    for (i, (_, _, h)) in all.iter().enumerate() {
+        let s = &samples[i];
+        let before = s.iter().rev().find(|(t, _)| *t <= stop).map_or(0, |x| x.1);
+        let last = s.last().map_or(0, |x| x.1);
+        assert!(
+            before >= 40,
+            "listener {i} heard {before} frames before the stop"
+        );
+        assert!(
+            last >= before + 60,
+            "listener {i} heard {} frames after the move",
+            last - before
+        );
+        let mut gap = Duration::ZERO;
+        let mut since = s[0].0;
+        for w in s.windows(2) {
+            if w[1].1 > w[0].1 {
+                if w[1].0 > stop {
+                    gap = gap.max(w[1].0 - since);
+                }
+                since = w[1].0;
+            }
+        }
+        let was = ["B", "C", "A"][i];
+        let now_at = if h.relays().0 == b.id { "B" } else { "C" };
+        println!(
+            "origin failover: listener {i} at {was}, now at {now_at}: longest silence {} ms",
+            gap.as_millis()
+        );
+        assert!(gap < Duration::from_secs(3), "gap of {gap:?}");
+        assert_eq!(seats_taken(h), 2, "listener {i}'s seats");
+    }
+    // The ban holds at the new origin: the troll is refused there.
+    let new_origin = if origin == b.id { &b } else { &c };
+    let (troll_node, _troll_dir, old) = troll.into_iter().next().unwrap();
+    drop(old);
+    let again = troll_node
+        .join_room(&st.ticket, new_origin.id, new_origin.addr())
+        .await
+        .unwrap();
+    let mut ev = again.take_events().unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(e) = ev.recv().await {
+            if let RoomEvent::Refused { code, .. } = e {
+                return code;
+            }
+        }
+        0
+    })
+    .await
+    .unwrap();
+    assert_eq!(refused, 7, "the banned troll was not refused");
+    // A listener joining now, through any relay of the room, is keyed and hears.
+    let (late_node, _d) = node().await;
+    let late = late_node
+        .join_room_least_loaded(&st.ticket, c.id, c.addr())
+        .await
+        .unwrap();
+    let _ = tokio::join!(speak(&talker, 150), async {
+        until("the late listener hears the speaker", || async {
+            heard(&late) >= 20
+        })
+        .await;
+    });
+    for r in [b, c] {
+        r.server.shutdown().await;
+    }
+}

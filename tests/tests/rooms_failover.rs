@@ -4,7 +4,8 @@
 //! the host hands the room's journal of signed ops to another relay of the
 //! room, which becomes its origin; the speaker and every listener move
 //! and keep listening (the longest silence is printed); seats and bans
-//! survive the move, and a listener joining afterwards is keyed and hears.
+//! survive the move, a listener joining afterwards is keyed and hears, and
+//! after a kick the listeners that stay hear on under the new room key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -132,6 +133,39 @@ async fn the_origin_stopped_mid_room_the_host_moves_the_room_and_everyone_keeps_
         until("the late listener hears the speaker", || async {
             heard(&late) >= 20
         })
+        .await;
+    });
+    // A departure after the move: the host, welcomed again at the new
+    // origin, knows every listener still there (its view is rebuilt from
+    // the new origin's welcome) and seals each the new room key; they keep
+    // hearing the speaker under it.
+    until("the host's view holds every listener", || async {
+        st.host.state().is_some_and(|s| {
+            all.iter().all(|l| s.is_present(&l.0.member_id()))
+                && s.is_present(&late_node.member_id())
+        })
+    })
+    .await;
+    let kicked = all[0].0.member_id();
+    st.host.kick(kicked).await.unwrap();
+    until("the kick, in the host's view and a listener's", || async {
+        st.host.state().is_some_and(|s| !s.is_present(&kicked))
+            && all[1].2.state().is_some_and(|s| !s.is_present(&kicked))
+    })
+    .await;
+    let before: Vec<u64> = all[1..].iter().map(|l| heard(&l.2)).collect();
+    let late_before = heard(&late);
+    let _ = tokio::join!(speak(&talker, 150), async {
+        until(
+            "the staying listeners hear the speaker under the new key",
+            || async {
+                all[1..]
+                    .iter()
+                    .zip(&before)
+                    .all(|(l, b)| heard(&l.2) >= b + 40)
+                    && heard(&late) >= late_before + 40
+            },
+        )
         .await;
     });
     for r in [b, c] {

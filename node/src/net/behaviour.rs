@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// A connection with no stream open is closed after this long.
-pub(crate) const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The join/sync protocol name.
 pub const GROUP_PROTOCOL: &str = "/aura/group/1";

@@ -15,7 +15,11 @@
 //! - [`Outbox`]: the phone's side, per group: what waits, the request in
 //!   flight, when to ask for the mailbox again.
 //! - [`Mailboxes`]: the carrier's side: one bounded mailbox per (group,
-//!   member), open while the member keeps asking (a lease).
+//!   member), open while the member keeps asking (a lease). A mailbox keeps
+//!   each member's newest location only ([`Latest`]): a phone in the
+//!   background is told where everyone is now, not every step they took
+//!   meanwhile, and its answer (and the acknowledgements it sends for it)
+//!   shrinks from a minute of the group's fixes to one per member.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -33,11 +37,13 @@ pub const MAILBOX_BYTES: usize = 256 * 1024;
 pub const MAX_MAILBOXES: usize = 64;
 /// A mailbox closes this long after its member last asked, ms.
 pub const LEASE_MS: u64 = 5 * 60_000;
-/// The phone asks for its mailbox at least this often, ms: sooner than a
-/// connection with no stream open is closed (see
-/// `net::behaviour::IDLE_CONNECTION_TIMEOUT`), so its exchanges keep the
-/// carrier's connection instead of each one dialling it again.
-pub const POLL_EVERY_MS: u64 = 50_000;
+/// The phone asks for its mailbox at least this often, ms: as often as it
+/// publishes its own location in the background (a publish is an exchange
+/// too, and resets the wait), and sooner than a connection with no stream
+/// open is closed (see `net::behaviour::IDLE_CONNECTION_TIMEOUT`), so its
+/// exchanges keep the carrier's connection instead of each one dialling it
+/// again.
+pub const POLL_EVERY_MS: u64 = 60_000;
 /// After a failed or refused request the next one waits this long, ms,
 /// doubling with each failure in a row up to [`POLL_EVERY_MS`].
 pub const RETRY_AFTER_MS: u64 = 2_000;
@@ -116,11 +122,47 @@ impl Outbox {
     }
 }
 
+/// A message of which a mailbox keeps only the newest of its slot (a
+/// member's location): `order` says which is newer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Latest {
+    /// The slot (one per sender).
+    pub slot: u64,
+    /// Higher is newer (the sender's key epoch and frame counter).
+    pub order: u64,
+}
+
 #[derive(Debug, Default)]
 struct Mailbox {
     until_ms: u64,
-    msgs: VecDeque<Vec<u8>>,
+    msgs: VecDeque<(Option<Latest>, Vec<u8>)>,
     bytes: usize,
+}
+
+impl Mailbox {
+    /// Keeps `msg`, within the bounds (oldest out first); a newer message
+    /// of the same slot replaces the one kept, an older one is not kept.
+    fn keep(&mut self, msg: &[u8], latest: Option<Latest>) {
+        if let Some(l) = latest {
+            let same = |k: &Option<Latest>| k.is_some_and(|k| k.slot == l.slot);
+            if let Some(i) = self.msgs.iter().position(|(k, _)| same(k)) {
+                if self.msgs[i].0.is_some_and(|k| k.order >= l.order) {
+                    return;
+                }
+                if let Some((_, old)) = self.msgs.remove(i) {
+                    self.bytes -= old.len();
+                }
+            }
+        }
+        while self.msgs.len() >= MAILBOX_MESSAGES || self.bytes + msg.len() > MAILBOX_BYTES {
+            match self.msgs.pop_front() {
+                Some((_, old)) => self.bytes -= old.len(),
+                None => break,
+            }
+        }
+        self.bytes += msg.len();
+        self.msgs.push_back((latest, msg.to_vec()));
+    }
 }
 
 /// The carrier's side: mailboxes of the members it carries for.
@@ -165,15 +207,23 @@ impl Mailboxes {
             for m in msgs.iter().rev().take(MAILBOX_MESSAGES).rev() {
                 if b.bytes + m.len() <= MAILBOX_BYTES {
                     b.bytes += m.len();
-                    b.msgs.push_back(m.clone());
+                    b.msgs.push_back((None, m.clone()));
                 }
             }
         }
     }
 
     /// Keeps a message of `group` for every member with an open mailbox
-    /// there, except `author` (who has it).
-    pub fn deliver(&mut self, group: [u8; 32], msg: &[u8], author: Option<PeerId>, now_ms: u64) {
+    /// there, except `author` (who has it); `latest`: only the newest of its
+    /// slot is kept.
+    pub fn deliver(
+        &mut self,
+        group: [u8; 32],
+        msg: &[u8],
+        author: Option<PeerId>,
+        latest: Option<Latest>,
+        now_ms: u64,
+    ) {
         if msg.len() > MAILBOX_BYTES {
             return;
         }
@@ -181,14 +231,7 @@ impl Mailboxes {
             if *g != group || Some(*member) == author || b.until_ms <= now_ms {
                 continue;
             }
-            while b.msgs.len() >= MAILBOX_MESSAGES || b.bytes + msg.len() > MAILBOX_BYTES {
-                match b.msgs.pop_front() {
-                    Some(old) => b.bytes -= old.len(),
-                    None => break,
-                }
-            }
-            b.bytes += msg.len();
-            b.msgs.push_back(msg.to_vec());
+            b.keep(msg, latest);
         }
     }
 
@@ -197,7 +240,7 @@ impl Mailboxes {
         match self.boxes.get_mut(&(group, member)) {
             Some(b) => {
                 b.bytes = 0;
-                b.msgs.drain(..).collect()
+                b.msgs.drain(..).map(|(_, m)| m).collect()
             }
             None => Vec::new(),
         }
@@ -291,20 +334,44 @@ mod tests {
     fn mailbox_keeps_the_groups_messages_for_its_member_only_while_leased() {
         let (a, b) = (PeerId::random(), PeerId::random());
         let mut m = Mailboxes::default();
-        m.deliver(G, b"early", None, 0);
+        m.deliver(G, b"early", None, None, 0);
         assert!(m.open(G, a, 1_000));
         assert!(m.open(G, b, 1_000));
-        m.deliver(G, b"x", Some(a), 2_000);
-        m.deliver([8; 32], b"other group", None, 2_000);
+        m.deliver(G, b"x", Some(a), None, 2_000);
+        m.deliver([8; 32], b"other group", None, None, 2_000);
         assert!(m.take(G, a).is_empty(), "not its own message");
         assert!(m.is_open(G, a, 1_000) && !m.is_open(G, a, 1_000 + LEASE_MS));
         m.seed(G, a, &[b"missed".to_vec()]);
         assert_eq!(m.take(G, a), vec![b"missed".to_vec()]);
         assert_eq!(m.take(G, b), vec![b"x".to_vec()]);
         assert!(m.take(G, b).is_empty(), "taken once");
-        m.deliver(G, b"late", None, 1_000 + LEASE_MS);
+        m.deliver(G, b"late", None, None, 1_000 + LEASE_MS);
         assert!(m.take(G, a).is_empty(), "the lease ran out");
         assert!(!m.any_open(G, 1_000 + LEASE_MS));
+    }
+
+    #[test]
+    fn a_mailbox_keeps_each_members_newest_location_and_every_other_message() {
+        let (phone, walker) = (PeerId::random(), PeerId::random());
+        let mut m = Mailboxes::default();
+        assert!(m.open(G, phone, 0));
+        let loc = |slot, order| Some(Latest { slot, order });
+        m.deliver(G, b"a1", Some(walker), loc(1, 1), 1);
+        m.deliver(G, b"chat", Some(walker), None, 2);
+        m.deliver(G, b"b1", None, loc(2, 7), 3);
+        m.deliver(G, b"a3", Some(walker), loc(1, 3), 4);
+        // Gossip may reorder: an older fix does not replace a newer one.
+        m.deliver(G, b"a2", Some(walker), loc(1, 2), 5);
+        m.deliver(G, b"chat2", Some(walker), None, 6);
+        assert_eq!(
+            m.take(G, phone),
+            vec![
+                b"chat".to_vec(),
+                b"b1".to_vec(),
+                b"a3".to_vec(),
+                b"chat2".to_vec()
+            ]
+        );
     }
 
     #[test]
@@ -317,14 +384,14 @@ mod tests {
         assert!(!m.open(G, late, 1), "every slot is leased");
         assert!(m.open(G, late, LEASE_MS), "expired leases free their slots");
         for i in 0..(MAILBOX_MESSAGES + 5) {
-            m.deliver(G, &[i as u8; 8], None, LEASE_MS);
+            m.deliver(G, &[i as u8; 8], None, None, LEASE_MS);
         }
         let got = m.take(G, late);
         assert_eq!(got.len(), MAILBOX_MESSAGES);
         assert_eq!(got[0], vec![5u8; 8], "the oldest were dropped");
         let big = vec![0u8; MAILBOX_BYTES / 2 + 1];
-        m.deliver(G, &big, None, LEASE_MS);
-        m.deliver(G, &big, None, LEASE_MS);
+        m.deliver(G, &big, None, None, LEASE_MS);
+        m.deliver(G, &big, None, None, LEASE_MS);
         assert_eq!(m.take(G, late).len(), 1, "bytes bounded too");
     }
 }

@@ -151,7 +151,14 @@ impl Driver {
                     self.on_tick();
                     Ok(())
                 }
-                _ = ask_relays.tick() => self.write(&ClientMsg::Relays(self.client.room())).await,
+                _ = ask_relays.tick() => {
+                    // A closed stream is noticed (and moved from) on the read side.
+                    let ask = ClientMsg::Relays(self.client.room());
+                    if let Err(e) = self.write(&ask).await {
+                        tracing::debug!(error = %e, "room's relays not asked");
+                    }
+                    Ok(())
+                }
             };
             if let Err(e) = r {
                 tracing::debug!(error = %e, "room task stops");

@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use aura_crypto::{FrameHeader, GroupId, KeyEnvelope, MemberId};
+use aura_crypto::{FrameHeader, FrameKind, GroupId, KeyEnvelope, MemberId};
 use libp2p::{request_response::OutboundRequestId, PeerId};
 
 use super::{now_ms, Task};
 use crate::group_core::{lock, Verdict};
-use crate::net::carry::{Mailboxes, Outbox, MAX_CARRIED};
+use crate::net::carry::{Latest, Mailboxes, Outbox, MAX_CARRIED};
 use crate::wire::{self, GossipMsg, Request, Response};
 
 /// After entering background mode, a node that finds no carrier waits this
@@ -244,11 +244,15 @@ impl Task {
         }
     }
 
-    /// Keeps a gossip message of `gid` for the members we carry for.
+    /// Keeps a gossip message of `gid` for the members we carry for (of a
+    /// member's locations, the newest only).
     pub(crate) fn carry_keep(&mut self, gid: &GroupId, bytes: &[u8], author: Option<PeerId>) {
         let now = now_ms();
         if self.carry.mailboxes.any_open(gid.0, now) {
-            self.carry.mailboxes.deliver(gid.0, bytes, author, now);
+            let latest = location_slot(bytes);
+            self.carry
+                .mailboxes
+                .deliver(gid.0, bytes, author, latest, now);
         }
     }
 
@@ -301,6 +305,20 @@ fn g_unsent(task: &Task, gid: &GroupId) -> Vec<Vec<u8>> {
         .get(gid)
         .map(|g| g.unsent.iter().cloned().collect())
         .unwrap_or_default()
+}
+
+/// A location frame's slot (its sender) and order (its sender key epoch
+/// and counter, from the header: the frame was accepted, so the header is
+/// its sender's).
+fn location_slot(bytes: &[u8]) -> Option<Latest> {
+    let Some(GossipMsg::Frame(f)) = wire::decode::<GossipMsg>(bytes) else {
+        return None;
+    };
+    let h = FrameHeader::parse(&f).ok()?;
+    (h.kind == FrameKind::Location).then(|| Latest {
+        slot: u64::from(h.sender.0),
+        order: (u64::from(h.epoch) << 32) | u64::from(h.counter),
+    })
 }
 
 /// Whether a gossip message is `member`'s own: a frame it sealed, or key

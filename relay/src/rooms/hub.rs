@@ -113,8 +113,9 @@ pub(super) struct Room {
     /// it would move where the member is reached.
     resynced: HashMap<MemberId, u64>,
     /// Being restored by its host ([`Hub::restore`]): the old origin's
-    /// clock of the last op restored. Only the host's messages are taken.
-    pub(super) restoring: Option<u64>,
+    /// clock of the last op restored, and how many ops were. Only the
+    /// host's messages are taken.
+    pub(super) restoring: Option<(u64, usize)>,
 }
 
 impl Room {
@@ -134,15 +135,24 @@ impl Room {
             .collect()
     }
 
-    /// The welcome a (re)joining member gets: the log, then `own` join.
+    /// The welcome a (re)joining member gets: the log, then `own` join. The
+    /// host and moderators (welcomed again after a move) also get every
+    /// audience join, in the room's order: their view holds the whole room
+    /// (the host seals each new room key to everyone present in it).
     fn welcome(&self, to: MemberId, own: Option<&Logged>, fx: &mut Effects) {
         let one = |msg| Delivery { to: vec![to], msg };
         fx.sends.push(one(ServerMsg::Welcome {
             room: self.state.id(),
             next_seq: self.next_seq,
         }));
-        fx.sends.extend(self.log.iter().map(|l| one(l.msg())));
-        fx.sends.extend(own.map(|l| one(l.msg())));
+        let mut ops: Vec<&Logged> = self.log.iter().collect();
+        if self.state.is_moderator(&to) {
+            ops.extend(self.joins.values());
+            ops.sort_by_key(|l| l.seq);
+        }
+        let own = own.filter(|o| !ops.iter().any(|l| l.seq == o.seq));
+        fx.sends
+            .extend(ops.into_iter().chain(own).map(|l| one(l.msg())));
         fx.sends.extend(
             self.speaker_keys
                 .values()
@@ -187,7 +197,7 @@ impl Room {
 
 /// The rooms of one relay.
 pub struct Hub {
-    limits: HubLimits,
+    pub(super) limits: HubLimits,
     admission: Box<dyn Admission + Send>,
     pub(super) rooms: HashMap<RoomId, Room>,
     pub(super) by_header: HashMap<[u8; 8], RoomId>,

@@ -59,16 +59,27 @@ impl Hub {
             let mut fx = self.create(room, &op, bytes, accepted_ms)?;
             fx.sends.clear();
             if let Some(r) = self.rooms.get_mut(&room) {
-                r.restoring = Some(accepted_ms);
+                r.restoring = Some((accepted_ms, 1));
             }
             return Ok(fx);
         };
-        let last = r.restoring.ok_or(HubError::NotRestoring)?;
+        let (last, ops) = r.restoring.ok_or(HubError::NotRestoring)?;
         if r.state.host() != *from {
             return Err(HubError::NotRestoring);
         }
+        if ops >= self.max_journal() {
+            // Longer than any room this relay could have held: not a
+            // journal (each op costs a signature check, and is not paced).
+            // The room is dropped (its forwarding is the caller's to close).
+            self.drop_room(&room);
+            return Err(HubError::LogFull);
+        }
         if accepted_ms < last {
             return Err(HubError::Room(RoomError::Stale));
+        }
+        // Counted before it is checked: refused ops count too.
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.restoring = Some((last, ops + 1));
         }
         let op = SignedRoomOp::decode(&bytes)?;
         if op.op().room != room || op.created_room().is_some() {
@@ -81,9 +92,25 @@ impl Hub {
         fx.forward
             .retain(|c| !matches!(c, ForwardChange::Admit(_, m) if m != from));
         if let Some(r) = self.rooms.get_mut(&room) {
-            r.restoring = Some(accepted_ms);
+            r.restoring = Some((accepted_ms, ops + 1));
         }
         Ok(fx)
+    }
+
+    /// The most ops a journal may hold here: twice a full listener log
+    /// and a full audience's joins.
+    fn max_journal(&self) -> usize {
+        2 * (self.limits.max_log + self.limits.members_per_room)
+    }
+
+    fn drop_room(&mut self, room: &RoomId) -> Option<Effects> {
+        let r = self.rooms.remove(room)?;
+        let header = r.state.id().header_id();
+        self.by_header.remove(&header);
+        Some(Effects {
+            sends: Vec::new(),
+            forward: vec![ForwardChange::Close(header)],
+        })
     }
 
     /// `from` (the host) says `room`'s journal is complete: the room takes
@@ -118,18 +145,9 @@ impl Hub {
             .filter(|(_, r)| r.restoring.is_some() && r.state.host() == *host)
             .map(|(id, _)| *id)
             .collect();
-        let mut out = Vec::new();
-        for id in rooms {
-            if let Some(r) = self.rooms.remove(&id) {
-                let header = r.state.id().header_id();
-                self.by_header.remove(&header);
-                let fx = Effects {
-                    sends: Vec::new(),
-                    forward: vec![ForwardChange::Close(header)],
-                };
-                out.push((id, fx));
-            }
-        }
-        out
+        rooms
+            .into_iter()
+            .filter_map(|id| Some((id, self.drop_room(&id)?)))
+            .collect()
     }
 }

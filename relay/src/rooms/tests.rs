@@ -554,6 +554,42 @@ fn a_room_restored_from_its_hosts_journal_has_its_state_and_log_and_takes_no_for
         restore(&mut b, &host, first, now),
         Err(HubError::NotRestoring)
     );
+    // The host rejoins: its welcome holds every member present, the
+    // audience's joins too (it seals the next room key to each of them).
+    let again = signed(
+        &bed.host,
+        room,
+        now + 1,
+        RoomOpKind::Join {
+            ticket: None,
+            entitlement: None,
+        },
+    )?;
+    let fx = b.on_message(&host, op_msg(&again)?, now + 1)?;
+    let mut view: Option<RoomState> = None;
+    for d in fx.sends.iter().filter(|d| d.to == vec![host]) {
+        if let ServerMsg::Op {
+            accepted_ms, op, ..
+        } = &d.msg
+        {
+            let op = SignedRoomOp::decode(op)?;
+            match view.as_mut() {
+                None => view = Some(RoomState::create(&op)?),
+                Some(v) => {
+                    v.apply(&op, *accepted_ms, &RelayAdmission::default())?;
+                }
+            }
+        }
+    }
+    let view = view.ok_or("no log")?;
+    assert!(
+        view.is_present(&listener.member_id()),
+        "the host's view lacks the audience"
+    );
+    assert_eq!(
+        view.member_count(),
+        b.state(&room).ok_or("b")?.member_count()
+    );
     // The speaker rejoins: welcomed with the room's log; the listener never
     // comes back and is reported to the host after the grace.
     let rejoin = signed(
@@ -581,6 +617,38 @@ fn a_room_restored_from_its_hosts_journal_has_its_state_and_log_and_takes_no_for
         .flat_map(|(_, fx)| fx.sends.iter().map(|d| d.msg.clone()))
         .collect();
     assert_eq!(told, vec![ServerMsg::Absent(room, listener.member_id())]);
+    Ok(())
+}
+
+#[test]
+fn a_journal_longer_than_any_room_here_drops_the_room() -> TestResult {
+    let bed = Bed::new()?;
+    let journal = journal_of(&bed);
+    let host = bed.host.member_id();
+    let limits = HubLimits {
+        max_log: 2,
+        members_per_room: 1,
+        ..HubLimits::default()
+    };
+    let mut b = Hub::new(limits, Box::new(RelayAdmission::default()));
+    let (at, op) = journal[0].clone();
+    b.restore(&host, bed.room, at, op, bed.now)?;
+    let mut last = Ok(Effects::default());
+    for i in 0..10u64 {
+        let up = i % 2 == 0;
+        let raise = signed(
+            &bed.host,
+            bed.room,
+            bed.now + i,
+            RoomOpKind::RaiseHand { up },
+        )?;
+        last = b.restore(&host, bed.room, at + i, raise.encode()?, bed.now + i);
+        if last.is_err() {
+            break;
+        }
+    }
+    assert_eq!(last, Err(HubError::LogFull));
+    assert!(b.state(&bed.room).is_none(), "the room was not dropped");
     Ok(())
 }
 

@@ -288,9 +288,14 @@ fn restore(s: &Arc<Shared>, member: &MemberId, msg: ClientMsg, pace: &mut Pace) 
     };
     match r {
         Err(e) => {
+            let dropped = journal && hub.state(&room).is_none();
             drop(hub);
             tracing::debug!(%member, error = %e, "restore refused");
             s.metrics.refuse("rooms", e.as_str());
+            if dropped {
+                lock(&s.table).close_gated(room.header_id());
+                cascade::refuse_held(s, room);
+            }
         }
         Ok(Some(fx)) => dispatch(s, room, fx, hub),
         Ok(None) => {
@@ -459,15 +464,39 @@ fn dispatch(s: &Shared, room: RoomId, fx: Effects, hub: std::sync::MutexGuard<'_
                 }
             }
         }
-        for d in routed.local {
-            let bytes = Bytes::from(d.msg.encode());
-            for m in d.to {
-                if let Some(o) = boxes.get(&m) {
-                    if o.tx.try_send(bytes.clone()).is_err() {
-                        overflowed.push(o.conn.clone());
-                    }
+        let mut send = |to: &MemberId, bytes: Bytes| {
+            if let Some(o) = boxes.get(to) {
+                if o.tx.try_send(bytes).is_err() {
+                    overflowed.push(o.conn.clone());
                 }
             }
+        };
+        // What goes to one member in a row (a welcome: the log, and for the
+        // host every audience join) is queued as one buffer, so a long
+        // welcome does not fill the member's queue.
+        let mut run: Option<(MemberId, Vec<u8>)> = None;
+        for d in routed.local {
+            if let [m] = d.to[..] {
+                match run.as_mut() {
+                    Some((to, buf)) if *to == m => buf.extend(d.msg.encode()),
+                    _ => {
+                        if let Some((to, buf)) = run.replace((m, d.msg.encode())) {
+                            send(&to, Bytes::from(buf));
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some((to, buf)) = run.take() {
+                send(&to, Bytes::from(buf));
+            }
+            let bytes = Bytes::from(d.msg.encode());
+            for m in d.to {
+                send(&m, bytes.clone());
+            }
+        }
+        if let Some((to, buf)) = run.take() {
+            send(&to, Bytes::from(buf));
         }
     }
     drop(hub);

@@ -10,7 +10,10 @@
 //! is back; it still answers the member's own pings. The phone opens its
 //! carrier's TCP connection after the carrier took its away notice, so that
 //! is the connection held off. A connection whose pings already started
-//! keeps them (the phone closes those while away).
+//! when its member says it is away (its connection was opened first: the
+//! notice itself goes through it) drops its ping stream and starts over
+//! with a fresh ping handler, held the same way: once per connection (a
+//! phone's mode switch opens new connections).
 
 use std::task::{Context, Poll};
 
@@ -56,10 +59,11 @@ impl Behaviour {
         self.away.is_on(peer)
     }
 
-    fn handler(&mut self, conn: ConnectionId, peer: PeerId, inner: Inner) -> Handler {
+    fn handler(&mut self, conn: ConnectionId, peer: PeerId, inner: Inner, spare: Inner) -> Handler {
         let away = self.away.opened(conn, peer);
         Handler {
             inner,
+            spare: Some(spare),
             away,
             held: None,
         }
@@ -77,10 +81,12 @@ impl NetworkBehaviour for Behaviour {
         local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        let inner = self
-            .ping
-            .handle_established_inbound_connection(conn, peer, local, remote)?;
-        Ok(self.handler(conn, peer, inner))
+        let mut make = || {
+            self.ping
+                .handle_established_inbound_connection(conn, peer, local, remote)
+        };
+        let (inner, spare) = (make()?, make()?);
+        Ok(self.handler(conn, peer, inner, spare))
     }
 
     fn handle_established_outbound_connection(
@@ -91,10 +97,12 @@ impl NetworkBehaviour for Behaviour {
         role: Endpoint,
         port_use: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        let inner = self
-            .ping
-            .handle_established_outbound_connection(conn, peer, addr, role, port_use)?;
-        Ok(self.handler(conn, peer, inner))
+        let mut make = || {
+            self.ping
+                .handle_established_outbound_connection(conn, peer, addr, role, port_use)
+        };
+        let (inner, spare) = (make()?, make()?);
+        Ok(self.handler(conn, peer, inner, spare))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
@@ -134,6 +142,9 @@ type OutboundRequest = SubstreamProtocol<
 /// not opened (held until the peer is back). Pings of the peer are answered.
 pub struct Handler {
     inner: Inner,
+    /// A fresh ping handler, taken when the peer says it is away while
+    /// ours pings it (dropping ours drops its ping stream).
+    spare: Option<Inner>,
     away: bool,
     held: Option<OutboundRequest>,
 }
@@ -151,6 +162,12 @@ impl ConnectionHandler for Handler {
     }
 
     fn on_behaviour_event(&mut self, away: bool) {
+        if away && !self.away && self.held.is_none() {
+            // Pinging (or about to): start over, held.
+            if let Some(fresh) = self.spare.take() {
+                self.inner = fresh;
+            }
+        }
         self.away = away;
     }
 
@@ -266,6 +283,26 @@ mod tests {
             }
             _ => panic!("the handler was not told"),
         }
+        assert!(matches!(
+            h.poll(&mut cx),
+            Poll::Ready(ConnectionHandlerEvent::OutboundSubstreamRequest { .. })
+        ));
+    }
+
+    /// A member that says it is away on a connection whose pings already
+    /// started is pinged no more: the handler starts over, held.
+    #[test]
+    fn a_member_away_after_its_pings_started_is_pinged_no_more() {
+        let mut b = Behaviour::new(config());
+        let peer = PeerId::random();
+        let mut h = connect(&mut b, 1, peer);
+        assert!(first_request(&mut h).is_some(), "pinging");
+        h.on_behaviour_event(true);
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(h.poll(&mut cx).is_pending());
+        assert!(h.held.is_some(), "a fresh ping handler, held once away");
+        h.on_behaviour_event(false);
         assert!(matches!(
             h.poll(&mut cx),
             Poll::Ready(ConnectionHandlerEvent::OutboundSubstreamRequest { .. })

@@ -116,6 +116,25 @@ pub(crate) fn seats_taken(h: &RoomHandle) -> usize {
     })
 }
 
+/// A listener's frames played (sampled as `(time, frames)`) before `stop`
+/// and at the end, and the gap: the longest time without a new frame
+/// played, around the stop.
+pub(crate) fn around(s: &[(Duration, u64)], stop: Duration) -> (u64, u64, Duration) {
+    let before = s.iter().rev().find(|(t, _)| *t <= stop).map_or(0, |x| x.1);
+    let last = s.last().map_or(0, |x| x.1);
+    let mut gap = Duration::ZERO;
+    let mut since = s.first().map_or(Duration::ZERO, |x| x.0);
+    for w in s.windows(2) {
+        if w[1].1 > w[0].1 {
+            if w[1].0 > stop {
+                gap = gap.max(w[1].0 - since);
+            }
+            since = w[1].0;
+        }
+    }
+    (before, last, gap)
+}
+
 /// `n` listeners (full nodes) joined at `r`.
 pub(crate) async fn listeners(
     st: &Stage,
@@ -389,9 +408,7 @@ async fn an_edge_relay_stopped_mid_room_its_listeners_move_and_keep_listening() 
             moved |= e == RoomEvent::Moved { relay: now_at };
         }
         assert!(moved, "listener {i} was not told it moved");
-        let s = &samples[i];
-        let before = s.iter().rev().find(|(t, _)| *t <= stop).map_or(0, |x| x.1);
-        let last = s.last().map_or(0, |x| x.1);
+        let (before, last, gap) = around(&samples[i], stop);
         assert!(
             before >= 40,
             "listener {i} heard {before} frames before the stop"
@@ -401,17 +418,6 @@ async fn an_edge_relay_stopped_mid_room_its_listeners_move_and_keep_listening() 
             "listener {i} heard {} frames after moving",
             last - before
         );
-        // The gap: the longest time without a new frame played, around the stop.
-        let mut gap = Duration::ZERO;
-        let mut since = s[0].0;
-        for w in s.windows(2) {
-            if w[1].1 > w[0].1 {
-                if w[1].0 > stop {
-                    gap = gap.max(w[1].0 - since);
-                }
-                since = w[1].0;
-            }
-        }
         let moved_to = if now_at == a.id { "A" } else { "C" };
         println!(
             "cascade move: listener {i} at B moved to {moved_to}: longest silence {} ms; \

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aura_node::rooms::{RoomEvent, RoomHandle};
 
 use crate::rooms::{node, speak, until};
-use crate::rooms_cascade::{listeners, relay, seats_taken, stage};
+use crate::rooms_cascade::{around, listeners, relay, seats_taken, stage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_origin_stopped_mid_room_the_host_moves_the_room_and_everyone_keeps_listening() {
@@ -72,9 +72,7 @@ async fn the_origin_stopped_mid_room_the_host_moves_the_room_and_everyone_keeps_
         "the host did not move the room"
     );
     for (i, (_, _, h)) in all.iter().enumerate() {
-        let s = &samples[i];
-        let before = s.iter().rev().find(|(t, _)| *t <= stop).map_or(0, |x| x.1);
-        let last = s.last().map_or(0, |x| x.1);
+        let (before, last, gap) = around(&samples[i], stop);
         assert!(
             before >= 40,
             "listener {i} heard {before} frames before the stop"
@@ -84,16 +82,6 @@ async fn the_origin_stopped_mid_room_the_host_moves_the_room_and_everyone_keeps_
             "listener {i} heard {} frames after the move",
             last - before
         );
-        let mut gap = Duration::ZERO;
-        let mut since = s[0].0;
-        for w in s.windows(2) {
-            if w[1].1 > w[0].1 {
-                if w[1].0 > stop {
-                    gap = gap.max(w[1].0 - since);
-                }
-                since = w[1].0;
-            }
-        }
         let was = ["B", "C", "A"][i];
         let now_at = if h.relays().0 == b.id { "B" } else { "C" };
         println!(

@@ -49,17 +49,26 @@ pub(super) struct Links {
 /// Keeps `member`'s message about `room` until the room, being restored
 /// here by its host, is complete ([`take_held`]).
 pub(super) fn hold(s: &Shared, member: MemberId, msg: ClientMsg, room: RoomId) {
+    let _ = keep(s, member, msg, room, &HubError::Restoring);
+}
+
+/// Keeps `member`'s message until `room` is served (bounded: refused with
+/// `full` when too many rooms wait); whether it is the room's first.
+fn keep(s: &Shared, member: MemberId, msg: ClientMsg, room: RoomId, full: &HubError) -> bool {
     let mut links = lock(&s.control.links);
-    if !links.pending.contains_key(&room) && links.pending.len() >= MAX_PENDING_ROOMS {
+    let first = !links.pending.contains_key(&room);
+    if first && links.pending.len() >= MAX_PENDING_ROOMS {
         drop(links);
-        return refuse(s, &member, &msg, &HubError::Restoring);
+        refuse(s, &member, &msg, full);
+        return false;
     }
     let q = links.pending.entry(room).or_default();
     if q.len() >= MAX_PENDING {
         s.metrics.drop("link_pending_full");
-        return;
+        return false;
     }
     q.push((member, msg));
+    first
 }
 
 /// What members sent about `room` while it was being found or restored.
@@ -80,7 +89,7 @@ pub(super) fn refuse_held(s: &Shared, room: RoomId) {
 /// Sends `member`'s message about `room` to the room's origin, or keeps
 /// it until the origin is found (the first one starts the search).
 pub(super) fn to_origin(s: &Arc<Shared>, member: MemberId, msg: ClientMsg, room: RoomId) {
-    let mut links = lock(&s.control.links);
+    let links = lock(&s.control.links);
     let origin = lock(&s.control.follower).origin_of(&room);
     if let Some(tx) = origin.and_then(|o| links.up.get(&o)) {
         let m = ClientMsg::Relayed(member, Box::new(msg));
@@ -89,18 +98,8 @@ pub(super) fn to_origin(s: &Arc<Shared>, member: MemberId, msg: ClientMsg, room:
         }
         return;
     }
-    let first = !links.pending.contains_key(&room);
-    if first && links.pending.len() >= MAX_PENDING_ROOMS {
-        drop(links);
-        return refuse(s, &member, &msg, &HubError::UnknownRoom);
-    }
-    let q = links.pending.entry(room).or_default();
-    if q.len() >= MAX_PENDING {
-        s.metrics.drop("link_pending_full");
-        return;
-    }
-    q.push((member, msg));
-    if first {
+    drop(links);
+    if keep(s, member, msg, room, &HubError::UnknownRoom) {
         tokio::spawn(attach(s.clone(), room));
     }
 }

@@ -116,10 +116,10 @@ pub(crate) fn seats_taken(h: &RoomHandle) -> usize {
     })
 }
 
-/// A listener's frames played (sampled as `(time, frames)`) before `stop`
-/// and at the end, and the gap: the longest time without a new frame
-/// played, around the stop.
-pub(crate) fn around(s: &[(Duration, u64)], stop: Duration) -> (u64, u64, Duration) {
+/// Listener `i` heard at least 40 frames before `stop` and 60 after (its
+/// frames played, sampled as `(time, frames)`): its frames at the end, and
+/// the gap, the longest time without a new frame played around the stop.
+pub(crate) fn kept_listening(i: usize, s: &[(Duration, u64)], stop: Duration) -> (u64, Duration) {
     let before = s.iter().rev().find(|(t, _)| *t <= stop).map_or(0, |x| x.1);
     let last = s.last().map_or(0, |x| x.1);
     let mut gap = Duration::ZERO;
@@ -132,7 +132,16 @@ pub(crate) fn around(s: &[(Duration, u64)], stop: Duration) -> (u64, u64, Durati
             since = w[1].0;
         }
     }
-    (before, last, gap)
+    assert!(
+        before >= 40,
+        "listener {i} heard {before} frames before the stop"
+    );
+    assert!(
+        last >= before + 60,
+        "listener {i} heard {} frames after the stop",
+        last - before
+    );
+    (last, gap)
 }
 
 /// `n` listeners (full nodes) joined at `r`.
@@ -408,16 +417,7 @@ async fn an_edge_relay_stopped_mid_room_its_listeners_move_and_keep_listening() 
             moved |= e == RoomEvent::Moved { relay: now_at };
         }
         assert!(moved, "listener {i} was not told it moved");
-        let (before, last, gap) = around(&samples[i], stop);
-        assert!(
-            before >= 40,
-            "listener {i} heard {before} frames before the stop"
-        );
-        assert!(
-            last >= before + 60,
-            "listener {i} heard {} frames after moving",
-            last - before
-        );
+        let (last, gap) = kept_listening(i, &samples[i], stop);
         let moved_to = if now_at == a.id { "A" } else { "C" };
         println!(
             "cascade move: listener {i} at B moved to {moved_to}: longest silence {} ms; \

@@ -37,6 +37,15 @@ pub(crate) async fn relay(key: u8, bootstrap: Option<&Relay>) -> Relay {
     relay_reporting_absence_after(key, bootstrap, 60).await
 }
 
+/// Relays A, B and C (keys `first`, `first + 1`, `first + 2`); B and C join
+/// the DHT through A.
+pub(crate) async fn three_relays(first: u8) -> (Relay, Relay, Relay) {
+    let a = relay(first, None).await;
+    let b = relay(first + 1, Some(&a)).await;
+    let c = relay(first + 2, Some(&a)).await;
+    (a, b, c)
+}
+
 /// [`relay`], reporting members away for `absent_s` to their hosts.
 async fn relay_reporting_absence_after(key: u8, bootstrap: Option<&Relay>, absent_s: u64) -> Relay {
     let mut cfg = aura_relay::config::Config::default();
@@ -179,9 +188,7 @@ async fn light_at(st: &Stage, r: &Relay) -> (Identity, Light) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cascade_of_three_relays_listeners_at_edges_hear_the_loud_seats_and_a_kicked_one_reads_nothing_new(
 ) {
-    let a = relay(31, None).await;
-    let b = relay(32, Some(&a)).await;
-    let c = relay(33, Some(&a)).await;
+    let (a, b, c) = three_relays(31).await;
     let st = stage(&a, 3).await;
     // Listeners at the edges: B and C find the room's origin on the DHT.
     let mut ls = listeners(&st, &b, 3).await;
@@ -365,9 +372,7 @@ async fn cascade_of_three_relays_listeners_at_edges_hear_the_loud_seats_and_a_ki
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_relay_stopped_mid_room_its_listeners_move_and_keep_listening() {
-    let a = relay(41, None).await;
-    let b = relay(42, Some(&a)).await;
-    let c = relay(43, Some(&a)).await;
+    let (a, b, c) = three_relays(41).await;
     let st = stage(&a, 1).await;
     let at_c = listeners(&st, &c, 1).await;
     until("C follows the room", || async {

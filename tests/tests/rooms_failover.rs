@@ -13,13 +13,11 @@ use std::time::{Duration, Instant};
 use aura_node::rooms::{RoomEvent, RoomHandle};
 
 use crate::rooms::{node, speak, until};
-use crate::rooms_cascade::{kept_listening, listeners, relay, seats_taken, stage};
+use crate::rooms_cascade::{kept_listening, listeners, seats_taken, stage, three_relays};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_origin_stopped_mid_room_the_host_moves_the_room_and_everyone_keeps_listening() {
-    let a = relay(61, None).await;
-    let b = relay(62, Some(&a)).await;
-    let c = relay(63, Some(&a)).await;
+    let (a, b, c) = three_relays(61).await;
     let st = stage(&a, 1).await;
     let mut all = listeners(&st, &b, 1).await;
     all.extend(listeners(&st, &c, 1).await);

@@ -114,6 +114,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn restores_have_a_budget_of_their_own_and_leave_the_ops_theirs() {
+        let t0 = Instant::now();
+        let mut p = Pace::new(t0);
+        let restore = ClientMsg::Restore {
+            room: RoomId([1; 32]),
+            accepted_ms: 1,
+            op: vec![1],
+        };
+        let passed = (0..1_000).filter(|_| p.allow(&restore, t0)).count();
+        assert_eq!(passed, SIGNED_BURST as usize);
+        let op = ClientMsg::Op(vec![1]);
+        assert!(
+            p.allow(&op, t0),
+            "a refused journal starved the host's rejoin"
+        );
+    }
+
+    #[test]
     fn a_chat_flood_is_cut_to_the_pace_and_envelopes_pass() {
         let t0 = Instant::now();
         let mut p = Pace::new(t0);

@@ -14,6 +14,16 @@ fn journal_of(bed: &Bed) -> Vec<(u64, Vec<u8>)> {
     ops.collect()
 }
 
+/// A room, and a second hub with `limits` where its host has begun to
+/// restore it (its create op).
+fn restoring(limits: HubLimits) -> TestResult<(Bed, Hub, u64)> {
+    let bed = Bed::new()?;
+    let (at, create) = journal_of(&bed).first().cloned().ok_or("no create op")?;
+    let mut b = Hub::new(limits, Box::new(RelayAdmission::default()));
+    b.restore(&bed.host.member_id(), bed.room, at, create, bed.now)?;
+    Ok((bed, b, at))
+}
+
 #[test]
 fn a_room_restored_from_its_hosts_journal_has_its_state_and_log_and_takes_no_forgery() -> TestResult
 {
@@ -170,17 +180,12 @@ fn a_room_restored_from_its_hosts_journal_has_its_state_and_log_and_takes_no_for
 
 #[test]
 fn a_journal_longer_than_any_room_here_drops_the_room() -> TestResult {
-    let bed = Bed::new()?;
-    let journal = journal_of(&bed);
-    let host = bed.host.member_id();
-    let limits = HubLimits {
+    let (bed, mut b, at) = restoring(HubLimits {
         max_log: 2,
         members_per_room: 1,
         ..HubLimits::default()
-    };
-    let mut b = Hub::new(limits, Box::new(RelayAdmission::default()));
-    let (at, op) = journal[0].clone();
-    b.restore(&host, bed.room, at, op, bed.now)?;
+    })?;
+    let host = bed.host.member_id();
     let mut last = Ok(Effects::default());
     for i in 0..10u64 {
         let up = i % 2 == 0;
@@ -202,12 +207,8 @@ fn a_journal_longer_than_any_room_here_drops_the_room() -> TestResult {
 
 #[test]
 fn a_host_gone_mid_restore_leaves_no_half_room() -> TestResult {
-    let bed = Bed::new()?;
-    let journal = journal_of(&bed);
+    let (bed, mut b, _) = restoring(HubLimits::default())?;
     let host = bed.host.member_id();
-    let mut b = Hub::new(HubLimits::default(), Box::new(RelayAdmission::default()));
-    let (at, op) = journal[0].clone();
-    b.restore(&host, bed.room, at, op, bed.now)?;
     assert!(b.restoring_by(&bed.room, &host));
     let dropped = b.abandon_restores_of(&host);
     assert_eq!(dropped.len(), 1);

@@ -98,9 +98,10 @@ impl LinkTiming {
     /// and mDNS once an hour; no IHAVE (every member is connected to every
     /// other; a lost connection is re-dialled), connections idle up to 15
     /// minutes, a 1 s housekeeping tick, lazy protocol negotiation, small
-    /// TCP writes coalesced (`tcp_nodelay` off: a carry exchange leaves in
-    /// 3-6 packets instead of 8). Behind a NAT that forgets a silent UDP
-    /// binding sooner, the next message re-dials.
+    /// TCP writes coalesced (`tcp_nodelay` off: of a carry exchange's 4
+    /// packets, the request and the stream's close leave together). Behind
+    /// a NAT that forgets a silent UDP binding sooner, the next message
+    /// re-dials.
     pub fn quiet() -> Self {
         Self {
             quic_keep_alive_ms: 0,

@@ -7,6 +7,7 @@ mod lab;
 mod gifts;
 mod interop;
 mod lan_mdns;
+mod muxer_ping;
 mod nat_flood;
 mod nat_lab;
 mod nat_nodes;

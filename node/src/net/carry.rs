@@ -37,13 +37,15 @@ pub const MAILBOX_BYTES: usize = 256 * 1024;
 pub const MAX_MAILBOXES: usize = 64;
 /// A mailbox closes this long after its member last asked, ms.
 pub const LEASE_MS: u64 = 5 * 60_000;
-/// The phone asks for its mailbox at least this often, ms: as often as it
-/// publishes its own location in the background (a publish is an exchange
-/// too, and resets the wait), and sooner than a connection with no stream
-/// open is closed (see `net::behaviour::IDLE_CONNECTION_TIMEOUT`), so its
-/// exchanges keep the carrier's connection instead of each one dialling it
-/// again.
-pub const POLL_EVERY_MS: u64 = 60_000;
+/// The phone asks for its mailbox at least this often, ms. Its own fix, at
+/// most once a minute in the background, is an exchange too and resets the
+/// wait: a phone on the move publishes every minute and never polls (a poll
+/// every 60 s would come just before each publish, two exchanges where one
+/// does), a phone lying still polls. And sooner than a connection with no
+/// stream open is closed (see `net::behaviour::IDLE_CONNECTION_TIMEOUT`),
+/// so its exchanges keep the carrier's connection instead of each one
+/// dialling it again.
+pub const POLL_EVERY_MS: u64 = 75_000;
 /// After a failed or refused request the next one waits this long, ms,
 /// doubling with each failure in a row up to [`POLL_EVERY_MS`].
 pub const RETRY_AFTER_MS: u64 = 2_000;

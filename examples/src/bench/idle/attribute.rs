@@ -22,19 +22,18 @@ pub(super) fn attribute(
     // Carried (background mode, on TCP): one exchange per publication or
     // poll instead of a frame per member and an ack per location received.
     // Each is a request-response stream (seen in a capture): the phone
-    // sends the stream's opening with its protocol proposal, the request
-    // and its close, and acknowledges the carrier's protocol confirmation,
-    // answer and close (after a minute idle, Linux acknowledges at once).
+    // sends the stream's opening with its protocol proposal, then (small
+    // writes coalesced) the request with the stream's close, and
+    // acknowledges the carrier's answer and its close (after a minute
+    // idle, Linux acknowledges at once). No Yamux ping: the muxer measures
+    // round trips only for bulk transfers (`vendor/yamux`).
     let (frames, acks) = if carry_pm > 0.0 {
         (
             (
-                "carry exchanges: stream opening, request, close",
-                3.0 * carry_pm,
+                "carry exchanges: stream opening; request and close",
+                2.0 * carry_pm,
             ),
-            (
-                "acks of the carrier's protocol reply, answer, close",
-                3.0 * carry_pm,
-            ),
+            ("acks of the carrier's answer and close", 2.0 * carry_pm),
         )
     } else {
         (
@@ -62,7 +61,7 @@ pub(super) fn attribute(
     if let Some(total) = measured_pm {
         let known: f64 = v.iter().map(|(_, n)| n).sum();
         v.push((
-            "other: keep-alives and their acks, Yamux round-trip pings, TCP acks, acks of the rest, handshakes".to_owned(),
+            "other: keep-alives and their acks, Yamux round-trip pings of bulk transfers, TCP acks, acks of the rest, handshakes".to_owned(),
             (total - known).max(0.0),
         ));
     }

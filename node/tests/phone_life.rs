@@ -364,10 +364,16 @@ async fn background_phone_is_carried_by_one_member_both_ways() {
         carried > 0,
         "a foreground member published it for the phone"
     );
+    // Members still connected to the phone see it unsubscribed: its carrier
+    // at least (the others' connections close once the carrier took its
+    // away notice, `net::away`).
+    let mut unsubscribed = 0;
     for n in &nodes[1..] {
-        let unsubscribed = n.node.stats().await.unwrap().members_not_subscribed;
-        assert_eq!(unsubscribed, 1, "the phone left the group's topic");
+        let seen = n.node.stats().await.unwrap().members_not_subscribed;
+        assert!(seen <= 1, "one member is not subscribed, not {seen}");
+        unsubscribed += seen;
     }
+    assert!(unsubscribed >= 1, "the phone left the group's topic");
     // A foreground member moves; the phone hears it with its next exchange.
     let b = nodes[1].node.member_id();
     let there = base().offset_m(0.0, 700.0);

@@ -19,9 +19,10 @@
 //! alive every 5 s (to notice a dead path within its 10 s idle timeout),
 //! each one acknowledged by the phone. On TCP nothing is sent while
 //! nothing flows (no TCP keep-alive; our Yamux measures round trips only
-//! for bulk transfers, not with each small exchange: `vendor/yamux`), a NAT keeps an established TCP mapping for hours
-//! (RFC 5382: at least 2 h 4 min) where a UDP mapping may go after 30 s,
-//! and the phone's own request once a minute refreshes it anyway.
+//! for bulk transfers, not with each small exchange: `vendor/yamux`), a
+//! NAT keeps an established TCP mapping for hours (RFC 5382: at least
+//! 2 h 4 min) where a UDP mapping may go after 30 s, and the phone's own
+//! request once a minute refreshes it anyway.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;

@@ -11,6 +11,7 @@ mod cli;
 mod cli_billing;
 mod crash;
 mod discovery;
+mod gossip_repair;
 mod location_attacks;
 mod location_store;
 mod media_forgery;

@@ -123,10 +123,21 @@ pub enum CoreEvent {
 pub enum Verdict {
     /// Valid: forward it.
     Accept,
+    /// Valid and delivered, but the sender's next one replaces it within
+    /// seconds (a location fix): not kept for repair, so members do not
+    /// advertise it to each other (gossipsub drops it from its cache).
+    AcceptLatest,
     /// Not for us to judge (no key yet, replay): do not forward.
     Ignore,
     /// Invalid: the forwarding peer's score falls.
     Reject(Reject, String),
+}
+
+impl Verdict {
+    /// Valid, whether or not it is kept for repair.
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Self::Accept | Self::AcceptLatest)
+    }
 }
 
 /// Why a gossip message was rejected.

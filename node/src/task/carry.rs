@@ -7,7 +7,7 @@ use aura_crypto::{FrameHeader, FrameKind, GroupId, KeyEnvelope, MemberId};
 use libp2p::{request_response::OutboundRequestId, PeerId};
 
 use super::{now_ms, Task};
-use crate::group_core::{lock, Verdict};
+use crate::group_core::lock;
 use crate::net::carry::{Latest, Mailboxes, Outbox, MAX_CARRIED};
 use crate::wire::{self, GossipMsg, Request, Response};
 
@@ -289,7 +289,7 @@ impl Task {
         }
         for bytes in messages {
             // From its author on the author's own connection, like gossip.
-            if self.on_gossip(gid, peer, Some(peer), &bytes) == Verdict::Accept {
+            if self.on_gossip(gid, peer, Some(peer), &bytes).is_accepted() {
                 self.stats.messages_carried += 1;
                 self.carry_keep(&gid, &bytes, Some(peer));
                 self.publish_raw_bytes(&gid, bytes);

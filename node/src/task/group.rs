@@ -259,7 +259,10 @@ impl Task {
                         self.stats.stale_locations += 1;
                         return Verdict::Ignore;
                     }
-                    Some(fix) => self.on_location(gid, sender, fix),
+                    Some(fix) => {
+                        self.on_location(gid, sender, fix);
+                        return Verdict::AcceptLatest;
+                    }
                     None => return Verdict::Reject(Reject::Forged, "bad location payload".into()),
                 }
             }

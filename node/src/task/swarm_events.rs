@@ -91,7 +91,7 @@ impl Task {
                             Some(propagation_source),
                             &message.data,
                         );
-                        if v == Verdict::Accept {
+                        if v.is_accepted() {
                             self.carry_keep(&gid, &message.data, Some(propagation_source));
                         }
                         v
@@ -110,6 +110,13 @@ impl Task {
                     Verdict::Accept => {
                         self.stats.gossip_accepted += 1;
                         gossipsub::MessageAcceptance::Accept
+                    }
+                    // Delivered, not advertised: a lost fix is replaced by
+                    // the sender's next, so repairing it is not worth the
+                    // IHAVE every member would send about it.
+                    Verdict::AcceptLatest => {
+                        self.stats.gossip_accepted += 1;
+                        gossipsub::MessageAcceptance::Ignore
                     }
                     Verdict::Ignore => {
                         self.stats.gossip_ignored += 1;

@@ -15,10 +15,17 @@ pub(super) fn attribute(
     measured_pm: Option<f64>,
 ) -> Vec<(String, f64)> {
     let per_min = |ms: u64| 60_000.0 / ms.max(1) as f64;
-    // IHAVE: `gossip_lazy` members per heartbeat while a message is in the
-    // last three heartbeats' window; as many arrive from the others.
-    let busy = ((pub_pm + rcv_pm) * 3.0 * heartbeat_ms as f64 / 60_000.0).min(1.0);
-    let ihave = busy * per_min(heartbeat_ms) * (link.gossip_lazy as f64).min(peers);
+    // IHAVE: an author advertises its own fix to `gossip_lazy` members in
+    // each of the three heartbeats it stays in the gossip window; members
+    // that received it do not (`Verdict::AcceptLatest`). As many arrive:
+    // each fix of another member reaches us in 3 x lazy / peers IHAVEs.
+    let lazy = (link.gossip_lazy as f64).min(peers);
+    let ihave_sent = (pub_pm * 3.0).min(per_min(heartbeat_ms)) * lazy;
+    let ihave_received = if peers > 0.0 {
+        rcv_pm * 3.0 * lazy / peers
+    } else {
+        0.0
+    };
     // Carried (background mode, on TCP): one exchange per publication or
     // poll instead of a frame per member and an ack per location received.
     // Each is a request-response stream (seen in a capture): the phone
@@ -44,8 +51,8 @@ pub(super) fn attribute(
     let mut v = vec![
         (frames.0.to_owned(), frames.1),
         (acks.0.to_owned(), acks.1),
-        ("gossipsub IHAVE".to_owned(), ihave),
-        ("acks of received IHAVEs".to_owned(), ihave),
+        ("gossipsub IHAVE (of our own fixes)".to_owned(), ihave_sent),
+        ("acks of received IHAVEs".to_owned(), ihave_received),
         (
             // Ping: our ping and the ack of the pong; the pong to theirs.
             // Members do not ping a member that said it is away

@@ -4,8 +4,17 @@
 //!
 //! Every multi-key write is one atomic sled batch, so a crash (even SIGKILL)
 //! leaves either all of it or none of it.
+//!
+//! Writes reach the disk on [`Store::flush`]: the node's task flushes after
+//! writes on its housekeeping tick (sled's own flusher thread, which woke
+//! every 500 ms whether or not anything was written, was about a third of
+//! a background phone's CPU).
 
 use std::path::{Path, PathBuf};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
 use std::time::{Duration, Instant};
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -78,6 +87,8 @@ pub struct Store {
     chat: sled::Tree,
     gifts: sled::Tree,
     peers: sled::Tree,
+    /// Set by every write, taken by [`Store::take_written`].
+    written: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -118,11 +129,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let started = Instant::now();
         let db = loop {
-            match sled::Config::new()
-                .path(dir)
-                .flush_every_ms(Some(500))
-                .open()
-            {
+            match sled::Config::new().path(dir).flush_every_ms(None).open() {
                 Ok(db) => break db,
                 Err(e) if is_lock_held(&e) => {
                     if started.elapsed() >= LOCK_WAIT {
@@ -141,11 +148,13 @@ impl Store {
             gifts: db.open_tree("gifts")?,
             peers: db.open_tree("peers")?,
             db,
+            written: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// Saves a group record.
     pub fn put_group(&self, id: &[u8; 32], rec: &GroupRecord) -> Result<(), StoreError> {
+        self.wrote();
         self.groups.insert(id, enc(rec)?)?;
         Ok(())
     }
@@ -157,6 +166,7 @@ impl Store {
 
     /// Deletes a group and its history (after leaving it).
     pub fn delete_group(&self, id: &[u8; 32]) -> Result<(), StoreError> {
+        self.wrote();
         self.groups.remove(id)?;
         self.db.open_tree(FLOORS_TREE)?.remove(id)?;
         for tree in [&self.locations, &self.fences, &self.chat, &self.gifts] {
@@ -185,6 +195,7 @@ impl Store {
     /// Saves (or replaces) one geofence of `group`, without rewriting the
     /// group record.
     pub fn put_fence(&self, group: &[u8; 32], fence: &Geofence) -> Result<(), StoreError> {
+        self.wrote();
         self.fences
             .insert(fence_key(group, &fence.name), enc(fence)?)?;
         Ok(())
@@ -192,6 +203,7 @@ impl Store {
 
     /// Deletes the geofence `name` of `group`.
     pub fn remove_fence(&self, group: &[u8; 32], name: &str) -> Result<(), StoreError> {
+        self.wrote();
         self.fences.remove(fence_key(group, name))?;
         Ok(())
     }
@@ -210,6 +222,7 @@ impl Store {
         group: &[u8; 32],
         fixes: &[([u8; 32], Fix)],
     ) -> Result<(), StoreError> {
+        self.wrote();
         let mut batch = sled::Batch::default();
         for (member, fix) in fixes {
             batch.insert(loc_key(group, member, fix.at_ms), enc(fix)?);
@@ -244,6 +257,7 @@ impl Store {
     }
 
     fn prune_locations_where(&self, doomed: impl Fn(u64) -> bool) -> Result<usize, StoreError> {
+        self.wrote();
         let mut batch = sled::Batch::default();
         let mut n = 0;
         for kv in self.locations.iter() {
@@ -263,6 +277,7 @@ impl Store {
 
     /// Appends a chat message to `group`'s history.
     pub fn append_chat(&self, group: &[u8; 32], rec: &ChatRecord) -> Result<(), StoreError> {
+        self.wrote();
         let mut k = Vec::with_capacity(48);
         k.extend_from_slice(group);
         k.extend_from_slice(&rec.at_ms.to_be_bytes());
@@ -287,6 +302,7 @@ impl Store {
         receipt_id: &str,
         bytes: &[u8],
     ) -> Result<bool, StoreError> {
+        self.wrote();
         let mut k = Vec::with_capacity(32 + receipt_id.len());
         k.extend_from_slice(group);
         k.extend_from_slice(receipt_id.as_bytes());
@@ -307,6 +323,7 @@ impl Store {
 
     /// Remembers where a peer listens (to reconnect after a restart).
     pub fn put_peer(&self, peer: &str, addrs: &[String]) -> Result<(), StoreError> {
+        self.wrote();
         self.peers.insert(peer.as_bytes(), enc(&addrs)?)?;
         Ok(())
     }
@@ -321,6 +338,15 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether anything was written since the last call (then clears it).
+    pub fn take_written(&self) -> bool {
+        self.written.swap(false, Ordering::AcqRel)
+    }
+
+    fn wrote(&self) {
+        self.written.store(true, Ordering::Release);
+    }
+
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
@@ -329,6 +355,7 @@ impl Store {
 
     /// A raw tree for tools and the crash test.
     pub fn raw_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        self.wrote();
         Ok(self.db.open_tree(name)?)
     }
 }
@@ -355,6 +382,7 @@ impl Store {
     /// Moves a group record that cannot be loaded to the `quarantine` tree
     /// (kept for inspection, never loaded again); its history stays.
     pub fn quarantine_group(&self, id: &[u8; 32]) -> Result<(), StoreError> {
+        self.wrote();
         let quarantine = self.db.open_tree("quarantine")?;
         if let Some(v) = self.groups.remove(id)? {
             quarantine.insert(id, v)?;
@@ -387,6 +415,7 @@ impl Store {
         group: &[u8; 32],
         floors: &[aura_crypto::ReplayFloor],
     ) -> Result<(), StoreError> {
+        self.wrote();
         self.db
             .open_tree(FLOORS_TREE)?
             .insert(group, enc(&floors)?)?;
@@ -410,6 +439,20 @@ impl Store {
 mod tests {
     use super::*;
     use crate::location::Position;
+
+    #[test]
+    fn writes_are_flagged_until_taken_and_reads_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert!(!s.take_written());
+        s.put_peer("p", &["/ip4/127.0.0.1/tcp/1".into()]).unwrap();
+        assert!(s.take_written());
+        assert!(!s.take_written(), "taken once");
+        s.peers().unwrap();
+        assert!(!s.take_written(), "a read is not a write");
+        s.raw_tree("profiles").unwrap();
+        assert!(s.take_written(), "a raw tree may be written");
+    }
 
     #[test]
     fn history_roundtrip_and_retention() {

@@ -56,3 +56,47 @@ async fn restarted_node_rejoins_its_groups_and_reads_again() {
         .iter()
         .any(|c| c.text == "welcome back"));
 }
+
+/// A copy of the store's files taken while the node runs is what a killed
+/// process leaves behind: what the node wrote a second ago must be in it
+/// (the task flushes after writes; the store has no flusher thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_running_node_wrote_a_second_ago_survives_a_kill() {
+    let a = start().await;
+    let gid = a.node.create_group("durable").await.unwrap();
+    a.node.send_chat(gid, "written down").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let copy = tempfile::tempdir().unwrap();
+    let from = a.dir.path().join("store");
+    for entry in walk(&from) {
+        let to = copy.path().join(entry.strip_prefix(&from).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &to).unwrap();
+    }
+    let store = aura_node::store::Store::open(copy.path()).unwrap();
+    let groups: Vec<[u8; 32]> = store.groups().unwrap().into_iter().map(|g| g.0).collect();
+    assert!(groups.contains(&gid.0), "the group is not on disk");
+    assert!(
+        store
+            .chat(&gid.0)
+            .unwrap()
+            .iter()
+            .any(|c| c.text == "written down"),
+        "the chat line is not on disk"
+    );
+    a.node.shutdown().await;
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -48,6 +48,10 @@ use crate::{
     NodeError,
 };
 
+/// Writes reach the disk at most this long after they were made (sled's
+/// own flusher's period, which woke whether or not anything was written).
+const STORE_FLUSH_EVERY_MS: u64 = 500;
+
 /// The node task's state.
 pub(crate) struct Task {
     pub(crate) identity: Identity,
@@ -77,6 +81,10 @@ pub(crate) struct Task {
     pub(crate) stopping: bool,
     /// When members we were not connected to were last dialled, unix ms.
     pub(crate) last_redial_ms: u64,
+    /// The store flush running off the task's thread, if any.
+    store_flush: Option<tokio::task::JoinHandle<()>>,
+    /// When the store was last flushed, unix ms.
+    store_flushed_ms: u64,
     /// Received locations not yet in the history store: written in batches
     /// on the next tick (or when full, before a history read, at shutdown),
     /// so a write never sits between a frame and the next one.
@@ -144,6 +152,8 @@ impl Task {
             metrics,
             stopping: false,
             last_redial_ms: now_ms(),
+            store_flush: None,
+            store_flushed_ms: 0,
             history: Vec::new(),
             discovery: Default::default(),
             net: network::NetState::new(listeners),
@@ -182,6 +192,7 @@ impl Task {
                 ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
                 _ = tick.tick() => {
                     self.flush_history();
+                    self.flush_store();
                     self.on_tick();
                     if tick.period() != self.tick_period() {
                         tick = tokio::time::interval(self.tick_period());
@@ -254,6 +265,25 @@ impl Task {
                 tracing::warn!(error = %e, "history write failed");
             }
         }
+    }
+
+    /// Puts what was written since the last flush on disk, off the task's
+    /// thread: at most every [`STORE_FLUSH_EVERY_MS`], one flush at a time.
+    fn flush_store(&mut self) {
+        let now = now_ms();
+        if self.store_flush.as_ref().is_some_and(|h| !h.is_finished())
+            || now.saturating_sub(self.store_flushed_ms) < STORE_FLUSH_EVERY_MS
+            || !self.store.take_written()
+        {
+            return;
+        }
+        self.store_flushed_ms = now;
+        let store = self.store.clone();
+        self.store_flush = Some(tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.flush() {
+                tracing::warn!(error = %e, "store flush failed");
+            }
+        }));
     }
 
     fn prune_history(&mut self) {

@@ -70,7 +70,9 @@ impl Default for LinkTiming {
     /// (10 s), Ping every 15 s (about a sixth of the packets, but hourly a
     /// member whose app was killed and restarted was not heard again within
     /// 25 s: `node::replay_restart` failed every run), Identify every
-    /// 5 min, IHAVE to 3 members a heartbeat, redial every 15 s, libp2p's Kademlia, AutoNAT and mDNS
+    /// 5 min, IHAVE to 3 members a heartbeat (of chat, control frames and
+    /// our own fixes: received fixes are not advertised), redial every
+    /// 15 s, libp2p's Kademlia, AutoNAT and mDNS
     /// periods (5 min), a 200 ms housekeeping tick. Quieter settings (Ping
     /// hourly, IHAVE to one member, a 25 s idle timeout) cut the packets by
     /// more than half but made a group slower to hear a member whose app

@@ -111,8 +111,14 @@ fn main() {
     let osce = env::var_os("CARGO_FEATURE_OSCE").is_some();
     fs::write(inc.join("config.h"), config_h(x86, x86_64, gnu, osce)).expect("write config.h");
 
+    // With `runtime-models` libopus reads its models from a blob handed
+    // over at run time (`USE_WEIGHTS_FILE`), and nothing references the
+    // compiled-in arrays but `models::builtin`: the linker drops them
+    // (their own sections) wherever that is not called. The `*_data.c`
+    // files are built without it, so the arrays are there to be dumped.
+    let runtime_models = env::var_os("CARGO_FEATURE_RUNTIME_MODELS").is_some();
     let lists = source_lists();
-    let base = || {
+    let plain = || {
         let mut b = cc::Build::new();
         b.include(&inc)
             .include(SRC)
@@ -129,7 +135,16 @@ fn main() {
         if gnu {
             b.flag_if_supported("-std=gnu99")
                 .flag_if_supported("-fvisibility=hidden")
-                .flag_if_supported("-fstack-protector-strong");
+                .flag_if_supported("-fstack-protector-strong")
+                .flag_if_supported("-ffunction-sections")
+                .flag_if_supported("-fdata-sections");
+        }
+        b
+    };
+    let base = || {
+        let mut b = plain();
+        if runtime_models {
+            b.define("USE_WEIGHTS_FILE", None);
         }
         b
     };
@@ -196,8 +211,15 @@ fn main() {
         }
     }
 
+    let (data, code): (Vec<&str>, Vec<&str>) =
+        portable.into_iter().partition(|s| s.ends_with("_data.c"));
+    let mut b = plain();
+    for s in data {
+        b.file(Path::new(SRC).join(s));
+    }
+    objects.extend(b.compile_intermediates());
     let mut b = base();
-    for s in portable {
+    for s in code {
         b.file(Path::new(SRC).join(s));
     }
     b.objects(objects);

@@ -14,12 +14,18 @@
 # Relocations: on Linux (glibc 2.36 or later), and with RELR=1 on Android
 # (API 28 or later), the relative relocations are packed (DT_RELR): 1.1 MB
 # less. Debug and trace logging are compiled out (feature `max-log-warn`).
+# libopus's neural network models are not compiled in (feature
+# `runtime-models`): the script writes them beside the library as
+# `opus-models.bin` (3.3 MB), an asset the app hands to `load_voice_models`
+# before joining voice. MODELS=builtin compiles them in instead.
 # No web page, CLI or server code is linked: aura-node without default
 # features, aura-billing as a client only (HTTP/1.1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-args=(-p aura-ffi --lib --profile release-mobile --features max-log-warn)
+features=max-log-warn
+[ "${MODELS:-runtime}" = builtin ] || features="$features,runtime-models"
+args=(-p aura-ffi --lib --profile release-mobile --features "$features")
 out="$target_dir/release-mobile"
 if [ -n "${TARGET:-}" ]; then
   args+=(--target "$TARGET")
@@ -43,3 +49,7 @@ for lib in "$out"/libaura_ffi.so "$out"/libaura_ffi.dylib; do
   [ -f "$lib" ] || continue
   echo "$lib $(stat -c %s "$lib" 2>/dev/null || stat -f %z "$lib") bytes"
 done
+# The models blob is the same for every target: written by a host build.
+if [ "${MODELS:-runtime}" != builtin ]; then
+  cargo run -q --release -p aura-opus --bin opus-models -- "$out/opus-models.bin"
+fi

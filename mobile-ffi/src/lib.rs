@@ -36,6 +36,8 @@ pub use rooms::AuraRoom;
 pub use types::{
     ChatMessage, GroupInfo, LocationFix, LocationPrecision, MemberInfo, MemberPosition, MemberRole,
 };
-pub use voice::{AuraVoice, VoiceCounters, VoiceOptions};
+pub use voice::{
+    load_voice_models, voice_models_available, AuraVoice, VoiceCounters, VoiceOptions,
+};
 
 uniffi::setup_scaffolding!();

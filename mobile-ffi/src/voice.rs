@@ -59,6 +59,23 @@ fn voice_err(e: aura_node::voice_api::VoiceError) -> AuraError {
     AuraError::from(NodeError::from(e))
 }
 
+/// Hands the voice codec its neural network models (deep PLC, DRED): the
+/// blob `opus-models` writes, shipped as an asset or downloaded. Needed by
+/// a library built with the feature `runtime-models` (what
+/// `scripts/build-mobile.sh` builds), before voice is joined; without it
+/// voice works with classic loss concealment. A library with the models
+/// compiled in checks the blob and does not need it.
+#[uniffi::export]
+pub fn load_voice_models(blob: Vec<u8>) -> Result<(), AuraError> {
+    aura_node::voice_api::load_voice_models(&blob).map_err(AuraError::from)
+}
+
+/// Whether the voice codec has its models: compiled in, or loaded.
+#[uniffi::export]
+pub fn voice_models_available() -> bool {
+    aura_node::voice_api::voice_models_available()
+}
+
 #[uniffi::export]
 impl AuraNode {
     /// Starts voice in `group` (one per group); stop it with

@@ -384,3 +384,18 @@ impl Node {
         }))
     }
 }
+
+/// Hands the voice codec its neural network models (deep PLC and DRED:
+/// `aura_opus::models`) for voice joined from now on. A library built with
+/// the feature `runtime-models` has none until then (the app ships the
+/// blob `opus-models` writes, 3.3 MB, as an asset, or downloads it) and
+/// conceals losses the classic way without them; by default they are
+/// compiled in, and the blob is checked and not needed.
+pub fn load_voice_models(blob: &[u8]) -> Result<(), NodeError> {
+    aura_opus::models::load(blob).map_err(|e| NodeError::BadInput(e.to_string()))
+}
+
+/// Whether the voice codec has its models: compiled in, or loaded.
+pub fn voice_models_available() -> bool {
+    aura_opus::models::available()
+}

@@ -24,6 +24,24 @@ fn frame_of(data: &[u8]) -> Option<(FrameKind, aura_crypto::ShortId)> {
     }
 }
 
+/// Counts the chat and location frames of `author` among what arrived.
+fn count_observed(
+    events: &mut aura_node::EventStream,
+    author: aura_crypto::ShortId,
+    chats: &mut usize,
+    fixes: &mut usize,
+) {
+    while let Some(e) = events.try_next() {
+        if let Event::Observed { data, .. } = e {
+            match frame_of(&data) {
+                Some((FrameKind::Chat, s)) if s == author => *chats += 1,
+                Some((FrameKind::Location, s)) if s == author => *fixes += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_is_repaired_through_another_member_and_location_fixes_are_not() {
     let mut a = start().await;
@@ -46,7 +64,7 @@ async fn chat_is_repaired_through_another_member_and_location_fixes_are_not() {
     a.node.share_location(gid, true).await.unwrap();
 
     // A moves every 100 ms for 4 s and chats once a second; B hears both.
-    let (mut chats, mut fixes) = (0, 0);
+    let (mut chats, mut fixes) = (0usize, 0usize);
     let (mut b_chats, mut b_fixes) = (0, 0);
     let started = Instant::now();
     let mut step = 0.0;
@@ -67,27 +85,11 @@ async fn chat_is_repaired_through_another_member_and_location_fixes_are_not() {
                 _ => {}
             }
         }
-        while let Some(e) = eve.events.try_next() {
-            if let Event::Observed { data, .. } = e {
-                match frame_of(&data) {
-                    Some((FrameKind::Chat, s)) if s == a_short => chats += 1,
-                    Some((FrameKind::Location, s)) if s == a_short => fixes += 1,
-                    _ => {}
-                }
-            }
-        }
+        count_observed(&mut eve.events, a_short, &mut chats, &mut fixes);
         while let Some(_e) = a.events.try_next() {}
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    while let Some(e) = eve.events.try_next() {
-        if let Event::Observed { data, .. } = e {
-            match frame_of(&data) {
-                Some((FrameKind::Chat, s)) if s == a_short => chats += 1,
-                Some((FrameKind::Location, s)) if s == a_short => fixes += 1,
-                _ => {}
-            }
-        }
-    }
+    count_observed(&mut eve.events, a_short, &mut chats, &mut fixes);
     assert!(b_fixes >= 10, "B heard {b_fixes} of A's fixes");
     assert!(b_chats >= 2, "B heard {b_chats} of A's chats");
     assert!(

@@ -39,7 +39,27 @@ impl Decoder {
             return Err(Error::from_code(err));
         }
         let st = NonNull::new(st).ok_or(Error::AllocFail)?;
-        Ok(Self { st, channels })
+        let dec = Self { st, channels };
+        if let Some((at, len)) = crate::models::loaded() {
+            dec.set_models(at, len)?;
+        }
+        Ok(dec)
+    }
+
+    /// Hands libopus the models blob at `at` (`len` bytes, alive for the
+    /// process: see [`crate::models`]).
+    pub(crate) fn set_models(&self, at: *const u8, len: usize) -> Result<(), Error> {
+        // SAFETY: the request takes a pointer to `len` bytes and their
+        // length; the caller keeps the bytes for the decoder's life.
+        check(unsafe {
+            ffi::opus_decoder_ctl(
+                self.st.as_ptr(),
+                ffi::OPUS_SET_DNN_BLOB_REQUEST,
+                at,
+                crate::len_i32(len),
+            )
+        })
+        .map(|_| ())
     }
 
     /// Channels this decoder produces.

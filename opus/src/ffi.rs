@@ -46,6 +46,7 @@ pub(crate) const OPUS_GET_LOOKAHEAD_REQUEST: c_int = 4027;
 pub(crate) const OPUS_GET_IN_DTX_REQUEST: c_int = 4049;
 pub(crate) const OPUS_SET_DRED_DURATION_REQUEST: c_int = 4050;
 pub(crate) const OPUS_GET_DRED_DURATION_REQUEST: c_int = 4051;
+pub(crate) const OPUS_SET_DNN_BLOB_REQUEST: c_int = 4052;
 
 extern "C" {
     pub(crate) fn opus_get_version_string() -> *const c_char;
@@ -92,6 +93,7 @@ extern "C" {
 
     pub(crate) fn opus_dred_decoder_create(error: *mut c_int) -> *mut OpusDREDDecoder;
     pub(crate) fn opus_dred_decoder_destroy(dec: *mut OpusDREDDecoder);
+    pub(crate) fn opus_dred_decoder_ctl(dec: *mut OpusDREDDecoder, request: c_int, ...) -> c_int;
     pub(crate) fn opus_dred_alloc(error: *mut c_int) -> *mut OpusDRED;
     pub(crate) fn opus_dred_free(dred: *mut OpusDRED);
     pub(crate) fn opus_dred_parse(

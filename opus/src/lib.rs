@@ -26,6 +26,7 @@ mod dred;
 mod encoder;
 mod error;
 mod ffi;
+pub mod models;
 
 use std::ffi::CStr;
 

@@ -4,60 +4,9 @@
 
 use aura_opus::{packet_has_fec, Application, Decoder, Dred, DredDecoder, Encoder, Error};
 
-const FS: u32 = 48_000;
-const FRAME: usize = 960;
+mod common;
 
-/// A voiced, speech-like test signal: harmonics of a gliding pitch under a
-/// syllable-rate envelope.
-fn voice(samples: usize) -> Vec<i16> {
-    let mut phase = 0.0f64;
-    (0..samples)
-        .map(|i| {
-            let t = i as f64 / f64::from(FS);
-            let f0 = 140.0 + 30.0 * (2.0 * std::f64::consts::PI * 0.7 * t).sin();
-            phase += 2.0 * std::f64::consts::PI * f0 / f64::from(FS);
-            let env = 0.6 + 0.4 * (2.0 * std::f64::consts::PI * 3.0 * t).sin();
-            let s: f64 = (1..12).map(|h| (phase * h as f64).sin() / h as f64).sum();
-            (s * env * 6_000.0) as i16
-        })
-        .collect()
-}
-
-/// Correlation of two equal-length signals.
-fn corr(a: &[i16], b: &[i16]) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(*x), f64::from(*y));
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    ab / (aa.sqrt() * bb.sqrt()).max(1.0)
-}
-
-fn energy(a: &[i16]) -> f64 {
-    a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / a.len() as f64
-}
-
-fn encoder(fec: bool, dred: i32) -> Encoder {
-    let mut enc = Encoder::new(FS, 1, Application::Voip).unwrap();
-    enc.set_bitrate(32_000).unwrap();
-    enc.set_complexity(10).unwrap();
-    enc.set_inband_fec(fec).unwrap();
-    enc.set_packet_loss_perc(20).unwrap();
-    enc.set_dred_duration(dred).unwrap();
-    enc
-}
-
-fn packets(enc: &mut Encoder, pcm: &[i16]) -> Vec<Vec<u8>> {
-    pcm.chunks_exact(FRAME)
-        .map(|f| {
-            let mut out = [0u8; 1_500];
-            let n = enc.encode(f, &mut out).unwrap();
-            out[..n].to_vec()
-        })
-        .collect()
-}
+use common::*;
 
 #[test]
 fn vendored_libopus_is_1_5_2() {
@@ -113,21 +62,8 @@ fn deep_plc_is_compiled_in_and_differs_from_classic_concealment() {
     let pcm = voice(FS as usize);
     let mut enc = encoder(false, 0);
     let ps = packets(&mut enc, &pcm);
-    let conceal = |complexity: i32| {
-        let mut dec = Decoder::new(FS, 1).unwrap();
-        dec.set_complexity(complexity).unwrap();
-        let mut buf = vec![0i16; FRAME];
-        for p in &ps[..30] {
-            dec.decode(p, &mut buf, false).unwrap();
-        }
-        let mut out = vec![0i16; FRAME * 3];
-        for f in out.chunks_exact_mut(FRAME) {
-            assert_eq!(dec.conceal(f).unwrap(), FRAME);
-        }
-        out
-    };
-    let classic = conceal(0);
-    let neural = conceal(5);
+    let classic = conceal(&ps, 0);
+    let neural = conceal(&ps, 5);
     assert!(energy(&neural) > 1e4, "deep PLC produced silence");
     assert_ne!(classic, neural, "complexity 5 did not switch to deep PLC");
 }

@@ -245,3 +245,13 @@ async def voice_frames_in_and_out(tmp_path: Path):
 
 def test_voice_frames_pushed_by_one_node_play_out_at_the_other(tmp_path):
     asyncio.run(asyncio.wait_for(voice_frames_in_and_out(tmp_path), 120))
+
+
+def test_voice_models_blob_is_checked_with_a_typed_error():
+    # This library has the codec's models compiled in (a `runtime-models`
+    # build, as scripts/build-mobile.sh makes, needs the blob loaded).
+    assert aura_ffi.voice_models_available()
+    with pytest.raises(aura_ffi.AuraError.BadInput):
+        aura_ffi.load_voice_models(b"not a models blob")
+    with pytest.raises(aura_ffi.AuraError.BadInput):
+        aura_ffi.load_voice_models(b"")

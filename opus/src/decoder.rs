@@ -40,7 +40,7 @@ impl Decoder {
         }
         let st = NonNull::new(st).ok_or(Error::AllocFail)?;
         let dec = Self { st, channels };
-        if let Some((at, len)) = crate::models::loaded() {
+        if let Some((at, len)) = crate::kept_models::loaded() {
             dec.set_models(at, len)?;
         }
         Ok(dec)

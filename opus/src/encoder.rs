@@ -80,7 +80,7 @@ impl Encoder {
         }
         let st = NonNull::new(st).ok_or(Error::AllocFail)?;
         let enc = Self { st, channels };
-        if let Some((at, len)) = crate::models::loaded() {
+        if let Some((at, len)) = crate::kept_models::loaded() {
             enc.set_models(at, len)?;
         }
         Ok(enc)

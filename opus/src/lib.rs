@@ -26,6 +26,7 @@ mod dred;
 mod encoder;
 mod error;
 mod ffi;
+mod kept_models;
 pub mod models;
 
 use std::ffi::CStr;

@@ -10,8 +10,8 @@
 //! [`load`] get the models.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::sync::OnceLock;
 
+use crate::kept_models::{keep, loaded, Blocks, BLOCK};
 use crate::Error;
 
 /// libopus's `WeightArray`: one named array of a model.
@@ -33,24 +33,12 @@ extern "C" {
     static rdovaedec_arrays: WeightArray;
 }
 
-/// Records are 64-byte aligned: a 64-byte header, then the array padded.
-const BLOCK: usize = 64;
 /// Bytes of a record's name in its header, the last one zero.
 const NAME_LEN: usize = BLOCK - 20;
 /// The blob version libopus 1.5 reads.
 const VERSION: i32 = 0;
 /// Largest blob [`load`] takes (the release's models are 3.3 MB).
 pub const MAX_MODELS_BYTES: usize = 16 << 20;
-
-/// A 64-byte block, so the loaded blob's arrays are aligned as libopus's
-/// own compiled-in arrays.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct Block([u8; BLOCK]);
-
-/// The loaded blob and its length in bytes, kept for the life of the
-/// process (libopus's models point into it).
-static LOADED: OnceLock<(&'static [Block], usize)> = OnceLock::new();
 
 /// Why a models blob was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,39 +134,24 @@ fn check_records(mut blob: &[u8]) -> Result<usize, ModelsError> {
 }
 
 /// Hands libopus the models blob for every encoder and decoder made from
-/// now on. The first blob taken stays; later calls check theirs and change
-/// nothing. Without the feature `runtime-models` the library has the
+/// now on. The first blob taken stays; later calls check their records
+/// and change nothing. Without the feature `runtime-models` the library has the
 /// models compiled in: the blob is checked, then not needed.
 pub fn load(blob: &[u8]) -> Result<(), ModelsError> {
     if blob.len() > MAX_MODELS_BYTES {
         return Err(ModelsError::TooLarge);
     }
     check_records(blob)?;
-    let mut blocks = vec![Block([0; BLOCK]); blob.len().div_ceil(BLOCK)];
-    for (block, chunk) in blocks.iter_mut().zip(blob.chunks(BLOCK)) {
-        block.0[..chunk.len()].copy_from_slice(chunk);
-    }
-    let len = blob.len();
-    if cfg!(feature = "runtime-models") {
+    if cfg!(feature = "runtime-models") && loaded().is_none() {
+        let blocks = Blocks::copy(blob);
         // libopus checks every model is there and of the right shape.
-        let at: *const u8 = blocks.as_ptr().cast();
+        let (at, len) = blocks.as_ptr_len();
         crate::Decoder::new(48_000, 1)?.set_models(at, len)?;
         crate::DredDecoder::new()?.set_models(at, len)?;
         crate::Encoder::new(48_000, 1, crate::Application::Voip)?.set_models(at, len)?;
-        if LOADED.get().is_none() {
-            let kept: &'static [Block] = Box::leak(blocks.into_boxed_slice());
-            let _ = LOADED.set((kept, len));
-        }
+        keep(blocks);
     }
     Ok(())
-}
-
-/// The loaded blob (pointer and length) to hand a new encoder or decoder,
-/// if one was loaded.
-pub(crate) fn loaded() -> Option<(*const u8, usize)> {
-    LOADED
-        .get()
-        .map(|(blocks, len)| (blocks.as_ptr().cast(), *len))
 }
 
 /// Whether libopus has its models: compiled in, or loaded at run time.

@@ -131,6 +131,11 @@ pub enum Request {
         /// Encoded [`GossipMsg`]s authored by the requester (at most
         /// `net::carry::MAX_CARRIED`).
         messages: Vec<Vec<u8>>,
+        /// The number of the last [`Response::Carried`] this carrier gave
+        /// us (0: none): until it is confirmed the carrier sends its
+        /// messages again.
+        #[serde(default)]
+        confirmed: u32,
     },
     /// The avatar image with this SHA-256, which a profile in `group`
     /// names (answered to members of `group` only).
@@ -162,8 +167,14 @@ pub enum Response {
     /// Received (the answer to [`Request::Keys`]).
     Ack,
     /// The answer to [`Request::Carry`]: the group's gossip messages kept
-    /// for the requester since it last asked.
-    Carried(Vec<Vec<u8>>),
+    /// for the requester since it last asked (and those of the last answer,
+    /// unless the request confirmed it).
+    Carried {
+        /// This answer's number, for the next request to confirm.
+        answer: u32,
+        /// Encoded gossip messages.
+        messages: Vec<Vec<u8>>,
+    },
     /// The image asked for with [`Request::Avatar`] (checked against the
     /// hash by the asker).
     Avatar(Vec<u8>),

@@ -281,7 +281,7 @@ impl<R: RngCore + CryptoRng> GroupCore<R> {
                     a.errors.push(format!("{peer}: {why}"));
                     self.next_join_attempt(a);
                 }
-                Response::Ack | Response::Carried(_) | Response::Avatar(_) => {
+                Response::Ack | Response::Carried { .. } | Response::Avatar(_) => {
                     a.errors.push(format!("{peer}: unexpected answer"));
                     self.next_join_attempt(a);
                 }

@@ -19,7 +19,11 @@
 //!   each member's newest location only ([`Latest`]): a phone in the
 //!   background is told where everyone is now, not every step they took
 //!   meanwhile, and its answer (and the acknowledgements it sends for it)
-//!   shrinks from a minute of the group's fixes to one per member.
+//!   shrinks from a minute of the group's fixes to one per member. Answers
+//!   are numbered and the phone's next request confirms the last it got:
+//!   until then the carrier keeps what it handed out and sends it again,
+//!   so an answer lost with its connection (the away logic closing it, a
+//!   network change) loses nothing.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -62,6 +66,8 @@ pub struct Outbox {
     backoff_ms: u64,
     /// The member that carries for us, while it stays connected and subscribed.
     pub carrier: Option<PeerId>,
+    /// The number of the last answer we got, and from which carrier.
+    confirmed: Option<(PeerId, u32)>,
 }
 
 impl Outbox {
@@ -98,6 +104,21 @@ impl Outbox {
         self.in_flight = true;
         self.last_exchange_ms = now_ms;
         Some(self.waiting.drain(..n).collect())
+    }
+
+    /// What a request to `carrier` confirms: the number of the last answer
+    /// it gave us (0: none, or another carrier's).
+    pub fn confirmed_for(&self, carrier: PeerId) -> u32 {
+        match self.confirmed {
+            Some((peer, n)) if peer == carrier => n,
+            _ => 0,
+        }
+    }
+
+    /// `carrier` answered with its answer number `answer`.
+    pub fn answered_by(&mut self, carrier: PeerId, answer: u32) {
+        self.confirmed = Some((carrier, answer));
+        self.answered();
     }
 
     /// The request was answered.
@@ -139,6 +160,10 @@ struct Mailbox {
     until_ms: u64,
     msgs: VecDeque<(Option<Latest>, Vec<u8>)>,
     bytes: usize,
+    /// The number of the last answer (0: none yet).
+    answer: u32,
+    /// What the last answer held, until a request confirms it.
+    sent: Vec<(Option<Latest>, Vec<u8>)>,
 }
 
 impl Mailbox {
@@ -237,15 +262,46 @@ impl Mailboxes {
         }
     }
 
-    /// Empties the mailbox of `member` in `group`.
-    pub fn take(&mut self, group: [u8; 32], member: PeerId) -> Vec<Vec<u8>> {
-        match self.boxes.get_mut(&(group, member)) {
-            Some(b) => {
-                b.bytes = 0;
-                b.msgs.drain(..).map(|(_, m)| m).collect()
+    /// The next answer for `member` in `group`, and its number: what the
+    /// mailbox kept, after what the last answer held unless the request
+    /// confirms it got that one (`confirmed`: the number of the last answer
+    /// it received). What an answer hands out is kept until then, so an
+    /// answer lost with its connection goes out again (the member drops
+    /// what it already has as replays). Bounded as the mailbox is.
+    pub fn answer(
+        &mut self,
+        group: [u8; 32],
+        member: PeerId,
+        confirmed: u32,
+    ) -> (u32, Vec<Vec<u8>>) {
+        let Some(b) = self.boxes.get_mut(&(group, member)) else {
+            return (0, Vec::new());
+        };
+        let unconfirmed = std::mem::take(&mut b.sent);
+        let mut out: VecDeque<(Option<Latest>, Vec<u8>)> = b.msgs.drain(..).collect();
+        b.bytes = 0;
+        if confirmed != b.answer {
+            // Older than what waits: first, unless a newer one of its slot waits.
+            for (latest, msg) in unconfirmed.into_iter().rev() {
+                let superseded = latest.is_some_and(|l| {
+                    out.iter()
+                        .any(|(k, _)| k.is_some_and(|k| k.slot == l.slot && k.order >= l.order))
+                });
+                if !superseded {
+                    out.push_front((latest, msg));
+                }
             }
-            None => Vec::new(),
         }
+        let mut bytes: usize = out.iter().map(|(_, m)| m.len()).sum();
+        while out.len() > MAILBOX_MESSAGES || bytes > MAILBOX_BYTES {
+            match out.pop_front() {
+                Some((_, m)) => bytes -= m.len(),
+                None => break,
+            }
+        }
+        b.answer = b.answer.wrapping_add(1).max(1);
+        b.sent = out.iter().cloned().collect();
+        (b.answer, out.into_iter().map(|(_, m)| m).collect())
     }
 
     /// Whether any mailbox of `group` is open (so its gossip is worth keeping).
@@ -261,6 +317,53 @@ mod tests {
     use super::*;
 
     const G: [u8; 32] = [7; 32];
+
+    /// The next answer, confirming the last (the member got it).
+    fn take(m: &mut Mailboxes, group: [u8; 32], member: PeerId) -> Vec<Vec<u8>> {
+        let last = m.boxes.get(&(group, member)).map_or(0, |b| b.answer);
+        m.answer(group, member, last).1
+    }
+
+    #[test]
+    fn an_answer_not_confirmed_goes_out_again_with_the_next() {
+        let mut m = Mailboxes::default();
+        let phone = PeerId::random();
+        assert!(m.open(G, phone, 0));
+        m.deliver(G, b"chat", None, None, 1);
+        let (first, got) = m.answer(G, phone, 0);
+        assert_eq!((first, got), (1, vec![b"chat".to_vec()]));
+        // The answer was lost with its connection: the phone confirms 0.
+        m.deliver(G, b"later", None, None, 2);
+        let (second, got) = m.answer(G, phone, 0);
+        assert_eq!(second, 2);
+        assert_eq!(got, vec![b"chat".to_vec(), b"later".to_vec()]);
+        // Confirmed: nothing again.
+        assert_eq!(m.answer(G, phone, second), (3, vec![]));
+        // A lost answer of locations goes out again unless a newer fix of
+        // the same member waits.
+        let fix = |order| Some(Latest { slot: 9, order });
+        m.deliver(G, b"fix 1", None, fix(1), 3);
+        m.deliver(G, b"fix A", None, Some(Latest { slot: 8, order: 1 }), 3);
+        assert_eq!(m.answer(G, phone, 3).1.len(), 2);
+        m.deliver(G, b"fix 2", None, fix(2), 4);
+        assert_eq!(
+            m.answer(G, phone, 3).1,
+            vec![b"fix A".to_vec(), b"fix 2".to_vec()],
+            "the lost fix 1 is superseded by fix 2; fix A goes again"
+        );
+    }
+
+    #[test]
+    fn the_phone_confirms_the_last_answer_of_its_carrier_only() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let mut o = Outbox::default();
+        assert_eq!(o.confirmed_for(a), 0);
+        o.answered_by(a, 5);
+        assert_eq!(o.confirmed_for(a), 5);
+        assert_eq!(o.confirmed_for(b), 0, "another carrier's numbers");
+        o.failed(vec![], 0);
+        assert_eq!(o.confirmed_for(a), 5, "kept across a failed request");
+    }
 
     #[test]
     fn outbox_sends_what_waits_at_once_and_polls_once_a_minute() {
@@ -341,14 +444,14 @@ mod tests {
         assert!(m.open(G, b, 1_000));
         m.deliver(G, b"x", Some(a), None, 2_000);
         m.deliver([8; 32], b"other group", None, None, 2_000);
-        assert!(m.take(G, a).is_empty(), "not its own message");
+        assert!(take(&mut m, G, a).is_empty(), "not its own message");
         assert!(m.is_open(G, a, 1_000) && !m.is_open(G, a, 1_000 + LEASE_MS));
         m.seed(G, a, &[b"missed".to_vec()]);
-        assert_eq!(m.take(G, a), vec![b"missed".to_vec()]);
-        assert_eq!(m.take(G, b), vec![b"x".to_vec()]);
-        assert!(m.take(G, b).is_empty(), "taken once");
+        assert_eq!(take(&mut m, G, a), vec![b"missed".to_vec()]);
+        assert_eq!(take(&mut m, G, b), vec![b"x".to_vec()]);
+        assert!(take(&mut m, G, b).is_empty(), "taken once");
         m.deliver(G, b"late", None, None, 1_000 + LEASE_MS);
-        assert!(m.take(G, a).is_empty(), "the lease ran out");
+        assert!(take(&mut m, G, a).is_empty(), "the lease ran out");
         assert!(!m.any_open(G, 1_000 + LEASE_MS));
     }
 
@@ -366,7 +469,7 @@ mod tests {
         m.deliver(G, b"a2", Some(walker), loc(1, 2), 5);
         m.deliver(G, b"chat2", Some(walker), None, 6);
         assert_eq!(
-            m.take(G, phone),
+            take(&mut m, G, phone),
             vec![
                 b"chat".to_vec(),
                 b"b1".to_vec(),
@@ -388,12 +491,12 @@ mod tests {
         for i in 0..(MAILBOX_MESSAGES + 5) {
             m.deliver(G, &[i as u8; 8], None, None, LEASE_MS);
         }
-        let got = m.take(G, late);
+        let got = take(&mut m, G, late);
         assert_eq!(got.len(), MAILBOX_MESSAGES);
         assert_eq!(got[0], vec![5u8; 8], "the oldest were dropped");
         let big = vec![0u8; MAILBOX_BYTES / 2 + 1];
         m.deliver(G, &big, None, None, LEASE_MS);
         m.deliver(G, &big, None, None, LEASE_MS);
-        assert_eq!(m.take(G, late).len(), 1, "bytes bounded too");
+        assert_eq!(take(&mut m, G, late).len(), 1, "bytes bounded too");
     }
 }

@@ -109,11 +109,17 @@ impl Task {
 
     /// Sends a carry request and remembers what it carries.
     fn send_carry(&mut self, gid: GroupId, carrier: PeerId, messages: Vec<Vec<u8>>) {
+        let confirmed = self
+            .carry
+            .outboxes
+            .get(&gid)
+            .map_or(0, |o| o.confirmed_for(carrier));
         let id = self.swarm.behaviour_mut().rpc.send_request(
             &carrier,
             Request::Carry {
                 group: gid.0,
                 messages: messages.clone(),
+                confirmed,
             },
         );
         self.stats.carry_requests += 1;
@@ -186,8 +192,8 @@ impl Task {
             return true;
         };
         match resp {
-            Response::Carried(messages) => {
-                outbox.answered();
+            Response::Carried { answer, messages } => {
+                outbox.answered_by(peer, *answer);
                 self.away_notice_answered(gid, &sent);
                 let messages: Vec<Vec<u8>> = messages.clone();
                 for bytes in messages {
@@ -264,6 +270,7 @@ impl Task {
         member: MemberId,
         gid: GroupId,
         messages: Vec<Vec<u8>>,
+        confirmed: u32,
     ) -> Result<Response, String> {
         let g = self.groups.get(&gid).ok_or("not in that group")?;
         if g.removed || !lock(&g.session).roster().is_member(&member) {
@@ -295,7 +302,8 @@ impl Task {
                 self.publish_raw_bytes(&gid, bytes);
             }
         }
-        Ok(Response::Carried(self.carry.mailboxes.take(gid.0, peer)))
+        let (answer, messages) = self.carry.mailboxes.answer(gid.0, peer, confirmed);
+        Ok(Response::Carried { answer, messages })
     }
 }
 

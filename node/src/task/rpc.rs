@@ -98,8 +98,13 @@ impl Task {
             return Response::Refused("your peer id is not an ed25519 aura identity".into());
         };
         match req {
-            Request::Carry { group, messages } => {
-                let r = self.answer_carry(peer, member, aura_crypto::GroupId(group), messages);
+            Request::Carry {
+                group,
+                messages,
+                confirmed,
+            } => {
+                let gid = aura_crypto::GroupId(group);
+                let r = self.answer_carry(peer, member, gid, messages, confirmed);
                 r.unwrap_or_else(Response::Refused)
             }
             Request::Avatar { group, hash } => self

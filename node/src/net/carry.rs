@@ -33,9 +33,12 @@ use libp2p::PeerId;
 pub const MAX_CARRIED: usize = 16;
 /// Most messages waiting on the phone for its carrier; older ones go first.
 pub const MAX_WAITING: usize = 64;
-/// Most messages one mailbox keeps; older ones go first.
+/// Most messages one mailbox keeps, and one answer holds; older ones go
+/// first. (A mailbox also keeps its last answer until it is confirmed: at
+/// most twice these bounds per member.)
 pub const MAILBOX_MESSAGES: usize = 64;
-/// Most bytes one mailbox keeps (the answer stays well under the RPC limit).
+/// Most bytes one mailbox keeps and one answer holds (well under the RPC
+/// limit).
 pub const MAILBOX_BYTES: usize = 256 * 1024;
 /// Most mailboxes a carrier keeps open.
 pub const MAX_MAILBOXES: usize = 64;

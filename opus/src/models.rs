@@ -107,9 +107,11 @@ unsafe fn write_list(first: *const WeightArray, out: &mut Vec<u8>) {
 
 /// Checks the records of a blob as libopus's parser does: each header's
 /// sizes inside the blob, its name ended by a zero.
-fn check_records(mut blob: &[u8]) -> Result<usize, ModelsError> {
+fn check_records(mut blob: &[u8]) -> Result<(), ModelsError> {
     let int = |b: &[u8], at: usize| i32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    let mut records = 0;
+    if blob.is_empty() {
+        return Err(ModelsError::Malformed("no record"));
+    }
     while !blob.is_empty() {
         if blob.len() < BLOCK {
             return Err(ModelsError::Malformed("a record is cut short"));
@@ -125,12 +127,8 @@ fn check_records(mut blob: &[u8]) -> Result<usize, ModelsError> {
             return Err(ModelsError::Malformed("a record's size is out of bounds"));
         }
         blob = &blob[BLOCK + padded..];
-        records += 1;
     }
-    if records == 0 {
-        return Err(ModelsError::Malformed("no record"));
-    }
-    Ok(records)
+    Ok(())
 }
 
 /// Hands libopus the models blob for every encoder and decoder made from

@@ -381,12 +381,20 @@ async fn background_phone_is_carried_by_one_member_both_ways() {
     // Whichever foreground member carries for the phone holds the move once
     // the group has it (under load gossip can take longer than a fixed wait).
     heard(&mut nodes[2].events, b, there).await;
+    // A move the background policy publishes (beyond its 100 m of noise):
+    // one exchange with the carrier, whose answer holds B's move.
+    let requests = nodes[0].node.stats().await.unwrap().carry_requests;
     nodes[0]
         .node
-        .update_position(here.offset_m(50.0, 0.0))
+        .update_position(here.offset_m(250.0, 0.0))
         .await
         .unwrap();
     heard(&mut nodes[0].events, b, there).await;
+    let s = nodes[0].node.stats().await.unwrap();
+    assert!(
+        s.carry_requests > requests,
+        "the phone's own move was its exchange"
+    );
     // What the carrier kept since is fetched when the phone comes back.
     let later = there.offset_m(0.0, 500.0);
     nodes[1].node.update_position(later).await.unwrap();

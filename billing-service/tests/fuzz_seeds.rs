@@ -15,9 +15,9 @@ use ed25519_dalek::SigningKey;
 
 fn seed(target: &str, name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
+        .join("../fuzz/corpus")
         .join(format!("billing_{target}"))
-        .join(name);
+        .join(format!("seed-{name}"));
     std::fs::read(p).unwrap()
 }
 

@@ -4,6 +4,8 @@
 # generator, into $OUT (default: <target dir>/aura-bindings). Prints $OUT.
 # The shared library is copied next to the Python module so that
 # `PYTHONPATH=$OUT/python python3 -c 'import aura_ffi'` works.
+# BUILT=1: the library and the generator are already built (scripts/test
+# builds them with the rest of the workspace, so nothing is built twice).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 profile="${PROFILE:-debug}"
@@ -12,8 +14,10 @@ out="${OUT:-$target_dir/aura-bindings}"
 flag=()
 [ "$profile" = release ] && flag=(--release)
 
-cargo build -q -p aura-ffi --lib "${flag[@]}"
-cargo build -q -p aura-ffi --features cli --bin uniffi-bindgen
+if [ "${BUILT:-0}" != 1 ]; then
+  cargo build -q -p aura-ffi --lib "${flag[@]}"
+  cargo build -q -p aura-ffi --features cli --bin uniffi-bindgen
+fi
 case "$(uname -s)" in
   Darwin) lib="$target_dir/$profile/libaura_ffi.dylib" ;;
   *) lib="$target_dir/$profile/libaura_ffi.so" ;;

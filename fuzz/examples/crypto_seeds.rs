@@ -2,22 +2,15 @@
 //! `corpus/<target>/`. Run from `fuzz/`:
 //! `cargo run --example crypto_seeds` (stable is enough).
 
-use std::path::Path;
+mod common;
+
+use common::{write, Res};
 
 use aura_crypto::room::{
     Access, RoomId, RoomKeyAuthority, RoomOp, RoomOpKind, RoomSession, RoomTicket,
 };
 use aura_crypto::{FrameKind, GroupSession, Hint, Identity, Invite, InviteUse, Role, Roster};
 use rand::{rngs::StdRng, SeedableRng};
-
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn write(target: &str, name: &str, bytes: &[u8]) -> Res<()> {
-    let dir = Path::new("corpus").join(target);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join(format!("seed-{name}")), bytes)?;
-    Ok(())
-}
 
 fn main() -> Res<()> {
     let now = 1_700_000_000_000;

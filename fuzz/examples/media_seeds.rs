@@ -1,19 +1,12 @@
 //! Writes the seed corpora into `corpus/<target>/`. Run from `fuzz/`:
 //! `cargo run --example media_seeds` (stable is enough).
 
-use std::path::Path;
+mod common;
+
+use common::{write, Res};
 
 use aura_crypto::{FrameHeader, FrameKind, Identity};
 use aura_media::{ReceiverReport, SignedReport};
-
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn write(target: &str, name: &str, bytes: &[u8]) -> Res<()> {
-    let dir = Path::new("corpus").join(target);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join(format!("seed-{name}")), bytes)?;
-    Ok(())
-}
 
 fn id(n: u8) -> Identity {
     Identity::from_secret_bytes(&[n; 32])

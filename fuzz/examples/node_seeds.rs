@@ -2,7 +2,9 @@
 //! `corpus/<target>/`. Run from `fuzz/`:
 //! `cargo run --example node_seeds` (stable is enough).
 
-use std::path::Path;
+mod common;
+
+use common::{write, Res};
 use std::sync::{Arc, Mutex};
 
 use aura_billing::signed::{GiftReceipt, Signed};
@@ -20,15 +22,6 @@ use ed25519_dalek::SigningKey;
 use futures::{executor::block_on, io::Cursor};
 use libp2p::{request_response::Codec, StreamProtocol};
 use rand::{rngs::StdRng, SeedableRng};
-
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn write(target: &str, name: &str, bytes: &[u8]) -> Res<()> {
-    let dir = Path::new("corpus").join(target);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join(format!("seed-{name}")), bytes)?;
-    Ok(())
-}
 
 fn rpc_request(r: Request) -> Res<Vec<u8>> {
     let mut out = Cursor::new(vec![0u8]);

@@ -21,6 +21,8 @@ mod mesh;
 mod paths;
 mod people;
 mod people_voice;
+mod phone_away;
+mod phone_common;
 mod phone_life;
 mod relay;
 mod replay_floors;
